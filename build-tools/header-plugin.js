@@ -1,5 +1,6 @@
 // TypeScriptToLua plugin: stamps every emitted Lua file with a header saying it is
-// generated, naming the module, its version (from package.json) and its licence.
+// generated, naming the module, its version (from package.json) and its licence,
+// and tidies whitespace TSTL leaves behind (trailing blanks, no final newline).
 "use strict";
 const path = require("path");
 const pkg = require(path.join(__dirname, "..", "package.json"));
@@ -13,7 +14,8 @@ const header = [
 module.exports = {
   beforeEmit(_program, _options, _emitHost, result) {
     for (const file of result) {
-      file.code = header + file.code;
+      const body = file.code.replace(/[ \t]+$/gm, "").replace(/\n*$/, "\n");
+      file.code = header + body;
     }
   },
 };

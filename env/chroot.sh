@@ -90,7 +90,7 @@ run() {
 	root=$(root_of "$1")
 	shift
 	[ -f "$root/.complete" ] || die "environment not built; run: env/chroot.sh ensure NAME"
-	chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+	exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
 		MUP_ENV="${MUP_ENV:-}" sh -c 'cd /work/mup && exec "$@"' sh "$@"
 }
 

@@ -1,0 +1,49 @@
+// `npm test`: build, type-check, lint, then run the busted suites inside the
+// Prosody 0.12 and Prosody 13 environments (scripts/lib/environments.mjs).
+//
+//   npm test                          everything
+//   npm test -- --env prosody-13      one environment
+//   npm test -- spec/load_spec.lua    arguments after the options go to busted
+import { spawnSync } from "node:child_process";
+import { ENVIRONMENTS, pickRunner, prepare, repo, runIn } from "./lib/environments.mjs";
+
+function step(title, cmd, args) {
+  console.log(`\n== ${title}`);
+  const { status } = spawnSync(cmd, args, { cwd: repo, stdio: "inherit" });
+  if (status !== 0) {
+    console.error(`\n${title} failed.`);
+    process.exit(status || 1);
+  }
+}
+
+const args = process.argv.slice(2);
+let environments = ENVIRONMENTS;
+const envFlag = args.indexOf("--env");
+if (envFlag !== -1) {
+  environments = [args[envFlag + 1]];
+  args.splice(envFlag, 2);
+}
+
+step("build", "npm", ["run", "-s", "build"]);
+step("type-check", "npm", ["run", "-s", "typecheck"]);
+step("lint", "npm", ["run", "-s", "lint"]);
+
+const runner = pickRunner();
+const results = [];
+for (const env of environments) {
+  console.log(`\n== ${env} (${runner})`);
+  if (!prepare(runner, env)) {
+    results.push({ env, failed: "environment could not be prepared" });
+    continue;
+  }
+  if (runIn(runner, env, ["luacheck", "--quiet", "dist", "spec"]) !== 0) {
+    results.push({ env, failed: "luacheck" });
+    continue;
+  }
+  const busted = runIn(runner, env, ["lua5.4", "/usr/bin/busted", ...args]);
+  results.push({ env, failed: busted === 0 ? null : "busted" });
+}
+
+console.log("\n== summary");
+for (const r of results) console.log(`${r.env}: ${r.failed ? `FAILED (${r.failed})` : "passed"}`);
+process.exit(results.every((r) => !r.failed) ? 0 : 1);

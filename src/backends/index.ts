@@ -1,0 +1,49 @@
+// Choosing a backend happens here and nowhere else.
+import { KeyValStore } from "core.storagemanager";
+import { BackendName } from "../config";
+import { Backend, Registration } from "./backend";
+import { jwtBackend } from "./jwt";
+import { loadOrCreateKey, pasetoBackend } from "./paseto";
+import { storageBackend } from "./storage";
+
+type PasetoLibrary = typeof import("util.paseto");
+
+/** util.paseto with v3.local (Prosody 13), or undefined where it is missing (0.12). */
+function pasetoLibrary(): PasetoLibrary | undefined {
+  const [found, library] = pcall(require, "util.paseto");
+  if (!found) return undefined;
+  const paseto = library as PasetoLibrary;
+  return paseto.v3_local === undefined ? undefined : paseto;
+}
+
+/** Backends this Prosody supports, the default first. */
+export function supportedBackends(): BackendName[] {
+  return pasetoLibrary() !== undefined ? ["paseto", "storage", "jwt"] : ["storage", "jwt"];
+}
+
+/**
+ * The backend named in the configuration, ready to use; undefined and why when
+ * it cannot start (the paseto key could not be read or stored).
+ */
+export function createBackend(
+  name: BackendName,
+  store: KeyValStore<unknown>,
+  secret: string | undefined,
+): LuaMultiReturn<[backend: Backend, reason: undefined] | [backend: undefined, reason: string]> {
+  if (name === "jwt") {
+    if (secret === undefined) return $multi(undefined, "unified_push_secret is not set");
+    return $multi(jwtBackend(secret), undefined);
+  }
+  if (name === "paseto") {
+    const v3 = pasetoLibrary()?.v3_local;
+    if (v3 === undefined) return $multi(undefined, "util.paseto with v3.local is not available");
+    const [key, reason] = loadOrCreateKey(
+      v3,
+      store as KeyValStore<{ paseto_v3_local_key?: string }>,
+    );
+    if (key === undefined)
+      return $multi(undefined, `cannot load or store the paseto key: ${reason}`);
+    return $multi(pasetoBackend(v3, key), undefined);
+  }
+  return $multi(storageBackend(store as KeyValStore<Registration>), undefined);
+}

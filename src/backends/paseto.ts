@@ -1,0 +1,49 @@
+// paseto backend (Prosody 13): the registration travels encrypted in a PASETO
+// v3.local token. Stateless and private. The key is generated once and kept in
+// the module's store, so endpoints survive restarts.
+import { PasetoV3Local } from "util.paseto";
+import { KeyValStore } from "core.storagemanager";
+import { asRegistration, Backend } from "./backend";
+
+/** Where the key lives: the same place the reference module keeps it. */
+const KEY_RECORD = "_private";
+
+interface KeyRecord {
+  paseto_v3_local_key?: string;
+}
+
+/** Loads the persisted key, creating it on first use; undefined and why on failure. */
+export function loadOrCreateKey(
+  v3: PasetoV3Local,
+  store: KeyValStore<KeyRecord>,
+): LuaMultiReturn<[key: string, reason: undefined] | [key: undefined, reason: string]> {
+  const [record, err] = store.get(KEY_RECORD);
+  if (err !== undefined) return $multi(undefined, tostring(err));
+  const existing = record?.paseto_v3_local_key;
+  if (existing !== undefined) return $multi(existing, undefined);
+  const key = v3.new_key();
+  const [ok, setErr] = store.set(KEY_RECORD, { ...record, paseto_v3_local_key: key });
+  if (!ok) return $multi(undefined, tostring(setErr));
+  return $multi(key, undefined);
+}
+
+export function pasetoBackend(v3: PasetoV3Local, key: string): Backend {
+  const [encrypt, decrypt] = v3.init(key);
+  return {
+    name: "paseto",
+    issue(registration) {
+      const [token, err] = encrypt(registration);
+      if (token === undefined) return $multi(undefined, tostring(err));
+      return $multi(token, undefined);
+    },
+    resolve(token, now) {
+      const [ran, payload] = pcall(decrypt, token);
+      if (!ran) return $multi(undefined, "invalid");
+      const registration = asRegistration(payload);
+      if (registration === undefined) return $multi(undefined, "invalid");
+      // util.paseto checks integrity only; expiry is ours to enforce.
+      if (registration.exp < now) return $multi(undefined, "expired");
+      return $multi(registration, undefined);
+    },
+  };
+}

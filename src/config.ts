@@ -1,0 +1,86 @@
+// The module's configuration (SPEC §5), read and validated once at load.
+import { prep } from "util.jid";
+import { choiceOption, integerOption, listOption, OptionSource, stringOption } from "./options";
+
+export type BackendName = "paseto" | "storage" | "jwt";
+
+export interface Config {
+  /** Domains and bare JIDs allowed to register. */
+  readonly acl: readonly string[];
+  readonly backend: BackendName;
+  /** Lifetime of a registration (and so of its endpoint), seconds. */
+  readonly registrationTtl: number;
+  /** HS256 secret of the jwt backend. */
+  readonly secret: string | undefined;
+  /** How long to wait for the distributor to answer a push, seconds. */
+  readonly iqTimeout: number;
+}
+
+/** What the running Prosody and host offer, detected by the caller. */
+export interface ConfigContext {
+  readonly host: string;
+  readonly isComponent: boolean;
+  /** Backends this Prosody supports, preferred first. */
+  readonly backends: readonly BackendName[];
+}
+
+const DAY = 86400;
+/** HS256 needs a secret with real entropy; `openssl rand -base64 32` gives 44 characters. */
+const MIN_SECRET_LENGTH = 16;
+
+/** A component's users live on its parent domain: push.example.com -> example.com. */
+function defaultAclEntry(context: ConfigContext): string {
+  if (!context.isComponent) return context.host;
+  const [parent] = string.match(context.host, "^[^.]+%.(.+)$");
+  return parent ?? context.host;
+}
+
+export function readConfig(read: OptionSource, context: ConfigContext): Config {
+  const acl = listOption(read, "unified_push_acl", [defaultAclEntry(context)]).map((entry) => {
+    const normalised = prep(entry);
+    if (normalised === undefined || string.find(normalised, "/", 1, true)[0] !== undefined) {
+      return error(`option unified_push_acl must list domains or bare JIDs (got "${entry}")`, 0);
+    }
+    return normalised;
+  });
+
+  const backend = choiceOption(
+    read,
+    "unified_push_backend",
+    ["paseto", "storage", "jwt"] as const,
+    context.backends[0] ?? "storage",
+  );
+  if (!context.backends.includes(backend)) {
+    return error(
+      `option unified_push_backend: "${backend}" is not supported by this Prosody ` +
+        `(supported here: ${context.backends.join(", ")})`,
+      0,
+    );
+  }
+
+  const secret = stringOption(read, "unified_push_secret");
+  if (backend === "jwt") {
+    if (secret === undefined) {
+      return error(
+        'option unified_push_secret is required by unified_push_backend = "jwt" ' +
+          "(generate one with: openssl rand -base64 32)",
+        0,
+      );
+    }
+    if (secret.length < MIN_SECRET_LENGTH) {
+      return error(
+        `option unified_push_secret must be at least ${MIN_SECRET_LENGTH} characters ` +
+          "(generate one with: openssl rand -base64 32)",
+        0,
+      );
+    }
+  }
+
+  return {
+    acl,
+    backend,
+    secret,
+    registrationTtl: integerOption(read, "unified_push_registration_ttl", DAY, 1, 365 * DAY),
+    iqTimeout: integerOption(read, "unified_push_iq_timeout", 20, 1, 300),
+  };
+}

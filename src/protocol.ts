@@ -1,0 +1,54 @@
+// The XMPP side of UnifiedPush (SPEC §2): the namespace, what a valid
+// registration request looks like, and the stanzas we build.
+import { base64 } from "util.encodings";
+import { datetime } from "util.datetime";
+import { iq, reply, Stanza } from "util.stanza";
+
+export const NS = "http://gultsch.de/xmpp/drafts/unified-push";
+
+/** Size of the SHA-256 hashes distributors send as `application` and `instance`. */
+const HASH_BYTES = 32;
+
+// Standard base64 alphabet with at most two '=' of padding (a Lua pattern). Prosody's
+// decoder skips characters outside the alphabet, so they are rejected here first.
+const BASE64_PATTERN = "^[A-Za-z0-9+/]*=?=?$";
+
+/**
+ * Checks one attribute of `<register/>`: standard base64 of exactly 32 bytes.
+ * Returns the problem in words, naming the attribute, or undefined when valid.
+ */
+export function hashAttributeProblem(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === "") return `${name}: missing`;
+  if (string.find(value, BASE64_PATTERN)[0] === undefined || value.length % 4 !== 0) {
+    return `${name}: not base64`;
+  }
+  const decoded = base64.decode(value);
+  if (decoded === undefined) return `${name}: not base64`;
+  if (decoded.length !== HASH_BYTES) {
+    return `${name}: decodes to ${decoded.length} bytes, expected ${HASH_BYTES}`;
+  }
+  return undefined;
+}
+
+/** The `<registered/>` answer to a registration. */
+export function registeredReply(request: Stanza, endpoint: string, expires: number): Stanza {
+  return reply(request)
+    .tag("registered", { xmlns: NS, expiration: datetime(expires), endpoint })
+    .up();
+}
+
+/** The `<push/>` IQ that carries one notification to the distributor. */
+export function pushIq(
+  from: string,
+  to: string,
+  id: string,
+  application: string,
+  instance: string,
+  body: string,
+): Stanza {
+  return iq({ type: "set", from, to, id }).text_tag("push", base64.encode(body), {
+    xmlns: NS,
+    application,
+    instance,
+  });
+}
