@@ -198,7 +198,7 @@ function ____exports.readConfig(read, context)
         ),
         function(____, entry)
             local normalised = prep(entry)
-            if normalised == nil or (string.find(normalised, "/", 1, true)) ~= nil then
+            if normalised == nil or (string.find(normalised, "[%s/]")) ~= nil then
                 return error(("option unified_push_acl must list domains or bare JIDs (got \"" .. entry) .. "\")", 0)
             end
             return normalised

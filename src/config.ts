@@ -38,7 +38,8 @@ function defaultAclEntry(context: ConfigContext): string {
 export function readConfig(read: OptionSource, context: ConfigContext): Config {
   const acl = listOption(read, "unified_push_acl", [defaultAclEntry(context)]).map((entry) => {
     const normalised = prep(entry);
-    if (normalised === undefined || string.find(normalised, "/", 1, true)[0] !== undefined) {
+    // prep() accepts spaces in domains; a resource would never match a sender.
+    if (normalised === undefined || string.find(normalised, "[%s/]")[0] !== undefined) {
       return error(`option unified_push_acl must list domains or bare JIDs (got "${entry}")`, 0);
     }
     return normalised;

@@ -1,0 +1,68 @@
+-- Unit: option validation. Every wrong option stops the module at load with an
+-- error naming the option.
+local config = require "config";
+
+local VIRTUAL_HOST = { host = "example.test", isComponent = false, backends = { "paseto", "storage", "jwt" } };
+local OLD_PROSODY = { host = "example.test", isComponent = false, backends = { "storage", "jwt" } };
+local COMPONENT = { host = "push.example.test", isComponent = true, backends = { "storage", "jwt" } };
+local SECRET = "0123456789abcdef0123456789abcdef";
+
+local function read_config(options, context)
+	return config.readConfig(function(name) return options[name]; end, context or VIRTUAL_HOST);
+end
+
+describe("configuration defaults", function()
+	it("uses the host as ACL, paseto where available, a day of TTL", function()
+		local c = read_config({});
+		assert.same({ "example.test" }, c.acl);
+		assert.equal("paseto", c.backend);
+		assert.equal(86400, c.registrationTtl);
+	end);
+
+	it("uses storage where paseto is missing", function()
+		assert.equal("storage", read_config({}, OLD_PROSODY).backend);
+	end);
+
+	it("gives a component's parent domain as ACL", function()
+		assert.same({ "example.test" }, read_config({}, COMPONENT).acl);
+	end);
+
+	it("accepts a single ACL entry as a string and normalises entries", function()
+		assert.same({ "example.test" }, read_config({ unified_push_acl = "Example.TEST" }).acl);
+		assert.same({ "a.test", "bob@b.test" }, read_config({ unified_push_acl = { "a.test", "bob@b.test" } }).acl);
+	end);
+end);
+
+describe("a wrong option", function()
+	local cases = {
+		{ { unified_push_backend = "redis" }, VIRTUAL_HOST, "option unified_push_backend must be one of paseto, storage, jwt" },
+		{ { unified_push_backend = "paseto" }, OLD_PROSODY, "option unified_push_backend: \"paseto\" is not supported by this Prosody" },
+		{ { unified_push_backend = "jwt" }, VIRTUAL_HOST, "option unified_push_secret is required" },
+		{ { unified_push_backend = "jwt", unified_push_secret = "short" }, VIRTUAL_HOST, "option unified_push_secret must be at least 16 characters" },
+		{ { unified_push_secret = 42 }, VIRTUAL_HOST, "option unified_push_secret must be a string" },
+		{ { unified_push_registration_ttl = "1d" }, VIRTUAL_HOST, "option unified_push_registration_ttl must be a whole number" },
+		{ { unified_push_registration_ttl = 1.5 }, VIRTUAL_HOST, "option unified_push_registration_ttl must be a whole number" },
+		{ { unified_push_registration_ttl = 0 }, VIRTUAL_HOST, "option unified_push_registration_ttl must be a whole number from 1" },
+		{ { unified_push_iq_timeout = 1000 }, VIRTUAL_HOST, "option unified_push_iq_timeout must be a whole number from 1 to 300" },
+		{ { unified_push_acl = 5 }, VIRTUAL_HOST, "option unified_push_acl must be a list of strings" },
+		{ { unified_push_acl = { "alice@example.test/phone" } }, VIRTUAL_HOST, "option unified_push_acl must list domains or bare JIDs" },
+		{ { unified_push_acl = { "bad host" } }, VIRTUAL_HOST, "option unified_push_acl must list domains or bare JIDs" },
+	};
+	for _, case in ipairs(cases) do
+		local options, context, message = case[1], case[2], case[3];
+		local shown = {};
+		for k, v in pairs(options) do shown[#shown + 1] = k .. "=" .. tostring(v); end
+		table.sort(shown);
+		it("is refused: " .. table.concat(shown, ", "), function()
+			local ok, err = pcall(read_config, options, context);
+			assert.is_false(ok);
+			assert.truthy(tostring(err):find(message, 1, true), "got: " .. tostring(err));
+		end);
+	end
+
+	it("accepts a jwt configuration with a real secret", function()
+		local c = read_config({ unified_push_backend = "jwt", unified_push_secret = SECRET });
+		assert.equal("jwt", c.backend);
+		assert.equal(SECRET, c.secret);
+	end);
+end);

@@ -1,0 +1,486 @@
+-- Starts a real Prosody for integration specs: a private temporary directory,
+-- a generated config on free 127.0.0.1 ports, users registered with
+-- prosodyctl, and bounded waits for start and stop.
+--
+--   local server = prosody.start({
+--     hosts = { "example.test" },
+--     users = { { "alice", "example.test", "password" } },
+--     modules = { "unified_push" },                -- added to global modules_enabled
+--     config = "unified_push_acl = { 'example.test' }", -- global options (text or table)
+--     host_config = "...",                         -- options for every VirtualHost
+--     host_options = { ["example.test"] = "..." }, -- options for one VirtualHost
+--     components = { ["push.example.test"] = { module = "unified_push", options = "..." } },
+--     plugin_paths = { ... },
+--     module_file = "/work/mup/dist/mod_unified_push.lua", -- the default; false for none
+--     module_name = "unified_push",               -- name it loads as (default from the file name)
+--     data_dir = "/tmp/...",                       -- reuse a data directory
+--   })
+--   server.c2s_port, server.http_port, server.http_base, server.dir, server.config_file
+--   server:log(), server:wait_log(pattern, timeout), server:assert_log_clean(options)
+--   server:stop(), server:restart(), server:running(), server:cleanup()
+--
+-- Everything Prosody writes stays in server.dir (config, log, pidfile, admin
+-- socket, data unless data_dir is given), a fresh directory under /tmp.
+-- stop() keeps it for inspection; cleanup() stops and deletes it.
+
+local prosody_libs = require "prosody_libs";
+local socket = require "socket";
+
+local prosody = {};
+
+prosody.version = prosody_libs.version;
+prosody.major = prosody_libs.major;
+
+local default_module_file = "/work/mup/dist/mod_unified_push.lua";
+local prosody_bin = "/usr/bin/prosody";
+local prosodyctl_bin = "/usr/bin/prosodyctl";
+
+-- Modules every test server needs: disco for features, ping for liveness,
+-- http so the HTTP port is always open.
+local base_modules = { "disco", "roster", "saslauth", "ping", "http", "posix" };
+
+-- Servers started and not yet stopped, so a crashed spec cannot leave a
+-- Prosody behind when busted exits (see the finaliser at the end).
+local running = {};
+
+local function shell_quote(s)
+	return "'" .. tostring(s):gsub("'", "'\\''") .. "'";
+end
+
+-- Runs a shell command, returns ok, combined output.
+local function run(command)
+	local pipe = assert(io.popen(command .. " 2>&1", "r"));
+	local output = pipe:read("*a");
+	local ok, _, code = pipe:close();
+	return ok and code == 0, output, code;
+end
+
+local function read_file(path)
+	local f = io.open(path, "rb");
+	if not f then return nil; end
+	local data = f:read("*a");
+	f:close();
+	return data;
+end
+
+local function write_file(path, data)
+	local f = assert(io.open(path, "wb"));
+	assert(f:write(data));
+	assert(f:close());
+end
+
+local function tail(text, n)
+	local lines = {};
+	for line in (text or ""):gmatch("[^\n]*") do
+		lines[#lines + 1] = line;
+	end
+	local from = math.max(1, #lines - n + 1);
+	return table.concat(lines, "\n", from);
+end
+
+-- Free ports: bound together (so they differ), then released for Prosody.
+local function free_ports(n)
+	local socks, ports = {}, {};
+	for i = 1, n do
+		local sock = assert(socket.bind("127.0.0.1", 0));
+		socks[i] = sock;
+		local _, port = sock:getsockname();
+		ports[i] = tonumber(port);
+	end
+	for _, sock in ipairs(socks) do sock:close(); end
+	return ports;
+end
+
+local function port_accepts(port)
+	local sock = socket.tcp();
+	sock:settimeout(0.5);
+	local ok = sock:connect("127.0.0.1", port);
+	sock:close();
+	return ok ~= nil;
+end
+
+-- Lua literal for the simple values a config holds.
+local function literal(value)
+	local t = type(value);
+	if t == "string" then
+		return string.format("%q", value);
+	elseif t == "number" or t == "boolean" then
+		return tostring(value);
+	elseif t == "table" then
+		local parts = {};
+		for _, item in ipairs(value) do
+			parts[#parts + 1] = literal(item);
+		end
+		local keys = {};
+		for k in pairs(value) do
+			if type(k) ~= "number" then keys[#keys + 1] = k; end
+		end
+		table.sort(keys);
+		for _, k in ipairs(keys) do
+			parts[#parts + 1] = "[" .. literal(k) .. "] = " .. literal(value[k]);
+		end
+		return "{ " .. table.concat(parts, ", ") .. " }";
+	end
+	error("prosody.start: cannot write a " .. t .. " into the config");
+end
+prosody.literal = literal;
+
+-- Options given as config text, or as a table of option = value.
+local function options_text(options, indent)
+	if options == nil then return ""; end
+	if type(options) == "string" then
+		return options .. "\n";
+	end
+	local keys = {};
+	for k in pairs(options) do keys[#keys + 1] = k; end
+	table.sort(keys);
+	local lines = {};
+	for _, k in ipairs(keys) do
+		lines[#lines + 1] = (indent or "") .. k .. " = " .. literal(options[k]);
+	end
+	return table.concat(lines, "\n") .. "\n";
+end
+
+local function make_temp_dir()
+	local ok, output = run("mktemp -d /tmp/mup-server.XXXXXXXX");
+	assert(ok, "prosody.start: mktemp failed: " .. output);
+	return (output:gsub("%s+$", ""));
+end
+
+-- Where Prosody finds the module under test, and under which name.
+local function module_location(dir, module_file, name)
+	if module_file == false then return nil; end
+	module_file = module_file or default_module_file;
+	assert(read_file(module_file), "prosody.start: module file not found: " .. module_file);
+	local folder, base = module_file:match("^(.*)/([^/]+)$");
+	local own_name = base:match("^mod_(.+)%.lua$");
+	if own_name and (name == nil or name == own_name) then
+		return folder, own_name;
+	end
+	-- Another name wanted, or not a mod_<name>.lua file: copy it in.
+	name = name or base:gsub("%.lua$", ""):gsub("[^%w_]", "_");
+	local plugins = dir .. "/plugins";
+	assert(run("mkdir -p " .. shell_quote(plugins)));
+	write_file(plugins .. "/mod_" .. name .. ".lua", read_file(module_file));
+	return plugins, name;
+end
+
+local function build_config(self, options)
+	local modules = {};
+	for _, name in ipairs(base_modules) do modules[#modules + 1] = name; end
+	for _, name in ipairs(options.modules or {}) do modules[#modules + 1] = name; end
+
+	local plugin_paths = {};
+	if self.module_dir then plugin_paths[#plugin_paths + 1] = self.module_dir; end
+	for _, path in ipairs(options.plugin_paths or {}) do plugin_paths[#plugin_paths + 1] = path; end
+
+	local global = {
+		"-- Generated by spec/helpers/prosody.lua",
+		"run_as_root = true",
+		"pidfile = " .. literal(self.dir .. "/prosody.pid"),
+		"data_path = " .. literal(self.data_dir),
+		"plugin_paths = " .. literal(plugin_paths),
+		"modules_enabled = " .. literal(modules),
+		"modules_disabled = " .. literal(options.modules_disabled or {}),
+		"log = { { levels = { min = \"debug\" }, to = \"file\", filename = " .. literal(self.log_file) .. " } }",
+		"authentication = " .. literal(options.authentication or "internal_hashed"),
+		"storage = " .. literal(options.storage or "internal"),
+		"c2s_require_encryption = false",
+		"allow_unencrypted_plain_auth = true",
+		"s2s_require_encryption = false",
+		"certificates = " .. literal(self.dir .. "/certs"),
+		-- Listen on loopback only, on the ports chosen for this server.
+		"interfaces = { \"127.0.0.1\" }",
+		"local_interfaces = { \"127.0.0.1\" }",
+		"c2s_interfaces = { \"127.0.0.1\" }",
+		"c2s_ports = { " .. self.c2s_port .. " }",
+		"http_interfaces = { \"127.0.0.1\" }",
+		"http_ports = { " .. self.http_port .. " }",
+		-- No TLS, s2s or component listeners.
+		"https_ports = { }",
+		"https_interfaces = { }",
+		"s2s_ports = { }",
+		"s2s_interfaces = { }",
+		"c2s_direct_tls_ports = { }",
+		"legacy_ssl_ports = { }",
+		"component_ports = { }",
+		"proxy65_ports = { }",
+		-- When admin_shell is enabled (as in Debian's default configs), keep its
+		-- socket in our directory rather than the shared data directory.
+		"admin_socket = " .. literal(self.dir .. "/prosody.sock"),
+	};
+	if options.http_external_url then
+		global[#global + 1] = "http_external_url = " .. literal(options.http_external_url);
+	end
+	local text = { table.concat(global, "\n"), "\n", options_text(options.config) };
+
+	local host_options = options.host_options or {};
+	for _, host in ipairs(self.hosts) do
+		text[#text + 1] = "\nVirtualHost " .. literal(host) .. "\n";
+		text[#text + 1] = options_text(options.host_config, "\t");
+		text[#text + 1] = options_text(host_options[host], "\t");
+	end
+
+	local components = options.components or {};
+	local names = {};
+	for name in pairs(components) do names[#names + 1] = name; end
+	table.sort(names);
+	for _, name in ipairs(names) do
+		local component = components[name];
+		if component.module then
+			text[#text + 1] = "\nComponent " .. literal(name) .. " " .. literal(component.module) .. "\n";
+		else
+			text[#text + 1] = "\nComponent " .. literal(name) .. "\n";
+		end
+		text[#text + 1] = options_text(component.options, "\t");
+	end
+	return table.concat(text);
+end
+
+local server_mt = {};
+server_mt.__index = server_mt;
+
+function server_mt:__tostring()
+	return "prosody(" .. self.dir .. ", c2s " .. self.c2s_port .. ", http " .. self.http_port .. ")";
+end
+
+function server_mt:log()
+	return read_file(self.log_file) or "";
+end
+
+-- Output Prosody wrote to stdout/stderr (startup failures end up here).
+function server_mt:output()
+	return read_file(self.output_file) or "";
+end
+
+function server_mt:_exited()
+	return read_file(self.exit_file) ~= nil;
+end
+
+function server_mt:running()
+	return self.pid ~= nil and not self:_exited();
+end
+
+function server_mt:_describe_failure(what)
+	return string.format("%s\n--- last lines of %s ---\n%s\n--- output ---\n%s", what,
+		self.log_file, tail(self:log(), 40), tail(self:output(), 20));
+end
+
+-- Waits (bounded) until pattern occurs in the log; returns the matching text.
+function server_mt:wait_log(pattern, timeout, plain)
+	local deadline = socket.gettime() + (timeout or 5);
+	repeat
+		local text = self:log();
+		local from, to = text:find(pattern, 1, plain);
+		if from then return text:sub(from, to); end
+		socket.sleep(0.05);
+	until socket.gettime() > deadline;
+	return nil, "pattern not found in the log: " .. pattern;
+end
+
+-- The launcher script: starts Prosody in the foreground (-F: no daemon),
+-- records its PID, waits for it and records its exit status, so we can tell
+-- that it exited without /proc (not mounted in the chroots) and without
+-- reaping it ourselves. A watchdog stops Prosody if the Lua process running
+-- the specs dies without stopping it (busted killed by a timeout), and after
+-- max_lifetime seconds in any case.
+local launcher = [[
+cd "$1" || exit 1
+"$2" --config "$3" -F >>"$4" 2>&1 </dev/null &
+server=$!
+echo "$server" >"$5"
+(
+	n=0
+	while [ "$n" -lt "$8" ]; do
+		if [ "$7" != 0 ] && ! kill -0 "$7" 2>/dev/null; then break; fi
+		sleep 1
+		n=$((n + 1))
+	done
+	kill -TERM "$server" 2>/dev/null
+	sleep 5
+	kill -KILL "$server" 2>/dev/null
+) >/dev/null 2>&1 </dev/null &
+watchdog=$!
+wait "$server"
+echo "$?" >"$6"
+kill "$watchdog" 2>/dev/null
+]];
+
+local function own_pid()
+	local ok, pposix = pcall(require, "util.pposix");
+	return ok and pposix.getpid and pposix.getpid() or 0;
+end
+
+function server_mt:_launch()
+	os.remove(self.exit_file);
+	os.remove(self.pid_file);
+	write_file(self.launcher_file, launcher);
+	local args = { self.launcher_file, self.dir, prosody_bin, self.config_file, self.output_file,
+		self.pid_file, self.exit_file, own_pid(), self.max_lifetime };
+	for i, arg in ipairs(args) do args[i] = shell_quote(arg); end
+	local ok, output = run("sh " .. table.concat(args, " ") .. " >/dev/null 2>&1 </dev/null &");
+	assert(ok, "prosody.start: could not launch Prosody: " .. output);
+
+	local deadline = socket.gettime() + self.start_timeout;
+	repeat
+		local pid = tonumber((read_file(self.pid_file) or ""):match("%d+"));
+		if pid then self.pid = pid; break; end
+		socket.sleep(0.02);
+	until socket.gettime() > deadline;
+	if not self.pid then
+		error(self:_describe_failure("prosody.start: no PID recorded"), 3);
+	end
+	running[self] = true;
+
+	local ports = { self.c2s_port, self.http_port };
+	local ready;
+	repeat
+		if self:_exited() then
+			running[self] = nil;
+			self.pid = nil;
+			error(self:_describe_failure("prosody.start: Prosody exited during startup"), 3);
+		end
+		ready = true;
+		for _, port in ipairs(ports) do
+			if not port_accepts(port) then ready = false; break; end
+		end
+		if not ready then socket.sleep(0.05); end
+	until ready or socket.gettime() > deadline;
+	if not ready then
+		self:stop();
+		error(self:_describe_failure(string.format("prosody.start: ports %d/%d not open after %ds",
+			self.c2s_port, self.http_port, self.start_timeout)), 3);
+	end
+end
+
+local function signal(pid, sig)
+	return run("kill -" .. sig .. " " .. math.floor(pid));
+end
+
+-- SIGTERM, wait (bounded) for exit, then SIGKILL. Returns true if it exited
+-- on SIGTERM.
+function server_mt:stop(timeout)
+	if not self.pid then return true; end
+	local pid = self.pid;
+	local graceful = true;
+	if not self:_exited() then
+		signal(pid, "TERM");
+		local deadline = socket.gettime() + (timeout or 10);
+		while not self:_exited() and socket.gettime() < deadline do
+			socket.sleep(0.05);
+		end
+		if not self:_exited() then
+			graceful = false;
+			signal(pid, "KILL");
+			deadline = socket.gettime() + 5;
+			while not self:_exited() and socket.gettime() < deadline do
+				socket.sleep(0.05);
+			end
+		end
+	end
+	self.pid = nil;
+	running[self] = nil;
+	return graceful;
+end
+
+-- Stops the server and deletes its directory (data_dir too when it lies
+-- inside). Call it from teardown/finally; call stop() instead to keep the
+-- files for a look after the run.
+function server_mt:cleanup()
+	self:stop();
+	if self.dir:match("^/tmp/mup%-server%.[%w]+$") then
+		run("rm -rf " .. shell_quote(self.dir));
+	end
+end
+
+-- Same directory, config, data and ports.
+function server_mt:restart()
+	self:stop();
+	self:_launch();
+	return self;
+end
+
+local function is_error_line(line)
+	-- File log lines: "<date> <time> <source>\t<level>\t<message>".
+	return line:find("\terror\t", 1, true) ~= nil;
+end
+
+-- Fails (error) if the log has error-level lines or Lua tracebacks.
+-- options.allow: list of Lua patterns for lines that are expected.
+function server_mt:assert_log_clean(options)
+	local allow = options and options.allow or {};
+	local offending = {};
+	local lines = {};
+	for line in self:log():gmatch("[^\n]+") do lines[#lines + 1] = line; end
+	for i, line in ipairs(lines) do
+		local bad = is_error_line(line) or line:find("stack traceback:", 1, true);
+		if bad then
+			for _, pattern in ipairs(allow) do
+				if line:find(pattern) then bad = false; break; end
+			end
+		end
+		if bad then
+			offending[#offending + 1] = line;
+			-- Keep the traceback lines that follow (they start with a tab).
+			local j = i + 1;
+			while lines[j] and lines[j]:match("^%s") and #offending < 200 do
+				offending[#offending + 1] = lines[j];
+				j = j + 1;
+			end
+		end
+	end
+	if #offending > 0 then
+		error("Prosody log " .. self.log_file .. " is not clean:\n" .. table.concat(offending, "\n"), 2);
+	end
+	return true;
+end
+
+function prosody.start(options)
+	options = options or {};
+	local dir = make_temp_dir();
+	local ports = free_ports(2);
+	local self = setmetatable({
+		dir = dir;
+		hosts = options.hosts or { "example.test" };
+		c2s_port = ports[1];
+		http_port = ports[2];
+		config_file = dir .. "/prosody.cfg.lua";
+		log_file = dir .. "/prosody.log";
+		output_file = dir .. "/output.log";
+		pid_file = dir .. "/launcher.pid";
+		exit_file = dir .. "/exit-status";
+		launcher_file = dir .. "/launch.sh";
+		max_lifetime = options.max_lifetime or 1800;
+		data_dir = options.data_dir or (dir .. "/data");
+		start_timeout = options.start_timeout or 10;
+	}, server_mt);
+	self.http_base = "http://127.0.0.1:" .. self.http_port;
+	assert(run("mkdir -p " .. shell_quote(self.data_dir) .. " " .. shell_quote(dir .. "/certs")));
+	self.module_dir, self.module_name = module_location(dir, options.module_file, options.module_name);
+
+	write_file(self.config_file, build_config(self, options));
+
+	for _, user in ipairs(options.users or {}) do
+		local username, host, password = user[1] or user.user, user[2] or user.host, user[3] or user.password;
+		local ok, output = run(string.format("%s --config %s register %s %s %s", prosodyctl_bin,
+			shell_quote(self.config_file), shell_quote(username), shell_quote(host), shell_quote(password)));
+		if not ok then
+			error("prosody.start: registering " .. username .. "@" .. host .. " failed:\n" .. output, 2);
+		end
+	end
+
+	self:_launch();
+	return self;
+end
+
+-- Stops every server still running (a spec that failed before its stop()).
+function prosody.stop_all()
+	for server in pairs(running) do
+		server:stop();
+	end
+end
+
+-- When busted closes the Lua state, stop any server left running.
+prosody._finaliser = setmetatable({}, { __gc = function() prosody.stop_all(); end });
+
+return prosody;
