@@ -6,8 +6,12 @@ files["dist/"] = {
 	-- Prosody gives every module a `module` object in its environment.
 	read_globals = { "module", "prosody" },
 	-- Unused variables and arguments are already rejected in src/ by tsconfig's
-	-- noUnusedLocals/noUnusedParameters; the ones left come from TSTL's bundle loader.
-	ignore = { "212", "311" },
+	-- noUnusedLocals/noUnusedParameters; the ones left are TSTL's: its bundle loader
+	-- and the placeholder it names "____" (skipped destructuring slots, loop keys).
+	ignore = { "212", "311", "21./____" },
+	-- Line length is src/'s concern (Prettier, 100 columns); TSTL joins some
+	-- expressions onto one line.
+	max_line_length = false,
 }
 
 files["spec/"] = {
