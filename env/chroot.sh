@@ -7,6 +7,8 @@
 #   env/chroot.sh sync NAME         copy the files the suites need into /work/mup
 #   env/chroot.sh run NAME CMD...   run CMD inside it, in /work/mup
 #
+# MUP_SLOT=x puts the copy in /work/x instead, so several runs can share one
+# environment without replacing each other's files.
 # NAME is a directory under env/ (prosody-0.12, prosody-13). Environments are
 # cached outside the clone (MUP_ENV_CACHE, default /var/cache/mod_unified_push),
 # keyed by the suite and the package list, so a fresh clone reuses them.
@@ -15,6 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 cache=${MUP_ENV_CACHE:-/var/cache/mod_unified_push}
+workdir=/work/${MUP_SLOT:-mup}
 
 die() { echo "env/chroot.sh: $*" >&2; exit 1; }
 
@@ -77,10 +80,10 @@ ensure() {
 sync() {
 	local root
 	root=$(root_of "$1")
-	rm -rf "$root/work/mup"
-	mkdir -p "$root/work/mup"
+	rm -rf "${root:?}$workdir"
+	mkdir -p "$root$workdir"
 	for part in dist spec build .luacheckrc .busted; do
-		[ -e "$repo/$part" ] && cp -a "$repo/$part" "$root/work/mup/"
+		[ -e "$repo/$part" ] && cp -a "$repo/$part" "$root$workdir/"
 	done
 	return 0
 }
@@ -91,7 +94,7 @@ run() {
 	shift
 	[ -f "$root/.complete" ] || die "environment not built; run: env/chroot.sh ensure NAME"
 	exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-		MUP_ENV="${MUP_ENV:-}" sh -c 'cd /work/mup && exec "$@"' sh "$@"
+		sh -c 'cd "$0" && exec "$@"' "$workdir" "$@"
 }
 
 cmd=${1:-}

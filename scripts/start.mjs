@@ -32,6 +32,7 @@ run_as_root = true
 daemonize = false
 pidfile = "${DEMO_DIR}/prosody.pid"
 data_path = "${DEMO_DIR}/data"
+certificates = "${DEMO_DIR}/certs"
 plugin_paths = { "${INSIDE}/dist" }
 log = { info = "*console"; debug = "${DEMO_DIR}/prosody.log" }
 interfaces = { "127.0.0.1" }
@@ -98,7 +99,7 @@ const runner = pickRunner();
 if (!prepare(runner, ENV)) fail(`the ${ENV} environment could not be prepared`);
 
 const demoOnHost = hostPath(runner, ENV, DEMO_DIR);
-mkdirSync(path.join(demoOnHost, "data"), { recursive: true });
+for (const dir of ["data", "certs"]) mkdirSync(path.join(demoOnHost, dir), { recursive: true });
 writeFileSync(path.join(demoOnHost, "prosody.cfg.lua"), CONFIG);
 const configInside = `${DEMO_DIR}/prosody.cfg.lua`;
 if (

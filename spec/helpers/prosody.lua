@@ -31,7 +31,8 @@ local prosody = {};
 prosody.version = prosody_libs.version;
 prosody.major = prosody_libs.major;
 
-local default_module_file = "/work/mup/dist/mod_unified_push.lua";
+-- The built module of the checkout busted runs in (/work/mup, or another slot).
+local default_module_file = require "lfs".currentdir() .. "/dist/mod_unified_push.lua";
 local prosody_bin = "/usr/bin/prosody";
 local prosodyctl_bin = "/usr/bin/prosodyctl";
 
