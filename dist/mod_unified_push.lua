@@ -373,6 +373,8 @@ local medium = ____util_2Eid.medium
 local ____backend = require("src.backends.backend")
 local asRegistration = ____backend.asRegistration
 local RESERVED_PREFIX = "_"
+local TOKEN_PATTERN = "^[%w_-]+$"
+local MAX_TOKEN_LENGTH = 32
 function ____exports.storageBackend(store)
     return {
         name = "storage",
@@ -388,7 +390,7 @@ function ____exports.storageBackend(store)
             return token, nil
         end,
         resolve = function(token, now)
-            if string.sub(token, 1, 1) == RESERVED_PREFIX then
+            if #token > MAX_TOKEN_LENGTH or string.sub(token, 1, 1) == RESERVED_PREFIX or (string.find(token, TOKEN_PATTERN)) == nil then
                 return nil, "invalid"
             end
             local record, err = store:get(token)
@@ -561,6 +563,8 @@ local ____protocol = require("src.protocol")
 local pushIq = ____protocol.pushIq
 --- Largest push message accepted, bytes (SPEC §3).
 ____exports.MAX_BODY_BYTES = 4096
+--- Longer tokens are not ours (paseto and jwt tokens are a few hundred characters).
+local MAX_TOKEN_LENGTH = 1024
 --- Seconds an app server is asked to wait before retrying a 503.
 ____exports.RETRY_AFTER_SECONDS = 60
 --- Answers the distributor may give that mean the app is gone for good.
@@ -571,6 +575,9 @@ local function unavailable(response)
 end
 --- Handles one POST to an endpoint: the status now, or a promise of it.
 function ____exports.relayPush(context, token, body, response)
+    if #token > MAX_TOKEN_LENGTH then
+        return errors.new("unknown-endpoint")
+    end
     local registration, failure = context.backend.resolve(
         token,
         context.now()

@@ -12,6 +12,9 @@ import { pushIq } from "./protocol";
 /** Largest push message accepted, bytes (SPEC §3). */
 export const MAX_BODY_BYTES = 4096;
 
+/** Longer tokens are not ours (paseto and jwt tokens are a few hundred characters). */
+const MAX_TOKEN_LENGTH = 1024;
+
 /** Seconds an app server is asked to wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 60;
 
@@ -53,6 +56,7 @@ export function relayPush(
   body: string | undefined,
   response: HttpResponse,
 ): PushOutcome | Promise<PushOutcome> {
+  if (token.length > MAX_TOKEN_LENGTH) return errors.new("unknown-endpoint");
   const [registration, failure] = context.backend.resolve(token, context.now());
   if (registration === undefined) {
     if (failure === "failed") {

@@ -1,0 +1,374 @@
+-- Integration: every registration backend this Prosody supports (SPEC §4), in a
+-- real server: pushes, expiry, tampered tokens, restarts, SQL storage, the
+-- startup log, and the configuration errors that must stop the module at load.
+local prosody = require "prosody";
+local xmpp = require "xmpp_client";
+local base64 = require "util.encodings".base64;
+local lfs = require "lfs";
+local util = require "backend_util";
+
+local NS = util.NS;
+local HOST = "example.test";
+local RESOURCE = "phone";
+local FULL_JID = "alice@" .. HOST .. "/" .. RESOURCE;
+local USERS = { { "alice", HOST, "password" } };
+-- 44 characters, like `openssl rand -base64 32`.
+local SECRET = "Qm9ndXMgc2VjcmV0IGZvciB0ZXN0cyBvbmx5ISEhIQ==";
+
+local on_13 = prosody.major >= 13;
+local DEFAULT_BACKEND = on_13 and "paseto" or "storage";
+
+-- A body with bytes that are not text, so base64 round trips are really checked.
+local BODY = "aes128gcm\0\1\2\255 payload";
+
+-- What each backend's tokens look like (the endpoint's last path segment).
+local function check_paseto_token(token)
+	assert.truthy(token:match("^v3%.local%.[%w_%-]+$"), "not a PASETO v3.local token: " .. token);
+	local sealed = util.base64url_decode(token:sub(#"v3.local." + 1));
+	assert.truthy(sealed, "payload is not base64url");
+	assert.falsy(sealed:find("alice@", 1, true), "the JID is readable in the token");
+end
+
+local function check_storage_token(token)
+	assert.truthy(token:match("^[%w_%-]+$"), "not a plain id: " .. token);
+	assert.truthy(#token <= 32, "longer than a random id: " .. token);
+	assert.falsy(token:find("^_"), "names a reserved record: " .. token);
+end
+
+local function check_jwt_token(token, expires, application, instance)
+	local header, payload = util.jwt_parts(token);
+	assert.truthy(header, payload);
+	assert.equal("HS256", header.alg);
+	-- The documented privacy trade-off: the JID is readable by anyone with the URL.
+	assert.equal(FULL_JID, payload.sub);
+	assert.equal(application, payload.application);
+	assert.equal(instance, payload.instance);
+	assert.equal(expires, payload.exp);
+end
+
+local ALL_BACKENDS = {
+	{ name = "paseto", needs_13 = true, options = {},
+		token = "an encrypted PASETO v3.local token that does not reveal the JID", check_token = check_paseto_token },
+	{ name = "storage", options = {},
+		token = "a short random token that does not reveal the JID", check_token = check_storage_token },
+	{ name = "jwt", options = { unified_push_secret = SECRET },
+		token = "a JWT whose payload carries the registered full JID in sub", check_token = check_jwt_token },
+};
+
+local BACKENDS, UNSUPPORTED, BY_NAME = {}, {}, {};
+for _, backend in ipairs(ALL_BACKENDS) do
+	BY_NAME[backend.name] = backend;
+	if backend.needs_13 and not on_13 then
+		UNSUPPORTED[#UNSUPPORTED + 1] = backend.name;
+	else
+		BACKENDS[#BACKENDS + 1] = backend;
+	end
+end
+
+-- Global options for a backend, plus extra ones.
+local function options_for(backend, extra)
+	local options = { unified_push_backend = backend.name };
+	for k, v in pairs(backend.options) do options[k] = v; end
+	for k, v in pairs(extra or {}) do options[k] = v; end
+	return options;
+end
+
+local function connect(server)
+	return xmpp.connect({ port = server.c2s_port, host = HOST, user = "alice", password = "password",
+		resource = RESOURCE, timeout = 10 });
+end
+
+-- Every "Using the X backend" line of the module on our host, in order.
+local function backends_logged(server)
+	local found = {};
+	for name in server:log():gmatch("example%.test:unified_push\tinfo\tUsing the (%w+) backend") do
+		found[#found + 1] = name;
+	end
+	return found;
+end
+
+-- The POST answered 201 and the client got exactly one push IQ carrying body.
+local function assert_delivered(client, received_before, res, application, instance, body)
+	assert.equal(201, res.status, "POST answered " .. res.status .. " " .. tostring(res.body));
+	assert.is_true(client:wait_received(received_before + 1, 5), "no push IQ reached the client");
+	assert.equal(received_before + 1, #client.received);
+	local iq = client.received[received_before + 1];
+	assert.same({ "set", HOST, client.full_jid }, { iq.attr.type, iq.attr.from, iq.attr.to });
+	local push = iq:get_child("push", NS);
+	assert.truthy(push, "not a push IQ: " .. tostring(iq));
+	assert.same({ application, instance }, { push.attr.application, push.attr.instance });
+	assert.equal(body, base64.decode(push:get_text()));
+end
+
+-- The POST answered 404 and no IQ reached the client, then or shortly after.
+local function assert_refused(client, received_before, res)
+	assert.equal(404, res.status, "POST answered " .. res.status);
+	assert.is_false(util.another_iq_arrives(client, 0.5), "an IQ reached the client");
+	assert.equal(received_before, #client.received);
+end
+
+local function is_dir(path)
+	return lfs.attributes(path, "mode") == "directory";
+end
+
+describe("registration backends on Prosody " .. prosody.version, function()
+	for seed, backend in ipairs(BACKENDS) do
+		describe("the " .. backend.name .. " backend", function()
+			local server, client, data_dir;
+
+			setup(function()
+				data_dir = util.temp_dir();
+				server = prosody.start({ users = USERS, modules = { "unified_push" }, data_dir = data_dir,
+					config = options_for(backend) });
+				client = connect(server);
+			end);
+
+			teardown(function()
+				if client then client:close(); end
+				if server then server:cleanup(); end
+				util.remove_dir(data_dir);
+			end);
+
+			it("is named in the startup log", function()
+				assert.truthy(server:wait_log("Using the %w+ backend", 5), "no backend line in the log");
+				assert.same({ backend.name }, backends_logged(server));
+			end);
+
+			it("issues an endpoint that delivers a push to the client, answered 201", function()
+				local application, instance = util.hash(seed * 10 + 1), util.hash(seed * 10 + 2);
+				local endpoint = util.register(client, HOST, application, instance);
+				local before = #client.received;
+				assert_delivered(client, before, util.push(server, endpoint, BODY), application, instance, BODY);
+			end);
+
+			it("issues " .. backend.token, function()
+				local application, instance = util.hash(seed * 10 + 3), util.hash(seed * 10 + 4);
+				local endpoint, expires = util.register(client, HOST, application, instance);
+				backend.check_token(util.token(endpoint), expires, application, instance);
+			end);
+
+			it("answers 404 to its token with one character changed, and relays nothing", function()
+				local application, instance = util.hash(seed * 10 + 5), util.hash(seed * 10 + 6);
+				local endpoint = util.register(client, HOST, application, instance);
+				local tampered = util.tamper(endpoint);
+				assert.are_not.equal(endpoint, tampered);
+				local before = #client.received;
+				assert_refused(client, before, util.push(server, tampered, BODY));
+				-- The genuine token still works: the 404 came from the change.
+				assert_delivered(client, before, util.push(server, endpoint, BODY), application, instance, BODY);
+			end);
+
+			it("keeps an endpoint working across a server restart", function()
+				local application, instance = util.hash(seed * 10 + 7), util.hash(seed * 10 + 8);
+				local endpoint = util.register(client, HOST, application, instance);
+				client:close();
+				client = nil;
+				server:restart();
+				assert.same({ backend.name, backend.name }, backends_logged(server), "the module did not load again");
+				client = connect(server);
+				assert.equal(FULL_JID, client.full_jid);
+				assert_delivered(client, 0, util.push(server, endpoint, BODY), application, instance, BODY);
+			end);
+
+			it("leaves a clean log", function()
+				server:assert_log_clean();
+			end);
+		end);
+
+		describe("the " .. backend.name .. " backend with unified_push_registration_ttl = 2", function()
+			local server, client;
+
+			setup(function()
+				server = prosody.start({ users = USERS, modules = { "unified_push" },
+					config = options_for(backend, { unified_push_registration_ttl = 2 }) });
+				client = connect(server);
+			end);
+
+			teardown(function()
+				if client then client:close(); end
+				if server then server:cleanup(); end
+			end);
+
+			it("delivers until the expiration time, then answers 404 and relays nothing", function()
+				local application, instance = util.hash(seed * 10 + 9), util.hash(seed * 10);
+				local registered_after = os.time();
+				local endpoint, expires = util.register(client, HOST, application, instance);
+				assert.truthy(expires >= registered_after + 2 and expires <= os.time() + 2,
+					"expiration " .. expires .. " is not 2 s after registering at " .. registered_after);
+				assert_delivered(client, 0, util.push(server, endpoint, BODY), application, instance, BODY);
+
+				-- Inherently a wait on the clock: bounded, and only until expiry has passed.
+				assert.is_true(util.wait_until_past(expires, 5), "the clock did not pass the expiration");
+				assert_refused(client, 1, util.push(server, endpoint, BODY));
+			end);
+
+			it("leaves a clean log", function()
+				server:assert_log_clean();
+			end);
+		end);
+	end
+
+	describe("the storage backend on Prosody's SQL storage (SQLite3)", function()
+		local server, client;
+		local database = "unified_push.sqlite"; -- relative: Prosody puts it in its data directory
+
+		setup(function()
+			server = prosody.start({ users = USERS, modules = { "unified_push" }, storage = "sql",
+				config = options_for(BY_NAME.storage, { sql = { driver = "SQLite3", database = database } }) });
+			client = connect(server);
+		end);
+
+		teardown(function()
+			if client then client:close(); end
+			if server then server:cleanup(); end
+		end);
+
+		-- Rows of the module's store that belong to token, read from the database file.
+		local function rows_for(token)
+			local DBI = require "DBI";
+			local db = assert(DBI.Connect("SQLite3", server.data_dir .. "/" .. database));
+			local query = assert(db:prepare(
+				"SELECT COUNT(*) FROM prosody WHERE host = ? AND user = ? AND store = 'unified_push'"));
+			assert(query:execute(HOST, token));
+			local row = query:fetch(false);
+			query:close();
+			db:close();
+			return tonumber(row[1]);
+		end
+
+		it("is named in the startup log", function()
+			assert.truthy(server:wait_log("Using the %w+ backend", 5), "no backend line in the log");
+			assert.same({ "storage" }, backends_logged(server));
+		end);
+
+		it("issues an endpoint that delivers a push to the client, answered 201", function()
+			local application, instance = util.hash(101), util.hash(102);
+			local endpoint = util.register(client, HOST, application, instance);
+			assert_delivered(client, #client.received, util.push(server, endpoint, BODY), application, instance, BODY);
+		end);
+
+		it("keeps the registration in the SQL database, not in files", function()
+			local endpoint = util.register(client, HOST, util.hash(103), util.hash(104));
+			assert.truthy(rows_for(util.token(endpoint)) >= 1, "no row for the token in the database");
+			assert.is_false(is_dir(server.data_dir .. "/example%2etest/unified_push"), "a file store was used");
+		end);
+
+		it("answers 404 to its token with one character changed", function()
+			local endpoint = util.register(client, HOST, util.hash(105), util.hash(106));
+			assert_refused(client, #client.received, util.push(server, util.tamper(endpoint), BODY));
+		end);
+
+		it("keeps an endpoint working across a server restart", function()
+			local application, instance = util.hash(107), util.hash(108);
+			local endpoint = util.register(client, HOST, application, instance);
+			client:close();
+			client = nil;
+			server:restart();
+			assert.same({ "storage", "storage" }, backends_logged(server), "the module did not load again");
+			client = connect(server);
+			assert_delivered(client, 0, util.push(server, endpoint, BODY), application, instance, BODY);
+		end);
+
+		it("leaves a clean log", function()
+			server:assert_log_clean();
+		end);
+	end);
+
+	describe("without unified_push_backend", function()
+		local server, client;
+
+		setup(function()
+			server = prosody.start({ users = USERS, modules = { "unified_push" } });
+			client = connect(server);
+		end);
+
+		teardown(function()
+			if client then client:close(); end
+			if server then server:cleanup(); end
+		end);
+
+		it("uses the " .. DEFAULT_BACKEND .. " backend and says so in the startup log", function()
+			assert.truthy(server:wait_log("Using the %w+ backend", 5), "no backend line in the log");
+			assert.same({ DEFAULT_BACKEND }, backends_logged(server));
+			-- The tokens show the log tells the truth.
+			local application, instance = util.hash(201), util.hash(202);
+			local endpoint, expires = util.register(client, HOST, application, instance);
+			BY_NAME[DEFAULT_BACKEND].check_token(util.token(endpoint), expires, application, instance);
+			assert_delivered(client, #client.received, util.push(server, endpoint, BODY), application, instance, BODY);
+		end);
+	end);
+
+	describe("a configuration error at load", function()
+		local supported_names = {};
+		for _, backend in ipairs(BACKENDS) do supported_names[#supported_names + 1] = backend.name; end
+
+		local cases = {
+			{ what = 'unified_push_backend = "redis"', options = { unified_push_backend = "redis" },
+				mentions = { "unified_push_backend", '"redis"', table.unpack(supported_names) },
+				not_offered = UNSUPPORTED },
+			{ what = 'unified_push_backend = "paseto" on a Prosody without util.paseto', only_012 = true,
+				options = { unified_push_backend = "paseto" },
+				mentions = { "unified_push_backend", '"paseto"', "not supported", "storage, jwt" } },
+			{ what = 'unified_push_backend = "jwt" without unified_push_secret', options = { unified_push_backend = "jwt" },
+				mentions = { "unified_push_secret", "jwt" } },
+			{ what = 'unified_push_registration_ttl = "1d" (a string)', options = { unified_push_registration_ttl = "1d" },
+				mentions = { "unified_push_registration_ttl", '"1d"', "whole number" } },
+		};
+
+		local INIT_ERROR = "Error initializing module 'unified_push' on 'example%.test'";
+
+		for _, case in ipairs(cases) do
+			if not (case.only_012 and on_13) then
+				describe(case.what, function()
+					local server;
+
+					setup(function()
+						server = prosody.start({ users = USERS, modules = { "unified_push" }, config = case.options });
+					end);
+
+					teardown(function()
+						if server then server:cleanup(); end
+					end);
+
+					it("stops the module with an error naming the option", function()
+						local line = server:wait_log(INIT_ERROR .. "[^\n]*", 5);
+						assert.truthy(line, "no initialisation error for unified_push in the log");
+						for _, text in ipairs(case.mentions) do
+							assert.truthy(line:find(text, 1, true), "the error does not mention " .. text .. ": " .. line);
+						end
+						assert.same({}, backends_logged(server));
+					end);
+
+					if case.not_offered and #case.not_offered > 0 then
+						it("does not offer a backend this Prosody lacks", function()
+							local line = assert(server:wait_log(INIT_ERROR .. "[^\n]*", 5));
+							for _, name in ipairs(case.not_offered) do
+								assert.falsy(line:find(name, 1, true), "the error offers " .. name .. ": " .. line);
+							end
+						end);
+					end
+
+					it("leaves the rest of the server working: a client logs in, the host offers no UnifiedPush", function()
+						local client = connect(server);
+						finally(function() client:close(); end);
+						assert.equal(FULL_JID, client.full_jid);
+						local features = assert(client:disco_info(HOST));
+						assert.truthy(table.concat(features, " "):find("disco#info", 1, true));
+						assert.falsy(table.concat(features, " "):find(NS, 1, true), "the feature is advertised");
+						local reply = client:request(util.register_iq(HOST, util.hash(1), util.hash(2)), 5);
+						assert.truthy(reply, "no answer to <register/>");
+						assert.equal("error", reply.attr.type);
+					end);
+
+					it("logs no other error", function()
+						-- modulemanager appends a traceback to the initialisation error; that
+						-- one traceback is the only one allowed.
+						local _, tracebacks = server:log():gsub("stack traceback:", "");
+						assert.equal(1, tracebacks);
+						server:assert_log_clean({ allow = { INIT_ERROR, "^\tstack traceback:$" } });
+					end);
+				end);
+			end
+		end
+	end);
+end);

@@ -1,0 +1,346 @@
+-- The HTTP push resource (SPEC §3) as an app server and a distributor see it:
+-- a real Prosody with the module on its host, a real XMPP client as the
+-- distributor and real HTTP requests to the endpoints it registered.
+local prosody = require "prosody";
+local xmpp = require "xmpp_client";
+local push_util = require "push_util";
+local base64 = require "util.encodings".base64;
+local json = require "util.json";
+local socket = require "socket";
+local loop = require "loop";
+local urlencode = require "util.http".urlencode;
+
+local HOST = "example.test";
+local NS = push_util.NS;
+-- Seconds the module waits for the distributor's answer (set short below).
+local IQ_TIMEOUT = 2;
+
+local function all_bytes()
+	local bytes = {};
+	for i = 0, 255 do bytes[#bytes + 1] = string.char(i); end
+	return table.concat(bytes);
+end
+
+-- The token with one character in its middle changed, same length.
+local function change_one_character(s)
+	local i = #s // 2;
+	local replacement = s:sub(i, i) == "A" and "B" or "A";
+	return s:sub(1, i - 1) .. replacement .. s:sub(i + 1);
+end
+
+local function path_of(token)
+	return "/push/" .. urlencode(token);
+end
+
+local function assert_retry_after(response)
+	local value = response.headers["retry-after"];
+	assert.is_string(value, "503 without a Retry-After header");
+	assert.truthy(value:match("^%d+$") and tonumber(value) > 0,
+		"Retry-After is not a positive number of seconds: " .. value);
+end
+
+-- "a, B ,c" -> { a = true, b = true, c = true }
+local function header_set(value)
+	local set = {};
+	for item in (value or ""):gmatch("[^,]+") do
+		set[item:match("^%s*(.-)%s*$"):lower()] = true;
+	end
+	return set;
+end
+
+describe("the push resource", function()
+	local server, phone, push;
+
+	setup(function()
+		server = prosody.start({
+			hosts = { HOST },
+			users = { { "alice", HOST, "password" } },
+			modules = { "unified_push" },
+			config = { unified_push_iq_timeout = IQ_TIMEOUT },
+		});
+		push = push_util.new(server, HOST);
+		phone = xmpp.connect({
+			port = server.c2s_port, host = HOST,
+			user = "alice", password = "password", resource = "phone",
+		});
+	end);
+
+	teardown(function()
+		if phone then phone:close(); end
+		if server then server:cleanup(); end
+	end);
+
+	after_each(function()
+		-- Every test starts with a distributor that acknowledges pushes.
+		if phone then phone:on_iq(nil); end
+	end);
+
+	-- POSTs body to endpoint; returns the response and the push IQs the phone
+	-- received meanwhile (all of them: sync() waits for stragglers).
+	local function post(endpoint, body, headers)
+		local before = #phone.received;
+		local response = push:request("POST", endpoint, { body = body, headers = headers });
+		push_util.sync(phone, HOST);
+		return response, push_util.pushes(phone, before);
+	end
+
+	describe("answers UnifiedPush discovery with GET", function()
+		local cases = {
+			{ "a registered endpoint", function() return push_util.register(phone, HOST).endpoint; end },
+			{ "an unknown token", function() return "/push/no-such-token"; end },
+			{ "a token of garbage", function() return "/push/%00%FF%25zz"; end },
+		};
+		for _, case in ipairs(cases) do
+			it("for " .. case[1], function()
+				local response = push:request("GET", case[2]());
+				assert.equal(200, response.status);
+				assert.truthy((response.headers["content-type"] or ""):match("^application/json"),
+					"Content-Type: " .. tostring(response.headers["content-type"]));
+				assert.same({ unifiedpush = { version = 1 } }, json.decode(response.body));
+			end);
+		end
+	end);
+
+	describe("relays a valid POST to the distributor", function()
+		it("issues endpoints under /push on the host", function()
+			local registration = push_util.register(phone, HOST);
+			assert.truthy(registration.endpoint:match("^https?://" .. HOST:gsub("%.", "%%.") .. "[:/]"),
+				"endpoint: " .. registration.endpoint);
+			assert.truthy(registration.expiration:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$"),
+				"expiration: " .. tostring(registration.expiration));
+		end);
+
+		it("answers 201 after delivering exactly one push IQ from the host with the registration's names", function()
+			local registration = push_util.register(phone, HOST);
+			local response, pushes = post(registration.endpoint, "hello, phone");
+			assert.equal(201, response.status);
+			assert.equal(1, #pushes);
+			local iq = pushes[1];
+			assert.equal(HOST, iq.attr.from);
+			assert.equal(phone.full_jid, iq.attr.to);
+			local payload = iq:get_child("push", NS);
+			assert.equal(registration.application, payload.attr.application);
+			assert.equal(registration.instance, payload.attr.instance);
+			assert.equal("hello, phone", base64.decode(payload:get_text()));
+		end);
+
+		local bodies = {
+			{ "a binary body with all 256 byte values", all_bytes() },
+			{ "a one-byte body", "x" },
+			{ "a body of exactly 4096 bytes", string.rep(all_bytes(), 16) },
+		};
+		for _, case in ipairs(bodies) do
+			it("carries " .. case[1] .. " byte for byte", function()
+				local registration = push_util.register(phone, HOST);
+				local response, pushes = post(registration.endpoint, case[2],
+					{ ["Content-Type"] = "application/octet-stream", ["Content-Encoding"] = "aes128gcm", TTL = "60" });
+				assert.equal(201, response.status);
+				assert.equal(1, #pushes);
+				local decoded = base64.decode(pushes[1]:get_child_text("push", NS));
+				assert.equal(#case[2], #decoded);
+				assert.is_true(case[2] == decoded, "the relayed body differs from the one posted");
+			end);
+		end
+	end);
+
+	describe("refuses a POST without sending an IQ", function()
+		local cases = {
+			{ "an empty body", "", 400 },
+			{ "a body of 4097 bytes", string.rep("x", 4097), 413 },
+			{ "a body of 64 KiB", string.rep("x", 65536), 413 },
+		};
+		for _, case in ipairs(cases) do
+			it(("with %d for %s"):format(case[3], case[1]), function()
+				local registration = push_util.register(phone, HOST);
+				local response, pushes = post(registration.endpoint, case[2]);
+				assert.equal(case[3], response.status);
+				assert.equal(0, #pushes);
+			end);
+		end
+	end);
+
+	describe("turns the distributor's answer into the status", function()
+		local no_answer = function() return nil; end;
+		local cases = {
+			{ "item-not-found", "item-not-found", 404 },
+			{ "feature-not-implemented", "feature-not-implemented", 404 },
+			{ "service-unavailable", "service-unavailable", 503 },
+			{ "recipient-unavailable", "recipient-unavailable", 503 },
+			{ "internal-server-error", "internal-server-error", 503 },
+			{ "no answer at all", no_answer, 503 },
+		};
+		for _, case in ipairs(cases) do
+			local name, policy, status = case[1], case[2], case[3];
+			it(("answers %d when the distributor answers %s"):format(status, name), function()
+				local registration = push_util.register(phone, HOST);
+				phone:on_iq(policy);
+				local started = socket.gettime();
+				local response, pushes = post(registration.endpoint, "ping?");
+				local elapsed = socket.gettime() - started;
+				assert.equal(status, response.status);
+				assert.equal(1, #pushes, "the distributor was not asked");
+				if status == 503 then assert_retry_after(response); end
+				if policy == no_answer then
+					assert.is_true(elapsed >= IQ_TIMEOUT - 0.5,
+						("503 after %.2fs, before the %ds timeout"):format(elapsed, IQ_TIMEOUT));
+				else
+					assert.is_true(elapsed < IQ_TIMEOUT, ("an answer took %.2fs to relay"):format(elapsed));
+				end
+			end);
+		end
+	end);
+
+	describe("when the distributor is offline", function()
+		local tablet, laptop, registration;
+
+		setup(function()
+			-- Alice's laptop sees her tablet go offline (unavailable presence).
+			laptop = xmpp.connect({
+				port = server.c2s_port, host = HOST,
+				user = "alice", password = "password", resource = "laptop",
+			});
+			tablet = xmpp.connect({
+				port = server.c2s_port, host = HOST,
+				user = "alice", password = "password", resource = "tablet",
+			});
+			registration = push_util.register(tablet, HOST);
+		end);
+
+		teardown(function()
+			if tablet then tablet:close(); end
+			if laptop then laptop:close(); end
+		end);
+
+		local function tablet_gone()
+			for _, presence in ipairs(laptop.presences) do
+				if presence.attr.from == tablet.full_jid and presence.attr.type == "unavailable" then
+					return true;
+				end
+			end
+			return false;
+		end
+
+		it("answers 503 with Retry-After once it has disconnected", function()
+			tablet:close();
+			assert.is_true(loop.run_until(tablet_gone, 10), "the server never saw the tablet leave");
+			local response = push:request("POST", registration.endpoint, { body = "anyone there?" });
+			assert.equal(503, response.status);
+			assert_retry_after(response);
+			assert.is_false(push_util.traceback_in(response.body), response.body);
+			server:assert_log_clean();
+		end);
+
+		it("delivers again (201) after the same full JID reconnects", function()
+			local full_jid = tablet.full_jid;
+			tablet = xmpp.connect({
+				port = server.c2s_port, host = HOST,
+				user = "alice", password = "password", resource = "tablet",
+			});
+			assert.equal(full_jid, tablet.full_jid);
+			local before = #tablet.received;
+			local response = push:request("POST", registration.endpoint, { body = "welcome back" });
+			assert.equal(201, response.status);
+			push_util.sync(tablet, HOST);
+			local pushes = push_util.pushes(tablet, before);
+			assert.equal(1, #pushes);
+			assert.equal("welcome back", base64.decode(pushes[1]:get_child_text("push", NS)));
+		end);
+	end);
+
+	describe("answers 404 to a POST to a token that names no registration", function()
+		local cases = {
+			{ "an unknown token", function() return "/push/AAAAAAAAAAAAAAAA"; end },
+			{ "a token with one character changed", function(token) return path_of(change_one_character(token)); end },
+			{ "a truncated token", function(token) return path_of(token:sub(1, #token - 8)); end },
+			{ "a token of 10000 characters", function() return "/push/" .. string.rep("A", 10000); end },
+			{ "a token of 100 percent-encoded percent signs", function() return "/push/" .. string.rep("%25", 100); end },
+			{ "a registered token followed by more", function(token) return path_of(token .. "A"); end },
+			{ "percent-encoded control and non-UTF-8 bytes", function() return "/push/%00%01%FF%FE%0D%0A"; end },
+			{ "a percent-encoded path inside the token", function() return "/push/x%2F..%2F..%2Faccounts%2Falice"; end },
+			{ "an invalid percent escape", function() return "/push/%zz%"; end },
+		};
+		for _, case in ipairs(cases) do
+			it("for " .. case[1], function()
+				local registration = push_util.register(phone, HOST);
+				local target = case[2](registration.token);
+				assert.are_not.equal(path_of(registration.token), target);
+				local response, pushes = post(target, "for nobody");
+				assert.equal(404, response.status);
+				assert.equal(0, #pushes);
+			end);
+		end
+	end);
+
+	describe("answers 405 to other methods", function()
+		for _, method in ipairs({ "PUT", "DELETE", "PATCH" }) do
+			it("for " .. method, function()
+				local registration = push_util.register(phone, HOST);
+				local response, pushes = post(registration.endpoint, "x");
+				assert.equal(201, response.status, "the endpoint works for POST");
+				assert.equal(1, #pushes);
+				local before = #phone.received;
+				response = push:request(method, registration.endpoint, { body = method ~= "DELETE" and "x" or nil });
+				assert.equal(405, response.status);
+				local allowed = header_set(response.headers["allow"]);
+				assert.is_true(allowed.post == true, "Allow: " .. tostring(response.headers["allow"]));
+				push_util.sync(phone, HOST);
+				assert.equal(0, #push_util.pushes(phone, before));
+			end);
+		end
+	end);
+
+	describe("lets browser-based app servers POST across origins", function()
+		local origin = "https://app.example.org";
+
+		it("allows POST and the Web Push headers in a preflight", function()
+			local registration = push_util.register(phone, HOST);
+			local response = push:request("OPTIONS", registration.endpoint, { headers = {
+				Origin = origin,
+				["Access-Control-Request-Method"] = "POST",
+				["Access-Control-Request-Headers"] = "content-encoding, ttl",
+			} });
+			assert.truthy(response.status >= 200 and response.status < 300, "status " .. response.status);
+			local methods = header_set(response.headers["access-control-allow-methods"]);
+			assert.is_true(methods.post == true,
+				"Access-Control-Allow-Methods: " .. tostring(response.headers["access-control-allow-methods"]));
+			local headers = header_set(response.headers["access-control-allow-headers"]);
+			for _, name in ipairs({ "Content-Encoding", "TTL", "Urgency", "Topic", "Content-Type", "Authorization" }) do
+				assert.is_true(headers[name:lower()] == true, name .. " missing from Access-Control-Allow-Headers: "
+					.. tostring(response.headers["access-control-allow-headers"]));
+			end
+			local allowed_origin = response.headers["access-control-allow-origin"];
+			assert.is_true(allowed_origin == origin or allowed_origin == "*",
+				"Access-Control-Allow-Origin: " .. tostring(allowed_origin));
+		end);
+
+		it("lets the browser read the answer to the POST itself", function()
+			local registration = push_util.register(phone, HOST);
+			local response = post(registration.endpoint, "from a browser", { Origin = origin });
+			assert.equal(201, response.status);
+			local allowed_origin = response.headers["access-control-allow-origin"];
+			assert.is_true(allowed_origin == origin or allowed_origin == "*",
+				"Access-Control-Allow-Origin: " .. tostring(allowed_origin));
+		end);
+	end);
+
+	describe("after all of the above", function()
+		it("still delivers a valid push (201)", function()
+			local registration = push_util.register(phone, HOST);
+			local response, pushes = post(registration.endpoint, "still here");
+			assert.equal(201, response.status);
+			assert.equal(1, #pushes);
+		end);
+
+		it("never answered with a Lua traceback", function()
+			assert.is_true(#push.responses >= 30, "only " .. #push.responses .. " responses recorded");
+			for _, exchange in ipairs(push.responses) do
+				assert.is_false(push_util.traceback_in(exchange.response.body),
+					exchange.method .. " " .. exchange.url:sub(1, 200) .. " answered:\n" .. exchange.response.body);
+			end
+		end);
+
+		it("leaves a clean log", function()
+			server:assert_log_clean();
+		end);
+	end);
+end);

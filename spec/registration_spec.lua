@@ -1,0 +1,284 @@
+-- The registration IQ (SPEC §2) against a real Prosody with real clients:
+-- what a valid registration answers, how malformed ones are refused, renewal
+-- and expiry, for every backend the running Prosody supports.
+local prosody = require "prosody";
+local xmpp = require "xmpp_client";
+local loop = require "loop";
+local reg = require "registration_util";
+local base64 = require "util.encodings".base64;
+
+local NS = reg.NS;
+
+-- Distinctive, so an expiry computed from the default (86400) or another
+-- constant cannot pass by accident.
+local TTL = 4321;
+
+-- paseto needs util.paseto, which Prosody 13 has and 0.12 lacks (SPEC §6).
+local backends = { "storage", "jwt" };
+if prosody.major >= 13 then table.insert(backends, 1, "paseto"); end
+
+local function backend_options(backend, extra)
+	local options = { unified_push_backend = backend };
+	if backend == "jwt" then
+		options.unified_push_secret = "registration-spec-secret-0123456789";
+	end
+	for k, v in pairs(extra or {}) do options[k] = v; end
+	return options;
+end
+
+-- Standard base64 of n bytes (n = 31, 33 for the wrong sizes).
+local function base64_of_bytes(n, byte)
+	return base64.encode(string.rep(string.char(byte or 0x5a), n));
+end
+
+-- 32 bytes whose standard base64 is full of '+' and '/', so the base64url
+-- spelling ('-' and '_') differs from it and is the same length.
+local url_alphabet_32 = (function()
+	local standard = base64.encode(string.rep("\251\239\190\255\255\255", 5) .. "\0\0");
+	assert(standard:find("+", 1, true) and standard:find("/", 1, true));
+	return (standard:gsub("%+", "-"):gsub("/", "_"));
+end)();
+
+-- A valid value (44 characters, one '=' at the end) with its '=' moved inside.
+local misplaced_padding = (function()
+	local valid = reg.hash("padding");
+	assert(valid:sub(-1) == "=" and valid:sub(-2, -2) ~= "=");
+	return valid:sub(1, 20) .. "=" .. valid:sub(21, -2);
+end)();
+
+local function registered_endpoint(client, service, application, instance)
+	local reply = reg.register(client, service, application, instance);
+	local registered = assert(reg.registered(reply));
+	return registered.attr.endpoint, registered.attr.expiration;
+end
+
+-- POSTs body to the endpoint; returns the HTTP status and the push IQ the
+-- client received for it (nil when none arrived).
+local function push_through(server, client, endpoint, body)
+	local before = #client.received;
+	local res, err = reg.post(server, endpoint, body);
+	assert(res, "POST to " .. tostring(endpoint) .. " failed: " .. tostring(err));
+	return res.status, client.received[before + 1];
+end
+
+local function assert_push(push, service, client, application, instance, body)
+	assert(push, "the client received no push IQ");
+	assert.equal("set", push.attr.type);
+	assert.equal(service, push.attr.from);
+	assert.equal(client.full_jid, push.attr.to);
+	local payload = push:get_child("push", NS);
+	assert(payload, "no <push/> in " .. tostring(push));
+	assert.same({ application = application, instance = instance },
+		{ application = payload.attr.application, instance = payload.attr.instance });
+	assert.equal(body, base64.decode(payload:get_text()));
+end
+
+describe("registering for push", function()
+	for _, backend in ipairs(backends) do
+		describe("with the " .. backend .. " backend", function()
+			local server, client;
+
+			setup(function()
+				server = prosody.start({
+					users = { { "alice", "example.test", "password" } },
+					modules = { "unified_push" },
+					host_config = backend_options(backend, { unified_push_registration_ttl = TTL }),
+				});
+				client = xmpp.connect({ port = server.c2s_port, host = "example.test",
+					user = "alice", password = "password", resource = "phone" });
+			end);
+
+			teardown(function()
+				if client then client:close(); end
+				if server then server:cleanup(); end
+			end);
+
+			it("uses the configured backend", function()
+				assert.truthy(server:wait_log("Using the " .. backend .. " backend", 5, true));
+			end);
+
+			it("answers with an endpoint under the module's HTTP URL", function()
+				local reply = reg.register(client, "example.test", reg.hash("app-1"), reg.hash("instance-1"));
+				local registered = assert(reg.registered(reply));
+				local base = "http://example.test:" .. server.http_port .. "/push/";
+				local endpoint = registered.attr.endpoint;
+				assert.equal(base, endpoint:sub(1, #base), "endpoint: " .. tostring(endpoint));
+				local token = endpoint:sub(#base + 1);
+				-- One URL-safe path segment (URL-encoded by the module).
+				assert.truthy(token:match("^[%w%-._~%%]+$"), "token: " .. token);
+			end);
+
+			it("answers with an XEP-0082 UTC expiration one TTL from now", function()
+				local before = os.time();
+				local reply = reg.register(client, "example.test", reg.hash("app-2"), reg.hash("instance-2"));
+				local after = os.time();
+				local registered = assert(reg.registered(reply));
+				local expiration = registered.attr.expiration;
+				assert.truthy(tostring(expiration):match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$"),
+					"not YYYY-MM-DDThh:mm:ssZ: " .. tostring(expiration));
+				local expires = assert(reg.parse_utc(expiration));
+				-- now (UTC, seconds since the epoch) + TTL, with a second of slack either side.
+				assert.is_true(expires >= before + TTL - 1 and expires <= after + TTL + 1,
+					string.format("expiration %s is %d s from now, expected about %d",
+						expiration, expires - before, TTL));
+			end);
+
+			it("relays a POST to the endpoint to the registering client", function()
+				local application, instance = reg.hash("app-3"), reg.hash("instance-3");
+				local endpoint = registered_endpoint(client, "example.test", application, instance);
+				local body = "\0\1binary\255\254 payload\r\n";
+				local status, push = push_through(server, client, endpoint, body);
+				assert.equal(201, status);
+				assert_push(push, "example.test", client, application, instance, body);
+			end);
+
+			it("keeps the earlier endpoint working after a renewal", function()
+				local application, instance = reg.hash("app-4"), reg.hash("instance-4");
+				local first, first_expiration = registered_endpoint(client, "example.test", application, instance);
+				local renewed, renewed_expiration = registered_endpoint(client, "example.test", application, instance);
+				assert.is_true(reg.parse_utc(renewed_expiration) >= reg.parse_utc(first_expiration));
+
+				for _, case in ipairs({
+					{ name = "renewed", endpoint = renewed, body = "after renewal, new endpoint" },
+					{ name = "first", endpoint = first, body = "after renewal, old endpoint" },
+				}) do
+					local status, push = push_through(server, client, case.endpoint, case.body);
+					assert.equal(201, status, "POST to the " .. case.name .. " endpoint");
+					assert_push(push, "example.test", client, application, instance, case.body);
+				end
+			end);
+
+			it("leaves a clean log", function()
+				server:assert_log_clean();
+			end);
+		end);
+	end
+
+	describe("with malformed requests", function()
+		local server, client;
+
+		setup(function()
+			server = prosody.start({
+				users = { { "alice", "example.test", "password" } },
+				modules = { "unified_push" },
+			});
+			client = xmpp.connect({ port = server.c2s_port, host = "example.test",
+				user = "alice", password = "password", resource = "phone" });
+		end);
+
+		teardown(function()
+			if client then client:close(); end
+			if server then server:cleanup(); end
+		end);
+
+		-- value = nil leaves the attribute out. problem: Lua patterns, one of
+		-- which the error text must contain besides the attribute's name.
+		local bad_values = {
+			{ what = "missing", value = nil, problem = { "missing" } },
+			{ what = "empty", value = "", problem = { "missing", "empty" } },
+			{ what = "not base64 at all", value = "!!!", problem = { "base64" } },
+			{ what = "base64url (- and _) instead of standard base64", value = url_alphabet_32, problem = { "base64" } },
+			{ what = "padding in the middle", value = misplaced_padding, problem = { "base64" } },
+			{ what = "31 bytes", value = base64_of_bytes(31), problem = { "31" } },
+			{ what = "33 bytes", value = base64_of_bytes(33), problem = { "33" } },
+		};
+
+		for _, attribute in ipairs({ "application", "instance" }) do
+			for _, case in ipairs(bad_values) do
+				it("refuses " .. attribute .. " " .. case.what .. " with modify/bad-request", function()
+					local attrs = { application = reg.hash("good-app"), instance = reg.hash("good-instance") };
+					attrs[attribute] = case.value;
+					local reply = assert(client:request(reg.register_iq("example.test", attrs), 5));
+					local err = reg.error_of(reply);
+					assert(err, "expected an error, got " .. tostring(reply));
+					assert.same({ type = "modify", condition = "bad-request" }, { type = err.type, condition = err.condition });
+					local text = tostring(err.text);
+					assert.truthy(text:find(attribute, 1, true), "text does not name " .. attribute .. ": " .. text);
+					local named = false;
+					for _, pattern in ipairs(case.problem) do
+						if text:find(pattern) then named = true; end
+					end
+					assert.is_true(named, "text does not say the value is " .. case.what .. ": " .. text);
+				end);
+			end
+		end
+
+		it("refuses a register sent with type get with modify/bad-request", function()
+			local iq = reg.register_iq("example.test", { application = reg.hash("a"), instance = reg.hash("i") }, "get");
+			local err = reg.error_of(assert(client:request(iq, 5)));
+			assert.same({ type = "modify", condition = "bad-request" }, err and { type = err.type, condition = err.condition });
+		end);
+
+		it("answers another element in the namespace with service-unavailable", function()
+			local iq = reg.iq("example.test", "set")
+				:tag("unregister", { xmlns = NS, application = reg.hash("a"), instance = reg.hash("i") });
+			local err = reg.error_of(assert(client:request(iq, 5)));
+			assert.same({ type = "cancel", condition = "service-unavailable" }, err and { type = err.type, condition = err.condition });
+		end);
+
+		it("still registers and delivers after refusing all of these", function()
+			local application, instance = reg.hash("after-bad-app"), reg.hash("after-bad-instance");
+			local endpoint = registered_endpoint(client, "example.test", application, instance);
+			local status, push = push_through(server, client, endpoint, "still working");
+			assert.equal(201, status);
+			assert_push(push, "example.test", client, application, instance, "still working");
+		end);
+
+		it("leaves a clean log", function()
+			server:assert_log_clean();
+		end);
+	end);
+
+	describe("when registrations expire", function()
+		-- One VirtualHost per backend, all with a TTL of 2 s, so a single wait
+		-- covers every backend's expiry check.
+		local server;
+		local clients = {};
+		local hosts, host_options, users = {}, {}, {};
+		for _, backend in ipairs(backends) do
+			local host = backend .. ".test";
+			hosts[#hosts + 1] = host;
+			host_options[host] = backend_options(backend, { unified_push_registration_ttl = 2 });
+			users[#users + 1] = { "alice", host, "password" };
+		end
+
+		setup(function()
+			server = prosody.start({ hosts = hosts, users = users, modules = { "unified_push" }, host_options = host_options });
+			for _, host in ipairs(hosts) do
+				clients[host] = xmpp.connect({ port = server.c2s_port, host = host,
+					user = "alice", password = "password", resource = "phone" });
+			end
+		end);
+
+		teardown(function()
+			for _, client in pairs(clients) do client:close(); end
+			if server then server:cleanup(); end
+		end);
+
+		it("delivers until the expiration, then answers 404 without pushing", function()
+			local issued, latest = {}, 0;
+			for _, host in ipairs(hosts) do
+				local application, instance = reg.hash("expiring-app-" .. host), reg.hash("expiring-instance");
+				local endpoint, expiration = registered_endpoint(clients[host], host, application, instance);
+				issued[host] = endpoint;
+				latest = math.max(latest, (assert(reg.parse_utc(expiration))));
+				local status, push = push_through(server, clients[host], endpoint, "before expiry");
+				assert.equal(201, status, host .. " before expiry");
+				assert_push(push, host, clients[host], application, instance, "before expiry");
+			end
+
+			-- Wait (bounded) for the clock to pass the latest expiration.
+			assert.is_true(loop.run_until(function() return os.time() > latest; end, 10));
+
+			for _, host in ipairs(hosts) do
+				local status, push = push_through(server, clients[host], issued[host], "after expiry");
+				assert.equal(404, status, host .. " after expiry");
+				assert.is_nil(push, host .. " pushed after expiry");
+			end
+		end);
+
+		it("leaves a clean log", function()
+			server:assert_log_clean();
+		end);
+	end);
+end);
