@@ -1,6 +1,7 @@
 // ESLint for the TypeScript sources, declarations and Node scripts.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import globals from "globals";
 
 export default tseslint.config(
   { ignores: ["dist/", "build/", "node_modules/"] },
@@ -22,19 +23,7 @@ export default tseslint.config(
   },
   {
     files: ["scripts/**/*.mjs", "build-tools/**/*.js", "spec/**/*.mjs"],
-    languageOptions: {
-      globals: {
-        process: "readonly",
-        console: "readonly",
-        require: "readonly",
-        module: "writable",
-        __dirname: "readonly",
-        setTimeout: "readonly",
-        clearTimeout: "readonly",
-        Buffer: "readonly",
-        fetch: "readonly",
-      },
-    },
+    languageOptions: { globals: globals.node },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

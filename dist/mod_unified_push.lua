@@ -178,6 +178,7 @@ local choiceOption = ____options.choiceOption
 local integerOption = ____options.integerOption
 local listOption = ____options.listOption
 local stringOption = ____options.stringOption
+local ALL_BACKENDS = {"paseto", "storage", "jwt"}
 local DAY = 86400
 --- HS256 needs a secret with real entropy; `openssl rand -base64 32` gives 44 characters.
 local MIN_SECRET_LENGTH = 16
@@ -204,13 +205,14 @@ function ____exports.readConfig(read, context)
             return normalised
         end
     )
-    local backend = choiceOption(read, "unified_push_backend", {"paseto", "storage", "jwt"}, context.backends[1] or "storage")
-    if not __TS__ArrayIncludes(context.backends, backend) then
+    local requested = read("unified_push_backend")
+    if __TS__ArrayIncludes(ALL_BACKENDS, requested) and not __TS__ArrayIncludes(context.backends, requested) then
         return error(
-            (("option unified_push_backend: \"" .. backend) .. "\" is not supported by this Prosody ") .. ("(supported here: " .. table.concat(context.backends, ", ")) .. ")",
+            (("option unified_push_backend: \"" .. requested) .. "\" is not supported by this Prosody ") .. ("(supported here: " .. table.concat(context.backends, ", ")) .. ")",
             0
         )
     end
+    local backend = choiceOption(read, "unified_push_backend", context.backends, context.backends[1] or "storage")
     local secret = stringOption(read, "unified_push_secret")
     if backend == "jwt" then
         if secret == nil then

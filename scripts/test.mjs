@@ -4,6 +4,7 @@
 //   npm test                          everything
 //   npm test -- --env prosody-13      one environment
 //   npm test -- spec/load_spec.lua    arguments after the options go to busted
+//                                     (and skip the host-side suites in spec/interop/)
 import { spawnSync } from "node:child_process";
 import { ENVIRONMENTS, pickRunner, prepare, repo, runIn } from "./lib/environments.mjs";
 
@@ -41,7 +42,38 @@ for (const env of environments) {
     continue;
   }
   const busted = runIn(runner, env, ["lua5.4", "/usr/bin/busted", ...args]);
-  results.push({ env, failed: busted === 0 ? null : "busted" });
+  if (busted !== 0) {
+    results.push({ env, failed: "busted" });
+    continue;
+  }
+  if (args.length === 0) {
+    // Host-side suites: real npm client libraries against Prosody in the environment.
+    const interop = spawnSync(process.execPath, ["--test", "spec/interop/"], {
+      cwd: repo,
+      stdio: "inherit",
+      env: { ...process.env, MUP_ENV_NAME: env, MUP_RUNNER: runner },
+    });
+    results.push({ env, failed: interop.status === 0 ? null : "interop" });
+    continue;
+  }
+  results.push({ env, failed: null });
+}
+
+if (
+  args.length === 0 &&
+  environments.length === ENVIRONMENTS.length &&
+  results.every((r) => !r.failed)
+) {
+  console.log("\n== docs/compatibility.md");
+  const compat = spawnSync(process.execPath, ["scripts/compat.mjs", "--check"], {
+    cwd: repo,
+    stdio: "inherit",
+    env: { ...process.env, MUP_RUNNER: runner },
+  });
+  results.push({
+    env: "docs/compatibility.md",
+    failed: compat.status === 0 ? null : "out of date",
+  });
 }
 
 console.log("\n== summary");

@@ -35,7 +35,8 @@ end);
 
 describe("a wrong option", function()
 	local cases = {
-		{ { unified_push_backend = "redis" }, VIRTUAL_HOST, "option unified_push_backend must be one of paseto, storage, jwt" },
+		{ { unified_push_backend = "redis" }, VIRTUAL_HOST, "option unified_push_backend must be one of paseto, storage, jwt (got \"redis\")" },
+		{ { unified_push_backend = "redis" }, OLD_PROSODY, "option unified_push_backend must be one of storage, jwt (got \"redis\")" },
 		{ { unified_push_backend = "paseto" }, OLD_PROSODY, "option unified_push_backend: \"paseto\" is not supported by this Prosody" },
 		{ { unified_push_backend = "jwt" }, VIRTUAL_HOST, "option unified_push_secret is required" },
 		{ { unified_push_backend = "jwt", unified_push_secret = "short" }, VIRTUAL_HOST, "option unified_push_secret must be at least 16 characters" },

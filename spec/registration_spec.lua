@@ -136,7 +136,8 @@ describe("registering for push", function()
 				local application, instance = reg.hash("app-4"), reg.hash("instance-4");
 				local first, first_expiration = registered_endpoint(client, "example.test", application, instance);
 				local renewed, renewed_expiration = registered_endpoint(client, "example.test", application, instance);
-				assert.is_true(reg.parse_utc(renewed_expiration) >= reg.parse_utc(first_expiration));
+				assert.is_true(assert(reg.parse_utc(renewed_expiration)) >= assert(reg.parse_utc(first_expiration)),
+					"renewal moved the expiration back: " .. first_expiration .. " -> " .. renewed_expiration);
 
 				for _, case in ipairs({
 					{ name = "renewed", endpoint = renewed, body = "after renewal, new endpoint" },

@@ -3,6 +3,7 @@ import { prep } from "util.jid";
 import { choiceOption, integerOption, listOption, OptionSource, stringOption } from "./options";
 
 export type BackendName = "paseto" | "storage" | "jwt";
+const ALL_BACKENDS: readonly BackendName[] = ["paseto", "storage", "jwt"];
 
 export interface Config {
   /** Domains and bare JIDs allowed to register. */
@@ -45,19 +46,24 @@ export function readConfig(read: OptionSource, context: ConfigContext): Config {
     return normalised;
   });
 
-  const backend = choiceOption(
-    read,
-    "unified_push_backend",
-    ["paseto", "storage", "jwt"] as const,
-    context.backends[0] ?? "storage",
-  );
-  if (!context.backends.includes(backend)) {
+  const requested = read("unified_push_backend");
+  if (
+    ALL_BACKENDS.includes(requested as BackendName) &&
+    !context.backends.includes(requested as BackendName)
+  ) {
     return error(
-      `option unified_push_backend: "${backend}" is not supported by this Prosody ` +
+      `option unified_push_backend: "${requested as string}" is not supported by this Prosody ` +
         `(supported here: ${context.backends.join(", ")})`,
       0,
     );
   }
+  // An unknown name is answered with what works on this Prosody.
+  const backend = choiceOption(
+    read,
+    "unified_push_backend",
+    context.backends,
+    context.backends[0] ?? "storage",
+  );
 
   const secret = stringOption(read, "unified_push_secret");
   if (backend === "jwt") {

@@ -10,7 +10,7 @@ export const NS = "http://gultsch.de/xmpp/drafts/unified-push";
 const HASH_BYTES = 32;
 
 // Standard base64 alphabet with at most two '=' of padding (a Lua pattern). Prosody's
-// decoder skips characters outside the alphabet, so they are rejected here first.
+// decoder ignores whatever follows the padding, so the whole value is checked here first.
 const BASE64_PATTERN = "^[A-Za-z0-9+/]*=?=?$";
 
 /**

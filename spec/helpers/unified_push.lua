@@ -6,6 +6,7 @@
 local st = require "util.stanza";
 local base64 = require "util.encodings".base64;
 local random = require "util.random";
+local new_id = require "util.id".short;
 local http = require "http_client";
 
 local up = {};
@@ -19,7 +20,7 @@ end
 
 -- The registration IQ, with attributes as given (nil leaves one out).
 function up.register_iq(service, application, instance, iq_type)
-	return st.iq({ type = iq_type or "set", to = service })
+	return st.iq({ type = iq_type or "set", to = service, id = new_id() })
 		:tag("register", { xmlns = up.NS, application = application, instance = instance });
 end
 
@@ -43,6 +44,12 @@ function up.register(client, service, options)
 	};
 end
 
+-- A ping to `service`: once its answer is back, the server has processed everything
+-- this client sent before it (one stream, in order).
+function up.ping(client, service)
+	return client:request(st.iq({ type = "get", to = service, id = new_id() }):tag("ping", { xmlns = "urn:xmpp:ping" }), 5);
+end
+
 -- type, condition and text of an error reply.
 function up.error_of(reply)
 	if type(reply) ~= "table" then return nil; end
@@ -56,11 +63,15 @@ function up.local_url(server, endpoint)
 end
 
 -- POSTs `body` to an endpoint of `server`; returns the response or nil, error.
+-- The request goes to the server's port, with the endpoint's host as Host header
+-- (Prosody picks the HTTP host by it).
 function up.push(server, endpoint, body, headers, method)
+	local request_headers = { Host = endpoint:match("^%a+://([^:/]+)") or "example.test" };
+	for name, value in pairs(headers or {}) do request_headers[name] = value; end
 	return http.request({
 		method = method or "POST",
 		url = up.local_url(server, endpoint),
-		headers = headers,
+		headers = request_headers,
 		body = body,
 		timeout = 15,
 	});

@@ -1,0 +1,358 @@
+-- Conformance: the same black-box scenarios against the reference module
+-- (Debian's prosody-modules, loaded only as a peer under test) and ours, on the
+-- same configuration. Ours must give the expected answer; the reference's answer
+-- is recorded. Both go to build/out/conformance.json, from which
+-- `npm run compat` writes docs/compatibility.md; every scenario where the two
+-- differ must carry a one-line `improvement` saying why (scripts/compat.mjs
+-- refuses unexplained differences).
+local prosody = require "prosody";
+local prosody_libs = require "prosody_libs";
+local xmpp = require "xmpp_client";
+local up = require "unified_push";
+local json = require "util.json";
+local datetime = require "util.datetime";
+local socket = require "socket";
+local base64 = require "util.encodings".base64;
+
+local REFERENCE = "/usr/lib/prosody/modules/mod_unified_push/mod_unified_push.lua";
+local PASSWORD = "password";
+
+local VARIANTS = {
+	{ name = "reference", module_file = REFERENCE },
+	{ name = "ours" }, -- the launcher's default: dist/mod_unified_push.lua
+};
+
+-- One server per variant: the module on VirtualHost example.test; a second
+-- VirtualHost other.test without it (for the ACL), whose HTTP host serves the
+-- component push.other.test (component mode with http_host). The IQ timeout
+-- option is ours; the reference ignores it and waits the 120 s send_iq default.
+local function start_server(variant, ttl)
+	return prosody.start({
+		module_file = variant.module_file,
+		hosts = { "example.test", "other.test" },
+		users = { { "alice", "example.test", PASSWORD }, { "mallory", "other.test", PASSWORD } },
+		modules = { "unified_push" },
+		config = { unified_push_iq_timeout = 2, unified_push_registration_ttl = ttl },
+		host_options = { ["other.test"] = { modules_disabled = { "unified_push" } } },
+		components = {
+			["push.other.test"] = {
+				module = "unified_push",
+				options = { http_host = "other.test", modules_enabled = { "disco" } },
+			},
+		},
+	});
+end
+
+local function connect(server, user, host, resource)
+	return xmpp.connect({
+		port = server.c2s_port, host = host or "example.test",
+		user = user or "alice", password = PASSWORD, resource = resource or "phone",
+	});
+end
+
+-- How a registration was answered, in words.
+local function registration_outcome(reply, err)
+	if not reply then return "no answer (" .. tostring(err) .. ")"; end
+	if reply.attr.type == "result" then
+		return reply:get_child("registered", up.NS) and "registered" or "result without <registered/>";
+	end
+	local kind, condition = reply:get_error();
+	return "error " .. tostring(kind) .. "/" .. tostring(condition);
+end
+
+local function register_with(client, service, application, instance, iq_type)
+	return registration_outcome(client:request(up.register_iq(service, application, instance, iq_type), 10));
+end
+
+-- How an HTTP request was answered, in words.
+local function http_outcome(res, err)
+	if not res then
+		return err == "timeout" and "no answer within 15 s" or ("no answer (" .. tostring(err) .. ")");
+	end
+	local text = tostring(res.status);
+	if res.body and (res.body:find("stack traceback", 1, true) or res.body:find("%.lua:%d+")) then
+		text = text .. ", Lua traceback in the body";
+	end
+	return text;
+end
+
+-- The push that reached `client` last decodes to `body`.
+local function delivered_intact(client, body)
+	local pushes = up.pushes(client);
+	return #pushes > 0 and pushes[#pushes].body == body;
+end
+
+local BYTES = {};
+for i = 0, 255 do BYTES[#BYTES + 1] = string.char(i); end
+BYTES = table.concat(BYTES);
+
+-- Each scenario: id, what it does, the answer ours must give, and (where the
+-- reference answers differently on some version) why ours differs.
+local function push_answered(condition)
+	return function(ctx)
+		ctx.client:on_iq(condition);
+		local reg = assert(up.register(ctx.client, "example.test"));
+		local outcome = http_outcome(up.push(ctx.server, reg.endpoint, "hello"));
+		ctx.client:on_iq("result");
+		return outcome;
+	end;
+end
+
+local SCENARIOS = {
+	{
+		id = "disco", title = "host advertises the UnifiedPush feature", expect = "advertised",
+		run = function(ctx)
+			local features = ctx.client:disco_info("example.test") or {};
+			for _, feature in ipairs(features) do
+				if feature == up.NS then return "advertised"; end
+			end
+			return "missing";
+		end,
+	},
+	{
+		id = "register", title = "valid registration", expect = "registered",
+		run = function(ctx) return register_with(ctx.client, "example.test", up.hash(), up.hash()); end,
+	},
+	{
+		id = "register-missing", title = "registration without application", expect = "error modify/bad-request",
+		run = function(ctx) return register_with(ctx.client, "example.test", nil, up.hash()); end,
+	},
+	{
+		id = "register-not-base64", title = "registration with application=\"!!!\"", expect = "error modify/bad-request",
+		run = function(ctx) return register_with(ctx.client, "example.test", "!!!", up.hash()); end,
+	},
+	{
+		id = "register-lenient-base64", title = "registration with junk after the base64 padding",
+		expect = "error modify/bad-request",
+		improvement = "Prosody's base64 decoder ignores what follows the padding; ours checks the whole value",
+		run = function(ctx)
+			local sneaky = up.hash() .. "x";
+			return register_with(ctx.client, "example.test", sneaky, up.hash());
+		end,
+	},
+	{
+		id = "register-short", title = "registration with a 31-byte instance", expect = "error modify/bad-request",
+		run = function(ctx)
+			return register_with(ctx.client, "example.test", up.hash(), base64.encode(string.rep("x", 31)));
+		end,
+	},
+	{
+		id = "register-get", title = "register sent with type=\"get\"", expect = "error modify/bad-request",
+		improvement = "ours says what is wrong (bad-request) instead of Prosody's generic service-unavailable",
+		run = function(ctx) return register_with(ctx.client, "example.test", up.hash(), up.hash(), "get"); end,
+	},
+	{
+		id = "register-acl", title = "user of another host registers", expect = "error auth/forbidden",
+		run = function(ctx) return register_with(ctx.mallory, "example.test", up.hash(), up.hash()); end,
+	},
+	{
+		id = "discovery", title = "GET on an endpoint", expect = "200 application/json {\"unifiedpush\":{\"version\":1}}",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			local res, err = up.push(ctx.server, reg.endpoint, nil, nil, "GET");
+			if not res then return http_outcome(res, err); end
+			return ("%d %s %s"):format(res.status, res.headers["content-type"] or "-", res.body);
+		end,
+	},
+	{
+		id = "push", title = "POST, distributor answers result", expect = "201, delivered intact",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			local outcome = http_outcome(up.push(ctx.server, reg.endpoint, "hello"));
+			return outcome .. (delivered_intact(ctx.client, "hello") and ", delivered intact" or ", not delivered");
+		end,
+	},
+	{
+		id = "push-binary", title = "POST of all 256 byte values", expect = "201, delivered intact",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			local outcome = http_outcome(up.push(ctx.server, reg.endpoint, BYTES));
+			return outcome .. (delivered_intact(ctx.client, BYTES) and ", delivered intact" or ", not delivered");
+		end,
+	},
+	{
+		id = "push-4096", title = "POST of exactly 4096 bytes", expect = "201",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			return http_outcome(up.push(ctx.server, reg.endpoint, string.rep("a", 4096)));
+		end,
+	},
+	{
+		id = "push-4097", title = "POST of 4097 bytes", expect = "413",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			return http_outcome(up.push(ctx.server, reg.endpoint, string.rep("a", 4097)));
+		end,
+	},
+	{
+		id = "push-empty", title = "POST with an empty body", expect = "400",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			return http_outcome(up.push(ctx.server, reg.endpoint, ""));
+		end,
+	},
+	{
+		id = "push-unknown", title = "POST to an unknown token", expect = "404",
+		run = function(ctx)
+			return http_outcome(up.push(ctx.server, "/push/unknown-token-0123456789", "hello"));
+		end,
+	},
+	{
+		id = "push-tampered", title = "POST to a token with one character changed", expect = "404",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			local token = reg.token;
+			local middle = math.floor(#token / 2);
+			local changed = token:sub(middle, middle) == "A" and "B" or "A";
+			local tampered = token:sub(1, middle - 1) .. changed .. token:sub(middle + 1);
+			return http_outcome(up.push(ctx.server, "/push/" .. tampered, "hello"));
+		end,
+	},
+	{
+		id = "answer-item-not-found", title = "distributor answers item-not-found", expect = "404",
+		improvement = "the reference reads a field send_iq's util.error rejection lacks and fails with 500 and a traceback",
+		run = push_answered("item-not-found"),
+	},
+	{
+		id = "answer-feature-not-implemented", title = "distributor answers feature-not-implemented", expect = "404",
+		improvement = "the reference reads a field send_iq's util.error rejection lacks and fails with 500 and a traceback",
+		run = push_answered("feature-not-implemented"),
+	},
+	{
+		id = "answer-service-unavailable", title = "distributor answers service-unavailable", expect = "503",
+		improvement = "the reference reads a field send_iq's util.error rejection lacks and fails with 500 and a traceback",
+		run = push_answered("service-unavailable"),
+	},
+	{
+		id = "answer-recipient-unavailable", title = "distributor answers recipient-unavailable", expect = "503",
+		improvement = "the reference reads a field send_iq's util.error rejection lacks and fails with 500 and a traceback",
+		run = push_answered("recipient-unavailable"),
+	},
+	{
+		id = "answer-internal-server-error", title = "distributor answers internal-server-error", expect = "503",
+		improvement = "a client-side failure is temporary for the app server (503), not our own failure (500)",
+		run = push_answered("internal-server-error"),
+	},
+	{
+		id = "answer-none", title = "distributor never answers", expect = "503",
+		improvement = "ours waits unified_push_iq_timeout (here 2 s) and answers 503; the reference holds the request for 120 s",
+		run = push_answered(function() return nil; end),
+	},
+	{
+		id = "offline", title = "POST while the distributor is offline", expect = "503",
+		improvement = "ours sees the distributor is offline and answers 503 instead of losing the push",
+		run = function(ctx)
+			local phone = connect(ctx.server, "alice", "example.test", "offline-phone");
+			local reg = assert(up.register(phone, "example.test"));
+			phone:close();
+			-- The server has processed the disconnect once our own ping returns.
+			up.ping(ctx.client, "example.test");
+			return http_outcome(up.push(ctx.server, reg.endpoint, "hello"));
+		end,
+	},
+	{
+		id = "method", title = "PUT on an endpoint", expect = "405",
+		improvement = "ours answers 405 Method Not Allowed; the reference has no route and answers 404",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			return http_outcome(up.push(ctx.server, reg.endpoint, "hello", nil, "PUT"));
+		end,
+	},
+	{
+		id = "component", title = "component with http_host: register and push",
+		expect = "registered on other.test, 201 from push.other.test",
+		run = function(ctx)
+			local reg, reply = up.register(ctx.mallory, "push.other.test");
+			if not reg then return registration_outcome(reply); end
+			local host = reg.endpoint:match("^%a+://([^:/]+)");
+			local outcome = http_outcome(up.push(ctx.server, reg.endpoint, "hello"));
+			local pushes = up.pushes(ctx.mallory);
+			local from = pushes[#pushes] and pushes[#pushes].from or "nobody";
+			return ("registered on %s, %s from %s"):format(host, outcome, from);
+		end,
+	},
+	{
+		id = "component-acl", title = "component: user of another host registers", expect = "error auth/forbidden",
+		run = function(ctx) return register_with(ctx.client, "push.other.test", up.hash(), up.hash()); end,
+	},
+};
+
+-- Expiry needs a server with a short registration TTL.
+local EXPIRY = {
+	id = "expired", title = "POST after the registration expired (TTL 2 s)", expect = "404",
+	improvement = "the reference never checks expiry with the paseto backend; ours rejects expired tokens on every backend",
+};
+
+local results = { prosody = prosody_libs.version, scenarios = {} };
+for _, scenario in ipairs(SCENARIOS) do
+	results.scenarios[#results.scenarios + 1] = {
+		id = scenario.id, title = scenario.title, expect = scenario.expect, improvement = scenario.improvement,
+	};
+end
+results.scenarios[#results.scenarios + 1] = {
+	id = EXPIRY.id, title = EXPIRY.title, expect = EXPIRY.expect, improvement = EXPIRY.improvement,
+};
+
+local function record(variant, index, outcome)
+	results.scenarios[index][variant.name] = outcome;
+end
+
+for _, variant in ipairs(VARIANTS) do
+	describe("the " .. variant.name .. " module", function()
+		local ctx = {};
+
+		setup(function()
+			ctx.server = start_server(variant);
+			ctx.client = connect(ctx.server);
+			ctx.mallory = connect(ctx.server, "mallory", "other.test");
+		end);
+
+		teardown(function()
+			if ctx.client then ctx.client:close(); end
+			if ctx.mallory then ctx.mallory:close(); end
+			if ctx.server then ctx.server:cleanup(); end
+		end);
+
+		for index, scenario in ipairs(SCENARIOS) do
+			it(scenario.title, function()
+				local ok, outcome = pcall(scenario.run, ctx);
+				if not ok then outcome = "scenario failed: " .. tostring(outcome); end
+				record(variant, index, outcome);
+				if variant.name == "ours" then assert.equal(scenario.expect, outcome); end
+			end);
+		end
+
+		it(EXPIRY.title, function()
+			local server = start_server(variant, 2);
+			local client = connect(server);
+			local ok, outcome = pcall(function()
+				local reg = assert(up.register(client, "example.test"));
+				local before = http_outcome(up.push(server, reg.endpoint, "hello"));
+				assert(before == "201", "fresh endpoint answered " .. before);
+				-- Expiry is time itself: wait, bounded, until the expiration has passed.
+				local expires = datetime.parse(reg.expiration);
+				local deadline = os.time() + 10;
+				while os.time() <= expires and os.time() < deadline do socket.sleep(0.25); end
+				return http_outcome(up.push(server, reg.endpoint, "hello"));
+			end);
+			client:close();
+			server:cleanup();
+			if not ok then outcome = "scenario failed: " .. tostring(outcome); end
+			record(variant, #results.scenarios, outcome);
+			if variant.name == "ours" then assert.equal(EXPIRY.expect, outcome); end
+		end);
+	end);
+end
+
+describe("the conformance record", function()
+	it("is written for docs/compatibility.md", function()
+		assert(os.execute("mkdir -p build/out"));
+		local file = assert(io.open("build/out/conformance.json", "w"));
+		file:write(json.encode(results));
+		file:close();
+		for _, scenario in ipairs(results.scenarios) do
+			assert.is_string(scenario.reference, scenario.id);
+			assert.is_string(scenario.ours, scenario.id);
+		end
+	end);
+end);
