@@ -52,23 +52,9 @@ local function __TS__ArrayIncludes(self, searchElement, fromIndex)
     return false
 end
 
-local function __TS__ObjectAssign(target, ...)
-    local sources = {...}
-    for i = 1, #sources do
-        local source = sources[i]
-        if type(source) == "table" then
-            for key in pairs(source) do
-                target[key] = source[key]
-            end
-        end
-    end
-    return target
-end
-
 return {
   __TS__ArrayMap = __TS__ArrayMap,
-  __TS__ArrayIncludes = __TS__ArrayIncludes,
-  __TS__ObjectAssign = __TS__ObjectAssign
+  __TS__ArrayIncludes = __TS__ArrayIncludes
 }
  end,
 ["src.acl"] = function(...)
@@ -242,8 +228,53 @@ function ____exports.readConfig(read, context)
             20,
             1,
             300
+        ),
+        rateLimit = integerOption(
+            read,
+            "unified_push_rate_limit",
+            10,
+            1,
+            1000000
+        ),
+        rateBurst = integerOption(
+            read,
+            "unified_push_rate_burst",
+            100,
+            1,
+            1000000
+        ),
+        maxInFlight = integerOption(
+            read,
+            "unified_push_max_in_flight",
+            64,
+            1,
+            1000000
+        ),
+        maxRegistrations = integerOption(
+            read,
+            "unified_push_max_registrations",
+            100,
+            1,
+            1000000
         )
     }
+end
+return ____exports
+ end,
+["src.endpoint"] = function(...)
+local ____exports = {}
+--- Characters of the token that go in the path.
+local PATH_CHARACTERS = 8
+--- `<first characters>?<rest>`, each part URL-encoded.
+function ____exports.endpointPath(token, encode)
+    if #token <= PATH_CHARACTERS then
+        return encode(token)
+    end
+    return (encode(string.sub(token, 1, PATH_CHARACTERS)) .. "?") .. encode(string.sub(token, PATH_CHARACTERS + 1))
+end
+--- The token of a request: the (already decoded) path part and the raw query.
+function ____exports.tokenOf(path, query, decode)
+    return query == nil and path or path .. decode(query)
 end
 return ____exports
  end,
@@ -257,6 +288,8 @@ ____exports.errors = init("unified_push", {
     ["body-too-large"] = {type = "modify", condition = "policy-violation", code = 413, text = "Push message larger than 4096 bytes"},
     ["method-not-allowed"] = {type = "cancel", condition = "not-allowed", code = 405, text = "Push endpoints accept GET and POST"},
     ["distributor-unavailable"] = {type = "wait", condition = "recipient-unavailable", code = 503, text = "The distributor is not reachable right now; try again later"},
+    ["rate-limited"] = {type = "wait", condition = "policy-violation", code = 429, text = "Too many pushes to this endpoint; slow down"},
+    ["too-many-in-flight"] = {type = "wait", condition = "resource-constraint", code = 429, text = "Too many pushes awaiting the distributor's answer; try again shortly"},
     internal = {type = "wait", condition = "internal-server-error", code = 500, text = "Internal error in the push service"}
 })
 return ____exports
@@ -267,6 +300,18 @@ return ____exports
  end,
 ["src.backends.backend"] = function(...)
 local ____exports = {}
+local ____util_2Ehashes = require("util.hashes")
+local sha256 = ____util_2Ehashes.sha256
+--- A short stable name for a token: the storage backend's record key, the
+-- revocation list's and the registration index's key. Stores and their debug
+-- logs see this, never the token itself.
+function ____exports.tokenKey(token)
+    return string.sub(
+        sha256(token, true),
+        1,
+        32
+    )
+end
 --- Checks a decoded token payload or stored record has the registration's shape.
 function ____exports.asRegistration(value)
     if type(value) ~= "table" then
@@ -280,43 +325,107 @@ function ____exports.asRegistration(value)
 end
 return ____exports
  end,
-["src.backends.jwt"] = function(...)
+["src.backends.revocation"] = function(...)
 local ____exports = {}
-local ____util_2Ejwt = require("util.jwt")
-local sign = ____util_2Ejwt.sign
-local verify = ____util_2Ejwt.verify
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
+--- Where the list is kept, beside the paseto key.
+local RECORD = "_revoked"
+--- Loads the list; undefined and why when the store cannot be read.
+function ____exports.loadRevocations(store)
+    local saved, err = store:get(RECORD)
+    if err ~= nil then
+        return nil, tostring(err)
+    end
+    local revoked = saved or ({})
+    local count = 0
+    for ____ in pairs(revoked) do
+        count = count + 1
+    end
+    local list = {
+        isRevoked = function(token)
+            return count > 0 and revoked[tokenKey(token)] ~= nil
+        end,
+        revoke = function(token, exp, now)
+            for key, expiry in pairs(revoked) do
+                if expiry < now then
+                    revoked[key] = nil
+                    count = count - 1
+                end
+            end
+            local key = tokenKey(token)
+            if not (revoked[key] ~= nil) then
+                count = count + 1
+            end
+            revoked[key] = exp
+            local ok, setErr = store:set(RECORD, revoked)
+            if ok ~= true then
+                return false, tostring(setErr)
+            end
+            return true
+        end
+    }
+    return list, nil
+end
+return ____exports
+ end,
+["src.backends.stateless"] = function(...)
+local ____exports = {}
 local ____backend = require("src.backends.backend")
 local asRegistration = ____backend.asRegistration
-function ____exports.jwtBackend(secret)
+function ____exports.statelessBackend(codec, revocations)
     return {
-        name = "jwt",
-        issue = function(registration)
-            return sign(secret, registration), nil
-        end,
+        name = codec.name,
+        issue = codec.encode,
         resolve = function(token, now)
-            local ran, ok, payload = pcall(verify, secret, token)
-            if not ran or not ok then
-                return nil, "invalid"
-            end
-            local registration = asRegistration(payload)
+            local registration = asRegistration(codec.decode(token))
             if registration == nil then
                 return nil, "invalid"
             end
             if registration.exp < now then
                 return nil, "expired"
             end
+            if revocations.isRevoked(token) then
+                return nil, "revoked"
+            end
             return registration, nil
+        end,
+        revoke = function(token, registration, now)
+            return revocations.revoke(token, registration.exp, now)
+        end,
+        dropExpired = function()
+        end
+    }
+end
+return ____exports
+ end,
+["src.backends.jwt"] = function(...)
+local ____exports = {}
+local ____util_2Ejwt = require("util.jwt")
+local sign = ____util_2Ejwt.sign
+local verify = ____util_2Ejwt.verify
+function ____exports.jwtCodec(secret)
+    return {
+        name = "jwt",
+        encode = function(claims)
+            return sign(secret, claims), nil
+        end,
+        decode = function(token)
+            local ran, ok, payload = pcall(verify, secret, token)
+            local ____temp_0
+            if ran and ok then
+                ____temp_0 = payload
+            else
+                ____temp_0 = nil
+            end
+            return ____temp_0
         end
     }
 end
 return ____exports
  end,
 ["src.backends.paseto"] = function(...)
-local ____lualib = require("lualib_bundle")
-local __TS__ObjectAssign = ____lualib.__TS__ObjectAssign
 local ____exports = {}
-local ____backend = require("src.backends.backend")
-local asRegistration = ____backend.asRegistration
 --- Where the key lives: the same place the reference module keeps it.
 local KEY_RECORD = "_private"
 --- Loads the persisted key, creating it on first use; undefined and why on failure.
@@ -330,39 +439,26 @@ function ____exports.loadOrCreateKey(v3, store)
         return existing, nil
     end
     local key = v3.new_key()
-    local ok, setErr = store:set(
-        KEY_RECORD,
-        __TS__ObjectAssign({}, record, {paseto_v3_local_key = key})
-    )
-    if not ok then
+    local ok, setErr = store:set(KEY_RECORD, {paseto_v3_local_key = key})
+    if ok ~= true then
         return nil, tostring(setErr)
     end
     return key, nil
 end
-function ____exports.pasetoBackend(v3, key)
+function ____exports.pasetoCodec(v3, key)
     local encrypt, decrypt = v3.init(key)
     return {
         name = "paseto",
-        issue = function(registration)
-            local token, err = encrypt(registration)
+        encode = function(claims)
+            local token, err = encrypt(claims)
             if token == nil then
                 return nil, tostring(err)
             end
             return token, nil
         end,
-        resolve = function(token, now)
+        decode = function(token)
             local ran, payload = pcall(decrypt, token)
-            if not ran then
-                return nil, "invalid"
-            end
-            local registration = asRegistration(payload)
-            if registration == nil then
-                return nil, "invalid"
-            end
-            if registration.exp < now then
-                return nil, "expired"
-            end
-            return registration, nil
+            return ran and payload or nil
         end
     }
 end
@@ -374,30 +470,43 @@ local ____util_2Eid = require("util.id")
 local medium = ____util_2Eid.medium
 local ____backend = require("src.backends.backend")
 local asRegistration = ____backend.asRegistration
-local RESERVED_PREFIX = "_"
+local tokenKey = ____backend.tokenKey
 local TOKEN_PATTERN = "^[%w_-]+$"
 local MAX_TOKEN_LENGTH = 32
+local REFERENCE_TOKEN_LENGTH = 32
 function ____exports.storageBackend(store)
+    --- The record of a token: ours by key, else one the reference module stored.
+    local function lookup(token)
+        local record, err = store:get(tokenKey(token))
+        if err ~= nil then
+            return nil, true
+        end
+        if record ~= nil or #token ~= REFERENCE_TOKEN_LENGTH then
+            return record, false
+        end
+        local legacy, legacyErr = store:get(token)
+        return legacy, legacyErr ~= nil
+    end
     return {
         name = "storage",
         issue = function(registration)
             local token = medium()
-            while string.sub(token, 1, 1) == RESERVED_PREFIX do
-                token = medium()
-            end
-            local ok, err = store:set(token, registration)
-            if not ok then
+            local ok, err = store:set(
+                tokenKey(token),
+                registration
+            )
+            if ok ~= true then
                 return nil, tostring(err)
             end
             return token, nil
         end,
         resolve = function(token, now)
-            if #token > MAX_TOKEN_LENGTH or string.sub(token, 1, 1) == RESERVED_PREFIX or (string.find(token, TOKEN_PATTERN)) == nil then
+            if #token > MAX_TOKEN_LENGTH or (string.find(token, TOKEN_PATTERN)) == nil then
                 return nil, "invalid"
             end
-            local record, err = store:get(token)
-            if record == nil then
-                return nil, err == nil and "invalid" or "failed"
+            local record, failed = lookup(token)
+            if failed then
+                return nil, "failed"
             end
             local registration = asRegistration(record)
             if registration == nil then
@@ -407,6 +516,22 @@ function ____exports.storageBackend(store)
                 return nil, "expired"
             end
             return registration, nil
+        end,
+        revoke = function(token)
+            local ok, err = store:set(
+                tokenKey(token),
+                nil
+            )
+            if ok ~= true then
+                return false, tostring(err)
+            end
+            if #token == REFERENCE_TOKEN_LENGTH then
+                store:set(token, nil)
+            end
+            return true
+        end,
+        dropExpired = function(key)
+            store:set(key, nil)
         end
     }
 end
@@ -415,10 +540,14 @@ return ____exports
 ["src.backends.index"] = function(...)
 local ____exports = {}
 local ____jwt = require("src.backends.jwt")
-local jwtBackend = ____jwt.jwtBackend
+local jwtCodec = ____jwt.jwtCodec
 local ____paseto = require("src.backends.paseto")
 local loadOrCreateKey = ____paseto.loadOrCreateKey
-local pasetoBackend = ____paseto.pasetoBackend
+local pasetoCodec = ____paseto.pasetoCodec
+local ____revocation = require("src.backends.revocation")
+local loadRevocations = ____revocation.loadRevocations
+local ____stateless = require("src.backends.stateless")
+local statelessBackend = ____stateless.statelessBackend
 local ____storage = require("src.backends.storage")
 local storageBackend = ____storage.storageBackend
 --- util.paseto with v3.local (Prosody 13), or undefined where it is missing (0.12).
@@ -440,14 +569,24 @@ end
 function ____exports.supportedBackends()
     return pasetoLibrary() ~= nil and ({"paseto", "storage", "jwt"}) or ({"storage", "jwt"})
 end
+local function stateless(codec, store)
+    local revocations, reason = loadRevocations(store)
+    if revocations == nil then
+        return nil, "cannot load the revocation list: " .. reason
+    end
+    return statelessBackend(codec, revocations), nil
+end
 --- The backend named in the configuration, ready to use; undefined and why when
--- it cannot start (the paseto key could not be read or stored).
+-- it cannot start (its key or revocation list cannot be read or stored).
 function ____exports.createBackend(name, store, secret)
     if name == "jwt" then
         if secret == nil then
             return nil, "unified_push_secret is not set"
         end
-        return jwtBackend(secret), nil
+        return stateless(
+            jwtCodec(secret),
+            store
+        )
     end
     if name == "paseto" then
         local ____opt_1 = pasetoLibrary()
@@ -459,9 +598,92 @@ function ____exports.createBackend(name, store, secret)
         if key == nil then
             return nil, "cannot load or store the paseto key: " .. reason
         end
-        return pasetoBackend(v3, key), nil
+        return stateless(
+            pasetoCodec(v3, key),
+            store
+        )
     end
     return storageBackend(store), nil
+end
+return ____exports
+ end,
+["src.pending"] = function(...)
+local ____exports = {}
+local ____util_2Epromise = require("util.promise")
+local newPromise = ____util_2Epromise.new
+local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] = true}
+local DELIVERED = {answer = "delivered", reason = "result"}
+local TIMED_OUT = {answer = "unavailable", reason = "timeout"}
+local WENT_OFFLINE = {answer = "unavailable", reason = "offline"}
+function ____exports.pendingPushes(context)
+    local byId = {}
+    local perTarget = {}
+    local function finish(id, settlement)
+        local waiting = byId[id]
+        if waiting == nil then
+            return
+        end
+        byId[id] = nil
+        local left = (perTarget[waiting.to] or 1) - 1
+        if left > 0 then
+            perTarget[waiting.to] = left
+        else
+            perTarget[waiting.to] = nil
+        end
+        waiting.timer:stop()
+        waiting.settle(settlement)
+    end
+    return {
+        send = function(iq)
+            local id = iq.attr.id
+            local to = iq.attr.to
+            return newPromise(function(resolve)
+                local timer = context.addTimer(
+                    context.timeout,
+                    function() return finish(id, TIMED_OUT) end
+                )
+                byId[id] = {to = to, settle = resolve, timer = timer}
+                perTarget[to] = (perTarget[to] or 0) + 1
+                context.send(iq)
+            end)
+        end,
+        answer = function(reply)
+            local id = reply.attr.id
+            if id == nil then
+                return false
+            end
+            local waiting = byId[id]
+            if waiting == nil or waiting.to ~= reply.attr.from then
+                return false
+            end
+            if reply.attr.type == "result" then
+                finish(id, DELIVERED)
+            else
+                local ____, condition = reply:get_error()
+                local reason = condition or "undefined-condition"
+                finish(id, {answer = GONE_CONDITIONS[reason] == true and "gone" or "unavailable", reason = reason})
+            end
+            return true
+        end,
+        dropTarget = function(fullJid)
+            if perTarget[fullJid] == nil then
+                return
+            end
+            for id, waiting in pairs(byId) do
+                if waiting.to == fullJid then
+                    finish(id, WENT_OFFLINE)
+                end
+            end
+        end,
+        dropAll = function()
+            for id in pairs(byId) do
+                finish(id, WENT_OFFLINE)
+            end
+        end,
+        countFor = function(fullJid)
+            return perTarget[fullJid] or 0
+        end
+    }
 end
 return ____exports
  end,
@@ -517,19 +739,149 @@ function ____exports.pushIq(from, to, id, application, instance, body)
 end
 return ____exports
  end,
+["src.ratelimit"] = function(...)
+local ____exports = {}
+local ____util_2Ecache = require("util.cache")
+local newCache = ____util_2Ecache.new
+--- `rate` tokens a second, up to `burst` saved up. Endpoints evicted from the
+-- cache start again with a full bucket, which only ever errs towards allowing.
+function ____exports.rateLimiter(rate, burst, tracked)
+    local buckets = newCache(tracked)
+    return {take = function(key, now)
+        local bucket = buckets:get(key)
+        if bucket == nil then
+            bucket = {tokens = burst, updated = now}
+            buckets:set(key, bucket)
+        else
+            bucket.tokens = math.min(burst, bucket.tokens + (now - bucket.updated) * rate)
+            bucket.updated = now
+        end
+        if bucket.tokens >= 1 then
+            bucket.tokens = bucket.tokens - 1
+            return 0
+        end
+        return math.ceil((1 - bucket.tokens) / rate)
+    end}
+end
+return ____exports
+ end,
+["src.registrations"] = function(...)
+local ____exports = {}
+local function isEmpty(record)
+    local first = next(record)
+    return first == nil
+end
+function ____exports.registrationIndex(store, maxPerUser, onExpired)
+    --- Removes expired entries in place; how many went.
+    local function prune(record, now)
+        local removed = 0
+        for key, entry in pairs(record) do
+            if entry.e < now then
+                record[key] = nil
+                onExpired(key)
+                removed = removed + 1
+            end
+        end
+        return removed
+    end
+    return {
+        register = function(user, application, instance, exp, now, issue)
+            local saved, err = store:get(user)
+            if err ~= nil then
+                return nil, "failed", tostring(err)
+            end
+            local record = saved or ({})
+            prune(record, now)
+            local apps = {}
+            local count = 0
+            for ____, entry in pairs(record) do
+                local app = (entry.a .. " ") .. entry.i
+                if not (apps[app] ~= nil) then
+                    apps[app] = true
+                    count = count + 1
+                end
+            end
+            if not (apps[(application .. " ") .. instance] ~= nil) and count >= maxPerUser then
+                return nil, "limit", tostring(count) .. " registrations"
+            end
+            local key, reason = issue()
+            if key == nil then
+                return nil, "failed", reason
+            end
+            record[key] = {a = application, i = instance, e = exp}
+            local ok, setErr = store:set(user, record)
+            if ok ~= true then
+                return nil, "failed", tostring(setErr)
+            end
+            return key, nil, nil
+        end,
+        forget = function(user, key)
+            local record = store:get(user)
+            if record == nil or record == false or not (record[key] ~= nil) then
+                return
+            end
+            record[key] = nil
+            local ____store_2 = store
+            local ____store_set_3 = store.set
+            local ____user_1 = user
+            local ____isEmpty_result_0
+            if isEmpty(record) then
+                ____isEmpty_result_0 = nil
+            else
+                ____isEmpty_result_0 = record
+            end
+            ____store_set_3(____store_2, ____user_1, ____isEmpty_result_0)
+        end,
+        sweep = function(now)
+            if store.users == nil then
+                return nil
+            end
+            local users = {}
+            for user in store:users() do
+                users[#users + 1] = user
+            end
+            local removed = 0
+            for ____, user in ipairs(users) do
+                local record = store:get(user)
+                if record ~= nil and record ~= false then
+                    local gone = prune(record, now)
+                    if gone > 0 then
+                        removed = removed + gone
+                        local ____store_5 = store
+                        local ____store_set_6 = store.set
+                        local ____isEmpty_result_4
+                        if isEmpty(record) then
+                            ____isEmpty_result_4 = nil
+                        else
+                            ____isEmpty_result_4 = record
+                        end
+                        ____store_set_6(____store_5, user, ____isEmpty_result_4)
+                    end
+                end
+            end
+            return removed
+        end
+    }
+end
+return ____exports
+ end,
 ["src.registration"] = function(...)
 local ____exports = {}
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
 local ____util_2Estanza = require("util.stanza")
 local error_reply = ____util_2Estanza.error_reply
 local ____acl = require("src.acl")
 local isPermitted = ____acl.isPermitted
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
 local ____protocol = require("src.protocol")
 local hashAttributeProblem = ____protocol.hashAttributeProblem
 local registeredReply = ____protocol.registeredReply
 --- Answers one `<register/>` IQ: the stanza to send back to the client.
 function ____exports.answerRegistration(context, request)
     local from = request.attr.from
-    if not isPermitted(context.config.acl, from) then
+    if from == nil or not isPermitted(context.config.acl, from) then
         context.log("debug", "Registration from <%s> refused by unified_push_acl", from)
         return error_reply(request, "auth", "forbidden", "Not permitted to register on this service")
     end
@@ -537,13 +889,40 @@ function ____exports.answerRegistration(context, request)
     local application = register and register.attr.application
     local instance = register and register.attr.instance
     local problem = hashAttributeProblem("application", application) or hashAttributeProblem("instance", instance)
-    if problem ~= nil then
+    if problem ~= nil or application == nil or instance == nil then
         return error_reply(request, "modify", "bad-request", problem)
     end
-    local exp = context.now() + context.config.registrationTtl
-    local token, reason = context.backend.issue({sub = from, application = application, instance = instance, exp = exp})
-    if token == nil then
-        context.log("warn", "Could not issue a push endpoint with the %s backend: %s", context.backend.name, reason)
+    local ____context_4 = context
+    local backend = ____context_4.backend
+    local now = context.now()
+    local exp = now + context.config.registrationTtl
+    local token
+    local ____, refusal, detail = context.index.register(
+        bare(from) or from,
+        application,
+        instance,
+        exp,
+        now,
+        function()
+            local issued, reason = backend.issue({sub = from, application = application, instance = instance, exp = exp})
+            if issued == nil then
+                return nil, reason
+            end
+            token = issued
+            return tokenKey(issued), nil
+        end
+    )
+    if refusal == "limit" then
+        context.log("debug", "Registration from <%s> refused: %s already", from, detail)
+        return error_reply(
+            request,
+            "cancel",
+            "policy-violation",
+            ("Too many registrations (at most " .. tostring(context.config.maxRegistrations)) .. " apps per user)"
+        )
+    end
+    if refusal ~= nil or token == nil then
+        context.log("warn", "Could not issue a push endpoint with the %s backend: %s", backend.name, detail)
         return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint")
     end
     context.log("debug", "Registered a push endpoint for <%s>", from)
@@ -555,28 +934,70 @@ function ____exports.answerRegistration(context, request)
 end
 return ____exports
  end,
+["src.pushheaders"] = function(...)
+local ____exports = {}
+local URGENCIES = {["very-low"] = "very-low", low = "low", normal = "normal", high = "high"}
+--- Larger TTLs are taken as this (a year); nothing here keeps messages longer.
+local MAX_TTL = 31536000
+local MAX_TOPIC_LENGTH = 32
+local DEFAULTS = {ttl = 0, urgency = "normal", topic = nil}
+--- The push options of a request, or undefined and the reason it is malformed.
+function ____exports.parsePushHeaders(headers)
+    local ttlText = headers.ttl
+    local urgencyText = headers.urgency
+    local topic = headers.topic
+    if urgencyText == nil and topic == nil and ttlText == nil then
+        return DEFAULTS, nil
+    end
+    local ttl = 0
+    if ttlText ~= nil then
+        if (string.find(ttlText, "^%d+$")) == nil then
+            return nil, "TTL must be a whole number of seconds"
+        end
+        ttl = math.min(
+            tonumber(ttlText),
+            MAX_TTL
+        )
+    end
+    local urgency = "normal"
+    if urgencyText ~= nil then
+        local known = URGENCIES[string.lower(urgencyText)]
+        if known == nil then
+            return nil, "Urgency must be very-low, low, normal or high"
+        end
+        urgency = known
+    end
+    if topic ~= nil and (#topic > MAX_TOPIC_LENGTH or (string.find(topic, "^[%w_-]+$")) == nil) then
+        return nil, "Topic must be 1 to 32 characters of the base64url alphabet"
+    end
+    return {ttl = ttl, urgency = urgency, topic = topic}, nil
+end
+return ____exports
+ end,
 ["src.relay"] = function(...)
 local ____exports = {}
-local ____util_2Eerror = require("util.error")
-local is_error = ____util_2Eerror.is_error
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
 local ____errors = require("src.errors")
 local errors = ____errors.errors
 local ____protocol = require("src.protocol")
 local pushIq = ____protocol.pushIq
+local ____pushheaders = require("src.pushheaders")
+local parsePushHeaders = ____pushheaders.parsePushHeaders
 --- Largest push message accepted, bytes (SPEC §3).
 ____exports.MAX_BODY_BYTES = 4096
 --- Longer tokens are not ours (paseto and jwt tokens are a few hundred characters).
 local MAX_TOKEN_LENGTH = 1024
 --- Seconds an app server is asked to wait before retrying a 503.
 ____exports.RETRY_AFTER_SECONDS = 60
---- Answers the distributor may give that mean the app is gone for good.
-local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] = true}
-local function unavailable(response)
-    response.headers.retry_after = tostring(____exports.RETRY_AFTER_SECONDS)
-    return errors.new("distributor-unavailable")
+local function retryLater(response, seconds, ____error)
+    response.headers.retry_after = tostring(seconds)
+    return errors.new(____error)
 end
---- Handles one POST to an endpoint: the status now, or a promise of it.
-function ____exports.relayPush(context, token, body, response)
+--- Handles one POST to an endpoint: the answer now, or a promise of it.
+function ____exports.relayPush(context, token, request, response)
     if #token > MAX_TOKEN_LENGTH then
         return errors.new("unknown-endpoint")
     end
@@ -589,19 +1010,38 @@ function ____exports.relayPush(context, token, body, response)
             context.log("warn", "Could not look up a push endpoint in storage")
             return errors.new("internal")
         end
-        context.log("debug", "Push to an %s endpoint", failure == "expired" and "expired" or "unknown")
+        context.log("debug", "Push to an %s endpoint", failure)
         return errors.new("unknown-endpoint")
     end
+    local body = request.body
     if body == nil or #body == 0 then
         return errors.new("empty-body")
     end
     if #body > ____exports.MAX_BODY_BYTES then
         return errors.new("body-too-large")
     end
+    local ____, problem = parsePushHeaders(request.headers)
+    if problem ~= nil then
+        response.status_code = 400
+        response.headers.content_type = "text/plain; charset=utf-8"
+        return problem
+    end
+    local wait = context.limiter.take(
+        token,
+        context.clock()
+    )
+    if wait > 0 then
+        context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub)
+        return retryLater(response, wait, "rate-limited")
+    end
     local to = registration.sub
     if context.isOffline(to) then
         context.log("debug", "Push for <%s> not relayed: distributor offline", to)
-        return unavailable(response)
+        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
+    end
+    if context.pending.countFor(to) >= context.maxInFlight then
+        context.log("debug", "Push for <%s> refused: %d already awaiting an answer", to, context.maxInFlight)
+        return retryLater(response, 1, "too-many-in-flight")
     end
     local id = context.newId()
     local iq = pushIq(
@@ -612,39 +1052,45 @@ function ____exports.relayPush(context, token, body, response)
         registration.instance,
         body
     )
-    return context.sendIq(iq, context.iqTimeout):next(
-        function(answer)
-            if answer.stanza.attr.type ~= "result" then
-                return unavailable(response)
-            end
+    return context.pending.send(iq):next(function(settled)
+        if settled.answer == "delivered" then
             context.log("debug", "Push %s delivered to <%s>", id, to)
+            response.headers.ttl = "0"
+            response.headers.location = context.locationFor(id)
             return 201
-        end,
-        function(err)
-            if not is_error(err) then
-                context.log("warn", "Push %s could not be sent: %s", id, err)
-                return errors.new("internal")
-            end
-            if GONE_CONDITIONS[err.condition] == true then
-                context.log(
-                    "debug",
-                    "Push %s refused by <%s> (%s): endpoint gone",
-                    id,
-                    to,
-                    err.condition
-                )
-                return errors.new("unknown-endpoint")
-            end
+        end
+        if settled.answer == "gone" then
             context.log(
                 "debug",
-                "Push %s not delivered to <%s>: %s",
+                "Push %s refused by <%s> (%s): revoking the endpoint",
                 id,
                 to,
-                err.condition
+                settled.reason
             )
-            return unavailable(response)
+            local revoked, reason = context.backend.revoke(
+                token,
+                registration,
+                context.now()
+            )
+            if revoked then
+                context.index.forget(
+                    bare(to) or to,
+                    tokenKey(token)
+                )
+            else
+                context.log("warn", "Could not revoke a push endpoint: %s", reason)
+            end
+            return errors.new("unknown-endpoint")
         end
-    )
+        context.log(
+            "debug",
+            "Push %s not delivered to <%s>: %s",
+            id,
+            to,
+            settled.reason
+        )
+        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
+    end)
 end
 return ____exports
  end,
@@ -653,29 +1099,42 @@ local ____exports = {}
 local ____util_2Eid = require("util.id")
 local medium = ____util_2Eid.medium
 local ____util_2Ehttp = require("util.http")
+local urldecode = ____util_2Ehttp.urldecode
 local urlencode = ____util_2Ehttp.urlencode
 local ____util_2Ejid = require("util.jid")
 local split = ____util_2Ejid.split
 local ____util_2Estanza = require("util.stanza")
 local error_reply = ____util_2Estanza.error_reply
+local ____util_2Etime = require("util.time")
+local clock = ____util_2Etime.now
 local ____backends = require("src.backends.index")
 local createBackend = ____backends.createBackend
 local supportedBackends = ____backends.supportedBackends
 local ____config = require("src.config")
 local readConfig = ____config.readConfig
+local ____endpoint = require("src.endpoint")
+local endpointPath = ____endpoint.endpointPath
+local tokenOf = ____endpoint.tokenOf
 local ____errors = require("src.errors")
 local errors = ____errors.errors
+local ____pending = require("src.pending")
+local pendingPushes = ____pending.pendingPushes
 local ____protocol = require("src.protocol")
 local NS = ____protocol.NS
+local ____ratelimit = require("src.ratelimit")
+local rateLimiter = ____ratelimit.rateLimiter
 local ____registration = require("src.registration")
 local answerRegistration = ____registration.answerRegistration
+local ____registrations = require("src.registrations")
+local registrationIndex = ____registrations.registrationIndex
 local ____relay = require("src.relay")
 local relayPush = ____relay.relayPush
+local isComponent = module:get_host_type() == "component"
 local config = readConfig(
     function(name) return module:get_option(name) end,
     {
         host = module.host,
-        isComponent = module:get_host_type() == "component",
+        isComponent = isComponent,
         backends = supportedBackends()
     }
 )
@@ -694,19 +1153,48 @@ if backend == nil then
     error((("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem, 0)
 end
 module:log("info", "Using the %s backend", backend.name)
-local function endpointFor(token)
-    return (module:http_url("push", "/push") .. "/") .. urlencode(token)
+local userStore, userStoreProblem = module:open_store("unified_push_users")
+if userStore == nil then
+    error("cannot open the unified_push_users store: " .. userStoreProblem, 0)
 end
+local index = registrationIndex(userStore, config.maxRegistrations, backend.dropExpired)
+module:hourly(
+    "Purge expired push registrations",
+    function()
+        local removed = index.sweep(os.time())
+        if removed ~= nil and removed > 0 then
+            module:log("debug", "Purged %d expired push registrations", removed)
+        end
+    end
+)
+--- The HTTP base of the endpoints; computed on first use (after mod_http is ready).
+local pushBase
+local function base()
+    if pushBase == nil then
+        pushBase = module:http_url("push", "/push")
+    end
+    return pushBase
+end
+module:hook_global(
+    "config-reloaded",
+    function()
+        pushBase = nil
+    end
+)
 module:hook(
     ("iq-set/host/" .. NS) .. ":register",
     function(event)
-        event.origin.send(answerRegistration({
-            config = config,
-            backend = backend,
-            endpointFor = endpointFor,
-            now = os.time,
-            log = log
-        }, event.stanza))
+        event.origin.send(answerRegistration(
+            {
+                config = config,
+                backend = backend,
+                index = index,
+                endpointFor = function(token) return (base() .. "/") .. endpointPath(token, urlencode) end,
+                now = os.time,
+                log = log
+            },
+            event.stanza
+        ))
         return true
     end
 )
@@ -717,6 +1205,34 @@ module:hook(
         return true
     end
 )
+local pending = pendingPushes({
+    send = function(stanza) return module:send(stanza) end,
+    addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
+    timeout = config.iqTimeout
+})
+module:hook(
+    "iq/host",
+    function(event)
+        local kind = event.stanza.attr.type
+        if (kind == "result" or kind == "error") and pending.answer(event.stanza) then
+            return true
+        end
+        return nil
+    end,
+    10
+)
+local userHost = string.match(module.host, "^[^.]+%.(.+)$")
+local sessionHost = isComponent and userHost ~= nil and userHost or module.host
+module:context(sessionHost):hook(
+    "resource-unbind",
+    function(event)
+        local fullJid = event.session.full_jid
+        if fullJid ~= nil then
+            pending.dropTarget(fullJid)
+        end
+    end
+)
+module.unload = function() return pending.dropAll() end
 --- True for a full JID of one of our own hosts that has no session now.
 local function isOffline(fullJid)
     local ____, host = split(fullJid)
@@ -735,11 +1251,15 @@ end
 local relay = {
     service = module.host,
     backend = backend,
-    iqTimeout = config.iqTimeout,
-    sendIq = function(stanza, timeout) return module:send_iq(stanza, nil, timeout) end,
+    index = index,
+    pending = pending,
+    limiter = rateLimiter(config.rateLimit, config.rateBurst, 10000),
+    maxInFlight = config.maxInFlight,
     isOffline = isOffline,
+    locationFor = function(id) return (base() .. "/message/") .. id end,
     newId = medium,
     now = os.time,
+    clock = clock,
     log = log
 }
 local DISCOVERY = "{\"unifiedpush\":{\"version\":1}}"
@@ -765,7 +1285,12 @@ module:provides(
                 event.response.headers.content_type = "application/json"
                 return DISCOVERY
             end,
-            ["POST /*"] = function(event, token) return relayPush(relay, token, event.request.body, event.response) end,
+            ["POST /*"] = function(event, path) return relayPush(
+                relay,
+                tokenOf(path, event.request.url.query, urldecode),
+                event.request,
+                event.response
+            ) end,
             ["PUT /*"] = methodNotAllowed,
             ["DELETE /*"] = methodNotAllowed,
             ["PATCH /*"] = methodNotAllowed

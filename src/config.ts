@@ -15,6 +15,13 @@ export interface Config {
   readonly secret: string | undefined;
   /** How long to wait for the distributor to answer a push, seconds. */
   readonly iqTimeout: number;
+  /** Pushes per second one endpoint may sustain, and how many may come at once. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  /** Pushes one distributor may have unanswered at once. */
+  readonly maxInFlight: number;
+  /** Apps (application, instance pairs) one user may have registered at once. */
+  readonly maxRegistrations: number;
 }
 
 /** What the running Prosody and host offer, detected by the caller. */
@@ -89,5 +96,9 @@ export function readConfig(read: OptionSource, context: ConfigContext): Config {
     secret,
     registrationTtl: integerOption(read, "unified_push_registration_ttl", DAY, 1, 365 * DAY),
     iqTimeout: integerOption(read, "unified_push_iq_timeout", 20, 1, 300),
+    rateLimit: integerOption(read, "unified_push_rate_limit", 10, 1, 1000000),
+    rateBurst: integerOption(read, "unified_push_rate_burst", 100, 1, 1000000),
+    maxInFlight: integerOption(read, "unified_push_max_in_flight", 64, 1, 1000000),
+    maxRegistrations: integerOption(read, "unified_push_max_registrations", 100, 1, 1000000),
   };
 }

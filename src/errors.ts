@@ -28,6 +28,18 @@ export const errors = init("unified_push", {
     code: 503,
     text: "The distributor is not reachable right now; try again later",
   },
+  "rate-limited": {
+    type: "wait",
+    condition: "policy-violation",
+    code: 429,
+    text: "Too many pushes to this endpoint; slow down",
+  },
+  "too-many-in-flight": {
+    type: "wait",
+    condition: "resource-constraint",
+    code: 429,
+    text: "Too many pushes awaiting the distributor's answer; try again shortly",
+  },
   internal: {
     type: "wait",
     condition: "internal-server-error",

@@ -1,21 +1,28 @@
 // mod_unified_push: a UnifiedPush provider for Prosody. This file only wires the
-// pieces together: options, dependencies, the registration IQ and the HTTP routes.
-import { medium } from "util.id";
+// pieces together: options, dependencies, stores, hooks and HTTP routes.
 import { HttpEvent } from "net.http.server";
-import { urlencode } from "util.http";
+import { KeyValStore } from "core.storagemanager";
+import { medium } from "util.id";
+import { urldecode, urlencode } from "util.http";
 import { split } from "util.jid";
 import { error_reply } from "util.stanza";
+import { now as clock } from "util.time";
 import { createBackend, supportedBackends } from "./backends";
 import { readConfig } from "./config";
+import { endpointPath, tokenOf } from "./endpoint";
 import { errors } from "./errors";
 import { Logger } from "./log";
+import { pendingPushes } from "./pending";
 import { NS } from "./protocol";
+import { rateLimiter } from "./ratelimit";
 import { answerRegistration } from "./registration";
+import { registrationIndex } from "./registrations";
 import { RelayContext, relayPush } from "./relay";
 
+const isComponent = module.get_host_type() === "component";
 const config = readConfig((name) => module.get_option(name), {
   host: module.host,
-  isComponent: module.get_host_type() === "component",
+  isComponent,
   backends: supportedBackends(),
 });
 
@@ -33,13 +40,43 @@ if (backend === undefined) {
 }
 module.log("info", "Using the %s backend", backend.name);
 
-function endpointFor(this: void, token: string): string {
-  return `${module.http_url("push", "/push")}/${urlencode(token)}`;
+const [userStore, userStoreProblem] = module.open_store("unified_push_users");
+if (userStore === undefined)
+  error(`cannot open the unified_push_users store: ${userStoreProblem}`, 0);
+const index = registrationIndex(
+  userStore as KeyValStore<never>,
+  config.maxRegistrations,
+  backend.dropExpired,
+);
+module.hourly("Purge expired push registrations", () => {
+  const removed = index.sweep(os.time());
+  if (removed !== undefined && removed > 0)
+    module.log("debug", "Purged %d expired push registrations", removed);
+});
+
+/** The HTTP base of the endpoints; computed on first use (after mod_http is ready). */
+let pushBase: string | undefined;
+function base(this: void): string {
+  pushBase ??= module.http_url("push", "/push");
+  return pushBase;
 }
+module.hook_global("config-reloaded", () => {
+  pushBase = undefined;
+});
 
 module.hook(`iq-set/host/${NS}:register`, (event) => {
   event.origin.send(
-    answerRegistration({ config, backend, endpointFor, now: os.time, log }, event.stanza),
+    answerRegistration(
+      {
+        config,
+        backend,
+        index,
+        endpointFor: (token) => `${base()}/${endpointPath(token, urlencode)}`,
+        now: os.time,
+        log,
+      },
+      event.stanza,
+    ),
   );
   return true;
 });
@@ -50,6 +87,33 @@ module.hook(`iq-get/host/${NS}:register`, (event) => {
   );
   return true;
 });
+
+const pending = pendingPushes({
+  send: (stanza) => module.send(stanza),
+  addTimer: (delay, callback) => module.add_timer(delay, callback),
+  timeout: config.iqTimeout,
+});
+
+// Answers to our pushes, before mod_iq looks for per-id handlers.
+module.hook(
+  "iq/host",
+  (event) => {
+    const kind = event.stanza.attr.type;
+    if ((kind === "result" || kind === "error") && pending.answer(event.stanza)) return true;
+    return undefined;
+  },
+  10,
+);
+
+// A distributor that goes offline will not answer: settle its pushes now. Its
+// sessions live on our host, or for a component on the parent domain.
+const [userHost] = string.match(module.host, "^[^.]+%.(.+)$");
+const sessionHost = isComponent && userHost !== undefined ? userHost : module.host;
+module.context(sessionHost).hook("resource-unbind", (event) => {
+  const fullJid = event.session.full_jid;
+  if (fullJid !== undefined) pending.dropTarget(fullJid);
+});
+module.unload = () => pending.dropAll();
 
 /** True for a full JID of one of our own hosts that has no session now. */
 function isOffline(this: void, fullJid: string): boolean {
@@ -62,11 +126,15 @@ function isOffline(this: void, fullJid: string): boolean {
 const relay: RelayContext = {
   service: module.host,
   backend,
-  iqTimeout: config.iqTimeout,
-  sendIq: (stanza, timeout) => module.send_iq(stanza, undefined, timeout),
+  index,
+  pending,
+  limiter: rateLimiter(config.rateLimit, config.rateBurst, 10000),
+  maxInFlight: config.maxInFlight,
   isOffline,
+  locationFor: (id) => `${base()}/message/${id}`,
   newId: medium,
   now: os.time,
+  clock,
   log,
 };
 
@@ -97,8 +165,13 @@ module.provides("http", {
       event.response.headers.content_type = "application/json";
       return DISCOVERY;
     },
-    "POST /*": (event: HttpEvent, token: string) =>
-      relayPush(relay, token, event.request.body, event.response),
+    "POST /*": (event: HttpEvent, path: string) =>
+      relayPush(
+        relay,
+        tokenOf(path, event.request.url.query, urldecode),
+        event.request,
+        event.response,
+      ),
     "PUT /*": methodNotAllowed,
     "DELETE /*": methodNotAllowed,
     "PATCH /*": methodNotAllowed,

@@ -1,14 +1,18 @@
-// The registration IQ (SPEC §2): validate, check the ACL, issue an endpoint.
+// The registration IQ (SPEC §2): validate, check the ACL and the per-user cap,
+// issue an endpoint.
+import { bare } from "util.jid";
 import { error_reply, Stanza } from "util.stanza";
 import { isPermitted } from "./acl";
-import { Backend } from "./backends/backend";
+import { Backend, tokenKey } from "./backends/backend";
 import { Config } from "./config";
-import { hashAttributeProblem, registeredReply } from "./protocol";
 import { Logger } from "./log";
+import { hashAttributeProblem, registeredReply } from "./protocol";
+import { RegistrationIndex } from "./registrations";
 
 export interface RegistrationContext {
   readonly config: Config;
   readonly backend: Backend;
+  readonly index: RegistrationIndex;
   /** The endpoint URL for a token. */
   readonly endpointFor: (this: void, token: string) => string;
   readonly now: (this: void) => number;
@@ -18,7 +22,7 @@ export interface RegistrationContext {
 /** Answers one `<register/>` IQ: the stanza to send back to the client. */
 export function answerRegistration(context: RegistrationContext, request: Stanza): Stanza {
   const from = request.attr.from;
-  if (!isPermitted(context.config.acl, from)) {
+  if (from === undefined || !isPermitted(context.config.acl, from)) {
     context.log("debug", "Registration from <%s> refused by unified_push_acl", from);
     return error_reply(request, "auth", "forbidden", "Not permitted to register on this service");
   }
@@ -28,21 +32,42 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
   const instance = register?.attr.instance;
   const problem =
     hashAttributeProblem("application", application) ?? hashAttributeProblem("instance", instance);
-  if (problem !== undefined) return error_reply(request, "modify", "bad-request", problem);
+  if (problem !== undefined || application === undefined || instance === undefined) {
+    return error_reply(request, "modify", "bad-request", problem);
+  }
 
-  const exp = context.now() + context.config.registrationTtl;
-  const [token, reason] = context.backend.issue({
-    sub: from as string,
-    application: application as string,
-    instance: instance as string,
+  const { backend } = context;
+  const now = context.now();
+  const exp = now + context.config.registrationTtl;
+  let token: string | undefined;
+  const [, refusal, detail] = context.index.register(
+    bare(from) ?? from,
+    application,
+    instance,
     exp,
-  });
-  if (token === undefined) {
+    now,
+    () => {
+      const [issued, reason] = backend.issue({ sub: from, application, instance, exp });
+      if (issued === undefined) return $multi(undefined, reason);
+      token = issued;
+      return $multi(tokenKey(issued), undefined);
+    },
+  );
+  if (refusal === "limit") {
+    context.log("debug", "Registration from <%s> refused: %s already", from, detail);
+    return error_reply(
+      request,
+      "cancel",
+      "policy-violation",
+      `Too many registrations (at most ${context.config.maxRegistrations} apps per user)`,
+    );
+  }
+  if (refusal !== undefined || token === undefined) {
     context.log(
       "warn",
       "Could not issue a push endpoint with the %s backend: %s",
-      context.backend.name,
-      reason,
+      backend.name,
+      detail,
     );
     return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint");
   }

@@ -1,13 +1,18 @@
-// The HTTP push resource (SPEC §3): turns a POST to an endpoint into a push IQ
-// to the distributor, and the distributor's answer into the HTTP status.
-import { ErrorObject, is_error } from "util.error";
+// The HTTP push resource (SPEC §3, RFC 8030 §5): turns a POST to an endpoint
+// into a push IQ to the distributor, and the distributor's answer into the
+// HTTP status.
+import { ErrorObject } from "util.error";
+import { bare } from "util.jid";
 import { Promise } from "util.promise";
-import { Stanza } from "util.stanza";
-import { HttpResponse } from "net.http.server";
-import { Backend } from "./backends/backend";
+import { HttpRequest, HttpResponse } from "net.http.server";
+import { Backend, tokenKey } from "./backends/backend";
 import { errors } from "./errors";
 import { Logger } from "./log";
+import { PendingPushes, Settlement } from "./pending";
 import { pushIq } from "./protocol";
+import { parsePushHeaders } from "./pushheaders";
+import { RateLimiter } from "./ratelimit";
+import { RegistrationIndex } from "./registrations";
 
 /** Largest push message accepted, bytes (SPEC §3). */
 export const MAX_BODY_BYTES = 4096;
@@ -18,42 +23,43 @@ const MAX_TOKEN_LENGTH = 1024;
 /** Seconds an app server is asked to wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 60;
 
-/** Answers the distributor may give that mean the app is gone for good. */
-const GONE_CONDITIONS: Record<string, true | undefined> = {
-  "item-not-found": true,
-  "feature-not-implemented": true,
-};
-
 export interface RelayContext {
   /** Our JID, the push IQs' sender. */
   readonly service: string;
   readonly backend: Backend;
-  readonly iqTimeout: number;
-  /** module:send_iq, bound: resolves with the reply event, rejects with a util.error. */
-  readonly sendIq: (
-    this: void,
-    stanza: Stanza,
-    timeout: number,
-  ) => Promise<{ readonly stanza: Stanza }, ErrorObject | string>;
+  readonly index: RegistrationIndex;
+  readonly pending: PendingPushes;
+  readonly limiter: RateLimiter;
+  /** Pushes one distributor may have unanswered at once. */
+  readonly maxInFlight: number;
   /** True when the full JID is known to have no session right now. */
   readonly isOffline: (this: void, fullJid: string) => boolean;
+  /** The URL naming one push message (the Location of a 201). */
+  readonly locationFor: (this: void, id: string) => string;
   readonly newId: (this: void) => string;
+  /** Seconds since the epoch (expiry). */
   readonly now: (this: void) => number;
+  /** Seconds, with fractions (rate limiting). */
+  readonly clock: (this: void) => number;
   readonly log: Logger;
 }
 
-export type PushOutcome = number | ErrorObject;
+export type PushOutcome = number | string | ErrorObject;
 
-function unavailable(response: HttpResponse): ErrorObject {
-  response.headers.retry_after = tostring(RETRY_AFTER_SECONDS);
-  return errors.new("distributor-unavailable");
+function retryLater(
+  response: HttpResponse,
+  seconds: number,
+  error: Parameters<typeof errors.new>[0],
+): ErrorObject {
+  response.headers.retry_after = tostring(seconds);
+  return errors.new(error);
 }
 
-/** Handles one POST to an endpoint: the status now, or a promise of it. */
+/** Handles one POST to an endpoint: the answer now, or a promise of it. */
 export function relayPush(
   context: RelayContext,
   token: string,
-  body: string | undefined,
+  request: HttpRequest,
   response: HttpResponse,
 ): PushOutcome | Promise<PushOutcome> {
   if (token.length > MAX_TOKEN_LENGTH) return errors.new("unknown-endpoint");
@@ -63,39 +69,66 @@ export function relayPush(
       context.log("warn", "Could not look up a push endpoint in storage");
       return errors.new("internal");
     }
-    context.log("debug", "Push to an %s endpoint", failure === "expired" ? "expired" : "unknown");
+    context.log("debug", "Push to an %s endpoint", failure);
     return errors.new("unknown-endpoint");
   }
+  const body = request.body;
   if (body === undefined || body.length === 0) return errors.new("empty-body");
   if (body.length > MAX_BODY_BYTES) return errors.new("body-too-large");
+  const [, problem] = parsePushHeaders(request.headers);
+  if (problem !== undefined) {
+    response.status_code = 400;
+    response.headers.content_type = "text/plain; charset=utf-8";
+    return problem;
+  }
 
+  const wait = context.limiter.take(token, context.clock());
+  if (wait > 0) {
+    context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub);
+    return retryLater(response, wait, "rate-limited");
+  }
   const to = registration.sub;
   if (context.isOffline(to)) {
     context.log("debug", "Push for <%s> not relayed: distributor offline", to);
-    return unavailable(response);
+    return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
+  }
+  if (context.pending.countFor(to) >= context.maxInFlight) {
+    context.log(
+      "debug",
+      "Push for <%s> refused: %d already awaiting an answer",
+      to,
+      context.maxInFlight,
+    );
+    return retryLater(response, 1, "too-many-in-flight");
   }
 
   const id = context.newId();
   const iq = pushIq(context.service, to, id, registration.application, registration.instance, body);
-  return context.sendIq(iq, context.iqTimeout).next(
-    (answer) => {
-      // Only a real result is a delivery; anything else is treated as temporary.
-      if (answer.stanza.attr.type !== "result") return unavailable(response);
+  return context.pending.send(iq).next((settled: Settlement) => {
+    if (settled.answer === "delivered") {
       context.log("debug", "Push %s delivered to <%s>", id, to);
+      // RFC 8030 §5: the message is not stored (TTL 0) and has a URL of its own.
+      response.headers.ttl = "0";
+      response.headers.location = context.locationFor(id);
       return 201;
-    },
-    (err) => {
-      if (!is_error(err)) {
-        // A Lua error while sending, not an answer from the distributor.
-        context.log("warn", "Push %s could not be sent: %s", id, err);
-        return errors.new("internal");
+    }
+    if (settled.answer === "gone") {
+      context.log(
+        "debug",
+        "Push %s refused by <%s> (%s): revoking the endpoint",
+        id,
+        to,
+        settled.reason,
+      );
+      const [revoked, reason] = context.backend.revoke(token, registration, context.now());
+      if (revoked) {
+        context.index.forget(bare(to) ?? to, tokenKey(token));
+      } else {
+        context.log("warn", "Could not revoke a push endpoint: %s", reason);
       }
-      if (GONE_CONDITIONS[err.condition] === true) {
-        context.log("debug", "Push %s refused by <%s> (%s): endpoint gone", id, to, err.condition);
-        return errors.new("unknown-endpoint");
-      }
-      context.log("debug", "Push %s not delivered to <%s>: %s", id, to, err.condition);
-      return unavailable(response);
-    },
-  );
+      return errors.new("unknown-endpoint");
+    }
+    context.log("debug", "Push %s not delivered to <%s>: %s", id, to, settled.reason);
+    return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
+  });
 }

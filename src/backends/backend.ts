@@ -1,6 +1,8 @@
+import { sha256 } from "util.hashes";
+
 // What every registration backend provides (SPEC §4). A backend turns a
-// registration into an opaque token for the endpoint URL, and a token back into
-// the registration while it is valid.
+// registration into an opaque token for the endpoint URL, a token back into the
+// registration while it is valid, and revokes tokens.
 
 /** One registration, as bound by the registration IQ. Field names match the
  * reference module's records and token claims, so its endpoints keep working. */
@@ -14,7 +16,7 @@ export interface Registration {
 }
 
 /** Why a token does not resolve. "failed" is our own fault (storage down). */
-export type ResolveFailure = "invalid" | "expired" | "failed";
+export type ResolveFailure = "invalid" | "expired" | "revoked" | "failed";
 
 export interface Backend {
   readonly name: string;
@@ -23,7 +25,7 @@ export interface Backend {
     this: void,
     registration: Registration,
   ): LuaMultiReturn<[token: string, reason: undefined] | [token: undefined, reason: string]>;
-  /** The registration a token names, if it is genuine and not expired at `now`. */
+  /** The registration a token names, if it is genuine, not revoked and not expired at `now`. */
   resolve(
     this: void,
     token: string,
@@ -32,6 +34,24 @@ export interface Backend {
     | [registration: Registration, failure: undefined]
     | [registration: undefined, failure: ResolveFailure]
   >;
+  /** Makes the token resolve no more; false and why when that could not be stored. */
+  revoke(
+    this: void,
+    token: string,
+    registration: Registration,
+    now: number,
+  ): LuaMultiReturn<[ok: boolean, reason?: string]>;
+  /** Deletes what an expired index entry (a tokenKey) leaves behind: the storage backend's record. */
+  dropExpired(this: void, key: string): void;
+}
+
+/**
+ * A short stable name for a token: the storage backend's record key, the
+ * revocation list's and the registration index's key. Stores and their debug
+ * logs see this, never the token itself.
+ */
+export function tokenKey(this: void, token: string): string {
+  return string.sub(sha256(token, true), 1, 32);
 }
 
 /** Checks a decoded token payload or stored record has the registration's shape. */

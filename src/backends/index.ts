@@ -2,8 +2,10 @@
 import { KeyValStore } from "core.storagemanager";
 import { BackendName } from "../config";
 import { Backend, Registration } from "./backend";
-import { jwtBackend } from "./jwt";
-import { loadOrCreateKey, pasetoBackend } from "./paseto";
+import { jwtCodec } from "./jwt";
+import { loadOrCreateKey, pasetoCodec } from "./paseto";
+import { loadRevocations } from "./revocation";
+import { statelessBackend, TokenCodec } from "./stateless";
 import { storageBackend } from "./storage";
 
 type PasetoLibrary = typeof import("util.paseto");
@@ -21,18 +23,29 @@ export function supportedBackends(): BackendName[] {
   return pasetoLibrary() !== undefined ? ["paseto", "storage", "jwt"] : ["storage", "jwt"];
 }
 
+type Result = LuaMultiReturn<
+  [backend: Backend, reason: undefined] | [backend: undefined, reason: string]
+>;
+
+function stateless(codec: TokenCodec, store: KeyValStore<unknown>): Result {
+  const [revocations, reason] = loadRevocations(store as KeyValStore<LuaMap<string, number>>);
+  if (revocations === undefined)
+    return $multi(undefined, `cannot load the revocation list: ${reason}`);
+  return $multi(statelessBackend(codec, revocations), undefined);
+}
+
 /**
  * The backend named in the configuration, ready to use; undefined and why when
- * it cannot start (the paseto key could not be read or stored).
+ * it cannot start (its key or revocation list cannot be read or stored).
  */
 export function createBackend(
   name: BackendName,
   store: KeyValStore<unknown>,
   secret: string | undefined,
-): LuaMultiReturn<[backend: Backend, reason: undefined] | [backend: undefined, reason: string]> {
+): Result {
   if (name === "jwt") {
     if (secret === undefined) return $multi(undefined, "unified_push_secret is not set");
-    return $multi(jwtBackend(secret), undefined);
+    return stateless(jwtCodec(secret), store);
   }
   if (name === "paseto") {
     const v3 = pasetoLibrary()?.v3_local;
@@ -43,7 +56,7 @@ export function createBackend(
     );
     if (key === undefined)
       return $multi(undefined, `cannot load or store the paseto key: ${reason}`);
-    return $multi(pasetoBackend(v3, key), undefined);
+    return stateless(pasetoCodec(v3, key), store);
   }
   return $multi(storageBackend(store as KeyValStore<Registration>), undefined);
 }

@@ -1,9 +1,9 @@
 // paseto backend (Prosody 13): the registration travels encrypted in a PASETO
-// v3.local token. Stateless and private. The key is generated once and kept in
-// the module's store, so endpoints survive restarts.
+// v3.local token. The key is generated once and kept in the module's store, so
+// endpoints survive restarts.
 import { PasetoV3Local } from "util.paseto";
 import { KeyValStore } from "core.storagemanager";
-import { asRegistration, Backend } from "./backend";
+import { TokenCodec } from "./stateless";
 
 /** Where the key lives: the same place the reference module keeps it. */
 const KEY_RECORD = "_private";
@@ -22,28 +22,23 @@ export function loadOrCreateKey(
   const existing = record?.paseto_v3_local_key;
   if (existing !== undefined) return $multi(existing, undefined);
   const key = v3.new_key();
-  const [ok, setErr] = store.set(KEY_RECORD, { ...record, paseto_v3_local_key: key });
-  if (!ok) return $multi(undefined, tostring(setErr));
+  const [ok, setErr] = store.set(KEY_RECORD, { paseto_v3_local_key: key });
+  if (ok !== true) return $multi(undefined, tostring(setErr));
   return $multi(key, undefined);
 }
 
-export function pasetoBackend(v3: PasetoV3Local, key: string): Backend {
+export function pasetoCodec(v3: PasetoV3Local, key: string): TokenCodec {
   const [encrypt, decrypt] = v3.init(key);
   return {
     name: "paseto",
-    issue(registration) {
-      const [token, err] = encrypt(registration);
+    encode(claims) {
+      const [token, err] = encrypt(claims);
       if (token === undefined) return $multi(undefined, tostring(err));
       return $multi(token, undefined);
     },
-    resolve(token, now) {
+    decode(token) {
       const [ran, payload] = pcall(decrypt, token);
-      if (!ran) return $multi(undefined, "invalid");
-      const registration = asRegistration(payload);
-      if (registration === undefined) return $multi(undefined, "invalid");
-      // util.paseto checks integrity only; expiry is ours to enforce.
-      if (registration.exp < now) return $multi(undefined, "expired");
-      return $multi(registration, undefined);
+      return ran ? payload : undefined;
     },
   };
 }

@@ -1,42 +1,57 @@
 // storage backend: a random token names a record in Prosody's configured store.
-// Works on every Prosody and every storage driver; survives restarts.
+// Works on every Prosody and every storage driver; survives restarts. Records
+// are kept under tokenKey(token), so neither the store nor its debug log ever
+// holds a usable token.
 import { medium } from "util.id";
 import { KeyValStore } from "core.storagemanager";
-import { asRegistration, Backend, Registration } from "./backend";
+import { asRegistration, Backend, Registration, tokenKey } from "./backend";
 
-// Keys the module keeps in the same store (the paseto key); never a token.
-const RESERVED_PREFIX = "_";
-
-// What util.id.medium() produces: base64url, 24 characters. Anything else is not
-// ours and must not reach the store (the internal driver turns keys into file
-// names, and a long one fails with an error in the log).
+// What util.id produces: base64url. Ours are 24 characters (util.id.medium); the
+// reference module's are 32 (util.id.long) and were stored under the token itself.
+// Anything else is not a token and must not reach the store (the internal driver
+// turns keys into file names, and a long one fails with an error in the log).
 const TOKEN_PATTERN = "^[%w_-]+$";
 const MAX_TOKEN_LENGTH = 32;
+const REFERENCE_TOKEN_LENGTH = 32;
 
 export function storageBackend(store: KeyValStore<Registration>): Backend {
+  /** The record of a token: ours by key, else one the reference module stored. */
+  function lookup(token: string): LuaMultiReturn<[record: unknown, failed: boolean]> {
+    const [record, err] = store.get(tokenKey(token));
+    if (err !== undefined) return $multi(undefined, true);
+    if (record !== undefined || token.length !== REFERENCE_TOKEN_LENGTH)
+      return $multi(record, false);
+    const [legacy, legacyErr] = store.get(token);
+    return $multi(legacy, legacyErr !== undefined);
+  }
+
   return {
     name: "storage",
     issue(registration) {
-      let token = medium();
-      while (string.sub(token, 1, 1) === RESERVED_PREFIX) token = medium();
-      const [ok, err] = store.set(token, registration);
-      if (!ok) return $multi(undefined, tostring(err));
+      const token = medium();
+      const [ok, err] = store.set(tokenKey(token), registration);
+      if (ok !== true) return $multi(undefined, tostring(err));
       return $multi(token, undefined);
     },
     resolve(token, now) {
-      if (
-        token.length > MAX_TOKEN_LENGTH ||
-        string.sub(token, 1, 1) === RESERVED_PREFIX ||
-        string.find(token, TOKEN_PATTERN)[0] === undefined
-      ) {
+      if (token.length > MAX_TOKEN_LENGTH || string.find(token, TOKEN_PATTERN)[0] === undefined) {
         return $multi(undefined, "invalid");
       }
-      const [record, err] = store.get(token);
-      if (record === undefined) return $multi(undefined, err === undefined ? "invalid" : "failed");
+      const [record, failed] = lookup(token);
+      if (failed) return $multi(undefined, "failed");
       const registration = asRegistration(record);
       if (registration === undefined) return $multi(undefined, "invalid");
       if (registration.exp < now) return $multi(undefined, "expired");
       return $multi(registration, undefined);
+    },
+    revoke(token) {
+      const [ok, err] = store.set(tokenKey(token), undefined);
+      if (ok !== true) return $multi(false, tostring(err));
+      if (token.length === REFERENCE_TOKEN_LENGTH) store.set(token, undefined);
+      return $multi(true);
+    },
+    dropExpired(key) {
+      store.set(key, undefined);
     },
   };
 }

@@ -1,0 +1,62 @@
+// The RFC 8030 request headers an app server sends with a push message: TTL,
+// Urgency and Topic. Malformed values are refused (400) with a short reason.
+import { HttpRequestHeaders } from "net.http.server";
+
+export type Urgency = "very-low" | "low" | "normal" | "high";
+
+export interface PushOptions {
+  /** Seconds the app server wants the message kept if it cannot be delivered now. */
+  readonly ttl: number;
+  readonly urgency: Urgency;
+  /** Replaces an earlier undelivered message with the same topic. */
+  readonly topic: string | undefined;
+}
+
+const URGENCIES: Record<string, Urgency | undefined> = {
+  "very-low": "very-low",
+  low: "low",
+  normal: "normal",
+  high: "high",
+};
+
+/** Larger TTLs are taken as this (a year); nothing here keeps messages longer. */
+const MAX_TTL = 31536000;
+const MAX_TOPIC_LENGTH = 32;
+
+const DEFAULTS: PushOptions = { ttl: 0, urgency: "normal", topic: undefined };
+
+/** The push options of a request, or undefined and the reason it is malformed. */
+export function parsePushHeaders(
+  headers: HttpRequestHeaders,
+): LuaMultiReturn<
+  [options: PushOptions, problem: undefined] | [options: undefined, problem: string]
+> {
+  const ttlText = headers.ttl;
+  const urgencyText = headers.urgency;
+  const topic = headers.topic;
+  // The common case: a Web Push library sends TTL only.
+  if (urgencyText === undefined && topic === undefined && ttlText === undefined) {
+    return $multi(DEFAULTS, undefined);
+  }
+  let ttl = 0;
+  if (ttlText !== undefined) {
+    if (string.find(ttlText, "^%d+$")[0] === undefined) {
+      return $multi(undefined, "TTL must be a whole number of seconds");
+    }
+    ttl = math.min(tonumber(ttlText) as number, MAX_TTL);
+  }
+  let urgency: Urgency = "normal";
+  if (urgencyText !== undefined) {
+    const known = URGENCIES[string.lower(urgencyText)];
+    if (known === undefined)
+      return $multi(undefined, "Urgency must be very-low, low, normal or high");
+    urgency = known;
+  }
+  if (
+    topic !== undefined &&
+    (topic.length > MAX_TOPIC_LENGTH || string.find(topic, "^[%w_-]+$")[0] === undefined)
+  ) {
+    return $multi(undefined, "Topic must be 1 to 32 characters of the base64url alphabet");
+  }
+  return $multi({ ttl, urgency, topic }, undefined);
+}
