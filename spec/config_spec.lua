@@ -19,6 +19,11 @@ describe("configuration defaults", function()
 		assert.equal(86400, c.registrationTtl);
 	end);
 
+	it("sets limits that leave room for bursts", function()
+		local c = read_config({});
+		assert.same({ 10, 100, 64, 100, 20 }, { c.rateLimit, c.rateBurst, c.maxInFlight, c.maxRegistrations, c.iqTimeout });
+	end);
+
 	it("uses storage where paseto is missing", function()
 		assert.equal("storage", read_config({}, OLD_PROSODY).backend);
 	end);
@@ -45,6 +50,10 @@ describe("a wrong option", function()
 		{ { unified_push_registration_ttl = 1.5 }, VIRTUAL_HOST, "option unified_push_registration_ttl must be a whole number" },
 		{ { unified_push_registration_ttl = 0 }, VIRTUAL_HOST, "option unified_push_registration_ttl must be a whole number from 1" },
 		{ { unified_push_iq_timeout = 1000 }, VIRTUAL_HOST, "option unified_push_iq_timeout must be a whole number from 1 to 300" },
+		{ { unified_push_rate_limit = 0 }, VIRTUAL_HOST, "option unified_push_rate_limit must be a whole number from 1" },
+		{ { unified_push_rate_burst = "lots" }, VIRTUAL_HOST, "option unified_push_rate_burst must be a whole number" },
+		{ { unified_push_max_in_flight = -5 }, VIRTUAL_HOST, "option unified_push_max_in_flight must be a whole number from 1" },
+		{ { unified_push_max_registrations = 2.5 }, VIRTUAL_HOST, "option unified_push_max_registrations must be a whole number" },
 		{ { unified_push_acl = 5 }, VIRTUAL_HOST, "option unified_push_acl must be a list of strings" },
 		{ { unified_push_acl = { "alice@example.test/phone" } }, VIRTUAL_HOST, "option unified_push_acl must list domains or bare JIDs" },
 		{ { unified_push_acl = { "bad host" } }, VIRTUAL_HOST, "option unified_push_acl must list domains or bare JIDs" },
