@@ -325,6 +325,40 @@ function ____exports.asRegistration(value)
 end
 return ____exports
  end,
+["src.backends.cache"] = function(...)
+local ____exports = {}
+local ____util_2Ecache = require("util.cache")
+local newCache = ____util_2Ecache.new
+function ____exports.cachedBackend(backend, size)
+    local verified = newCache(size)
+    return {
+        name = backend.name,
+        issue = backend.issue,
+        resolve = function(token, now)
+            local known = verified:get(token)
+            if known ~= nil then
+                if known.exp >= now then
+                    return known, nil
+                end
+                verified:set(token, nil)
+                return nil, "expired"
+            end
+            local registration, failure = backend.resolve(token, now)
+            if registration == nil then
+                return nil, failure
+            end
+            verified:set(token, registration)
+            return registration, nil
+        end,
+        revoke = function(token, registration, now)
+            verified:set(token, nil)
+            return backend.revoke(token, registration, now)
+        end,
+        dropExpired = backend.dropExpired
+    }
+end
+return ____exports
+ end,
 ["src.backends.revocation"] = function(...)
 local ____exports = {}
 local ____backend = require("src.backends.backend")
@@ -539,6 +573,9 @@ return ____exports
  end,
 ["src.backends.index"] = function(...)
 local ____exports = {}
+local pasetoLibrary, stateless, createUncached
+local ____cache = require("src.backends.cache")
+local cachedBackend = ____cache.cachedBackend
 local ____jwt = require("src.backends.jwt")
 local jwtCodec = ____jwt.jwtCodec
 local ____paseto = require("src.backends.paseto")
@@ -550,8 +587,7 @@ local ____stateless = require("src.backends.stateless")
 local statelessBackend = ____stateless.statelessBackend
 local ____storage = require("src.backends.storage")
 local storageBackend = ____storage.storageBackend
---- util.paseto with v3.local (Prosody 13), or undefined where it is missing (0.12).
-local function pasetoLibrary()
+function pasetoLibrary()
     local found, library = pcall(require, "util.paseto")
     if not found then
         return nil
@@ -565,20 +601,14 @@ local function pasetoLibrary()
     end
     return ____temp_0
 end
---- Backends this Prosody supports, the default first.
-function ____exports.supportedBackends()
-    return pasetoLibrary() ~= nil and ({"paseto", "storage", "jwt"}) or ({"storage", "jwt"})
-end
-local function stateless(codec, store)
+function stateless(codec, store)
     local revocations, reason = loadRevocations(store)
     if revocations == nil then
         return nil, "cannot load the revocation list: " .. reason
     end
     return statelessBackend(codec, revocations), nil
 end
---- The backend named in the configuration, ready to use; undefined and why when
--- it cannot start (its key or revocation list cannot be read or stored).
-function ____exports.createBackend(name, store, secret)
+function createUncached(name, store, secret)
     if name == "jwt" then
         if secret == nil then
             return nil, "unified_push_secret is not set"
@@ -604,6 +634,21 @@ function ____exports.createBackend(name, store, secret)
         )
     end
     return storageBackend(store), nil
+end
+--- Backends this Prosody supports, the default first.
+function ____exports.supportedBackends()
+    return pasetoLibrary() ~= nil and ({"paseto", "storage", "jwt"}) or ({"storage", "jwt"})
+end
+--- Tokens whose verification is remembered (a few MB at most with paseto's ~350-character tokens).
+local VERIFIED_TOKENS = 4096
+--- The backend named in the configuration, ready to use; undefined and why when
+-- it cannot start (its key or revocation list cannot be read or stored).
+function ____exports.createBackend(name, store, secret)
+    local backend, reason = createUncached(name, store, secret)
+    if backend == nil then
+        return nil, reason
+    end
+    return cachedBackend(backend, VERIFIED_TOKENS), nil
 end
 return ____exports
  end,
