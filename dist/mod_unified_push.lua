@@ -52,9 +52,23 @@ local function __TS__ArrayIncludes(self, searchElement, fromIndex)
     return false
 end
 
+local function __TS__ObjectAssign(target, ...)
+    local sources = {...}
+    for i = 1, #sources do
+        local source = sources[i]
+        if type(source) == "table" then
+            for key in pairs(source) do
+                target[key] = source[key]
+            end
+        end
+    end
+    return target
+end
+
 return {
   __TS__ArrayMap = __TS__ArrayMap,
-  __TS__ArrayIncludes = __TS__ArrayIncludes
+  __TS__ArrayIncludes = __TS__ArrayIncludes,
+  __TS__ObjectAssign = __TS__ObjectAssign
 }
  end,
 ["src.acl"] = function(...)
@@ -434,7 +448,11 @@ end
 return ____exports
  end,
 ["src.backends.jwt"] = function(...)
+local ____lualib = require("lualib_bundle")
+local __TS__ObjectAssign = ____lualib.__TS__ObjectAssign
 local ____exports = {}
+local ____util_2Eid = require("util.id")
+local short = ____util_2Eid.short
 local ____util_2Ejwt = require("util.jwt")
 local sign = ____util_2Ejwt.sign
 local verify = ____util_2Ejwt.verify
@@ -442,7 +460,14 @@ function ____exports.jwtCodec(secret)
     return {
         name = "jwt",
         encode = function(claims)
-            return sign(secret, claims), nil
+            return sign(
+                secret,
+                __TS__ObjectAssign(
+                    {},
+                    claims,
+                    {jti = short()}
+                )
+            ), nil
         end,
         decode = function(token)
             local ran, ok, payload = pcall(verify, secret, token)
@@ -656,24 +681,26 @@ return ____exports
 local ____exports = {}
 local ____util_2Epromise = require("util.promise")
 local newPromise = ____util_2Epromise.new
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
 local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] = true}
 local DELIVERED = {answer = "delivered", reason = "result"}
 local TIMED_OUT = {answer = "unavailable", reason = "timeout"}
 local WENT_OFFLINE = {answer = "unavailable", reason = "offline"}
 function ____exports.pendingPushes(context)
     local byId = {}
-    local perTarget = {}
+    local perUser = {}
     local function finish(id, settlement)
         local waiting = byId[id]
         if waiting == nil then
             return
         end
         byId[id] = nil
-        local left = (perTarget[waiting.to] or 1) - 1
+        local left = (perUser[waiting.user] or 1) - 1
         if left > 0 then
-            perTarget[waiting.to] = left
+            perUser[waiting.user] = left
         else
-            perTarget[waiting.to] = nil
+            perUser[waiting.user] = nil
         end
         waiting.timer:stop()
         waiting.settle(settlement)
@@ -687,8 +714,9 @@ function ____exports.pendingPushes(context)
                     context.timeout,
                     function() return finish(id, TIMED_OUT) end
                 )
-                byId[id] = {to = to, settle = resolve, timer = timer}
-                perTarget[to] = (perTarget[to] or 0) + 1
+                local user = bare(to) or to
+                byId[id] = {to = to, user = user, settle = resolve, timer = timer}
+                perUser[user] = (perUser[user] or 0) + 1
                 context.send(iq)
             end)
         end,
@@ -711,7 +739,7 @@ function ____exports.pendingPushes(context)
             return true
         end,
         dropTarget = function(fullJid)
-            if perTarget[fullJid] == nil then
+            if perUser[bare(fullJid) or fullJid] == nil then
                 return
             end
             for id, waiting in pairs(byId) do
@@ -725,8 +753,8 @@ function ____exports.pendingPushes(context)
                 finish(id, WENT_OFFLINE)
             end
         end,
-        countFor = function(fullJid)
-            return perTarget[fullJid] or 0
+        countFor = function(user)
+            return perUser[user] or 0
         end
     }
 end
@@ -1084,7 +1112,8 @@ function ____exports.relayPush(context, token, request, response)
         context.log("debug", "Push for <%s> not relayed: distributor offline", to)
         return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
     end
-    if context.pending.countFor(to) >= context.maxInFlight then
+    local user = bare(to) or to
+    if context.pending.countFor(user) >= context.maxInFlight then
         context.log("debug", "Push for <%s> refused: %d already awaiting an answer", to, context.maxInFlight)
         return retryLater(response, 1, "too-many-in-flight")
     end
@@ -1119,7 +1148,7 @@ function ____exports.relayPush(context, token, request, response)
             )
             if revoked then
                 context.index.forget(
-                    bare(to) or to,
+                    user,
                     tokenKey(token)
                 )
             else

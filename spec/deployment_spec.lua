@@ -167,7 +167,10 @@ describe("deploying mod_unified_push", function()
 			local url = assert(reg.split_url(registered.attr.endpoint), registered.attr.endpoint);
 			assert.same({ scheme = "http", host = "example.test", port = server.http_port },
 				{ scheme = url.scheme, host = url.host, port = url.port });
+			-- <first 8 characters of the token>?<the rest>
 			assert.truthy(url.path:match("^/push/[^/]+$"), "path: " .. url.path);
+			assert.is_true(#url.path_part <= 8 and url.query ~= nil and url.query ~= "", "endpoint: " .. registered.attr.endpoint);
+			assert.equal(reg.token(registered.attr.endpoint), url.path_part .. url.query_part);
 		end);
 
 		it("relays a POST to the endpoint with pushes from the component", function()
@@ -208,7 +211,11 @@ describe("deploying mod_unified_push", function()
 			local endpoint = registered.attr.endpoint;
 			local prefix = "https://push.example.test/push/";
 			assert.equal(prefix, endpoint:sub(1, #prefix), "endpoint: " .. endpoint);
-			assert.truthy(endpoint:sub(#prefix + 1):match("^[^/?#]+$"), "endpoint: " .. endpoint);
+			-- <first 8 characters of the token>?<the rest>
+			assert.truthy(endpoint:sub(#prefix + 1):match("^[^/?#]+%?[^/?#]+$"), "endpoint: " .. endpoint);
+			local url = assert(reg.split_url(endpoint));
+			assert.is_true(#url.path_part <= 8, "endpoint: " .. endpoint);
+			assert.equal(reg.token(endpoint), url.path_part .. url.query_part);
 			-- The reverse proxy in front forwards the same path; Prosody routes HTTP
 			-- by Host, and no http_default_host is set, so it must name the VirtualHost.
 			assert_delivers(server, alice, "example.test", endpoint, application, instance, "example.test");

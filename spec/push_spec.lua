@@ -4,11 +4,11 @@
 local prosody = require "prosody";
 local xmpp = require "xmpp_client";
 local push_util = require "push_util";
+local up = require "unified_push";
 local base64 = require "util.encodings".base64;
 local json = require "util.json";
 local socket = require "socket";
 local loop = require "loop";
-local urlencode = require "util.http".urlencode;
 
 local HOST = "example.test";
 local NS = push_util.NS;
@@ -26,10 +26,6 @@ local function change_one_character(s)
 	local i = #s // 2;
 	local replacement = s:sub(i, i) == "A" and "B" or "A";
 	return s:sub(1, i - 1) .. replacement .. s:sub(i + 1);
-end
-
-local function path_of(token)
-	return "/push/" .. urlencode(token);
 end
 
 local function assert_retry_after(response)
@@ -108,6 +104,57 @@ describe("the push resource", function()
 				"endpoint: " .. registration.endpoint);
 			assert.truthy(registration.expiration:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$"),
 				"expiration: " .. tostring(registration.expiration));
+		end);
+
+		it("keeps most of the token out of the path: <origin>/push/<first 8 characters>?<rest>", function()
+			local registration = push_util.register(phone, HOST);
+			local parts = assert(up.parse_endpoint(registration.endpoint));
+			assert.equal("/push/", parts.prefix);
+			local path_part, query_part = parts.path_part, parts.query_part;
+			assert.is_true(#path_part <= 8, "path part: " .. path_part);
+			assert.truthy(#registration.token > 8, "token: " .. registration.token);
+			assert.equal(8, #path_part);
+			assert.is_string(query_part, "no query in " .. registration.endpoint);
+			assert.equal(registration.token, path_part .. query_part);
+			assert.is_nil(registration.endpoint:find(registration.token, 1, true),
+				"the whole token is in the endpoint as it is: " .. registration.endpoint);
+			-- Each part URL-encoded: nothing but unreserved characters and escapes.
+			assert.truthy(parts.path:match("^/push/[%w%-._~%%]+$"), "path: " .. parts.path);
+			assert.truthy(parts.query:match("^[%w%-._~%%]+$"), "query: " .. parts.query);
+			assert.equal(registration.endpoint, up.endpoint_for(registration.endpoint, registration.token));
+		end);
+
+		it("answers 201 with TTL: 0 and a Location under the push base", function()
+			local registration = push_util.register(phone, HOST);
+			local response, pushes = post(registration.endpoint, "where is it?");
+			assert.equal(201, response.status);
+			assert.equal(1, #pushes);
+			assert.equal("0", response.headers["ttl"]);
+			local location = response.headers["location"];
+			assert.is_string(location, "201 without a Location header");
+			local base = assert(up.parse_endpoint(registration.endpoint)).origin .. "/push/message/";
+			assert.equal(base, location:sub(1, #base), "Location: " .. location);
+			local id = location:sub(#base + 1);
+			assert.truthy(id:match("^[%w_%-]+$"), "Location: " .. location);
+			-- Each message gets its own.
+			local again = post(registration.endpoint, "and this one?");
+			assert.equal(201, again.status);
+			assert.are_not.equal(location, again.headers["location"]);
+		end);
+
+		it("still delivers (201) to an old-style endpoint with the whole token in the path", function()
+			local registration = push_util.register(phone, HOST);
+			local old_style = up.endpoint_for(registration.endpoint, registration.token, "whole");
+			local parts = assert(up.parse_endpoint(old_style));
+			assert.is_nil(parts.query, old_style);
+			assert.equal(registration.token, parts.path_part);
+			local response, pushes = post(old_style, "the old way");
+			assert.equal(201, response.status);
+			assert.equal(1, #pushes);
+			local payload = pushes[1]:get_child("push", NS);
+			assert.equal(registration.application, payload.attr.application);
+			assert.equal(registration.instance, payload.attr.instance);
+			assert.equal("the old way", base64.decode(payload:get_text()));
 		end);
 
 		it("answers 201 after delivering exactly one push IQ from the host with the registration's names", function()
@@ -190,6 +237,31 @@ describe("the push resource", function()
 		end
 	end);
 
+	describe("revokes an endpoint the distributor disowns", function()
+		for _, condition in ipairs({ "item-not-found", "feature-not-implemented" }) do
+			it("after " .. condition .. ": later POSTs answer 404 without an IQ", function()
+				local registration = push_util.register(phone, HOST);
+				local other = push_util.register(phone, HOST);
+				phone:on_iq(condition);
+				local response, pushes = post(registration.endpoint, "anyone?");
+				assert.equal(404, response.status);
+				assert.equal(1, #pushes, "the distributor was not asked");
+				-- The distributor would accept now, but the endpoint is gone.
+				phone:on_iq(nil);
+				response, pushes = post(registration.endpoint, "again?");
+				assert.equal(404, response.status);
+				assert.equal(0, #pushes, "a revoked endpoint still sent an IQ");
+				response, pushes = post(up.endpoint_for(registration.endpoint, registration.token, "whole"), "old style?");
+				assert.equal(404, response.status);
+				assert.equal(0, #pushes, "a revoked endpoint still sent an IQ (old style)");
+				-- Only that endpoint.
+				response, pushes = post(other.endpoint, "still yours");
+				assert.equal(201, response.status);
+				assert.equal(1, #pushes);
+			end);
+		end
+	end);
+
 	describe("when the distributor is offline", function()
 		local tablet, laptop, registration;
 
@@ -248,22 +320,33 @@ describe("the push resource", function()
 	end);
 
 	describe("answers 404 to a POST to a token that names no registration", function()
+		-- Changes are made to the whole token; the endpoint is rebuilt in the
+		-- shape the module issued (up.endpoint_for) or, "old style", with the
+		-- whole token in the path.
 		local cases = {
 			{ "an unknown token", function() return "/push/AAAAAAAAAAAAAAAA"; end },
-			{ "a token with one character changed", function(token) return path_of(change_one_character(token)); end },
-			{ "a truncated token", function(token) return path_of(token:sub(1, #token - 8)); end },
+			{ "an unknown token, split like ours", function(e) return up.endpoint_for(e, string.rep("A", 16)); end },
+			{ "a token with one character changed", function(e) return up.endpoint_for(e, change_one_character(up.token_of(e))); end },
+			{ "a token with one character changed, old style",
+				function(e) return up.endpoint_for(e, change_one_character(up.token_of(e)), "whole"); end },
+			{ "a truncated token", function(e) local t = up.token_of(e); return up.endpoint_for(e, t:sub(1, #t - 8)); end },
+			{ "the path part of the token alone", function(e) return up.endpoint_for(e, up.token_of(e):sub(1, 8)); end },
 			{ "a token of 10000 characters", function() return "/push/" .. string.rep("A", 10000); end },
+			{ "a token of 10000 characters, split like ours", function(e) return up.endpoint_for(e, string.rep("A", 10000)); end },
 			{ "a token of 100 percent-encoded percent signs", function() return "/push/" .. string.rep("%25", 100); end },
-			{ "a registered token followed by more", function(token) return path_of(token .. "A"); end },
+			{ "a registered token followed by more", function(e) return up.endpoint_for(e, up.token_of(e) .. "A"); end },
 			{ "percent-encoded control and non-UTF-8 bytes", function() return "/push/%00%01%FF%FE%0D%0A"; end },
+			{ "percent-encoded control and non-UTF-8 bytes in the query",
+				function(e) return up.endpoint_for(e, up.token_of(e):sub(1, 8) .. "\0\1\255\254\r\n"); end },
 			{ "a percent-encoded path inside the token", function() return "/push/x%2F..%2F..%2Faccounts%2Falice"; end },
 			{ "an invalid percent escape", function() return "/push/%zz%"; end },
+			{ "an invalid percent escape in the query", function() return "/push/AAAAAAAA?%zz%"; end },
 		};
 		for _, case in ipairs(cases) do
 			it("for " .. case[1], function()
 				local registration = push_util.register(phone, HOST);
-				local target = case[2](registration.token);
-				assert.are_not.equal(path_of(registration.token), target);
+				local target = case[2](registration.endpoint);
+				assert.are_not.equal(registration.token, up.token_of(target));
 				local response, pushes = post(target, "for nobody");
 				assert.equal(404, response.status);
 				assert.equal(0, #pushes);

@@ -103,9 +103,16 @@ describe("registering for push", function()
 				local base = "http://example.test:" .. server.http_port .. "/push/";
 				local endpoint = registered.attr.endpoint;
 				assert.equal(base, endpoint:sub(1, #base), "endpoint: " .. tostring(endpoint));
-				local token = endpoint:sub(#base + 1);
-				-- One URL-safe path segment (URL-encoded by the module).
-				assert.truthy(token:match("^[%w%-._~%%]+$"), "token: " .. token);
+				-- <first 8 characters of the token>?<the rest>, each URL-encoded
+				-- (URL-safe: unreserved characters and escapes only).
+				local path_part, query = endpoint:sub(#base + 1):match("^([^?]*)%?(.*)$");
+				assert.truthy(path_part, "no query in endpoint: " .. endpoint);
+				assert.truthy(path_part:match("^[%w%-._~%%]+$"), "path part: " .. path_part);
+				assert.truthy(query:match("^[%w%-._~%%]+$"), "query: " .. query);
+				local url = assert(reg.split_url(endpoint));
+				assert.equal(8, #url.path_part, "path part: " .. path_part);
+				assert.equal(reg.token(endpoint), url.path_part .. url.query_part);
+				assert.is_true(#reg.token(endpoint) > 8);
 			end);
 
 			it("answers with an XEP-0082 UTC expiration one TTL from now", function()

@@ -18,7 +18,7 @@ export interface Config {
   /** Pushes per second one endpoint may sustain, and how many may come at once. */
   readonly rateLimit: number;
   readonly rateBurst: number;
-  /** Pushes one distributor may have unanswered at once. */
+  /** Pushes one user's distributors may have unanswered at once. */
   readonly maxInFlight: number;
   /** Apps (application, instance pairs) one user may have registered at once. */
   readonly maxRegistrations: number;

@@ -5,6 +5,7 @@
 // is stopped when it settles, and pushes to a distributor that goes offline are
 // settled at once.
 import { new as newPromise, Promise } from "util.promise";
+import { bare } from "util.jid";
 import { Stanza } from "util.stanza";
 
 /** What became of a push. */
@@ -24,6 +25,8 @@ export interface Settlement {
 
 interface Waiting {
   readonly to: string;
+  /** The distributor's bare JID: the user the in-flight limit counts for. */
+  readonly user: string;
   readonly settle: (this: void, settlement: Settlement) => void;
   readonly timer: { stop(this: unknown): void };
 }
@@ -58,21 +61,21 @@ export interface PendingPushes {
   dropTarget(this: void, fullJid: string): void;
   /** Settles everything (module unload). */
   dropAll(this: void): void;
-  /** Pushes waiting on one full JID. */
-  countFor(this: void, fullJid: string): number;
+  /** Pushes waiting on any distributor of one user (bare JID). */
+  countFor(this: void, user: string): number;
 }
 
 export function pendingPushes(context: PendingContext): PendingPushes {
   const byId = new LuaTable<string, Waiting>();
-  const perTarget = new LuaTable<string, number>();
+  const perUser = new LuaTable<string, number>();
 
   function finish(id: string, settlement: Settlement): void {
     const waiting = byId.get(id);
     if (waiting === undefined) return;
     byId.delete(id);
-    const left = (perTarget.get(waiting.to) ?? 1) - 1;
-    if (left > 0) perTarget.set(waiting.to, left);
-    else perTarget.delete(waiting.to);
+    const left = (perUser.get(waiting.user) ?? 1) - 1;
+    if (left > 0) perUser.set(waiting.user, left);
+    else perUser.delete(waiting.user);
     waiting.timer.stop();
     waiting.settle(settlement);
   }
@@ -83,8 +86,9 @@ export function pendingPushes(context: PendingContext): PendingPushes {
       const to = iq.attr.to as string;
       return newPromise<Settlement>((resolve) => {
         const timer = context.addTimer(context.timeout, () => finish(id, TIMED_OUT));
-        byId.set(id, { to, settle: resolve, timer });
-        perTarget.set(to, (perTarget.get(to) ?? 0) + 1);
+        const user = bare(to) ?? to;
+        byId.set(id, { to, user, settle: resolve, timer });
+        perUser.set(user, (perUser.get(user) ?? 0) + 1);
         context.send(iq);
       });
     },
@@ -106,7 +110,7 @@ export function pendingPushes(context: PendingContext): PendingPushes {
     },
 
     dropTarget(fullJid) {
-      if (perTarget.get(fullJid) === undefined) return;
+      if (perUser.get(bare(fullJid) ?? fullJid) === undefined) return;
       for (const [id, waiting] of byId) {
         if (waiting.to === fullJid) finish(id, WENT_OFFLINE);
       }
@@ -116,8 +120,8 @@ export function pendingPushes(context: PendingContext): PendingPushes {
       for (const [id] of byId) finish(id, WENT_OFFLINE);
     },
 
-    countFor(fullJid) {
-      return perTarget.get(fullJid) ?? 0;
+    countFor(user) {
+      return perUser.get(user) ?? 0;
     },
   };
 }

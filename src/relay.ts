@@ -30,7 +30,7 @@ export interface RelayContext {
   readonly index: RegistrationIndex;
   readonly pending: PendingPushes;
   readonly limiter: RateLimiter;
-  /** Pushes one distributor may have unanswered at once. */
+  /** Pushes one user's distributors may have unanswered at once. */
   readonly maxInFlight: number;
   /** True when the full JID is known to have no session right now. */
   readonly isOffline: (this: void, fullJid: string) => boolean;
@@ -92,7 +92,8 @@ export function relayPush(
     context.log("debug", "Push for <%s> not relayed: distributor offline", to);
     return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
   }
-  if (context.pending.countFor(to) >= context.maxInFlight) {
+  const user = bare(to) ?? to;
+  if (context.pending.countFor(user) >= context.maxInFlight) {
     context.log(
       "debug",
       "Push for <%s> refused: %d already awaiting an answer",
@@ -122,7 +123,7 @@ export function relayPush(
       );
       const [revoked, reason] = context.backend.revoke(token, registration, context.now());
       if (revoked) {
-        context.index.forget(bare(to) ?? to, tokenKey(token));
+        context.index.forget(user, tokenKey(token));
       } else {
         context.log("warn", "Could not revoke a push endpoint: %s", reason);
       }

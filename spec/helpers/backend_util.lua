@@ -4,7 +4,8 @@
 --   local util = require "backend_util";
 --   local endpoint, expires = util.register(client, "example.test", app, instance)
 --   local res = util.push(server, endpoint, body)       -- http_client response
---   util.token(endpoint), util.tamper(endpoint), util.jwt_parts(token)
+--   util.token(endpoint), util.tamper(endpoint), util.jwt_parts(token), util.token_key(token)
+-- Endpoints are parsed by unified_push.lua's parser (util.token is up.token_of).
 
 require "prosody_libs";
 local st = require "util.stanza";
@@ -12,8 +13,10 @@ local new_id = require "util.id".short;
 local base64 = require "util.encodings".base64;
 local datetime = require "util.datetime";
 local json = require "util.json";
+local hashes = require "util.hashes";
 local http = require "http_client";
 local loop = require "loop";
+local up = require "unified_push";
 
 local util = {};
 
@@ -45,12 +48,12 @@ function util.register(client, host, application, instance)
 	return registered.attr.endpoint, expires, reply;
 end
 
--- The endpoint's path and authority: the request goes to the test server's
--- HTTP port, with the endpoint's own Host header.
+-- The endpoint's path (with its query) and authority: the request goes to the
+-- test server's HTTP port, with the endpoint's own Host header.
 local function split_url(endpoint)
-	local authority, path = endpoint:match("^https?://([^/]+)(/.*)$");
-	assert(authority, "not an http(s) URL: " .. tostring(endpoint));
-	return authority, path;
+	local parts = up.parse_endpoint(endpoint);
+	assert(parts and parts.authority and parts.scheme:match("^https?$"), "not an http(s) URL: " .. tostring(endpoint));
+	return parts.authority, parts.target;
 end
 
 -- POSTs body to endpoint on server; returns the http_client response (raises on no response).
@@ -67,24 +70,14 @@ function util.push(server, endpoint, body)
 	return res;
 end
 
-local function urldecode(s)
-	return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)); end));
-end
+-- The whole token in an endpoint (path part and query, URL-decoded).
+util.token = up.token_of;
 
--- The token in an endpoint (the last path segment, URL-decoded).
-function util.token(endpoint)
-	local _, path = split_url(endpoint);
-	local segment = path:match("([^/]+)$");
-	assert(segment, "no token in " .. endpoint);
-	return urldecode(segment);
-end
-
--- The endpoint with one token character near the middle replaced by another of
--- the same alphabet (so the token stays well-formed, only wrong).
+-- The endpoint with one token character near the middle of the whole token
+-- replaced by another of the same alphabet (so the token stays well-formed, only
+-- wrong), rebuilt with the same origin and shape.
 function util.tamper(endpoint)
-	local authority, path = split_url(endpoint);
-	local prefix, segment = path:match("^(.*/)([^/]+)$");
-	local token = urldecode(segment);
+	local token = up.token_of(endpoint);
 	local i = #token // 2 + 1;
 	while i <= #token and not token:sub(i, i):match("%w") do i = i + 1; end
 	assert(i <= #token, "no character to change in the token");
@@ -92,8 +85,13 @@ function util.tamper(endpoint)
 	local new = old == "A" and "B" or "A";
 	local tampered = token:sub(1, i - 1) .. new .. token:sub(i + 1);
 	assert(tampered ~= token and #tampered == #token);
-	local encoded = tampered:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()); end);
-	return "http://" .. authority .. prefix .. encoded;
+	return up.endpoint_for(endpoint, tampered);
+end
+
+-- The key the storage backend keeps a token's record under: the first 32 hex
+-- digits of its SHA-256 (what the module's tokenKey computes).
+function util.token_key(token)
+	return hashes.sha256(token, true):sub(1, 32);
 end
 
 -- base64url (no padding) to bytes.

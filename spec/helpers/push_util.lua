@@ -4,7 +4,7 @@
 --
 --   local push = push_util.new(server, "example.test")
 --   local reg = push_util.register(client, "example.test")
---     -> { endpoint, expiration, application, instance, token }
+--     -> { endpoint, expiration, application, instance, token }  (token: the whole token)
 --   push:request("POST", reg.endpoint, { body = "hi" })   endpoint URL or "/path"
 --   push.responses                  every response received, with what was asked
 --   push_util.pushes(client, after) push IQs received after index `after`
@@ -14,9 +14,9 @@
 require "prosody_libs";
 local st = require "util.stanza";
 local base64 = require "util.encodings".base64;
-local urldecode = require "util.http".urldecode;
 local new_id = require "util.id".short;
 local http = require "http_client";
+local up = require "unified_push";
 
 local push_util = {};
 
@@ -38,7 +38,7 @@ local function new_hash()
 end
 
 -- Registers the client with the push service on host; raises unless it
--- got an endpoint.
+-- got an endpoint of our shape: <origin>/push/<at most 8 characters>[?<rest>].
 function push_util.register(client, host)
 	local application, instance = new_hash(), new_hash();
 	local reply, err = client:request(st.iq({ type = "set", to = host, id = new_id() })
@@ -48,14 +48,16 @@ function push_util.register(client, host)
 	local registered = assert(reply:get_child("registered", push_util.NS),
 		"no <registered/> in the answer: " .. tostring(reply));
 	local endpoint = assert(registered.attr.endpoint, "no endpoint in " .. tostring(reply));
-	local token = endpoint:match("^https?://[^/]+/push/([^/?#]+)$");
-	assert(token, "endpoint is not <origin>/push/<token>: " .. endpoint);
+	local parts = up.parse_endpoint(endpoint);
+	assert(parts and parts.scheme and parts.scheme:match("^https?$") and parts.prefix == "/push/"
+		and parts.shape == "split" and #parts.path_part <= up.PATH_CHARACTERS,
+		"endpoint is not <origin>/push/<first 8 characters>?<rest>: " .. endpoint);
 	return {
 		endpoint = endpoint;
 		expiration = registered.attr.expiration;
 		application = application;
 		instance = instance;
-		token = urldecode(token);
+		token = parts.token;
 	};
 end
 
@@ -94,14 +96,10 @@ pusher_mt.__index = pusher_mt;
 -- options: body, headers, timeout. Returns the response, raises if none came.
 function pusher_mt:request(method, target, options)
 	options = options or {};
-	local url, host;
-	if target:sub(1, 1) == "/" then
-		url, host = self.server.http_base .. target, self.host;
-	else
-		local authority, path = target:match("^https?://([^/]+)(/.*)$");
-		assert(authority, "not an endpoint URL: " .. target);
-		url, host = self.server.http_base .. path, authority;
-	end
+	local parts = up.parse_endpoint(target);
+	assert(parts, "not an endpoint URL or path: " .. target);
+	assert(parts.origin == "" or parts.scheme:match("^https?$"), "not an http(s) URL: " .. target);
+	local url, host = self.server.http_base .. parts.target, parts.authority or self.host;
 	local headers = { Host = host };
 	for name, value in pairs(options.headers or {}) do headers[name] = value; end
 	local response, err = http.request({

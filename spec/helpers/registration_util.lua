@@ -11,7 +11,9 @@
 --   reg.registered(reply)             -> the <registered/> element, or nil and why
 --   reg.error_of(reply)               -> { type, condition, text } of an error reply, or nil
 --   reg.parse_utc(text)               -> seconds since the epoch of "YYYY-MM-DDThh:mm:ssZ", or nil
---   reg.split_url(url)                -> { scheme, host, port, path } or nil
+--   reg.split_url(url)                -> the parts of an http(s) endpoint (unified_push.parse_endpoint:
+--                                        scheme, host, port, authority, path, query, target, token, ...) or nil
+--   reg.token(endpoint)               -> the whole token of an endpoint (unified_push.token_of)
 --   reg.post(server, endpoint, body, host_header) -> HTTP response (or nil, err)
 
 require "prosody_libs";
@@ -20,6 +22,7 @@ local hashes = require "util.hashes";
 local base64 = require "util.encodings".base64;
 local new_id = require "util.id".short;
 local http = require "http_client";
+local up = require "unified_push";
 
 local reg = {};
 
@@ -80,12 +83,17 @@ function reg.parse_utc(text)
 	return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 end
 
+-- Endpoints are parsed by the shared parser (unified_push.lua); only absolute
+-- http(s) URLs without a fragment are endpoints here.
 function reg.split_url(url)
-	local scheme, authority, path = tostring(url):match("^(https?)://([^/?#]+)(/[^?#]*)$");
-	if not scheme then return nil; end
-	local host, port = authority:match("^(.-):(%d+)$");
-	return { scheme = scheme, host = host or authority, port = tonumber(port), path = path, authority = authority };
+	local parts = up.parse_endpoint(tostring(url));
+	if not parts or not (parts.scheme == "http" or parts.scheme == "https") or url:find("#", 1, true) then
+		return nil;
+	end
+	return parts;
 end
+
+reg.token = up.token_of;
 
 -- POSTs to the endpoint's path on the server's real HTTP port. Prosody routes
 -- HTTP by the Host header, so it carries the endpoint's host (or host_header,
@@ -95,7 +103,7 @@ function reg.post(server, endpoint, body, host_header)
 	if not url then return nil, "not an http(s) URL: " .. tostring(endpoint); end
 	return http.request({
 		method = "POST",
-		url = server.http_base .. url.path,
+		url = server.http_base .. url.target,
 		headers = { Host = host_header or url.authority, ["Content-Type"] = "application/octet-stream" },
 		body = body,
 		timeout = 10,

@@ -3,8 +3,14 @@
 --   local up = require "unified_push";
 --   local reg = assert(up.register(client, "example.test"));   -- reg.endpoint, reg.token, reg.expiration
 --   local res = up.push(server, reg.endpoint, "body");          -- an http_client response
+--   up.token_of(reg.endpoint)                                   -- the whole token
+--   up.endpoint_for(reg.endpoint, other_token)                  -- same origin and shape, another token
+--
+-- This is the one endpoint parser of the specs: the other helpers use it.
+require "prosody_libs";
 local st = require "util.stanza";
 local base64 = require "util.encodings".base64;
+local http_util = require "util.http";
 local random = require "util.random";
 local new_id = require "util.id".short;
 local http = require "http_client";
@@ -12,6 +18,75 @@ local http = require "http_client";
 local up = {};
 
 up.NS = "http://gultsch.de/xmpp/drafts/unified-push";
+
+-- Endpoints: our module issues `<origin>/push/<first 8 characters>?<rest>`, each
+-- part URL-encoded (a token of 8 characters or fewer is all in the path); the
+-- whole token is the decoded path part followed by the decoded query. Endpoints
+-- with the whole token in the path (`<origin>/push/<token>`, issued by the
+-- reference module and by earlier versions) name the same token and still work.
+up.PATH_CHARACTERS = 8;
+
+-- Prosody's URL coding, the one the module uses: urlencode leaves only
+-- [A-Za-z0-9.~_-] as they are; urldecode turns %XX back (and nothing else: no '+').
+up.urlencode = http_util.urlencode;
+up.urldecode = http_util.urldecode;
+
+-- The parts of an endpoint: an absolute http(s) URL or a path such as "/push/x?y".
+-- Returns { origin, authority, host, port, scheme, prefix, path, query, path_part,
+-- query_part, token, shape }, or nil and why:
+--   origin      "https://push.example.test" ("" for a bare path), authority its host[:port]
+--   prefix      the path up to and with its last '/' ("/push/")
+--   path, query the path and the query as sent (query nil when there is no '?')
+--   target      path and query as a request line carries them
+--   path_part   the last path segment, decoded; query_part the decoded query (or nil)
+--   token       path_part .. (query_part or "")
+--   shape       "split" (a query holds the rest, or the token fits in the path) or
+--               "whole" (no query, and the path segment holds more than 8 characters)
+function up.parse_endpoint(endpoint)
+	if type(endpoint) ~= "string" then return nil, "not a string: " .. tostring(endpoint); end
+	local origin, rest = endpoint:match("^(%a[%w+.-]*://[^/?#]+)(.*)$");
+	if not origin then origin, rest = "", endpoint; end
+	local path, query = rest:match("^([^?#]*)%??([^#]*)");
+	if not path or path:sub(1, 1) ~= "/" then return nil, "no path in " .. endpoint; end
+	if not rest:find("?", 1, true) then query = nil; end
+	local prefix, segment = path:match("^(.*/)([^/]*)$");
+	local parts = {
+		origin = origin, prefix = prefix, path = path, query = query,
+		target = path .. (query and "?" .. query or ""),
+		path_part = up.urldecode(segment),
+		query_part = query and up.urldecode(query) or nil,
+	};
+	if origin ~= "" then
+		parts.scheme, parts.authority = origin:match("^(%a[%w+.-]*)://(.+)$");
+		local host, port = parts.authority:match("^(.-):(%d+)$");
+		parts.host, parts.port = host or parts.authority, tonumber(port);
+	end
+	parts.token = parts.path_part .. (parts.query_part or "");
+	parts.shape = (query == nil and #parts.path_part > up.PATH_CHARACTERS) and "whole" or "split";
+	return parts;
+end
+
+-- The whole token an endpoint names (raises if it is not an endpoint).
+function up.token_of(endpoint)
+	return assert(up.parse_endpoint(endpoint)).token;
+end
+
+-- The path and query naming `token` under `prefix` ("/push/"), in the given shape.
+function up.token_path(prefix, token, shape)
+	if shape == "whole" or #token <= up.PATH_CHARACTERS then
+		return prefix .. up.urlencode(token);
+	end
+	return prefix .. up.urlencode(token:sub(1, up.PATH_CHARACTERS)) .. "?"
+		.. up.urlencode(token:sub(up.PATH_CHARACTERS + 1));
+end
+
+-- An endpoint of the same origin and path prefix as `endpoint` for another token
+-- (a tampered or truncated one, say), in the same shape unless `shape` is given
+-- ("whole": the old style, all of the token in the path; "split": ours).
+function up.endpoint_for(endpoint, token, shape)
+	local parts = assert(up.parse_endpoint(endpoint));
+	return parts.origin .. up.token_path(parts.prefix, token, shape or parts.shape);
+end
 
 -- A fresh application or instance value: base64 of 32 random bytes.
 function up.hash()
@@ -37,7 +112,7 @@ function up.register(client, service, options)
 	return {
 		endpoint = registered.attr.endpoint,
 		expiration = registered.attr.expiration,
-		token = registered.attr.endpoint:match("/([^/]*)$"),
+		token = up.token_of(registered.attr.endpoint),
 		application = application,
 		instance = instance,
 		reply = reply,
@@ -58,15 +133,14 @@ end
 
 -- The endpoint's path on this test server (endpoints name hosts that are not in DNS).
 function up.local_url(server, endpoint)
-	local path = endpoint:match("^%a+://[^/]+(/.*)$") or endpoint;
-	return server.http_base .. path;
+	return server.http_base .. assert(up.parse_endpoint(endpoint)).target;
 end
 
 -- POSTs `body` to an endpoint of `server`; returns the response or nil, error.
 -- The request goes to the server's port, with the endpoint's host as Host header
 -- (Prosody picks the HTTP host by it).
 function up.push(server, endpoint, body, headers, method)
-	local request_headers = { Host = endpoint:match("^%a+://([^:/]+)") or "example.test" };
+	local request_headers = { Host = assert(up.parse_endpoint(endpoint)).host or "example.test" };
 	for name, value in pairs(headers or {}) do request_headers[name] = value; end
 	return http.request({
 		method = method or "POST",
