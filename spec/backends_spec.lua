@@ -164,6 +164,8 @@ describe("registration backends on Prosody " .. prosody.version, function()
 				client:close();
 				client = nil;
 				server:restart();
+				-- The module logs its backend while loading, which may end after the ports open.
+				assert.truthy(server:wait_log("Using the " .. backend.name .. " backend.-Using the " .. backend.name .. " backend", 5));
 				assert.same({ backend.name, backend.name }, backends_logged(server), "the module did not load again");
 				client = connect(server);
 				assert.equal(FULL_JID, client.full_jid);
@@ -268,6 +270,7 @@ describe("registration backends on Prosody " .. prosody.version, function()
 			client:close();
 			client = nil;
 			server:restart();
+			assert.truthy(server:wait_log("Using the storage backend.-Using the storage backend", 5));
 			assert.same({ "storage", "storage" }, backends_logged(server), "the module did not load again");
 			client = connect(server);
 			assert_delivered(client, 0, util.push(server, endpoint, BODY), application, instance, BODY);

@@ -261,6 +261,53 @@ local SCENARIOS = {
 		end,
 	},
 	{
+		id = "revoked", title = "POST again after the distributor answered item-not-found",
+		expect = "404, no IQ sent",
+		improvement = "ours revokes the endpoint; the reference keeps relaying to an app that is gone",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			ctx.client:on_iq("item-not-found");
+			up.push(ctx.server, reg.endpoint, "first");
+			ctx.client:on_iq("result");
+			local before = #up.pushes(ctx.client);
+			local outcome = http_outcome(up.push(ctx.server, reg.endpoint, "second"));
+			up.ping(ctx.client, "example.test");
+			return outcome .. (#up.pushes(ctx.client) > before and ", IQ sent" or ", no IQ sent");
+		end,
+	},
+	{
+		id = "rfc8030-response", title = "headers of a 201 (RFC 8030 TTL, Location)",
+		expect = "TTL 0, Location set",
+		improvement = "ours says the message was not stored (TTL: 0) and names it (Location), as RFC 8030 §5 asks",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			local res, err = up.push(ctx.server, reg.endpoint, "hello", { TTL = "60" });
+			if not res then return http_outcome(res, err); end
+			return ("TTL %s, Location %s"):format(res.headers.ttl or "missing", res.headers.location and "set" or "missing");
+		end,
+	},
+	{
+		id = "bad-ttl", title = "POST with TTL: soon", expect = "400",
+		improvement = "ours validates the RFC 8030 TTL, Urgency and Topic headers",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			return http_outcome(up.push(ctx.server, reg.endpoint, "hello", { TTL = "soon" }));
+		end,
+	},
+	{
+		id = "burst", title = "150 POSTs in a row to one endpoint", expect = "some answered 429",
+		improvement = "ours limits each endpoint (burst 100, then 10 a second) and answers 429 with Retry-After",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			local limited = 0;
+			for _ = 1, 150 do
+				local res = up.push(ctx.server, reg.endpoint, "hello");
+				if res and res.status == 429 then limited = limited + 1; end
+			end
+			return limited > 0 and "some answered 429" or "all answered 201";
+		end,
+	},
+	{
 		id = "component", title = "component with http_host: register and push",
 		expect = "registered on other.test, 201 from push.other.test",
 		run = function(ctx)

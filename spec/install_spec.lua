@@ -63,7 +63,8 @@ describe("prosodyctl install of the source rock", function()
 			users = { { "alice", "example.test", "password" } },
 			config = { installer_plugin_path = plugins },
 		});
-		assert.truthy(server:log():find("Using the %a+ backend"), "the installed module did not load");
+		-- The module logs its backend while loading, which may end after the ports open.
+		assert.truthy(server:wait_log("Using the %a+ backend", 5), "the installed module did not load");
 		client = xmpp.connect({ port = server.c2s_port, host = "example.test", user = "alice", password = "password" });
 		local reg = assert(up.register(client, "example.test"));
 		local res = assert(up.push(server, reg.endpoint, "installed"));
