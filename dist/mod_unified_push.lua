@@ -312,10 +312,67 @@ return ____exports
 local ____exports = {}
 return ____exports
  end,
+["src.protocol"] = function(...)
+local ____exports = {}
+local ____util_2Eencodings = require("util.encodings")
+local base64 = ____util_2Eencodings.base64
+local ____util_2Edatetime = require("util.datetime")
+local datetime = ____util_2Edatetime.datetime
+local ____util_2Estanza = require("util.stanza")
+local iq = ____util_2Estanza.iq
+local reply = ____util_2Estanza.reply
+____exports.NS = "http://gultsch.de/xmpp/drafts/unified-push"
+--- Size of the SHA-256 hashes distributors send as `application` and `instance`.
+local HASH_BYTES = 32
+local BASE64_PATTERN = "^[A-Za-z0-9+/]*=?=?$"
+--- Checks one attribute of `<register/>`: standard base64 of exactly 32 bytes.
+-- Returns the problem in words, naming the attribute, or undefined when valid.
+function ____exports.hashAttributeProblem(name, value)
+    if value == nil or value == "" then
+        return name .. ": missing"
+    end
+    if (string.find(value, BASE64_PATTERN)) == nil or #value % 4 ~= 0 then
+        return name .. ": not base64"
+    end
+    local decoded = base64.decode(value)
+    if decoded == nil then
+        return name .. ": not base64"
+    end
+    if #decoded ~= HASH_BYTES then
+        return (((name .. ": decodes to ") .. tostring(#decoded)) .. " bytes, expected ") .. tostring(HASH_BYTES)
+    end
+    return nil
+end
+--- The `<registered/>` answer to a registration.
+function ____exports.registeredReply(request, endpoint, expires)
+    return reply(request):tag(
+        "registered",
+        {
+            xmlns = ____exports.NS,
+            expiration = datetime(expires),
+            endpoint = endpoint
+        }
+    ):up()
+end
+--- The `<push/>` IQ that carries one notification to the distributor.
+function ____exports.pushIq(from, to, id, application, instance, body)
+    return iq({type = "set", from = from, to = to, id = id}):text_tag(
+        "push",
+        base64.encode(body),
+        {xmlns = ____exports.NS, application = application, instance = instance}
+    )
+end
+return ____exports
+ end,
 ["src.backends.backend"] = function(...)
 local ____exports = {}
 local ____util_2Ehashes = require("util.hashes")
 local sha256 = ____util_2Ehashes.sha256
+local ____util_2Ejid = require("util.jid")
+local prep = ____util_2Ejid.prep
+local split = ____util_2Ejid.split
+local ____protocol = require("src.protocol")
+local hashAttributeProblem = ____protocol.hashAttributeProblem
 --- A short stable name for a token: the storage backend's record key, the
 -- revocation list's and the registration index's key. Stores and their debug
 -- logs see this, never the token itself.
@@ -326,13 +383,22 @@ function ____exports.tokenKey(token)
         32
     )
 end
---- Checks a decoded token payload or stored record has the registration's shape.
+--- Checks a decoded token payload or stored record is a registration the
+-- registration IQ could have made: a normalised full JID and two valid hashes.
+-- Claims signed with the right key are still not trusted blindly: they end up
+-- in a stanza, where a stray byte would break the distributor's stream.
 function ____exports.asRegistration(value)
     if type(value) ~= "table" then
         return nil
     end
     local r = value
-    if type(r.sub) ~= "string" or type(r.application) ~= "string" or type(r.instance) ~= "string" or type(r.exp) ~= "number" then
+    local sub = r.sub
+    local application = r.application
+    local instance = r.instance
+    if type(sub) ~= "string" or type(application) ~= "string" or type(instance) ~= "string" or type(r.exp) ~= "number" or hashAttributeProblem("application", application) ~= nil or hashAttributeProblem("instance", instance) ~= nil or prep(sub) ~= sub or select(
+        3,
+        split(sub)
+    ) == nil then
         return nil
     end
     return r
@@ -757,58 +823,6 @@ function ____exports.pendingPushes(context)
             return perUser[user] or 0
         end
     }
-end
-return ____exports
- end,
-["src.protocol"] = function(...)
-local ____exports = {}
-local ____util_2Eencodings = require("util.encodings")
-local base64 = ____util_2Eencodings.base64
-local ____util_2Edatetime = require("util.datetime")
-local datetime = ____util_2Edatetime.datetime
-local ____util_2Estanza = require("util.stanza")
-local iq = ____util_2Estanza.iq
-local reply = ____util_2Estanza.reply
-____exports.NS = "http://gultsch.de/xmpp/drafts/unified-push"
---- Size of the SHA-256 hashes distributors send as `application` and `instance`.
-local HASH_BYTES = 32
-local BASE64_PATTERN = "^[A-Za-z0-9+/]*=?=?$"
---- Checks one attribute of `<register/>`: standard base64 of exactly 32 bytes.
--- Returns the problem in words, naming the attribute, or undefined when valid.
-function ____exports.hashAttributeProblem(name, value)
-    if value == nil or value == "" then
-        return name .. ": missing"
-    end
-    if (string.find(value, BASE64_PATTERN)) == nil or #value % 4 ~= 0 then
-        return name .. ": not base64"
-    end
-    local decoded = base64.decode(value)
-    if decoded == nil then
-        return name .. ": not base64"
-    end
-    if #decoded ~= HASH_BYTES then
-        return (((name .. ": decodes to ") .. tostring(#decoded)) .. " bytes, expected ") .. tostring(HASH_BYTES)
-    end
-    return nil
-end
---- The `<registered/>` answer to a registration.
-function ____exports.registeredReply(request, endpoint, expires)
-    return reply(request):tag(
-        "registered",
-        {
-            xmlns = ____exports.NS,
-            expiration = datetime(expires),
-            endpoint = endpoint
-        }
-    ):up()
-end
---- The `<push/>` IQ that carries one notification to the distributor.
-function ____exports.pushIq(from, to, id, application, instance, body)
-    return iq({type = "set", from = from, to = to, id = id}):text_tag(
-        "push",
-        base64.encode(body),
-        {xmlns = ____exports.NS, application = application, instance = instance}
-    )
 end
 return ____exports
  end,
@@ -1297,15 +1311,29 @@ module:hook(
 )
 local userHost = string.match(module.host, "^[^.]+%.(.+)$")
 local sessionHost = isComponent and userHost ~= nil and userHost or module.host
-module:context(sessionHost):hook(
-    "resource-unbind",
-    function(event)
-        local fullJid = event.session.full_jid
-        if fullJid ~= nil then
-            pending.dropTarget(fullJid)
+local function watchSessions()
+    module:context(sessionHost):hook(
+        "resource-unbind",
+        function(event)
+            local fullJid = event.session.full_jid
+            if fullJid ~= nil then
+                pending.dropTarget(fullJid)
+            end
         end
-    end
-)
+    )
+end
+if prosody.hosts[sessionHost] ~= nil then
+    watchSessions()
+else
+    module:hook_global(
+        "host-activated",
+        function(host)
+            if host == sessionHost then
+                watchSessions()
+            end
+        end
+    )
+end
 module.unload = function() return pending.dropAll() end
 --- True for a full JID of one of our own hosts that has no session now.
 local function isOffline(fullJid)

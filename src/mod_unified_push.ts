@@ -109,10 +109,19 @@ module.hook(
 // sessions live on our host, or for a component on the parent domain.
 const [userHost] = string.match(module.host, "^[^.]+%.(.+)$");
 const sessionHost = isComponent && userHost !== undefined ? userHost : module.host;
-module.context(sessionHost).hook("resource-unbind", (event) => {
-  const fullJid = event.session.full_jid;
-  if (fullJid !== undefined) pending.dropTarget(fullJid);
-});
+function watchSessions(this: void): void {
+  module.context(sessionHost).hook("resource-unbind", (event) => {
+    const fullJid = event.session.full_jid;
+    if (fullJid !== undefined) pending.dropTarget(fullJid);
+  });
+}
+// A component may load before its parent host is activated.
+if (prosody.hosts[sessionHost] !== undefined) watchSessions();
+else {
+  module.hook_global("host-activated", (host) => {
+    if (host === sessionHost) watchSessions();
+  });
+}
 module.unload = () => pending.dropAll();
 
 /** True for a full JID of one of our own hosts that has no session now. */

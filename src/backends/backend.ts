@@ -1,4 +1,6 @@
 import { sha256 } from "util.hashes";
+import { prep, split } from "util.jid";
+import { hashAttributeProblem } from "../protocol";
 
 // What every registration backend provides (SPEC §4). A backend turns a
 // registration into an opaque token for the endpoint URL, a token back into the
@@ -54,15 +56,25 @@ export function tokenKey(this: void, token: string): string {
   return string.sub(sha256(token, true), 1, 32);
 }
 
-/** Checks a decoded token payload or stored record has the registration's shape. */
+/**
+ * Checks a decoded token payload or stored record is a registration the
+ * registration IQ could have made: a normalised full JID and two valid hashes.
+ * Claims signed with the right key are still not trusted blindly: they end up
+ * in a stanza, where a stray byte would break the distributor's stream.
+ */
 export function asRegistration(value: unknown): Registration | undefined {
   if (type(value) !== "table") return undefined;
   const r = value as Record<string, unknown>;
+  const { sub, application, instance } = r;
   if (
-    type(r.sub) !== "string" ||
-    type(r.application) !== "string" ||
-    type(r.instance) !== "string" ||
-    type(r.exp) !== "number"
+    type(sub) !== "string" ||
+    type(application) !== "string" ||
+    type(instance) !== "string" ||
+    type(r.exp) !== "number" ||
+    hashAttributeProblem("application", application as string) !== undefined ||
+    hashAttributeProblem("instance", instance as string) !== undefined ||
+    prep(sub as string) !== sub ||
+    split(sub as string)[2] === undefined
   ) {
     return undefined;
   }
