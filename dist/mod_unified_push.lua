@@ -858,14 +858,14 @@ local function isEmpty(record)
     local first = next(record)
     return first == nil
 end
-function ____exports.registrationIndex(store, maxPerUser, onExpired)
+function ____exports.registrationIndex(store, maxPerUser, dropEndpoint)
     --- Removes expired entries in place; how many went.
     local function prune(record, now)
         local removed = 0
         for key, entry in pairs(record) do
             if entry.e < now then
                 record[key] = nil
-                onExpired(key)
+                dropEndpoint(key)
                 removed = removed + 1
             end
         end
@@ -898,6 +898,7 @@ function ____exports.registrationIndex(store, maxPerUser, onExpired)
             record[key] = {a = application, i = instance, e = exp}
             local ok, setErr = store:set(user, record)
             if ok ~= true then
+                dropEndpoint(key)
                 return nil, "failed", tostring(setErr)
             end
             return key, nil, nil
@@ -1311,7 +1312,15 @@ module:hook(
 )
 local userHost = string.match(module.host, "^[^.]+%.(.+)$")
 local sessionHost = isComponent and userHost ~= nil and userHost or module.host
+--- The event source of the session host we watch (a reactivated host gets a new one).
+local watched
 local function watchSessions()
+    local ____opt_0 = prosody.hosts[sessionHost]
+    local events = ____opt_0 and ____opt_0.events
+    if events == nil or events == watched then
+        return
+    end
+    watched = events
     module:context(sessionHost):hook(
         "resource-unbind",
         function(event)
@@ -1322,29 +1331,26 @@ local function watchSessions()
         end
     )
 end
-if prosody.hosts[sessionHost] ~= nil then
-    watchSessions()
-else
-    module:hook_global(
-        "host-activated",
-        function(host)
-            if host == sessionHost then
-                watchSessions()
-            end
+watchSessions()
+module:hook_global(
+    "host-activated",
+    function(host)
+        if host == sessionHost then
+            watchSessions()
         end
-    )
-end
+    end
+)
 module.unload = function() return pending.dropAll() end
 --- True for a full JID of one of our own hosts that has no session now.
 local function isOffline(fullJid)
     local ____, host = split(fullJid)
-    local ____temp_0
+    local ____temp_2
     if host == nil then
-        ____temp_0 = nil
+        ____temp_2 = nil
     else
-        ____temp_0 = prosody.hosts[host]
+        ____temp_2 = prosody.hosts[host]
     end
-    local ours = ____temp_0
+    local ours = ____temp_2
     if ours == nil or ours.type ~= "local" then
         return false
     end

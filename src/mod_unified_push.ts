@@ -109,19 +109,23 @@ module.hook(
 // sessions live on our host, or for a component on the parent domain.
 const [userHost] = string.match(module.host, "^[^.]+%.(.+)$");
 const sessionHost = isComponent && userHost !== undefined ? userHost : module.host;
+/** The event source of the session host we watch (a reactivated host gets a new one). */
+let watched: unknown;
 function watchSessions(this: void): void {
+  const events = prosody.hosts[sessionHost]?.events;
+  if (events === undefined || events === watched) return;
+  watched = events;
   module.context(sessionHost).hook("resource-unbind", (event) => {
     const fullJid = event.session.full_jid;
     if (fullJid !== undefined) pending.dropTarget(fullJid);
   });
 }
-// A component may load before its parent host is activated.
-if (prosody.hosts[sessionHost] !== undefined) watchSessions();
-else {
-  module.hook_global("host-activated", (host) => {
-    if (host === sessionHost) watchSessions();
-  });
-}
+// The host may be activated later (a component can load before its parent
+// domain) or again (deactivated and reactivated, with new event handlers).
+watchSessions();
+module.hook_global("host-activated", (host) => {
+  if (host === sessionHost) watchSessions();
+});
 module.unload = () => pending.dropAll();
 
 /** True for a full JID of one of our own hosts that has no session now. */

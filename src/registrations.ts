@@ -20,7 +20,7 @@ export interface RegistrationIndex {
   /**
    * Registers (application, instance) for `user`: refuses past the cap, else
    * calls `issue` for the endpoint and records it. Expired entries of the user
-   * are dropped (and `onExpired` called for each) on the way.
+   * are dropped (and `dropEndpoint` called for each) on the way.
    */
   register(
     this: void,
@@ -50,7 +50,7 @@ function isEmpty(record: UserRecord): boolean {
 export function registrationIndex(
   store: KeyValStore<UserRecord>,
   maxPerUser: number,
-  onExpired: (this: void, key: string) => void,
+  dropEndpoint: (this: void, key: string) => void,
 ): RegistrationIndex {
   /** Removes expired entries in place; how many went. */
   function prune(record: UserRecord, now: number): number {
@@ -58,7 +58,7 @@ export function registrationIndex(
     for (const [key, entry] of record) {
       if (entry.e < now) {
         record.delete(key);
-        onExpired(key);
+        dropEndpoint(key);
         removed++;
       }
     }
@@ -89,7 +89,11 @@ export function registrationIndex(
       if (key === undefined) return $multi(undefined, "failed", reason);
       record.set(key, { a: application, i: instance, e: exp });
       const [ok, setErr] = store.set(user, record);
-      if (ok !== true) return $multi(undefined, "failed", tostring(setErr));
+      if (ok !== true) {
+        // An endpoint the index does not know would never be purged.
+        dropEndpoint(key);
+        return $multi(undefined, "failed", tostring(setErr));
+      }
       return $multi(key, undefined, undefined);
     },
 

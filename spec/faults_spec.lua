@@ -1,0 +1,358 @@
+-- Fault handling (SPEC §3, §7; issue 7 item 4): a distributor that never
+-- answers, one that goes offline while a push awaits its answer, storage that
+-- fails, and the module reloaded through Prosody's admin shell.
+local prosody = require "prosody";
+local xmpp = require "xmpp_client";
+local up = require "unified_push";
+local loop = require "loop";
+local fu = require "faults_util";
+local socket = require "socket";
+local lfs = require "lfs";
+
+local HOST = "example.test";
+local COMPONENT = "push.example.test";
+local USERS = { { "alice", HOST, "password" } };
+
+-- The entries of two snapshots that differ, one "name: before -> after" line each.
+local function changes(before, after)
+	local lines = {};
+	for name, n in pairs(before) do
+		if after[name] ~= n then lines[#lines + 1] = ("%s: %d -> %s"):format(name, n, tostring(after[name])); end
+	end
+	for name, n in pairs(after) do
+		if before[name] == nil then lines[#lines + 1] = ("%s: nil -> %d"):format(name, n); end
+	end
+	table.sort(lines);
+	return table.concat(lines, "\n");
+end
+
+local function connect(server, resource)
+	return xmpp.connect({ port = server.c2s_port, host = HOST, user = "alice", password = "password",
+		resource = resource, timeout = 10 });
+end
+
+local function is_push(stanza)
+	return stanza:get_child("push", up.NS) ~= nil;
+end
+
+-- An IQ policy: pushes get `on_push(stanza)` (nil: no answer), other sets a result.
+local function answering_pushes_with(on_push)
+	return function(stanza)
+		if is_push(stanza) then return on_push(stanza); end
+		if stanza.attr.type == "set" then return "result"; end
+		return "service-unavailable";
+	end;
+end
+
+local function assert_retry_later(res)
+	assert.equal(503, res.status, "status; body: " .. tostring(res.body));
+	local retry_after = tonumber(res.headers["retry-after"]);
+	assert.truthy(retry_after and retry_after > 0 and retry_after == math.floor(retry_after),
+		"Retry-After is not a positive number of seconds: " .. tostring(res.headers["retry-after"]));
+end
+
+-- Pushes; returns the response, the seconds it took and when it came (fails if none came).
+local function timed_push(server, endpoint, body)
+	local started = socket.gettime();
+	local res, err = up.push(server, endpoint, body);
+	local finished = socket.gettime();
+	assert.truthy(res, "no HTTP answer within the client's 15 s: " .. tostring(err));
+	return res, finished - started, finished;
+end
+
+describe("a distributor that never answers", function()
+	local server, client;
+	local IQ_TIMEOUT = 2;
+
+	setup(function()
+		server = prosody.start({ users = USERS, modules = { "unified_push" },
+			config = { unified_push_iq_timeout = IQ_TIMEOUT } });
+		client = connect(server, "silent");
+	end);
+
+	teardown(function()
+		if client then client:close(); end
+		if server then server:cleanup(); end
+		loop.clear();
+	end);
+
+	it("gets 503 with Retry-After once unified_push_iq_timeout (2 s) has passed", function()
+		local silent = {};
+		client:on_iq(answering_pushes_with(function(stanza)
+			silent[#silent + 1] = stanza;
+			return nil;
+		end));
+		local reg = assert(up.register(client, HOST));
+		local res, elapsed = timed_push(server, reg.endpoint, "nobody answers");
+		assert.equal(1, #silent, "the push did not reach the distributor");
+		assert_retry_later(res);
+		assert.is_true(elapsed >= IQ_TIMEOUT - 0.5 and elapsed < IQ_TIMEOUT + 3,
+			("answered after %.2f s, not after about %d s"):format(elapsed, IQ_TIMEOUT));
+
+		-- The answer that comes too late changes nothing; the next push is relayed as usual.
+		client:send(require "util.stanza".reply(silent[1]));
+		client:on_iq(answering_pushes_with(function() return "result"; end));
+		res = assert(up.push(server, reg.endpoint, "answered"));
+		assert.equal(201, res.status);
+	end);
+
+	it("leaves a clean log", function()
+		server:assert_log_clean();
+	end);
+end);
+
+describe("a distributor that goes offline while a push awaits its answer", function()
+	local server;
+	-- Long enough that an answer within seconds can only come from noticing the disconnect.
+	local IQ_TIMEOUT = 30;
+
+	setup(function()
+		server = prosody.start({ users = USERS, modules = { "unified_push" },
+			config = { unified_push_iq_timeout = IQ_TIMEOUT } });
+	end);
+
+	teardown(function()
+		if server then server:cleanup(); end
+		loop.clear();
+	end);
+
+	local WAYS = {
+		{ "closes its stream", function(client) client:send("</stream:stream>"); end },
+		{ "drops its TCP connection", function(client) client.sock:shutdown("both"); end },
+	};
+
+	for i, way in ipairs(WAYS) do
+		it("answers 503 with Retry-After within seconds when the distributor " .. way[1], function()
+			local client = connect(server, "leaving" .. i);
+			local left_at;
+			client:on_iq(answering_pushes_with(function()
+				if not left_at then
+					left_at = socket.gettime();
+					way[2](client);
+				end
+				return nil;
+			end));
+			local reg = assert(up.register(client, HOST));
+			local res, _, finished = timed_push(server, reg.endpoint, "going away");
+			assert.truthy(left_at, "the push never reached the distributor");
+			assert_retry_later(res);
+			assert.is_true(finished - left_at < 3,
+				("answered %.2f s after the distributor left (timeout %d s)"):format(finished - left_at, IQ_TIMEOUT));
+			client:close();
+		end);
+	end
+
+	it("leaves a clean log", function()
+		server:assert_log_clean();
+	end);
+end);
+
+describe("a distributor of a component that goes offline while a push awaits its answer", function()
+	-- Prosody activates the hosts of its config in the order of a Lua table traversal,
+	-- which changes from one start to the next: the component may start before or after
+	-- the host its distributors are connected to. An operator may also deactivate and
+	-- activate that host again (admin shell) while the component keeps running.
+	local IQ_TIMEOUT = 30;
+
+	local function component_first(server)
+		server:wait_log("Activated host: " .. COMPONENT, 5, true);
+		server:wait_log("Activated host: " .. HOST, 5, true);
+		local log = server:log();
+		local component = log:find("Activated host: " .. COMPONENT, 1, true);
+		local parent = log:find("Activated host: " .. HOST, 1, true);
+		assert(component and parent, "no host activation in the log");
+		return component < parent;
+	end
+
+	-- A server whose hosts started in the wanted order (bounded: each order is a coin toss).
+	local function start(want_component_first)
+		for _ = 1, 12 do
+			local server = prosody.start({ users = USERS, modules = { "unified_push", "admin_shell" },
+				config = { unified_push_iq_timeout = IQ_TIMEOUT },
+				components = { [COMPONENT] = { module = "unified_push" } } });
+			if component_first(server) == want_component_first then return server; end
+			server:cleanup();
+		end
+		error("12 starts without the wanted host order");
+	end
+
+	local function reactivate_parent(server)
+		for _, line in ipairs({ ("host:deactivate(%q)"):format(HOST), ("host:activate(%q)"):format(HOST) }) do
+			local ok, output = fu.shell(server, line);
+			assert.truthy(ok and output:find("Result: true", 1, true), line .. ":\n" .. output);
+		end
+	end
+
+	local CASES = {
+		{ "the component started first", true },
+		{ "the parent host started first", false },
+		{ "the component started first and the parent host was deactivated and activated again", true, reactivate_parent },
+		{ "the parent host started first and was deactivated and activated again", false, reactivate_parent },
+	};
+
+	for _, case in ipairs(CASES) do
+		it("answers 503 with Retry-After within seconds when " .. case[1], function()
+			local server = start(case[2]);
+			finally(function() server:cleanup(); loop.clear(); end);
+			if case[3] then case[3](server); end
+			local client = connect(server, "leaving");
+			local left_at;
+			client:on_iq(answering_pushes_with(function()
+				if not left_at then
+					left_at = socket.gettime();
+					client.sock:shutdown("both");
+				end
+				return nil;
+			end));
+			local reg = assert(up.register(client, COMPONENT));
+			local res, _, finished = timed_push(server, reg.endpoint, "going away");
+			assert.truthy(left_at, "the push never reached the distributor");
+			assert_retry_later(res);
+			assert.is_true(finished - left_at < 3,
+				("answered %.2f s after the distributor left (timeout %d s)"):format(finished - left_at, IQ_TIMEOUT));
+			server:assert_log_clean();
+		end);
+	end
+end);
+
+describe("storage that fails (spec/fixtures/mod_storage_broken.lua)", function()
+	local server, client, flag;
+	local SOURCE = HOST .. ":unified_push";
+
+	setup(function()
+		server = prosody.start({ users = USERS, modules = { "unified_push" },
+			plugin_paths = { lfs.currentdir() .. "/spec/fixtures" },
+			storage = { unified_push = "broken", unified_push_users = "broken" },
+			config = { unified_push_backend = "storage" } });
+		flag = server.data_dir .. "/storage-broken.flag";
+		client = connect(server, "phone");
+	end);
+
+	teardown(function()
+		if client then client:close(); end
+		if server then server:cleanup(); end
+		loop.clear();
+	end);
+
+	local function break_storage()
+		assert(io.open(flag, "wb")):close();
+	end
+	local function repair_storage()
+		assert(os.remove(flag));
+	end
+
+	it("answers a push to a valid endpoint with 500 and a warning, without a traceback", function()
+		local reg = assert(up.register(client, HOST));
+		local mark = fu.log_mark(server);
+		break_storage();
+		local res = assert(up.push(server, reg.endpoint, "cannot look it up"));
+		repair_storage();
+		assert.equal(500, res.status);
+		assert.is_false(fu.traceback_in(res.body), "traceback in the body: " .. res.body);
+		assert.equal(0, #up.pushes(client), "a push was relayed without its registration");
+		assert.equal(1, #fu.log_lines(server, "warn", SOURCE, mark), "warnings:\n" .. fu.log_since(server, mark));
+	end);
+
+	it("answers a registration with wait/internal-server-error and a warning", function()
+		local mark = fu.log_mark(server);
+		break_storage();
+		local reg, reply = up.register(client, HOST);
+		repair_storage();
+		assert.is_nil(reg, "registered although storage fails");
+		local error_type, condition, text = up.error_of(reply);
+		assert.same({ "wait", "internal-server-error" }, { error_type, condition });
+		assert.is_false(fu.traceback_in(text), "traceback in the error text: " .. tostring(text));
+		assert.equal(1, #fu.log_lines(server, "warn", SOURCE, mark), "warnings:\n" .. fu.log_since(server, mark));
+	end);
+
+	it("registers and relays again once storage is back", function()
+		local reg = assert(up.register(client, HOST));
+		local res = assert(up.push(server, reg.endpoint, "back"));
+		assert.equal(201, res.status);
+	end);
+
+	it("has no Lua error or traceback in the log", function()
+		server:assert_log_clean();
+		assert.is_false(fu.traceback_in(server:log() .. server:output()), "a traceback was logged");
+	end);
+end);
+
+describe("reloading the module through the admin shell", function()
+	local server, client, before, endpoint_before;
+	local HOSTS = { HOST, COMPONENT };
+	local IQ_TIMEOUT = 30;
+
+	setup(function()
+		server = prosody.start({ users = USERS, modules = { "unified_push", "admin_shell" },
+			config = { unified_push_iq_timeout = IQ_TIMEOUT },
+			components = { [COMPONENT] = { module = "unified_push" } } });
+		client = connect(server, "phone");
+	end);
+
+	teardown(function()
+		if client then client:close(); end
+		if server then server:cleanup(); end
+		loop.clear();
+	end);
+
+	local function reload_line(host)
+		return ("module:reload(%q, %q)"):format(server.module_name, host);
+	end
+
+	local function reload(host)
+		local ok, output = fu.shell(server, reload_line(host));
+		assert.truthy(ok and output:find("Module reloaded on 1 host", 1, true), "reload on " .. host .. ":\n" .. output);
+	end
+
+	-- Pushes and checks it got 201 after exactly one push IQ reached the client.
+	local function assert_one_push(endpoint)
+		local received = #client.received;
+		local res = assert(up.push(server, endpoint, "exactly once"));
+		assert.equal(201, res.status);
+		assert.truthy(up.ping(client, HOST)); -- every stanza sent to us before the pong has arrived
+		assert.equal(received + 1, #client.received, "push IQs for one POST");
+	end
+
+	it("has the same hooks, HTTP routes and tasks after five reloads on a host and a component", function()
+		endpoint_before = assert(up.register(client, HOST)).endpoint;
+		-- Counted from after a first reload: a component that started before its parent host
+		-- hooks host-activated to find it; reloaded once the host is there, it does not need
+		-- to. That changes the counts once, which is not a leak.
+		for _, host in ipairs(HOSTS) do reload(host); end
+		before = fu.event_snapshot(server, HOSTS);
+		assert.truthy(before["host:" .. HOST .. " resource-unbind"], "the snapshot does not see the module's hooks");
+		local loaded = #fu.lines_with(server:log(), "Using the ");
+		for _ = 1, 5 do
+			for _, host in ipairs(HOSTS) do reload(host); end
+		end
+		assert.equal(loaded + 10, #fu.lines_with(server:log(), "Using the "), "times the module loaded");
+		assert.equal("", changes(before, fu.event_snapshot(server, HOSTS)), "handlers or items changed");
+	end);
+
+	it("answers a push that awaits the distributor when the module unloads", function()
+		local reg = assert(up.register(client, HOST));
+		local job;
+		client:on_iq(answering_pushes_with(function()
+			job = job or fu.shell_background(server, reload_line(HOST));
+			return nil;
+		end));
+		local res, elapsed = timed_push(server, reg.endpoint, "unloading meanwhile");
+		client:on_iq(nil);
+		assert.truthy(job, "the push never reached the distributor");
+		local ok, output = job:wait(15);
+		assert.truthy(ok, "reload: " .. tostring(output));
+		assert_retry_later(res);
+		assert.is_true(elapsed < 10, ("answered after %.2f s (timeout %d s)"):format(elapsed, IQ_TIMEOUT));
+	end);
+
+	it("then registers, and relays each push exactly once with 201, on the host and the component", function()
+		assert.equal("", changes(before, fu.event_snapshot(server, HOSTS)), "handlers or items changed");
+		assert_one_push(endpoint_before);
+		assert_one_push(assert(up.register(client, HOST)).endpoint);
+		assert_one_push(assert(up.register(client, COMPONENT)).endpoint);
+	end);
+
+	it("leaves a clean log", function()
+		server:assert_log_clean();
+	end);
+end);
