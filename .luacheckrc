@@ -3,8 +3,12 @@ std = "max"
 max_line_length = 150
 
 files["dist/"] = {
-	-- Prosody gives every module a `module` object in its environment.
-	read_globals = { "module", "prosody" },
+	-- Prosody gives every module a `module` object in its environment; the module
+	-- may set the lifecycle functions Prosody calls on it.
+	read_globals = {
+		"prosody",
+		module = { other_fields = true, fields = { unload = { read_only = false } } },
+	},
 	-- Unused variables and arguments are already rejected in src/ by tsconfig's
 	-- noUnusedLocals/noUnusedParameters; the ones left are TSTL's: its bundle loader
 	-- and the placeholder it names "____" (skipped destructuring slots, loop keys).

@@ -468,7 +468,7 @@ function ____exports.loadRevocations(store)
                 end
             end
             local key = tokenKey(token)
-            if not (revoked[key] ~= nil) then
+            if revoked[key] == nil then
                 count = count + 1
             end
             revoked[key] = exp
@@ -883,12 +883,12 @@ function ____exports.registrationIndex(store, maxPerUser, dropEndpoint)
             local count = 0
             for ____, entry in pairs(record) do
                 local app = (entry.a .. " ") .. entry.i
-                if not (apps[app] ~= nil) then
+                if apps[app] == nil then
                     apps[app] = true
                     count = count + 1
                 end
             end
-            if not (apps[(application .. " ") .. instance] ~= nil) and count >= maxPerUser then
+            if apps[(application .. " ") .. instance] == nil and count >= maxPerUser then
                 return nil, "limit", tostring(count) .. " registrations"
             end
             local key, reason = issue()
@@ -905,7 +905,7 @@ function ____exports.registrationIndex(store, maxPerUser, dropEndpoint)
         end,
         forget = function(user, key)
             local record = store:get(user)
-            if record == nil or record == false or not (record[key] ~= nil) then
+            if record == nil or record == false or record[key] == nil then
                 return
             end
             record[key] = nil

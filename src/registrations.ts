@@ -76,12 +76,12 @@ export function registrationIndex(
       let count = 0;
       for (const [, entry] of record) {
         const app = `${entry.a} ${entry.i}`;
-        if (!apps.has(app)) {
+        if (apps.get(app) === undefined) {
           apps.set(app, true);
           count++;
         }
       }
-      if (!apps.has(`${application} ${instance}`) && count >= maxPerUser) {
+      if (apps.get(`${application} ${instance}`) === undefined && count >= maxPerUser) {
         return $multi(undefined, "limit", `${count} registrations`);
       }
 
@@ -99,7 +99,7 @@ export function registrationIndex(
 
     forget(user, key) {
       const [record] = store.get(user);
-      if (record === undefined || record === false || !record.has(key)) return;
+      if (record === undefined || record === false || record.get(key) === undefined) return;
       record.delete(key);
       store.set(user, isEmpty(record) ? undefined : record);
     },

@@ -46,7 +46,7 @@ export function loadRevocations(
         }
       }
       const key = tokenKey(token);
-      if (!revoked.has(key)) count++;
+      if (revoked.get(key) === undefined) count++;
       revoked.set(key, exp);
       const [ok, setErr] = store.set(RECORD, revoked);
       if (ok !== true) return $multi(false, tostring(setErr));
