@@ -22,7 +22,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["scripts/**/*.mjs", "build-tools/**/*.js", "spec/**/*.mjs"],
+    files: ["scripts/**/*.mjs", "build-tools/**/*.js", "spec/**/*.mjs", "bench/**/*.mjs"],
     languageOptions: { globals: globals.node },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },

@@ -1,6 +1,7 @@
 -- A real Prosody for the suites that run on the host (spec/interop/): started
 -- with prosody.start's options given as JSON, it prints one JSON line
---   {"c2s_port":…,"http_port":…,"http_base":"…","dir":"…"}
+--   {"c2s_port":…,"http_port":…,"http_base":"…","dir":"…","pid":…}
+-- (pid: Prosody's process, for tools that read its /proc entry),
 -- and stops the server (and removes its directory) when its stdin closes.
 --
 --   lua5.4 spec/helpers/serve.lua '{"hosts":["localhost"],"modules":["unified_push"]}'
@@ -21,6 +22,7 @@ io.stdout:write(json.encode({
 	http_port = server.http_port,
 	http_base = server.http_base,
 	dir = server.dir,
+	pid = server.pid,
 }), "\n");
 io.stdout:flush();
 io.stdin:read("a");

@@ -1,0 +1,65 @@
+// The distributors, in a process of their own: many XMPP connections that
+// acknowledge every push at once. Driven by bench/run.mjs over IPC.
+import { randomBytes } from "node:crypto";
+import { serve } from "./rpc.mjs";
+import { Distributor } from "./xmpp.mjs";
+
+const LOGINS_IN_PARALLEL = 20;
+const servers = new Map(); // name -> [Distributor]
+
+/** Runs `task(i)` for i < count with at most `window` in flight. */
+async function windowed(count, window, task) {
+  let next = 0;
+  const results = new Array(count);
+  async function lane() {
+    while (next < count) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(window, count) }, lane));
+  return results;
+}
+
+const token32 = () => randomBytes(32).toString("base64");
+
+serve({
+  /** Logs every user in: { name, port, host, users: [[user, password]], resource }. */
+  async connect({ name, port, host, users, resource }) {
+    const started = performance.now();
+    const clients = await windowed(users.length, LOGINS_IN_PARALLEL, (i) =>
+      new Distributor({ port, host, user: users[i][0], password: users[i][1], resource }).connect(),
+    );
+    servers.set(name, clients);
+    return { connected: clients.length, ms: performance.now() - started };
+  },
+
+  /** Registers `count` endpoints round-robin over the users, `window` at a time. */
+  async register({ name, count, window }) {
+    const clients = servers.get(name);
+    const started = performance.now();
+    const endpoints = await windowed(count, window, (i) =>
+      clients[i % clients.length].register(token32(), token32()),
+    );
+    return { endpoints, ms: performance.now() - started };
+  },
+
+  /** This process's CPU time and the pushes answered so far. */
+  stats() {
+    let pushes = 0;
+    let down = 0;
+    for (const clients of servers.values()) {
+      for (const c of clients) {
+        pushes += c.pushes;
+        if (c.closed) down++;
+      }
+    }
+    return { cpu: process.cpuUsage(), pushes, down };
+  },
+
+  close({ name }) {
+    for (const c of servers.get(name) || []) c.close();
+    servers.delete(name);
+    return true;
+  },
+});

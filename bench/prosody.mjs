@@ -1,0 +1,153 @@
+// Prosody for the bench: started through spec/helpers/serve.lua in one of the
+// environments (the env slot named by MUP_SLOT), with accounts written straight
+// into its data directory, and read from the host through /proc.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import http from "node:http";
+import { createInterface } from "node:readline";
+import path from "node:path";
+import { repo, spawnIn } from "../scripts/lib/environments.mjs";
+
+const START_TIMEOUT_MS = 60_000;
+
+/** The environment's root directory on the host (chroot runner). */
+export function envRoot(env) {
+  const out = spawnSync("env/chroot.sh", ["path", env], { cwd: repo, encoding: "utf8" });
+  if (out.status !== 0) throw new Error(`env/chroot.sh path ${env} failed: ${out.stderr}`);
+  return out.stdout.trim();
+}
+
+/** Where the slot's checkout is inside the environment (/work/$MUP_SLOT). */
+export const slotDir = () => `/work/${process.env.MUP_SLOT || "mup"}`;
+
+/** Copies the bench's Lua modules into the slot; returns their folder inside the env. */
+export function installBenchPlugins(env, benchDir) {
+  const inside = `${slotDir()}/bench-plugins`;
+  const folder = path.join(envRoot(env), inside);
+  mkdirSync(folder, { recursive: true });
+  for (const name of ["mod_bench_ceiling.lua", "mod_bench_profile.lua"]) {
+    copyFileSync(path.join(benchDir, name), path.join(folder, name));
+  }
+  return inside;
+}
+
+// Prosody's datamanager escapes every non-alphanumeric byte of a path part.
+const encodePart = (s) =>
+  s.replace(/[^A-Za-z0-9]/g, (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0"));
+const luaString = (s) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+
+/**
+ * A fresh data directory holding `users` ([user, password]) as internal_plain
+ * accounts of `host`: one small file each, instead of one prosodyctl run each.
+ * Returns its path inside the environment.
+ */
+export function makeDataDir(env, name, host, users) {
+  const inside = `/tmp/mup-bench-data-${name}`;
+  const root = path.join(envRoot(env), inside);
+  rmSync(root, { recursive: true, force: true });
+  const accounts = path.join(root, encodePart(host), "accounts");
+  mkdirSync(accounts, { recursive: true });
+  for (const [user, password] of users) {
+    writeFileSync(
+      path.join(accounts, `${encodePart(user)}.dat`),
+      `return {\n\t["password"] = ${luaString(password)};\n};\n`,
+    );
+  }
+  return inside;
+}
+
+/** Removes data directories a bench run that was killed left behind. */
+export function removeStaleDataDirs(env) {
+  const tmp = path.join(envRoot(env), "tmp");
+  for (const entry of readdirSync(tmp)) {
+    if (entry.startsWith("mup-bench-data-")) {
+      rmSync(path.join(tmp, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+export function removeDataDir(env, inside) {
+  if (!inside.startsWith("/tmp/mup-bench-data-")) return;
+  rmSync(path.join(envRoot(env), inside), { recursive: true, force: true });
+}
+
+/** Starts Prosody in `env` with prosody.start's options; resolves with its ports and pid. */
+export function startProsody(env, options) {
+  const child = spawnIn(
+    "chroot",
+    env,
+    ["lua5.4", "spec/helpers/serve.lua", JSON.stringify(options)],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  const lines = createInterface({ input: child.stdout });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGTERM");
+      reject(new Error(`Prosody did not start within ${START_TIMEOUT_MS} ms`));
+    }, START_TIMEOUT_MS);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve.lua exited (status ${code}) before Prosody was ready`));
+    });
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      const info = JSON.parse(line);
+      if (info.error) return reject(new Error(info.error));
+      const exited = new Promise((done) => child.once("exit", done));
+      resolve({
+        ...info,
+        env,
+        /** Prosody's log, read from the host. */
+        log() {
+          try {
+            return readFileSync(path.join(envRoot(env), info.dir, "bench.log"), "utf8");
+          } catch {
+            return "";
+          }
+        },
+        stop() {
+          child.stdin.end();
+          return exited;
+        },
+      });
+    });
+  });
+}
+
+/** Resident memory of a process, bytes (VmRSS in /proc/PID/status). */
+export function rssBytes(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : null;
+}
+
+/** POSTs to one of Prosody's HTTP routes with the given Host header; resolves with the body. */
+export function postTo(port, host, urlPath, timeoutMs = 30_000) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: urlPath,
+        method: "POST",
+        headers: { host },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () =>
+          res.statusCode < 300
+            ? resolve(body)
+            : reject(new Error(`POST ${urlPath}: ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`POST ${urlPath} timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
+}

@@ -1,0 +1,393 @@
+// npm run bench: the reference mod_unified_push (Debian's prosody-modules) and
+// ours, side by side under the same load, on Prosody 0.12 and 13 and every
+// backend each supports. See bench/README.md for what is measured and the knobs.
+import { mkdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pickRunner, prepare } from "../scripts/lib/environments.mjs";
+import {
+  BACKENDS,
+  BENCH_DIR,
+  JWT_SECRET,
+  readConfig,
+  REFERENCE_MODULE,
+  RELAY_CAPACITY_OPTIONS,
+} from "./config.mjs";
+import {
+  installBenchPlugins,
+  makeDataDir,
+  postTo,
+  removeDataDir,
+  removeStaleDataDirs,
+  rssBytes,
+  slotDir,
+  startProsody,
+} from "./prosody.mjs";
+import { cpuSnapshot } from "./machine.mjs";
+import { startWorker } from "./rpc.mjs";
+import { summarise } from "./summary.mjs";
+import { writeReport } from "./report.mjs";
+
+process.env.MUP_SLOT ||= "bench";
+const HOST = "bench.test";
+const MODULES = ["reference", "ours"];
+const config = readConfig();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
+
+/** Lua literal for an option value (strings, numbers, booleans, lists). */
+function luaValue(value) {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return `{ ${value.map(luaValue).join(", ")} }`;
+  throw new Error(`bench: cannot write ${typeof value} into the Prosody config`);
+}
+
+/** The configuration both modules get: same text for the reference and ours. */
+function serverConfig(backend) {
+  const options = {
+    unified_push_backend: backend,
+    ...(backend === "jwt" ? { unified_push_secret: JWT_SECRET } : {}),
+    ...RELAY_CAPACITY_OPTIONS,
+  };
+  return [
+    // A file log at info level, as a production server would have; relative to
+    // the server directory (the launcher starts Prosody there).
+    `log = { { levels = { min = ${luaValue(config.logLevel)} }, to = "file", filename = "bench.log" } }`,
+    ...Object.entries(options).map(([k, v]) => `${k} = ${luaValue(v)}`),
+  ].join("\n");
+}
+
+function targetsOf(endpoints) {
+  return endpoints.map((endpoint) => {
+    const url = new URL(endpoint);
+    return { host: url.host, path: url.pathname + url.search };
+  });
+}
+
+// The ceiling route: short path segments, so what is measured is Prosody's HTTP
+// stack, not the path handling that long tokens cost.
+const CEILING_TARGETS = Array.from({ length: 16 }, (_, i) => ({
+  host: HOST,
+  path: `/bench_ceiling/ceiling-${String(i).padStart(8, "0")}`,
+}));
+
+/** Every process of ours, so the CPU the rest of the machine uses can be told apart. */
+function ourPids(workers, servers) {
+  const pids = { distributor: workers.distributor.pid, runner: process.pid };
+  for (const [name, server] of Object.entries(servers)) pids[`prosody_${name}`] = server.pid;
+  return pids;
+}
+
+/**
+ * Waits (at most config.quietWait seconds) until the rest of the machine uses
+ * less than config.quietThreshold of a core: other test runs on this two-core
+ * machine would otherwise take Prosody's core. Returns what it saw.
+ */
+async function waitForQuiet(pids) {
+  const started = performance.now();
+  let other;
+  for (;;) {
+    const before = cpuSnapshot(pids);
+    await sleep(1000);
+    other = cpuSnapshot(pids).since(before).other;
+    const waited = (performance.now() - started) / 1000;
+    if (other < config.quietThreshold || waited >= config.quietWait) {
+      return { waited: Math.round(waited), otherBefore: other };
+    }
+  }
+}
+
+/** One load run against one server; CPU shares cover the measured window. */
+async function measure(workers, servers, server, targets, shape) {
+  const pids = ourPids(workers, servers);
+  const quiet = await waitForQuiet(pids);
+  const { [`prosody_${server.name}`]: own, ...rest } = pids;
+  const result = await workers.load.call("run", {
+    port: server.http_port,
+    targets,
+    body: config.body,
+    drain: config.drain,
+    watch: { prosody: own, ...rest },
+    ...shape,
+  });
+  result.quiet = quiet;
+  return result;
+}
+
+const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
+
+/**
+ * A fresh Prosody with one module, its distributors logged in and
+ * users x endpoints endpoints registered (timed: the registrations/s figure).
+ */
+async function freshServer(env, backend, name, pluginDir, workers, users, tag) {
+  const dataDir = makeDataDir(env, `${env}-${backend}-${tag}`, HOST, users);
+  let server;
+  try {
+    server = await startProsody(env, {
+      hosts: [HOST],
+      modules: [
+        "unified_push",
+        "bench_ceiling",
+        ...(config.profile === "lua" ? ["bench_profile"] : []),
+      ],
+      module_file:
+        name === "reference" ? REFERENCE_MODULE : `${slotDir()}/dist/mod_unified_push.lua`,
+      plugin_paths: [pluginDir],
+      data_dir: dataDir,
+      authentication: "internal_plain",
+      config: serverConfig(backend),
+      max_lifetime: 4 * 3600,
+    });
+  } catch (err) {
+    removeDataDir(env, dataDir);
+    throw err;
+  }
+  server.name = name;
+  server.key = tag;
+  server.dataDir = dataDir;
+  try {
+    await workers.distributor.call("connect", {
+      name: tag,
+      port: server.c2s_port,
+      host: HOST,
+      users,
+      resource: "distributor",
+    });
+    const count = config.users * config.endpoints;
+    const reg = await workers.distributor.call("register", {
+      name: tag,
+      count,
+      window: config.registrationWindow,
+    });
+    server.targets = targetsOf(reg.endpoints);
+    server.registration = { count, perSecond: count / (reg.ms / 1000) };
+    server.tokenLength = decodeURIComponent(
+      new URL(reg.endpoints[0]).pathname.split("/").pop() + new URL(reg.endpoints[0]).search,
+    ).length;
+    server.endpointExample = reg.endpoints[0].replace(/\/push\/(.{0,8}).*$/, "/push/$1…");
+  } catch (err) {
+    await retire(env, workers, server);
+    throw err;
+  }
+  return server;
+}
+
+/** Stops a server started by freshServer; returns the error lines of its log. */
+async function retire(env, workers, server) {
+  await workers.distributor.call("close", { name: server.key }).catch(() => {});
+  const errors = server
+    .log()
+    .split("\n")
+    .filter((line) => /\terror\t/.test(line));
+  await server.stop();
+  removeDataDir(env, server.dataDir);
+  return errors;
+}
+
+async function benchBackend(env, backend, pluginDir, workers, withCeiling) {
+  const users = Array.from({ length: config.users }, (_, i) => [
+    `dist${String(i).padStart(4, "0")}`,
+    `pw-${i}-bench`,
+  ]);
+  const section = {
+    env,
+    backend,
+    servers: {},
+    runs: [],
+    registrations: [],
+    memory: {},
+    afterBurst: [],
+    errors: {},
+  };
+  const noteErrors = (name, lines) => {
+    if (lines.length === 0) return;
+    const e = (section.errors[name] ||= { lines: 0, first: lines[0] });
+    e.lines += lines.length;
+  };
+
+  // Memory: a fresh server per module; warm up, read RSS, push memoryPushes
+  // more, read RSS again.
+  for (const name of MODULES) {
+    const server = await freshServer(env, backend, name, pluginDir, workers, users, `${name}-mem`);
+    const servers = { [name]: server };
+    try {
+      section.servers[name] = {
+        tokenLength: server.tokenLength,
+        endpointExample: server.endpointExample,
+      };
+      const shape = { concurrency: config.memoryConcurrency };
+      await measure(workers, servers, server, server.targets, {
+        ...shape,
+        count: config.warmupPushes,
+      });
+      await sleep(1000);
+      const warm = rssBytes(server.pid);
+      const run = await measure(workers, servers, server, server.targets, {
+        ...shape,
+        count: config.memoryPushes,
+      });
+      await sleep(1000);
+      const after = rssBytes(server.pid);
+      section.memory[name] = {
+        afterWarmup: warm,
+        afterPushes: after,
+        pushes: config.memoryPushes,
+        ok: run.ok,
+        statuses: run.statuses,
+        seconds: run.seconds,
+      };
+      log(
+        `${env} ${backend} ${name}: RSS ${(warm / 2 ** 20).toFixed(1)} MB after warm-up,`,
+        `${(after / 2 ** 20).toFixed(1)} MB after ${config.memoryPushes} pushes`,
+        `(${run.ok} answered 201 in ${run.seconds.toFixed(1)} s)`,
+      );
+      if (config.profile === "lua") {
+        section.profiles ||= {};
+        section.profiles[name] = await profile(workers, servers, server);
+      }
+    } finally {
+      noteErrors(name, await retire(env, workers, server));
+    }
+  }
+
+  // Rounds: every target at every concurrency, each on a fresh server (a burst
+  // of 2000 requests leaves Prosody's Lua heap spread over far more memory, and
+  // everything measured after it on the same process is slower), the order of
+  // the targets rotated each round.
+  const targets = withCeiling ? [...MODULES, "ceiling"] : MODULES;
+  for (let round = 0; round < config.rounds; round++) {
+    for (const target of rotate(targets, round)) {
+      const name = target === "ceiling" ? "ours" : target;
+      const server = await freshServer(
+        env,
+        backend,
+        name,
+        pluginDir,
+        workers,
+        users,
+        `${target}-${round}`,
+      );
+      const servers = { [name]: server };
+      try {
+        if (target !== "ceiling") {
+          section.registrations.push({ module: target, round, ...server.registration });
+        }
+        for (const concurrency of config.concurrency) {
+          const result = await measure(
+            workers,
+            servers,
+            server,
+            target === "ceiling" ? CEILING_TARGETS : server.targets,
+            { concurrency, warmup: config.warmup, duration: config.duration },
+          );
+          section.runs.push({ module: target, round, ...result });
+          logRun(`${env} ${backend} round ${round + 1} ${target} c=${concurrency}:`, result);
+        }
+        // The same server at concurrency 64 again, after the highest concurrency.
+        if (config.afterBurst && target !== "ceiling") {
+          const result = await measure(workers, servers, server, server.targets, {
+            concurrency: 64,
+            warmup: config.warmup,
+            duration: config.duration,
+          });
+          result.rss = rssBytes(server.pid);
+          section.afterBurst.push({ module: target, round, ...result });
+          logRun(`${env} ${backend} round ${round + 1} ${target} c=64 after the burst:`, result);
+        }
+      } finally {
+        noteErrors(name, await retire(env, workers, server));
+      }
+    }
+  }
+  return section;
+}
+
+function logRun(what, result) {
+  const bad = Object.entries(result.statuses).filter(([s]) => s !== "201");
+  log(
+    what,
+    `${Math.round(result.pushesPerSecond)}/s p50 ${fmt(result.p50)} p99 ${fmt(result.p99)} ms`,
+    bad.length ? `non-201 ${JSON.stringify(Object.fromEntries(bad))}` : "",
+    `cpu prosody ${pct(result.cpuShare.prosody)} load ${pct(result.cpuShare.load)}`,
+    `distributor ${pct(result.cpuShare.distributor)} other ${pct(result.cpuShare.other)}`,
+    result.quiet.waited > 1 ? `(waited ${result.quiet.waited} s for quiet)` : "",
+    result.rss ? `RSS ${(result.rss / 2 ** 20).toFixed(1)} MB` : "",
+  );
+}
+
+/** One extra run at concurrency 64 with the Lua sampler on. */
+async function profile(workers, servers, server) {
+  await postTo(server.http_port, HOST, "/bench_profile/start");
+  const run = await measure(workers, servers, server, server.targets, {
+    concurrency: 64,
+    warmup: 0,
+    duration: config.duration,
+  });
+  const result = JSON.parse(await postTo(server.http_port, HOST, "/bench_profile/stop"));
+  result.pushesPerSecond = run.pushesPerSecond;
+  return result;
+}
+
+const fmt = (ms) => (ms === null ? "-" : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
+const pct = (share) => `${Math.round(share * 100)}%`;
+
+async function main() {
+  const runner = pickRunner();
+  if (runner !== "chroot") {
+    console.error("bench: needs the chroot environments (reads Prosody's /proc entries)");
+    process.exit(2);
+  }
+  const started = Date.now();
+  const workers = {
+    distributor: startWorker(path.join(BENCH_DIR, "distributor.mjs")),
+    load: startWorker(path.join(BENCH_DIR, "load.mjs")),
+  };
+  const results = {
+    generated: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryGB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    config,
+    relayCapacityOptions: RELAY_CAPACITY_OPTIONS,
+    sections: [],
+  };
+  const interrupted = () => {
+    workers.distributor.stop();
+    workers.load.stop();
+  };
+  process.once("SIGINT", interrupted);
+  try {
+    for (const env of config.envs) {
+      if (!prepare(runner, env)) throw new Error(`bench: preparing ${env} failed`);
+      removeStaleDataDirs(env);
+      const pluginDir = installBenchPlugins(env, BENCH_DIR);
+      const backends = BACKENDS[env].filter(
+        (b) => config.backends.length === 0 || config.backends.includes(b),
+      );
+      for (const [i, backend] of backends.entries()) {
+        log(`${env} ${backend}: starting`);
+        results.sections.push(
+          await benchBackend(env, backend, pluginDir, workers, config.ceiling && i === 0),
+        );
+      }
+    }
+  } finally {
+    workers.distributor.stop();
+    workers.load.stop();
+  }
+  results.seconds = Math.round((Date.now() - started) / 1000);
+  results.summary = summarise(results);
+  mkdirSync(config.out, { recursive: true });
+  await writeReport(results, config.out);
+  log(`done in ${results.seconds} s: ${path.join(config.out, "results.md")}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

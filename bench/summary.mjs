@@ -1,0 +1,140 @@
+// Rounds folded into one row per environment, backend, module and concurrency:
+// medians across rounds (so one noisy round moves nothing), non-201 answers summed.
+
+export function median(values) {
+  const v = values.filter((x) => x !== null && x !== undefined).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+function sumStatuses(runs) {
+  const out = {};
+  for (const run of runs) {
+    for (const [status, n] of Object.entries(run.statuses)) {
+      if (status !== "201") out[status] = (out[status] || 0) + n;
+    }
+  }
+  return out;
+}
+
+function rowOf(runs) {
+  const rates = runs.map((r) => r.pushesPerSecond);
+  const shares = runs.map((r) => r.cpuShare);
+  return {
+    rounds: runs.length,
+    pushesPerSecond: median(rates),
+    min: Math.min(...rates),
+    max: Math.max(...rates),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    answered: runs.reduce((n, r) => n + r.completed, 0),
+    non201: sumStatuses(runs),
+    cpu: {
+      prosody: median(shares.map((s) => s.prosody)),
+      load: median(shares.map((s) => s.load)),
+      distributor: median(shares.map((s) => s.distributor)),
+      other: median(shares.map((s) => s.other)),
+    },
+  };
+}
+
+/** The summary stored in results.json and rendered by report.mjs. */
+export function summarise(results) {
+  const ceilings = {}; // env -> concurrency -> row
+  for (const section of results.sections) {
+    const runs = section.runs.filter((r) => r.module === "ceiling");
+    if (runs.length === 0 || ceilings[section.env]) continue;
+    ceilings[section.env] = {};
+    for (const c of results.config.concurrency) {
+      ceilings[section.env][c] = rowOf(runs.filter((r) => r.concurrency === c));
+    }
+  }
+
+  const rows = [];
+  const panels = [];
+  for (const section of results.sections) {
+    const { env, backend } = section;
+    const panel = { env, backend, rows: [] };
+    for (const c of results.config.concurrency) {
+      const byModule = {};
+      for (const module of ["reference", "ours"]) {
+        const runs = section.runs.filter((r) => r.module === module && r.concurrency === c);
+        if (runs.length) byModule[module] = rowOf(runs);
+      }
+      const { reference, ours } = byModule;
+      const ceiling = ceilings[env]?.[c];
+      const row = {
+        env,
+        backend,
+        concurrency: c,
+        reference,
+        ours,
+        ratio:
+          reference && ours && reference.pushesPerSecond > 0
+            ? ours.pushesPerSecond / reference.pushesPerSecond
+            : null,
+        ceiling: ceiling ? ceiling.pushesPerSecond : null,
+        oursOfCeiling: ceiling && ours ? ours.pushesPerSecond / ceiling.pushesPerSecond : null,
+        referenceOfCeiling:
+          ceiling && reference ? reference.pushesPerSecond / ceiling.pushesPerSecond : null,
+      };
+      rows.push(row);
+      panel.rows.push(row);
+    }
+    const reg = (module) =>
+      median(section.registrations.filter((r) => r.module === module).map((r) => r.perSecond));
+    panel.registrations = { reference: reg("reference"), ours: reg("ours") };
+    panel.memory = section.memory;
+    panel.servers = section.servers;
+    panel.errors = section.errors || {};
+    panel.afterBurst = {};
+    for (const module of ["reference", "ours"]) {
+      const runs = (section.afterBurst || []).filter((r) => r.module === module);
+      if (runs.length === 0) continue;
+      const fresh = panel.rows.find((r) => r.concurrency === 64)?.[module];
+      const after = median(runs.map((r) => r.pushesPerSecond));
+      panel.afterBurst[module] = {
+        fresh: fresh ? fresh.pushesPerSecond : null,
+        after,
+        ratio: fresh && fresh.pushesPerSecond > 0 ? after / fresh.pushesPerSecond : null,
+        rss: median(runs.map((r) => r.rss)),
+        non201: sumStatuses(runs),
+      };
+    }
+    panels.push(panel);
+  }
+
+  // The client side's CPU next to Prosody's, over every measured run.
+  const all = results.sections.flatMap((s) =>
+    s.runs.map((r) => ({ env: s.env, backend: s.backend, ...r })),
+  );
+  const clientShares = all.map((r) => r.cpuShare.load + r.cpuShare.distributor);
+  const worst = all.reduce(
+    (w, r) =>
+      r.cpuShare.load + r.cpuShare.distributor > w.cpuShare.load + w.cpuShare.distributor ? r : w,
+    all[0],
+  );
+  const clientCpu = all.length
+    ? {
+        medianClientShare: median(clientShares),
+        maxClientShare: Math.max(...clientShares),
+        maxLoadShare: Math.max(...all.map((r) => r.cpuShare.load)),
+        maxDistributorShare: Math.max(...all.map((r) => r.cpuShare.distributor)),
+        medianProsodyShare: median(all.map((r) => r.cpuShare.prosody)),
+        medianOtherShare: median(all.map((r) => r.cpuShare.other)),
+        maxOtherShare: Math.max(...all.map((r) => r.cpuShare.other)),
+        noisyRuns: all.filter((r) => r.cpuShare.other >= 0.25).length,
+        runs: all.length,
+        worstRun: worst && {
+          env: worst.env,
+          backend: worst.backend,
+          module: worst.module,
+          concurrency: worst.concurrency,
+          pushesPerSecond: worst.pushesPerSecond,
+          cpuShare: worst.cpuShare,
+        },
+      }
+    : null;
+  return { rows, panels, ceilings, clientCpu };
+}
