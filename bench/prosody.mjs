@@ -4,9 +4,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import http from "node:http";
-import { createInterface } from "node:readline";
 import path from "node:path";
-import { repo, spawnIn } from "../scripts/lib/environments.mjs";
+import { repo, serveProsody } from "../scripts/lib/environments.mjs";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -72,48 +71,20 @@ export function removeDataDir(env, inside) {
 }
 
 /** Starts Prosody in `env` with prosody.start's options; resolves with its ports and pid. */
-export function startProsody(env, options) {
-  const child = spawnIn(
-    "chroot",
+export async function startProsody(env, options) {
+  const server = await serveProsody("chroot", env, options, START_TIMEOUT_MS);
+  return {
+    ...server,
     env,
-    ["lua5.4", "spec/helpers/serve.lua", JSON.stringify(options)],
-    {
-      stdio: ["pipe", "pipe", "inherit"],
+    /** Prosody's log, read from the host. */
+    log() {
+      try {
+        return readFileSync(path.join(envRoot(env), server.dir, "bench.log"), "utf8");
+      } catch {
+        return "";
+      }
     },
-  );
-  const lines = createInterface({ input: child.stdout });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGTERM");
-      reject(new Error(`Prosody did not start within ${START_TIMEOUT_MS} ms`));
-    }, START_TIMEOUT_MS);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve.lua exited (status ${code}) before Prosody was ready`));
-    });
-    lines.once("line", (line) => {
-      clearTimeout(timer);
-      const info = JSON.parse(line);
-      if (info.error) return reject(new Error(info.error));
-      const exited = new Promise((done) => child.once("exit", done));
-      resolve({
-        ...info,
-        env,
-        /** Prosody's log, read from the host. */
-        log() {
-          try {
-            return readFileSync(path.join(envRoot(env), info.dir, "bench.log"), "utf8");
-          } catch {
-            return "";
-          }
-        },
-        stop() {
-          child.stdin.end();
-          return exited;
-        },
-      });
-    });
-  });
+  };
 }
 
 /** Resident memory of a process, bytes (VmRSS in /proc/PID/status). */

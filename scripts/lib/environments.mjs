@@ -2,6 +2,7 @@
 // answers, else through env/chroot.sh. Shared by `npm test`, `npm start` and the
 // host-side suites. Inside an environment the repository is at /work/mup.
 import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -71,4 +72,44 @@ export function hostPath(runner, env, inside) {
   if (runner === "docker") return path.join(repo, path.relative(INSIDE, inside));
   const root = spawnSync("env/chroot.sh", ["path", env], { cwd: repo, encoding: "utf8" });
   return path.join(root.stdout.trim(), inside);
+}
+
+/**
+ * Starts a real Prosody in `env` through spec/helpers/serve.lua with
+ * prosody.start's options. Resolves with serve.lua's report ({ c2s_port,
+ * http_port, http_base, dir, pid }) and stop(), which ends it.
+ */
+export function serveProsody(runner, env, options, timeoutMs = 30_000) {
+  const child = spawnIn(
+    runner,
+    env,
+    ["lua5.4", "spec/helpers/serve.lua", JSON.stringify(options)],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  const lines = createInterface({ input: child.stdout });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGTERM");
+      reject(new Error(`Prosody did not start within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve.lua exited (status ${code}) before Prosody was ready`));
+    });
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      const info = JSON.parse(line);
+      if (info.error) return reject(new Error(info.error));
+      const exited = new Promise((done) => child.once("exit", done));
+      resolve({
+        ...info,
+        stop() {
+          child.stdin.end();
+          return exited;
+        },
+      });
+    });
+  });
 }
