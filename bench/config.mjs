@@ -55,6 +55,7 @@ const DEFAULTS = {
   quietWait: 30, // seconds to wait before a run for the rest of the machine to go quiet
   quietThreshold: 0.15, // "quiet": other processes use less than this share of a core
   profile: "", // "lua" to sample Lua stacks in Prosody during one extra run
+  profileConcurrency: 64, // concurrency of that extra run
   out: BENCH_DIR, // where results.{md,json,png} go
 };
 

@@ -186,8 +186,8 @@ function markdown(results) {
     line(
       "Share of samples of `bench/mod_bench_profile.lua` (a count hook every 1000 VM " +
         "instructions on the main thread and every coroutine) during one extra run at " +
-        "concurrency 64 per module. *self*: the function running; *total*: anywhere on " +
-        "the stack. C functions are charged to their Lua callers.",
+        `concurrency ${config.profileConcurrency ?? 64} per module. *self*: the function ` +
+        "running; *total*: anywhere on the stack. C functions are charged to their Lua callers.",
     );
     line();
     for (const sec of profiled) {

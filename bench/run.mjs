@@ -317,11 +317,11 @@ function logRun(what, result) {
   );
 }
 
-/** One extra run at concurrency 64 with the Lua sampler on. */
+/** One extra run (at --profile-concurrency) with the Lua sampler on. */
 async function profile(workers, servers, server) {
   await postTo(server.http_port, HOST, "/bench_profile/start");
   const run = await measure(workers, servers, server, server.targets, {
-    concurrency: 64,
+    concurrency: config.profileConcurrency,
     warmup: 0,
     duration: config.duration,
   });

@@ -745,8 +745,6 @@ return ____exports
  end,
 ["src.pending"] = function(...)
 local ____exports = {}
-local ____util_2Epromise = require("util.promise")
-local newPromise = ____util_2Epromise.new
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
 local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] = true}
@@ -756,6 +754,17 @@ local WENT_OFFLINE = {answer = "unavailable", reason = "offline"}
 function ____exports.pendingPushes(context)
     local byId = {}
     local perUser = {}
+    local queue = {}
+    local front = 1
+    local back = 0
+    local sweeper
+    --- Dequeues pushes at the front that have already settled.
+    local function skipSettled()
+        while front <= back and byId[queue[front]] == nil do
+            queue[front] = nil
+            front = front + 1
+        end
+    end
     local function finish(id, settlement)
         local waiting = byId[id]
         if waiting == nil then
@@ -768,23 +777,42 @@ function ____exports.pendingPushes(context)
         else
             perUser[waiting.user] = nil
         end
-        waiting.timer:stop()
+        skipSettled()
         waiting.settle(settlement)
     end
+    --- Times out what is overdue; returns the seconds until the next deadline, if any.
+    local function sweep()
+        local now = context.clock()
+        skipSettled()
+        while front <= back do
+            local id = queue[front]
+            local deadline = byId[id].deadline
+            if deadline > now then
+                return deadline - now
+            end
+            finish(id, TIMED_OUT)
+        end
+        sweeper = nil
+        return nil
+    end
     return {
-        send = function(iq)
+        send = function(iq, settle)
             local id = iq.attr.id
             local to = iq.attr.to
-            return newPromise(function(resolve)
-                local timer = context.addTimer(
-                    context.timeout,
-                    function() return finish(id, TIMED_OUT) end
-                )
-                local user = bare(to) or to
-                byId[id] = {to = to, user = user, settle = resolve, timer = timer}
-                perUser[user] = (perUser[user] or 0) + 1
-                context.send(iq)
-            end)
+            local user = bare(to) or to
+            byId[id] = {
+                to = to,
+                user = user,
+                settle = settle,
+                deadline = context.clock() + context.timeout
+            }
+            back = back + 1
+            queue[back] = id
+            perUser[user] = (perUser[user] or 0) + 1
+            if sweeper == nil then
+                sweeper = context.addTimer(context.timeout, sweep)
+            end
+            context.send(iq)
         end,
         answer = function(reply)
             local id = reply.attr.id
@@ -818,6 +846,10 @@ function ____exports.pendingPushes(context)
             for id in pairs(byId) do
                 finish(id, WENT_OFFLINE)
             end
+            if sweeper ~= nil then
+                sweeper:stop()
+            end
+            sweeper = nil
         end,
         countFor = function(user)
             return perUser[user] or 0
@@ -1064,8 +1096,11 @@ return ____exports
  end,
 ["src.relay"] = function(...)
 local ____exports = {}
+local retryLater, outcome
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
+local ____util_2Epromise = require("util.promise")
+local newPromise = ____util_2Epromise.new
 local ____backend = require("src.backends.backend")
 local tokenKey = ____backend.tokenKey
 local ____errors = require("src.errors")
@@ -1074,16 +1109,56 @@ local ____protocol = require("src.protocol")
 local pushIq = ____protocol.pushIq
 local ____pushheaders = require("src.pushheaders")
 local parsePushHeaders = ____pushheaders.parsePushHeaders
+function retryLater(response, seconds, ____error)
+    response.headers.retry_after = tostring(seconds)
+    return errors.new(____error)
+end
+function outcome(context, settled, token, registration, id, response)
+    local to = registration.sub
+    if settled.answer == "delivered" then
+        context.log("debug", "Push %s delivered to <%s>", id, to)
+        response.headers.ttl = "0"
+        response.headers.location = context.locationFor(id)
+        return 201
+    end
+    if settled.answer == "gone" then
+        context.log(
+            "debug",
+            "Push %s refused by <%s> (%s): revoking the endpoint",
+            id,
+            to,
+            settled.reason
+        )
+        local revoked, reason = context.backend.revoke(
+            token,
+            registration,
+            context.now()
+        )
+        if revoked then
+            context.index.forget(
+                bare(to) or to,
+                tokenKey(token)
+            )
+        else
+            context.log("warn", "Could not revoke a push endpoint: %s", reason)
+        end
+        return errors.new("unknown-endpoint")
+    end
+    context.log(
+        "debug",
+        "Push %s not delivered to <%s>: %s",
+        id,
+        to,
+        settled.reason
+    )
+    return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
+end
 --- Largest push message accepted, bytes (SPEC §3).
 ____exports.MAX_BODY_BYTES = 4096
 --- Longer tokens are not ours (paseto and jwt tokens are a few hundred characters).
 local MAX_TOKEN_LENGTH = 1024
 --- Seconds an app server is asked to wait before retrying a 503.
 ____exports.RETRY_AFTER_SECONDS = 60
-local function retryLater(response, seconds, ____error)
-    response.headers.retry_after = tostring(seconds)
-    return errors.new(____error)
-end
 --- Handles one POST to an endpoint: the answer now, or a promise of it.
 function ____exports.relayPush(context, token, request, response)
     if #token > MAX_TOKEN_LENGTH then
@@ -1141,44 +1216,20 @@ function ____exports.relayPush(context, token, request, response)
         registration.instance,
         body
     )
-    return context.pending.send(iq):next(function(settled)
-        if settled.answer == "delivered" then
-            context.log("debug", "Push %s delivered to <%s>", id, to)
-            response.headers.ttl = "0"
-            response.headers.location = context.locationFor(id)
-            return 201
-        end
-        if settled.answer == "gone" then
-            context.log(
-                "debug",
-                "Push %s refused by <%s> (%s): revoking the endpoint",
-                id,
-                to,
-                settled.reason
-            )
-            local revoked, reason = context.backend.revoke(
-                token,
-                registration,
-                context.now()
-            )
-            if revoked then
-                context.index.forget(
-                    user,
-                    tokenKey(token)
-                )
-            else
-                context.log("warn", "Could not revoke a push endpoint: %s", reason)
+    return newPromise(function(resolve)
+        context.pending.send(
+            iq,
+            function(settled)
+                resolve(outcome(
+                    context,
+                    settled,
+                    token,
+                    registration,
+                    id,
+                    response
+                ))
             end
-            return errors.new("unknown-endpoint")
-        end
-        context.log(
-            "debug",
-            "Push %s not delivered to <%s>: %s",
-            id,
-            to,
-            settled.reason
         )
-        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
     end)
 end
 return ____exports
@@ -1195,6 +1246,7 @@ local split = ____util_2Ejid.split
 local ____util_2Estanza = require("util.stanza")
 local error_reply = ____util_2Estanza.error_reply
 local ____util_2Etime = require("util.time")
+local monotonic = ____util_2Etime.monotonic
 local clock = ____util_2Etime.now
 local ____backends = require("src.backends.index")
 local createBackend = ____backends.createBackend
@@ -1297,6 +1349,7 @@ module:hook(
 local pending = pendingPushes({
     send = function(stanza) return module:send(stanza) end,
     addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
+    clock = monotonic,
     timeout = config.iqTimeout
 })
 module:hook(

@@ -6,7 +6,7 @@ import { medium } from "util.id";
 import { urldecode, urlencode } from "util.http";
 import { split } from "util.jid";
 import { error_reply } from "util.stanza";
-import { now as clock } from "util.time";
+import { monotonic, now as clock } from "util.time";
 import { createBackend, supportedBackends } from "./backends";
 import { readConfig } from "./config";
 import { endpointPath, tokenOf } from "./endpoint";
@@ -91,6 +91,7 @@ module.hook(`iq-get/host/${NS}:register`, (event) => {
 const pending = pendingPushes({
   send: (stanza) => module.send(stanza),
   addTimer: (delay, callback) => module.add_timer(delay, callback),
+  clock: monotonic,
   timeout: config.iqTimeout,
 });
 

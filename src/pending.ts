@@ -1,10 +1,8 @@
 // Pushes waiting for the distributor's answer. This replaces module:send_iq,
 // which keeps at most 256 IQs in flight (evicting older ones with an error) and
 // leaves two event handlers and a timer behind for every evicted IQ (SPEC §6).
-// Here one hook on the host serves every answer, each push has one timer that
-// is stopped when it settles, and pushes to a distributor that goes offline are
-// settled at once.
-import { new as newPromise, Promise } from "util.promise";
+// Here one hook on the host serves every answer, one timer serves every
+// timeout, and pushes to a distributor that goes offline are settled at once.
 import { bare } from "util.jid";
 import { Stanza } from "util.stanza";
 
@@ -23,12 +21,15 @@ export interface Settlement {
   readonly reason: string;
 }
 
+export type SettleCallback = (this: void, settlement: Settlement) => void;
+
 interface Waiting {
   readonly to: string;
   /** The distributor's bare JID: the user the in-flight limit counts for. */
   readonly user: string;
-  readonly settle: (this: void, settlement: Settlement) => void;
-  readonly timer: { stop(this: unknown): void };
+  readonly settle: SettleCallback;
+  /** When to give up waiting, on context.clock. */
+  readonly deadline: number;
 }
 
 const GONE_CONDITIONS: Record<string, true | undefined> = {
@@ -43,23 +44,32 @@ const WENT_OFFLINE: Settlement = { answer: "unavailable", reason: "offline" };
 export interface PendingContext {
   /** Sends a stanza (module:send). */
   readonly send: (this: void, stanza: Stanza) => void;
-  /** module:add_timer: calls `callback` once after `delay` seconds; the handle can stop it. */
+  /**
+   * module:add_timer: calls `callback` after `delay` seconds, and again after the
+   * number of seconds it returns, if any; the handle can stop it.
+   */
   readonly addTimer: (
     this: void,
     delay: number,
-    callback: (this: void) => void,
+    callback: (this: void) => number | undefined,
   ) => { stop(this: unknown): void };
+  /** Seconds on a monotonic clock. */
+  readonly clock: (this: void) => number;
+  /** Seconds to wait for an answer. */
   readonly timeout: number;
 }
 
 export interface PendingPushes {
-  /** Sends the push IQ (its id must be unique) and resolves with what came of it. */
-  send(this: void, iq: Stanza): Promise<Settlement>;
+  /**
+   * Sends the push IQ (its id must be unique) and calls `settle` once with what
+   * came of it: an answer, the timeout, the distributor going offline or unload.
+   */
+  send(this: void, iq: Stanza, settle: SettleCallback): void;
   /** Handles an IQ result or error if it answers one of our pushes; true if it did. */
   answer(this: void, reply: Stanza): boolean;
   /** Settles every push waiting on a full JID that has gone offline. */
   dropTarget(this: void, fullJid: string): void;
-  /** Settles everything (module unload). */
+  /** Settles everything and stops the timer (module unload). */
   dropAll(this: void): void;
   /** Pushes waiting on any distributor of one user (bare JID). */
   countFor(this: void, user: string): number;
@@ -68,6 +78,22 @@ export interface PendingPushes {
 export function pendingPushes(context: PendingContext): PendingPushes {
   const byId = new LuaTable<string, Waiting>();
   const perUser = new LuaTable<string, number>();
+  // Ids in the order sent. Every push waits the same time, so this is also the
+  // order of their deadlines: the front is the next to time out. One timer per
+  // push (module:add_timer) would put an entry per push into the server's timer
+  // heap; with thousands in flight that heap work was the top of the profile.
+  const queue = new LuaTable<number, string>();
+  let front = 1;
+  let back = 0;
+  let sweeper: { stop(this: unknown): void } | undefined;
+
+  /** Dequeues pushes at the front that have already settled. */
+  function skipSettled(): void {
+    while (front <= back && byId.get(queue.get(front)) === undefined) {
+      queue.delete(front);
+      front++;
+    }
+  }
 
   function finish(id: string, settlement: Settlement): void {
     const waiting = byId.get(id);
@@ -76,21 +102,35 @@ export function pendingPushes(context: PendingContext): PendingPushes {
     const left = (perUser.get(waiting.user) ?? 1) - 1;
     if (left > 0) perUser.set(waiting.user, left);
     else perUser.delete(waiting.user);
-    waiting.timer.stop();
+    skipSettled();
     waiting.settle(settlement);
   }
 
+  /** Times out what is overdue; returns the seconds until the next deadline, if any. */
+  function sweep(this: void): number | undefined {
+    const now = context.clock();
+    skipSettled();
+    while (front <= back) {
+      const id = queue.get(front);
+      const deadline = byId.get(id).deadline;
+      if (deadline > now) return deadline - now;
+      finish(id, TIMED_OUT);
+    }
+    sweeper = undefined;
+    return undefined;
+  }
+
   return {
-    send(iq) {
+    send(iq, settle) {
       const id = iq.attr.id as string;
       const to = iq.attr.to as string;
-      return newPromise<Settlement>((resolve) => {
-        const timer = context.addTimer(context.timeout, () => finish(id, TIMED_OUT));
-        const user = bare(to) ?? to;
-        byId.set(id, { to, user, settle: resolve, timer });
-        perUser.set(user, (perUser.get(user) ?? 0) + 1);
-        context.send(iq);
-      });
+      const user = bare(to) ?? to;
+      byId.set(id, { to, user, settle, deadline: context.clock() + context.timeout });
+      back++;
+      queue.set(back, id);
+      perUser.set(user, (perUser.get(user) ?? 0) + 1);
+      sweeper ??= context.addTimer(context.timeout, sweep);
+      context.send(iq);
     },
 
     answer(reply) {
@@ -118,6 +158,8 @@ export function pendingPushes(context: PendingContext): PendingPushes {
 
     dropAll() {
       for (const [id] of byId) finish(id, WENT_OFFLINE);
+      sweeper?.stop();
+      sweeper = undefined;
     },
 
     countFor(user) {

@@ -3,9 +3,9 @@
 // HTTP status.
 import { ErrorObject } from "util.error";
 import { bare } from "util.jid";
-import { Promise } from "util.promise";
+import { new as newPromise, Promise } from "util.promise";
 import { HttpRequest, HttpResponse } from "net.http.server";
-import { Backend, tokenKey } from "./backends/backend";
+import { Backend, Registration, tokenKey } from "./backends/backend";
 import { errors } from "./errors";
 import { Logger } from "./log";
 import { PendingPushes, Settlement } from "./pending";
@@ -105,31 +105,46 @@ export function relayPush(
 
   const id = context.newId();
   const iq = pushIq(context.service, to, id, registration.application, registration.instance, body);
-  return context.pending.send(iq).next((settled: Settlement) => {
-    if (settled.answer === "delivered") {
-      context.log("debug", "Push %s delivered to <%s>", id, to);
-      // RFC 8030 §5: the message is not stored (TTL 0) and has a URL of its own.
-      response.headers.ttl = "0";
-      response.headers.location = context.locationFor(id);
-      return 201;
-    }
-    if (settled.answer === "gone") {
-      context.log(
-        "debug",
-        "Push %s refused by <%s> (%s): revoking the endpoint",
-        id,
-        to,
-        settled.reason,
-      );
-      const [revoked, reason] = context.backend.revoke(token, registration, context.now());
-      if (revoked) {
-        context.index.forget(user, tokenKey(token));
-      } else {
-        context.log("warn", "Could not revoke a push endpoint: %s", reason);
-      }
-      return errors.new("unknown-endpoint");
-    }
-    context.log("debug", "Push %s not delivered to <%s>: %s", id, to, settled.reason);
-    return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
+  return newPromise<PushOutcome>((resolve) => {
+    context.pending.send(iq, (settled) => {
+      resolve(outcome(context, settled, token, registration, id, response));
+    });
   });
+}
+
+/** The HTTP answer to a push the distributor has settled. */
+function outcome(
+  context: RelayContext,
+  settled: Settlement,
+  token: string,
+  registration: Registration,
+  id: string,
+  response: HttpResponse,
+): PushOutcome {
+  const to = registration.sub;
+  if (settled.answer === "delivered") {
+    context.log("debug", "Push %s delivered to <%s>", id, to);
+    // RFC 8030 §5: the message is not stored (TTL 0) and has a URL of its own.
+    response.headers.ttl = "0";
+    response.headers.location = context.locationFor(id);
+    return 201;
+  }
+  if (settled.answer === "gone") {
+    context.log(
+      "debug",
+      "Push %s refused by <%s> (%s): revoking the endpoint",
+      id,
+      to,
+      settled.reason,
+    );
+    const [revoked, reason] = context.backend.revoke(token, registration, context.now());
+    if (revoked) {
+      context.index.forget(bare(to) ?? to, tokenKey(token));
+    } else {
+      context.log("warn", "Could not revoke a push endpoint: %s", reason);
+    }
+    return errors.new("unknown-endpoint");
+  }
+  context.log("debug", "Push %s not delivered to <%s>: %s", id, to, settled.reason);
+  return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
 }

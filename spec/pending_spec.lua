@@ -1,0 +1,161 @@
+-- Unit: pushes waiting for their distributor's answer, with one timer for all
+-- timeouts. The timer and clock are stand-ins driven by the test, following
+-- module:add_timer's contract: the callback runs after `delay` seconds, and
+-- again after the number of seconds it returns.
+local st = require "util.stanza";
+local pending_lib = require "pending";
+
+local SERVICE = "example.test";
+
+local function harness(timeout)
+	local h = { now = 100, sent = {}, timers = {}, settled = {} };
+	h.pending = pending_lib.pendingPushes({
+		send = function(stanza) table.insert(h.sent, stanza); end,
+		addTimer = function(delay, callback)
+			local timer = { due = h.now + delay, callback = callback };
+			function timer.stop() timer.stopped = true; end
+			table.insert(h.timers, timer);
+			return timer;
+		end,
+		clock = function() return h.now; end,
+		timeout = timeout,
+	});
+	-- Sends a push to `to` with id `id`; what it settles with lands in h.settled[id].
+	function h.push(id, to)
+		local iq = st.iq({ type = "set", from = SERVICE, to = to, id = id });
+		h.pending.send(iq, function(settlement)
+			assert.is_nil(h.settled[id], "settled twice: " .. id);
+			h.settled[id] = settlement.answer .. "/" .. settlement.reason;
+		end);
+	end
+	-- Moves the clock to `t`, running the timers that are due by then.
+	function h.advance(t)
+		h.now = t;
+		for _, timer in ipairs(h.timers) do
+			while not timer.stopped and not timer.done and timer.due <= t do
+				local again = timer.callback(h.now);
+				if again == nil then timer.done = true; else timer.due = h.now + again; end
+			end
+		end
+	end
+	function h.armed()
+		local n = 0;
+		for _, timer in ipairs(h.timers) do
+			if not timer.stopped and not timer.done then n = n + 1; end
+		end
+		return n;
+	end
+	return h;
+end
+
+local function reply(id, from, kind, condition)
+	local iq = st.iq({ type = kind, from = from, to = SERVICE, id = id });
+	if condition then iq:tag("error", { type = "cancel" }):tag(condition, { xmlns = "urn:ietf:params:xml:ns:xmpp-stanzas" }); end
+	return iq;
+end
+
+describe("pending pushes", function()
+	it("sends each push and settles it with the distributor's answer", function()
+		local h = harness(20);
+		h.push("a", "u@example.test/d");
+		h.push("b", "u@example.test/d");
+		h.push("c", "u@example.test/d");
+		assert.equal(3, #h.sent);
+		assert.equal(3, h.pending.countFor("u@example.test"));
+		assert.is_true(h.pending.answer(reply("a", "u@example.test/d", "result")));
+		assert.is_true(h.pending.answer(reply("b", "u@example.test/d", "error", "item-not-found")));
+		assert.is_true(h.pending.answer(reply("c", "u@example.test/d", "error", "service-unavailable")));
+		assert.same({
+			a = "delivered/result",
+			b = "gone/item-not-found",
+			c = "unavailable/service-unavailable",
+		}, h.settled);
+		assert.equal(0, h.pending.countFor("u@example.test"));
+	end);
+
+	it("ignores answers from anyone but the distributor asked, and repeated answers", function()
+		local h = harness(20);
+		h.push("a", "u@example.test/d");
+		assert.is_false(h.pending.answer(reply("a", "u@example.test/other", "result")));
+		assert.is_false(h.pending.answer(reply("unknown", "u@example.test/d", "result")));
+		assert.is_nil(h.settled.a);
+		assert.is_true(h.pending.answer(reply("a", "u@example.test/d", "result")));
+		assert.is_false(h.pending.answer(reply("a", "u@example.test/d", "result")));
+	end);
+
+	it("times out each unanswered push at its own deadline with a single timer", function()
+		local h = harness(20);
+		h.push("a", "u@example.test/d"); -- due at 120
+		h.advance(105);
+		h.push("b", "u@example.test/d"); -- due at 125
+		h.push("c", "v@example.test/d"); -- due at 125, answered in time
+		h.advance(110);
+		h.push("d", "v@example.test/d"); -- due at 130
+		assert.equal(1, #h.timers, "one timer serves every push");
+		h.pending.answer(reply("c", "v@example.test/d", "result"));
+
+		h.advance(119.9);
+		assert.same({ c = "delivered/result" }, h.settled);
+		h.advance(120);
+		assert.equal("unavailable/timeout", h.settled.a);
+		assert.is_nil(h.settled.b);
+		h.advance(125);
+		assert.equal("unavailable/timeout", h.settled.b);
+		assert.is_nil(h.settled.d);
+		assert.equal(1, h.armed());
+		h.advance(130);
+		assert.equal("unavailable/timeout", h.settled.d);
+		assert.equal(0, h.armed(), "the timer stops once nothing waits");
+		assert.equal(0, h.pending.countFor("u@example.test"));
+		assert.equal(0, h.pending.countFor("v@example.test"));
+	end);
+
+	it("arms the timer again for pushes sent after it stopped", function()
+		local h = harness(5);
+		h.push("a", "u@example.test/d");
+		h.pending.answer(reply("a", "u@example.test/d", "result"));
+		h.advance(105); -- the timer finds nothing waiting and stops
+		assert.equal(0, h.armed());
+		h.push("b", "u@example.test/d");
+		assert.equal(1, h.armed());
+		h.advance(109.9);
+		assert.is_nil(h.settled.b);
+		h.advance(110);
+		assert.equal("unavailable/timeout", h.settled.b);
+	end);
+
+	it("does not time out pushes answered before their deadline, however many", function()
+		local h = harness(20);
+		for i = 1, 1000 do h.push("p" .. i, "u@example.test/d"); end
+		for i = 1, 1000 do h.pending.answer(reply("p" .. i, "u@example.test/d", "result")); end
+		h.advance(110);
+		h.push("late", "u@example.test/d"); -- due at 130
+		h.advance(120);
+		for i = 1, 1000 do assert.equal("delivered/result", h.settled["p" .. i]); end
+		assert.is_nil(h.settled.late, "a push sent later keeps its own deadline");
+		h.advance(130);
+		assert.equal("unavailable/timeout", h.settled.late);
+	end);
+
+	it("settles the pushes of a distributor that goes offline, and only those", function()
+		local h = harness(20);
+		h.push("a", "u@example.test/phone");
+		h.push("b", "u@example.test/laptop");
+		h.push("c", "u@example.test/phone");
+		h.pending.dropTarget("u@example.test/phone");
+		assert.same({ a = "unavailable/offline", c = "unavailable/offline" }, h.settled);
+		assert.equal(1, h.pending.countFor("u@example.test"));
+		h.advance(120);
+		assert.equal("unavailable/timeout", h.settled.b);
+	end);
+
+	it("settles everything and stops its timer on unload", function()
+		local h = harness(20);
+		h.push("a", "u@example.test/d");
+		h.push("b", "v@example.test/d");
+		h.pending.dropAll();
+		assert.same({ a = "unavailable/offline", b = "unavailable/offline" }, h.settled);
+		assert.equal(0, h.armed());
+		assert.equal(0, h.pending.countFor("u@example.test"));
+	end);
+end);
