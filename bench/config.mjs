@@ -51,6 +51,7 @@ const DEFAULTS = {
   afterBurst: true, // run concurrency 64 again after the highest one, on the same server
   ceiling: true, // measure the trivial-route ceiling (first backend of each env)
   logLevel: "info", // Prosody's log level during the bench (debug costs a lot)
+  gc: "", // Prosody's `gc` option, a Lua table; empty: Prosody's default collector settings
   drain: 15, // seconds to wait for requests in flight at the end of a run
   quietWait: 30, // seconds to wait before a run for the rest of the machine to go quiet
   quietThreshold: 0.15, // "quiet": other processes use less than this share of a core

@@ -65,6 +65,14 @@ function markdown(results) {
       ".",
   );
   line();
+  line(
+    "**Garbage collector**: " +
+      (config.gc
+        ? `\`gc = ${config.gc}\` in Prosody's configuration (\`--gc\`).`
+        : "Prosody's default (no `gc` option: incremental, threshold 105, speed 500).") +
+      " It shapes the results at high concurrency: see the bench README's section on it.",
+  );
+  line();
 
   line("## Throughput and latency");
   line();

@@ -54,6 +54,8 @@ function serverConfig(backend) {
     // A file log at info level, as a production server would have; relative to
     // the server directory (the launcher starts Prosody there).
     `log = { { levels = { min = ${luaValue(config.logLevel)} }, to = "file", filename = "bench.log" } }`,
+    // Prosody's default collector unless --gc says otherwise (bench/README.md).
+    ...(config.gc ? [`gc = ${config.gc}`] : []),
     ...Object.entries(options).map(([k, v]) => `${k} = ${luaValue(v)}`),
   ].join("\n");
 }
