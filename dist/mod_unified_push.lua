@@ -423,9 +423,9 @@ function ____exports.cachedBackend(backend, size)
                 verified:set(token, nil)
                 return nil, "expired"
             end
-            local registration, failure = backend.resolve(token, now)
+            local registration, failure, detail = backend.resolve(token, now)
             if registration == nil then
-                return nil, failure
+                return nil, failure, detail
             end
             verified:set(token, registration)
             return registration, nil
@@ -600,17 +600,14 @@ local TOKEN_PATTERN = "^[%w_-]+$"
 local MAX_TOKEN_LENGTH = 32
 local REFERENCE_TOKEN_LENGTH = 32
 function ____exports.storageBackend(store)
-    --- The record of a token: ours by key, else one the reference module stored.
+    --- The record of a token: ours by key, else one the reference module stored; or the store's error.
     local function lookup(token)
         local record, err = store:get(tokenKey(token))
-        if err ~= nil then
-            return nil, true
-        end
-        if record ~= nil or #token ~= REFERENCE_TOKEN_LENGTH then
-            return record, false
+        if err ~= nil or record ~= nil or #token ~= REFERENCE_TOKEN_LENGTH then
+            return record, err
         end
         local legacy, legacyErr = store:get(token)
-        return legacy, legacyErr ~= nil
+        return legacy, legacyErr
     end
     return {
         name = "storage",
@@ -629,9 +626,9 @@ function ____exports.storageBackend(store)
             if #token > MAX_TOKEN_LENGTH or (string.find(token, TOKEN_PATTERN)) == nil then
                 return nil, "invalid"
             end
-            local record, failed = lookup(token)
-            if failed then
-                return nil, "failed"
+            local record, err = lookup(token)
+            if err ~= nil then
+                return nil, "failed", tostring(err)
             end
             local registration = asRegistration(record)
             if registration == nil then
@@ -1164,13 +1161,13 @@ function ____exports.relayPush(context, token, request, response)
     if #token > MAX_TOKEN_LENGTH then
         return errors.new("unknown-endpoint")
     end
-    local registration, failure = context.backend.resolve(
+    local registration, failure, detail = context.backend.resolve(
         token,
         context.now()
     )
     if registration == nil then
         if failure == "failed" then
-            context.log("warn", "Could not look up a push endpoint in storage")
+            context.log("warn", "Could not look up a push endpoint in storage: %s", detail)
             return errors.new("internal")
         end
         context.log("debug", "Push to an %s endpoint", failure)

@@ -250,7 +250,9 @@ describe("storage that fails (spec/fixtures/mod_storage_broken.lua)", function()
 		assert.equal(500, res.status);
 		assert.is_false(fu.traceback_in(res.body), "traceback in the body: " .. res.body);
 		assert.equal(0, #up.pushes(client), "a push was relayed without its registration");
-		assert.equal(1, #fu.log_lines(server, "warn", SOURCE, mark), "warnings:\n" .. fu.log_since(server, mark));
+		local warnings = fu.log_lines(server, "warn", SOURCE, mark);
+		assert.equal(1, #warnings, "warnings:\n" .. fu.log_since(server, mark));
+		assert.matches("broken", warnings[1], 1, true); -- the driver's own message
 	end);
 
 	it("answers a registration with wait/internal-server-error and a warning", function()

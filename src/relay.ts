@@ -63,10 +63,10 @@ export function relayPush(
   response: HttpResponse,
 ): PushOutcome | Promise<PushOutcome> {
   if (token.length > MAX_TOKEN_LENGTH) return errors.new("unknown-endpoint");
-  const [registration, failure] = context.backend.resolve(token, context.now());
+  const [registration, failure, detail] = context.backend.resolve(token, context.now());
   if (registration === undefined) {
     if (failure === "failed") {
-      context.log("warn", "Could not look up a push endpoint in storage");
+      context.log("warn", "Could not look up a push endpoint in storage: %s", detail);
       return errors.new("internal");
     }
     context.log("debug", "Push to an %s endpoint", failure);

@@ -27,14 +27,17 @@ export interface Backend {
     this: void,
     registration: Registration,
   ): LuaMultiReturn<[token: string, reason: undefined] | [token: undefined, reason: string]>;
-  /** The registration a token names, if it is genuine, not revoked and not expired at `now`. */
+  /**
+   * The registration a token names, if it is genuine, not revoked and not expired
+   * at `now`; else why not, and for "failed" the store's own error message.
+   */
   resolve(
     this: void,
     token: string,
     now: number,
   ): LuaMultiReturn<
     | [registration: Registration, failure: undefined]
-    | [registration: undefined, failure: ResolveFailure]
+    | [registration: undefined, failure: ResolveFailure, detail?: string | undefined]
   >;
   /** Makes the token resolve no more; false and why when that could not be stored. */
   revoke(

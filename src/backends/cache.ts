@@ -17,8 +17,8 @@ export function cachedBackend(backend: Backend, size: number): Backend {
         verified.set(token, undefined);
         return $multi(undefined, "expired");
       }
-      const [registration, failure] = backend.resolve(token, now);
-      if (registration === undefined) return $multi(undefined, failure);
+      const [registration, failure, detail] = backend.resolve(token, now);
+      if (registration === undefined) return $multi(undefined, failure, detail);
       verified.set(token, registration);
       return $multi(registration, undefined);
     },

@@ -15,14 +15,13 @@ const MAX_TOKEN_LENGTH = 32;
 const REFERENCE_TOKEN_LENGTH = 32;
 
 export function storageBackend(store: KeyValStore<Registration>): Backend {
-  /** The record of a token: ours by key, else one the reference module stored. */
-  function lookup(token: string): LuaMultiReturn<[record: unknown, failed: boolean]> {
+  /** The record of a token: ours by key, else one the reference module stored; or the store's error. */
+  function lookup(token: string): LuaMultiReturn<[record: unknown, err: unknown]> {
     const [record, err] = store.get(tokenKey(token));
-    if (err !== undefined) return $multi(undefined, true);
-    if (record !== undefined || token.length !== REFERENCE_TOKEN_LENGTH)
-      return $multi(record, false);
+    if (err !== undefined || record !== undefined || token.length !== REFERENCE_TOKEN_LENGTH)
+      return $multi(record, err);
     const [legacy, legacyErr] = store.get(token);
-    return $multi(legacy, legacyErr !== undefined);
+    return $multi(legacy, legacyErr);
   }
 
   return {
@@ -37,8 +36,8 @@ export function storageBackend(store: KeyValStore<Registration>): Backend {
       if (token.length > MAX_TOKEN_LENGTH || string.find(token, TOKEN_PATTERN)[0] === undefined) {
         return $multi(undefined, "invalid");
       }
-      const [record, failed] = lookup(token);
-      if (failed) return $multi(undefined, "failed");
+      const [record, err] = lookup(token);
+      if (err !== undefined) return $multi(undefined, "failed", tostring(err));
       const registration = asRegistration(record);
       if (registration === undefined) return $multi(undefined, "invalid");
       if (registration.exp < now) return $multi(undefined, "expired");
