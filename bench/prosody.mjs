@@ -2,19 +2,11 @@
 // environments (the env slot named by MUP_SLOT), with accounts written straight
 // into its data directory, and read from the host through /proc.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 import http from "node:http";
 import path from "node:path";
-import { repo, serveProsody } from "../scripts/lib/environments.mjs";
+import { hostPath, serveProsody } from "../scripts/lib/environments.mjs";
 
 const START_TIMEOUT_MS = 60_000;
-
-/** The environment's root directory on the host (chroot runner). */
-export function envRoot(env) {
-  const out = spawnSync("env/chroot.sh", ["path", env], { cwd: repo, encoding: "utf8" });
-  if (out.status !== 0) throw new Error(`env/chroot.sh path ${env} failed: ${out.stderr}`);
-  return out.stdout.trim();
-}
 
 /** Where the slot's checkout is inside the environment (/work/$MUP_SLOT). */
 export const slotDir = () => `/work/${process.env.MUP_SLOT || "mup"}`;
@@ -22,9 +14,9 @@ export const slotDir = () => `/work/${process.env.MUP_SLOT || "mup"}`;
 /** Copies the bench's Lua modules into the slot; returns their folder inside the env. */
 export function installBenchPlugins(env, benchDir) {
   const inside = `${slotDir()}/bench-plugins`;
-  const folder = path.join(envRoot(env), inside);
+  const folder = hostPath("chroot", env, inside);
   mkdirSync(folder, { recursive: true });
-  for (const name of ["mod_bench_ceiling.lua", "mod_bench_profile.lua"]) {
+  for (const name of ["mod_bench_ceiling.lua", "mod_bench_alloc.lua", "mod_bench_profile.lua"]) {
     copyFileSync(path.join(benchDir, name), path.join(folder, name));
   }
   return inside;
@@ -42,7 +34,7 @@ const luaString = (s) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
  */
 export function makeDataDir(env, name, host, users) {
   const inside = `/tmp/mup-bench-data-${name}`;
-  const root = path.join(envRoot(env), inside);
+  const root = hostPath("chroot", env, inside);
   rmSync(root, { recursive: true, force: true });
   const accounts = path.join(root, encodePart(host), "accounts");
   mkdirSync(accounts, { recursive: true });
@@ -57,7 +49,7 @@ export function makeDataDir(env, name, host, users) {
 
 /** Removes data directories a bench run that was killed left behind. */
 export function removeStaleDataDirs(env) {
-  const tmp = path.join(envRoot(env), "tmp");
+  const tmp = hostPath("chroot", env, "/tmp");
   for (const entry of readdirSync(tmp)) {
     if (entry.startsWith("mup-bench-data-")) {
       rmSync(path.join(tmp, entry), { recursive: true, force: true });
@@ -67,7 +59,7 @@ export function removeStaleDataDirs(env) {
 
 export function removeDataDir(env, inside) {
   if (!inside.startsWith("/tmp/mup-bench-data-")) return;
-  rmSync(path.join(envRoot(env), inside), { recursive: true, force: true });
+  rmSync(hostPath("chroot", env, inside), { recursive: true, force: true });
 }
 
 /** Starts Prosody in `env` with prosody.start's options; resolves with its ports and pid. */
@@ -79,7 +71,7 @@ export async function startProsody(env, options) {
     /** Prosody's log, read from the host. */
     log() {
       try {
-        return readFileSync(path.join(envRoot(env), server.dir, "bench.log"), "utf8");
+        return readFileSync(hostPath("chroot", env, `${server.dir}/bench.log`), "utf8");
       } catch {
         return "";
       }

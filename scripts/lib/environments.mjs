@@ -67,10 +67,11 @@ export function spawnIn(runner, env, argv, options = {}) {
   return spawn(cmd, args, { cwd: repo, ...options });
 }
 
-/** Where a path inside the environment (under /work/mup) lives on the host. */
+/** Where a path inside the environment lives on the host (for Docker: one under /work/mup). */
 export function hostPath(runner, env, inside) {
   if (runner === "docker") return path.join(repo, path.relative(INSIDE, inside));
   const root = spawnSync("env/chroot.sh", ["path", env], { cwd: repo, encoding: "utf8" });
+  if (root.status !== 0) throw new Error(`env/chroot.sh path ${env} failed: ${root.stderr}`);
   return path.join(root.stdout.trim(), inside);
 }
 
