@@ -48,10 +48,13 @@ const DEFAULTS = {
   memoryPushes: 100000, // pushes between the two memory readings
   memoryConcurrency: 64,
   warmupPushes: 5000, // pushes before the first memory reading
+  allocPushes: 5000, // pushes with the collector stopped, to weigh what one allocates
   afterBurst: true, // run concurrency 64 again after the highest one, on the same server
   ceiling: true, // measure the trivial-route ceiling (first backend of each env)
   logLevel: "info", // Prosody's log level during the bench (debug costs a lot)
   gc: "", // Prosody's `gc` option, a Lua table; empty: Prosody's default collector settings
+  // A second collector setting, measured for each version's default backend; empty: none
+  gcAlternative: '{ mode = "generational" }',
   drain: 15, // seconds to wait for requests in flight at the end of a run
   quietWait: 30, // seconds to wait before a run for the rest of the machine to go quiet
   quietThreshold: 0.15, // "quiet": other processes use less than this share of a core

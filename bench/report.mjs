@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import * as prettier from "prettier";
+import { collectorName } from "./summary.mjs";
 
 const version = (env) => env.replace("prosody-", "");
 const num = (n) => (n === null || n === undefined ? "–" : Math.round(n).toLocaleString("en-GB"));
@@ -70,7 +71,13 @@ function markdown(results) {
       (config.gc
         ? `\`gc = ${config.gc}\` in Prosody's configuration (\`--gc\`).`
         : "Prosody's default (no `gc` option: incremental, threshold 105, speed 500).") +
-      " It shapes the results at high concurrency: see the bench README's section on it.",
+      (config.gcAlternative
+        ? ` Rows marked *${collectorName(config.gcAlternative)}* ran each version's default ` +
+          `backend again with \`gc = ${config.gcAlternative}\` (\`--gc-alternative\`), ` +
+          "same load, same rounds, for both modules and the ceiling."
+        : "") +
+      " The collector shapes the results at high concurrency: see " +
+      "[the bench README](README.md#the-garbage-collector).",
   );
   line();
 
@@ -78,16 +85,17 @@ function markdown(results) {
   line();
   line(
     "| Prosody | backend | concurrency | reference /s | ours /s | ours/ref | " +
-      "ref p50 / p99 ms | ours p50 / p99 ms | ref non-201 | ours non-201 | ours of ceiling |",
+      "ref p50 / p99 ms | ours p50 / p99 ms | ref non-201 | ours non-201 | ours of ceiling | " +
+      "ours of ours at 64 |",
   );
-  line("|---|---|--:|--:|--:|--:|--:|--:|---|---|--:|");
+  line("|---|---|--:|--:|--:|--:|--:|--:|---|---|--:|--:|");
   for (const row of summary.rows) {
     const { reference: r, ours: o } = row;
     line(
-      `| ${version(row.env)} | ${row.backend} | ${row.concurrency} | ${num(r?.pushesPerSecond)} | ` +
+      `| ${version(row.env)} | ${row.label} | ${row.concurrency} | ${num(r?.pushesPerSecond)} | ` +
         `${num(o?.pushesPerSecond)} | ${ratio(row.ratio)} | ${ms(r?.p50)} / ${ms(r?.p99)} | ` +
         `${ms(o?.p50)} / ${ms(o?.p99)} | ${statuses(r?.non201)} | ${statuses(o?.non201)} | ` +
-        `${pct(row.oursOfCeiling)} |`,
+        `${pct(row.oursOfCeiling)} | ${pct(o?.of64)} |`,
     );
   }
   line();
@@ -98,7 +106,7 @@ function markdown(results) {
   for (const row of summary.rows) {
     const span = (x) => (x ? `${num(x.min)}–${num(x.max)}` : "–");
     line(
-      `| ${version(row.env)} | ${row.backend} | ${row.concurrency} | ${span(row.reference)} | ${span(row.ours)} |`,
+      `| ${version(row.env)} | ${row.label} | ${row.concurrency} | ${span(row.reference)} | ${span(row.ours)} |`,
     );
   }
   line();
@@ -108,15 +116,21 @@ function markdown(results) {
   line(
     "`bench/mod_bench_ceiling.lua`: a route that answers 201 at once (no token check, no IQ), " +
       "POSTed the same bodies at short paths (`/bench_ceiling/ceiling-NNNNNNNN`) on the server " +
-      "running ours, in the rounds of each version's first backend.",
+      "running ours, in the rounds of each version's first backend (and of the other collector " +
+      "setting).",
   );
   line();
-  line("| Prosody | concurrency | ceiling /s | p50 / p99 ms | non-201 |");
-  line("|---|--:|--:|--:|---|");
-  for (const [env, byC] of Object.entries(summary.ceilings)) {
-    for (const [c, row] of Object.entries(byC)) {
+  line(
+    "| Prosody | collector | concurrency | ceiling /s | p50 / p99 ms | non-201 | of ceiling at 64 |",
+  );
+  line("|---|---|--:|--:|--:|---|--:|");
+  for (const { env, gc, byConcurrency } of Object.values(summary.ceilings)) {
+    const base = byConcurrency[64]?.pushesPerSecond;
+    for (const [c, row] of Object.entries(byConcurrency)) {
       line(
-        `| ${version(env)} | ${c} | ${num(row.pushesPerSecond)} | ${ms(row.p50)} / ${ms(row.p99)} | ${statuses(row.non201)} |`,
+        `| ${version(env)} | ${collectorName(gc)} | ${c} | ${num(row.pushesPerSecond)} | ` +
+          `${ms(row.p50)} / ${ms(row.p99)} | ${statuses(row.non201)} | ` +
+          `${pct(base ? row.pushesPerSecond / base : null)} |`,
       );
     }
   }
@@ -138,7 +152,8 @@ function markdown(results) {
       "RSS ref warm → after MB | ours warm → after MB | growth ref / ours MB |",
   );
   line("|---|---|--:|--:|--:|--:|--:|--:|");
-  for (const p of summary.panels) {
+  const measured = summary.panels.filter((p) => Object.keys(p.memory || {}).length);
+  for (const p of measured) {
     const m = p.memory;
     const growth = (x) => (x ? ((x.afterPushes - x.afterWarmup) / 2 ** 20).toFixed(1) : "–");
     line(
@@ -149,6 +164,27 @@ function markdown(results) {
     );
   }
   line();
+
+  if (measured.some((p) => p.memory.ours?.allocatedPerPush)) {
+    line(
+      `Allocation: Lua heap allocated per request, over ${num(config.allocPushes)} requests at ` +
+        "concurrency 64 with Prosody's collector stopped (`bench/mod_bench_alloc.lua`), on the " +
+        "memory phase's servers. Every byte allocated is work for the collector later.",
+    );
+    line();
+    line("| Prosody | backend | ceiling route KB | reference KB | ours KB | ours/ref |");
+    line("|---|---|--:|--:|--:|--:|");
+    const kb = (bytes) => (bytes ? (bytes / 1024).toFixed(1) : "–");
+    for (const p of measured) {
+      const m = p.memory;
+      const [r, o] = [m.reference?.allocatedPerPush, m.ours?.allocatedPerPush];
+      line(
+        `| ${version(p.env)} | ${p.backend} | ${kb(m.ceiling?.allocatedPerPush)} | ${kb(r)} | ` +
+          `${kb(o)} | ${r && o ? ratio(o / r) : "–"} |`,
+      );
+    }
+    line();
+  }
 
   const cpu = summary.clientCpu;
   if (cpu) {
@@ -179,7 +215,7 @@ function markdown(results) {
         const x = row[module];
         if (!x) continue;
         line(
-          `| ${version(row.env)} | ${row.backend} | ${row.concurrency} | ${module} | ` +
+          `| ${version(row.env)} | ${row.label} | ${row.concurrency} | ${module} | ` +
             `${pct(x.cpu.prosody)} | ${pct(x.cpu.load)} | ${pct(x.cpu.distributor)} | ${pct(x.cpu.other)} |`,
         );
       }
@@ -249,7 +285,7 @@ function markdown(results) {
   const errors = summary.panels.flatMap((p) =>
     Object.entries(p.errors || {}).map(
       ([m, e]) =>
-        `- ${p.env} ${p.backend} ${m}: ${e.lines} error lines in Prosody's logs, ` +
+        `- ${p.env} ${p.label} ${m}: ${e.lines} error lines in Prosody's logs, ` +
         `first: \`${e.first.slice(0, 200).replace(/`/g, "'")}\``,
     ),
   );
@@ -291,7 +327,7 @@ function chart(results, dir, png) {
         script.push("set multiplot next");
         continue;
       }
-      const file = path.join(dir, `${panel.env}-${panel.backend}.dat`);
+      const file = path.join(dir, `${panel.env}-${panel.backend}-${i}.dat`);
       const v = (x) => (x === null || x === undefined ? "?" : x);
       writeFileSync(
         file,
@@ -310,7 +346,7 @@ function chart(results, dir, png) {
       );
       const xtics = panel.rows.map((r) => `"${r.concurrency}" ${r.concurrency}`).join(", ");
       script.push(
-        `set title "Prosody ${version(env)}, ${panel.backend}"`,
+        `set title "Prosody ${version(env)}, ${panel.label}"`,
         `set xtics (${xtics})`,
         `plot ${[
           `"${file}" using 1:2 with linespoints lw 2 pt 7 lc rgb "#1f77b4" title "reference /s"`,

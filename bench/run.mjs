@@ -44,7 +44,7 @@ function luaValue(value) {
 }
 
 /** The configuration both modules get: same text for the reference and ours. */
-function serverConfig(backend) {
+function serverConfig(backend, gc) {
   const options = {
     unified_push_backend: backend,
     ...(backend === "jwt" ? { unified_push_secret: JWT_SECRET } : {}),
@@ -54,8 +54,8 @@ function serverConfig(backend) {
     // A file log at info level, as a production server would have; relative to
     // the server directory (the launcher starts Prosody there).
     `log = { { levels = { min = ${luaValue(config.logLevel)} }, to = "file", filename = "bench.log" } }`,
-    // Prosody's default collector unless --gc says otherwise (bench/README.md).
-    ...(config.gc ? [`gc = ${config.gc}`] : []),
+    // Prosody's default collector unless told otherwise (bench/README.md).
+    ...(gc ? [`gc = ${gc}`] : []),
     ...Object.entries(options).map(([k, v]) => `${k} = ${luaValue(v)}`),
   ].join("\n");
 }
@@ -123,7 +123,8 @@ const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
  * A fresh Prosody with one module, its distributors logged in and
  * users x endpoints endpoints registered (timed: the registrations/s figure).
  */
-async function freshServer(env, backend, name, pluginDir, workers, users, tag) {
+async function freshServer(variant, name, pluginDir, workers, users, tag) {
+  const { env, backend, gc } = variant;
   const dataDir = makeDataDir(env, `${env}-${backend}-${tag}`, HOST, users);
   let server;
   try {
@@ -132,6 +133,7 @@ async function freshServer(env, backend, name, pluginDir, workers, users, tag) {
       modules: [
         "unified_push",
         "bench_ceiling",
+        "bench_alloc",
         ...(config.profile === "lua" ? ["bench_profile"] : []),
       ],
       module_file:
@@ -139,7 +141,7 @@ async function freshServer(env, backend, name, pluginDir, workers, users, tag) {
       plugin_paths: [pluginDir],
       data_dir: dataDir,
       authentication: "internal_plain",
-      config: serverConfig(backend),
+      config: serverConfig(backend, gc),
       max_lifetime: 4 * 3600,
     });
   } catch (err) {
@@ -188,7 +190,13 @@ async function retire(env, workers, server) {
   return errors;
 }
 
-async function benchBackend(env, backend, pluginDir, workers, withCeiling) {
+/**
+ * Every measurement for one variant: an environment, a backend and a collector
+ * setting (`gc`, a Lua table, or "" for Prosody's default). `full` adds the
+ * memory phase and the runs after the burst, which only the default collector gets.
+ */
+async function benchBackend(variant, pluginDir, workers, withCeiling, full) {
+  const { env, backend, gc } = variant;
   const users = Array.from({ length: config.users }, (_, i) => [
     `dist${String(i).padStart(4, "0")}`,
     `pw-${i}-bench`,
@@ -196,6 +204,7 @@ async function benchBackend(env, backend, pluginDir, workers, withCeiling) {
   const section = {
     env,
     backend,
+    gc,
     servers: {},
     runs: [],
     registrations: [],
@@ -211,8 +220,8 @@ async function benchBackend(env, backend, pluginDir, workers, withCeiling) {
 
   // Memory: a fresh server per module; warm up, read RSS, push memoryPushes
   // more, read RSS again.
-  for (const name of MODULES) {
-    const server = await freshServer(env, backend, name, pluginDir, workers, users, `${name}-mem`);
+  for (const name of full ? MODULES : []) {
+    const server = await freshServer(variant, name, pluginDir, workers, users, `${name}-mem`);
     const servers = { [name]: server };
     try {
       section.servers[name] = {
@@ -239,7 +248,14 @@ async function benchBackend(env, backend, pluginDir, workers, withCeiling) {
         ok: run.ok,
         statuses: run.statuses,
         seconds: run.seconds,
+        allocatedPerPush: await allocatedPerRequest(workers, servers, server, server.targets),
       };
+      // The ceiling route is loaded beside either module; measure it once.
+      if (name === "ours") {
+        section.memory.ceiling = {
+          allocatedPerPush: await allocatedPerRequest(workers, servers, server, CEILING_TARGETS),
+        };
+      }
       log(
         `${env} ${backend} ${name}: RSS ${(warm / 2 ** 20).toFixed(1)} MB after warm-up,`,
         `${(after / 2 ** 20).toFixed(1)} MB after ${config.memoryPushes} pushes`,
@@ -263,8 +279,7 @@ async function benchBackend(env, backend, pluginDir, workers, withCeiling) {
     for (const target of rotate(targets, round)) {
       const name = target === "ceiling" ? "ours" : target;
       const server = await freshServer(
-        env,
-        backend,
+        variant,
         name,
         pluginDir,
         workers,
@@ -288,7 +303,7 @@ async function benchBackend(env, backend, pluginDir, workers, withCeiling) {
           logRun(`${env} ${backend} round ${round + 1} ${target} c=${concurrency}:`, result);
         }
         // The same server at concurrency 64 again, after the highest concurrency.
-        if (config.afterBurst && target !== "ceiling") {
+        if (full && config.afterBurst && target !== "ceiling") {
           const result = await measure(workers, servers, server, server.targets, {
             concurrency: 64,
             warmup: config.warmup,
@@ -317,6 +332,27 @@ function logRun(what, result) {
     result.quiet.waited > 1 ? `(waited ${result.quiet.waited} s for quiet)` : "",
     result.rss ? `RSS ${(result.rss / 2 ** 20).toFixed(1)} MB` : "",
   );
+}
+
+/**
+ * Lua heap bytes one request allocates: config.allocPushes requests at
+ * concurrency 64 with Prosody's collector stopped (mod_bench_alloc.lua).
+ */
+async function allocatedPerRequest(workers, servers, server, targets) {
+  if (config.allocPushes === 0) return null;
+  await postTo(server.http_port, HOST, "/bench_alloc/start");
+  let run;
+  let kb;
+  try {
+    run = await measure(workers, servers, server, targets, {
+      concurrency: 64,
+      count: config.allocPushes,
+    });
+  } finally {
+    kb = JSON.parse(await postTo(server.http_port, HOST, "/bench_alloc/stop")).kb;
+  }
+  // Only a clean run counts: a failed request allocates less than a push.
+  return run.ok === config.allocPushes ? (kb * 1024) / run.ok : null;
 }
 
 /** One extra run (at --profile-concurrency) with the Lua sampler on. */
@@ -373,8 +409,18 @@ async function main() {
       );
       for (const [i, backend] of backends.entries()) {
         log(`${env} ${backend}: starting`);
+        const variant = { env, backend, gc: config.gc };
         results.sections.push(
-          await benchBackend(env, backend, pluginDir, workers, config.ceiling && i === 0),
+          await benchBackend(variant, pluginDir, workers, config.ceiling && i === 0, true),
+        );
+      }
+      // The same load under another collector setting, for the default backend
+      // (the first listed): Prosody's collector shapes the high concurrencies.
+      if (config.gcAlternative && backends.length > 0) {
+        const variant = { env, backend: backends[0], gc: config.gcAlternative };
+        log(`${env} ${variant.backend} with gc = ${variant.gc}: starting`);
+        results.sections.push(
+          await benchBackend(variant, pluginDir, workers, config.ceiling, false),
         );
       }
     }

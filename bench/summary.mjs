@@ -39,15 +39,29 @@ function rowOf(runs) {
   };
 }
 
+/** A collector setting in words: "generational GC", or the Lua table itself. */
+export function collectorName(gc) {
+  if (!gc) return "Prosody's default GC";
+  const mode = /mode\s*=\s*"(\w+)"/.exec(gc);
+  return mode && !/,/.test(gc) ? `${mode[1]} GC` : `gc = ${gc}`;
+}
+
+/** How a table row names a section: the backend, and the collector if not the default. */
+const labelOf = (section) =>
+  section.gc ? `${section.backend}, ${collectorName(section.gc)}` : section.backend;
+
 /** The summary stored in results.json and rendered by report.mjs. */
 export function summarise(results) {
-  const ceilings = {}; // env -> concurrency -> row
+  // The ceiling per environment and collector setting: { env, gc, byConcurrency }.
+  const ceilings = {};
+  const ceilingKey = (section) => `${section.env}|${section.gc || ""}`;
   for (const section of results.sections) {
     const runs = section.runs.filter((r) => r.module === "ceiling");
-    if (runs.length === 0 || ceilings[section.env]) continue;
-    ceilings[section.env] = {};
+    const key = ceilingKey(section);
+    if (runs.length === 0 || ceilings[key]) continue;
+    ceilings[key] = { env: section.env, gc: section.gc || "", byConcurrency: {} };
     for (const c of results.config.concurrency) {
-      ceilings[section.env][c] = rowOf(runs.filter((r) => r.concurrency === c));
+      ceilings[key].byConcurrency[c] = rowOf(runs.filter((r) => r.concurrency === c));
     }
   }
 
@@ -55,7 +69,9 @@ export function summarise(results) {
   const panels = [];
   for (const section of results.sections) {
     const { env, backend } = section;
-    const panel = { env, backend, rows: [] };
+    const gc = section.gc || "";
+    const label = labelOf(section);
+    const panel = { env, backend, gc, label, rows: [] };
     for (const c of results.config.concurrency) {
       const byModule = {};
       for (const module of ["reference", "ours"]) {
@@ -63,10 +79,12 @@ export function summarise(results) {
         if (runs.length) byModule[module] = rowOf(runs);
       }
       const { reference, ours } = byModule;
-      const ceiling = ceilings[env]?.[c];
+      const ceiling = ceilings[ceilingKey(section)]?.byConcurrency[c];
       const row = {
         env,
         backend,
+        gc,
+        label,
         concurrency: c,
         reference,
         ours,
@@ -81,6 +99,14 @@ export function summarise(results) {
       };
       rows.push(row);
       panel.rows.push(row);
+    }
+    // Each module's throughput as a share of its own at concurrency 64.
+    const at64 = panel.rows.find((r) => r.concurrency === 64);
+    for (const row of panel.rows) {
+      for (const module of ["reference", "ours"]) {
+        const base = at64?.[module]?.pushesPerSecond;
+        if (row[module] && base) row[module].of64 = row[module].pushesPerSecond / base;
+      }
     }
     const reg = (module) =>
       median(section.registrations.filter((r) => r.module === module).map((r) => r.perSecond));
@@ -107,7 +133,7 @@ export function summarise(results) {
 
   // The client side's CPU next to Prosody's, over every measured run.
   const all = results.sections.flatMap((s) =>
-    s.runs.map((r) => ({ env: s.env, backend: s.backend, ...r })),
+    s.runs.map((r) => ({ env: s.env, backend: labelOf(s), ...r })),
   );
   const clientShares = all.map((r) => r.cpuShare.load + r.cpuShare.distributor);
   const worst = all.reduce(

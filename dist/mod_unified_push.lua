@@ -288,7 +288,10 @@ function ____exports.endpointPath(token, encode)
 end
 --- The token of a request: the (already decoded) path part and the raw query.
 function ____exports.tokenOf(path, query, decode)
-    return query == nil and path or path .. decode(query)
+    if query == nil then
+        return path
+    end
+    return path .. ((string.find(query, "%", 1, true)) == nil and query or decode(query))
 end
 return ____exports
  end,

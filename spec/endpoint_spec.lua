@@ -18,6 +18,10 @@ describe("an endpoint path", function()
 		end);
 	end
 
+	it("decodes an escaped query", function()
+		assert.equal("abcdefgh?i j", endpoint.tokenOf("abcdefgh", "%3Fi%20j", http.urldecode));
+	end);
+
 	it("keeps accepting the whole token in the path", function()
 		assert.equal("v3.local.whole", endpoint.tokenOf("v3.local.whole", nil, http.urldecode));
 	end);
