@@ -6,6 +6,7 @@ import { Distributor } from "./xmpp.mjs";
 
 const LOGINS_IN_PARALLEL = 20;
 const servers = new Map(); // name -> [Distributor]
+const registered = new Map(); // name -> [application, instance] of each registration, in order
 
 /** Runs `task(i)` for i < count with at most `window` in flight. */
 async function windowed(count, window, task) {
@@ -37,9 +38,22 @@ serve({
   /** Registers `count` endpoints round-robin over the users, `window` at a time. */
   async register({ name, count, window }) {
     const clients = servers.get(name);
+    const apps = Array.from({ length: count }, () => [token32(), token32()]);
+    registered.set(name, apps);
     const started = performance.now();
     const endpoints = await windowed(count, window, (i) =>
-      clients[i % clients.length].register(token32(), token32()),
+      clients[i % clients.length].register(...apps[i]),
+    );
+    return { endpoints, ms: performance.now() - started };
+  },
+
+  /** Registers every app of `register` again (a renewal), `window` at a time. */
+  async renew({ name, window }) {
+    const clients = servers.get(name);
+    const apps = registered.get(name);
+    const started = performance.now();
+    const endpoints = await windowed(apps.length, window, (i) =>
+      clients[i % clients.length].register(...apps[i]),
     );
     return { endpoints, ms: performance.now() - started };
   },
@@ -60,6 +74,7 @@ serve({
   close({ name }) {
     for (const c of servers.get(name) || []) c.close();
     servers.delete(name);
+    registered.delete(name);
     return true;
   },
 });

@@ -141,7 +141,8 @@ function markdown(results) {
   line(
     `Registrations/s: the ${config.users * config.endpoints} registrations (${config.endpoints} per ` +
       `distributor, ${config.registrationWindow} in flight) each fresh server gets before its round, ` +
-      "median of rounds. " +
+      "median of rounds; renewals/s: the same apps registering again right after, and the share " +
+      "of them answered with the endpoint they already had. " +
       `Memory: Prosody's resident set (VmRSS) after ${num(config.warmupPushes)} warm-up pushes and ` +
       `after ${num(config.memoryPushes)} more at concurrency ${config.memoryConcurrency}, ` +
       "on a fresh server of its own; one second of idle before each reading.",
@@ -149,9 +150,10 @@ function markdown(results) {
   line();
   line(
     "| Prosody | backend | token chars ref / ours | registrations/s ref | ours | " +
+      "renewals/s ref | ours | same endpoint ref / ours | " +
       "RSS ref warm → after MB | ours warm → after MB | growth ref / ours MB |",
   );
-  line("|---|---|--:|--:|--:|--:|--:|--:|");
+  line("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   const measured = summary.panels.filter((p) => Object.keys(p.memory || {}).length);
   for (const p of measured) {
     const m = p.memory;
@@ -159,7 +161,9 @@ function markdown(results) {
     line(
       `| ${version(p.env)} | ${p.backend} | ${p.servers.reference?.tokenLength ?? "–"} / ` +
         `${p.servers.ours?.tokenLength ?? "–"} | ${num(p.registrations.reference)} | ` +
-        `${num(p.registrations.ours)} | ${mb(m.reference?.afterWarmup)} → ${mb(m.reference?.afterPushes)} | ` +
+        `${num(p.registrations.ours)} | ${num(p.renewals?.reference)} | ${num(p.renewals?.ours)} | ` +
+        `${pct(p.sameEndpoint?.reference)} / ${pct(p.sameEndpoint?.ours)} | ` +
+        `${mb(m.reference?.afterWarmup)} → ${mb(m.reference?.afterPushes)} | ` +
         `${mb(m.ours?.afterWarmup)} → ${mb(m.ours?.afterPushes)} | ${growth(m.reference)} / ${growth(m.ours)} |`,
     );
   }

@@ -121,7 +121,8 @@ const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
 
 /**
  * A fresh Prosody with one module, its distributors logged in and
- * users x endpoints endpoints registered (timed: the registrations/s figure).
+ * users x endpoints endpoints registered, then registered again (timed: the
+ * registrations/s and renewals/s figures).
  */
 async function freshServer(variant, name, pluginDir, workers, users, tag) {
   const { env, backend, gc } = variant;
@@ -166,7 +167,18 @@ async function freshServer(variant, name, pluginDir, workers, users, tag) {
       window: config.registrationWindow,
     });
     server.targets = targetsOf(reg.endpoints);
-    server.registration = { count, perSecond: count / (reg.ms / 1000) };
+    // The same apps again, as a distributor renewing them: timed, and how many
+    // got their endpoint back (stable endpoints).
+    const renewal = await workers.distributor.call("renew", {
+      name: tag,
+      window: config.registrationWindow,
+    });
+    server.registration = {
+      count,
+      perSecond: count / (reg.ms / 1000),
+      renewalsPerSecond: count / (renewal.ms / 1000),
+      sameEndpoint: renewal.endpoints.filter((e, i) => e === reg.endpoints[i]).length / count,
+    };
     server.tokenLength = decodeURIComponent(
       new URL(reg.endpoints[0]).pathname.split("/").pop() + new URL(reg.endpoints[0]).search,
     ).length;

@@ -108,9 +108,20 @@ export function summarise(results) {
         if (row[module] && base) row[module].of64 = row[module].pushesPerSecond / base;
       }
     }
-    const reg = (module) =>
-      median(section.registrations.filter((r) => r.module === module).map((r) => r.perSecond));
-    panel.registrations = { reference: reg("reference"), ours: reg("ours") };
+    const reg = (module, field) =>
+      median(section.registrations.filter((r) => r.module === module).map((r) => r[field]));
+    panel.registrations = {
+      reference: reg("reference", "perSecond"),
+      ours: reg("ours", "perSecond"),
+    };
+    panel.renewals = {
+      reference: reg("reference", "renewalsPerSecond"),
+      ours: reg("ours", "renewalsPerSecond"),
+    };
+    panel.sameEndpoint = {
+      reference: reg("reference", "sameEndpoint"),
+      ours: reg("ours", "sameEndpoint"),
+    };
     panel.memory = section.memory;
     panel.servers = section.servers;
     panel.errors = section.errors || {};

@@ -398,47 +398,13 @@ function ____exports.asRegistration(value)
     local sub = r.sub
     local application = r.application
     local instance = r.instance
-    if type(sub) ~= "string" or type(application) ~= "string" or type(instance) ~= "string" or type(r.exp) ~= "number" or hashAttributeProblem("application", application) ~= nil or hashAttributeProblem("instance", instance) ~= nil or prep(sub) ~= sub or select(
+    if type(sub) ~= "string" or type(application) ~= "string" or type(instance) ~= "string" or type(r.exp) ~= "number" or r.indexed ~= nil and r.indexed ~= true or hashAttributeProblem("application", application) ~= nil or hashAttributeProblem("instance", instance) ~= nil or prep(sub) ~= sub or select(
         3,
         split(sub)
     ) == nil then
         return nil
     end
     return r
-end
-return ____exports
- end,
-["src.backends.cache"] = function(...)
-local ____exports = {}
-local ____util_2Ecache = require("util.cache")
-local newCache = ____util_2Ecache.new
-function ____exports.cachedBackend(backend, size)
-    local verified = newCache(size)
-    return {
-        name = backend.name,
-        issue = backend.issue,
-        resolve = function(token, now)
-            local known = verified:get(token)
-            if known ~= nil then
-                if known.exp >= now then
-                    return known, nil
-                end
-                verified:set(token, nil)
-                return nil, "expired"
-            end
-            local registration, failure, detail = backend.resolve(token, now)
-            if registration == nil then
-                return nil, failure, detail
-            end
-            verified:set(token, registration)
-            return registration, nil
-        end,
-        revoke = function(token, registration, now)
-            verified:set(token, nil)
-            return backend.revoke(token, registration, now)
-        end,
-        dropExpired = backend.dropExpired
-    }
 end
 return ____exports
  end,
@@ -494,23 +460,20 @@ function ____exports.statelessBackend(codec, revocations)
     return {
         name = codec.name,
         issue = codec.encode,
-        resolve = function(token, now)
-            local registration = asRegistration(codec.decode(token))
-            if registration == nil then
+        open = function(token)
+            local claims = asRegistration(codec.decode(token))
+            if claims == nil then
                 return nil, "invalid"
-            end
-            if registration.exp < now then
-                return nil, "expired"
             end
             if revocations.isRevoked(token) then
                 return nil, "revoked"
             end
-            return registration, nil
+            return claims, nil
         end,
-        revoke = function(token, registration, now)
-            return revocations.revoke(token, registration.exp, now)
+        revoke = function(token, exp, now)
+            return revocations.revoke(token, exp, now)
         end,
-        dropExpired = function()
+        dropRecord = function()
         end
     }
 end
@@ -625,7 +588,7 @@ function ____exports.storageBackend(store)
             end
             return token, nil
         end,
-        resolve = function(token, now)
+        open = function(token)
             if #token > MAX_TOKEN_LENGTH or (string.find(token, TOKEN_PATTERN)) == nil then
                 return nil, "invalid"
             end
@@ -633,14 +596,11 @@ function ____exports.storageBackend(store)
             if err ~= nil then
                 return nil, "failed", tostring(err)
             end
-            local registration = asRegistration(record)
-            if registration == nil then
+            local claims = asRegistration(record)
+            if claims == nil then
                 return nil, "invalid"
             end
-            if registration.exp < now then
-                return nil, "expired"
-            end
-            return registration, nil
+            return claims, nil
         end,
         revoke = function(token)
             local ok, err = store:set(
@@ -655,7 +615,7 @@ function ____exports.storageBackend(store)
             end
             return true
         end,
-        dropExpired = function(key)
+        dropRecord = function(key)
             store:set(key, nil)
         end
     }
@@ -664,9 +624,6 @@ return ____exports
  end,
 ["src.backends.index"] = function(...)
 local ____exports = {}
-local pasetoLibrary, stateless, createUncached
-local ____cache = require("src.backends.cache")
-local cachedBackend = ____cache.cachedBackend
 local ____jwt = require("src.backends.jwt")
 local jwtCodec = ____jwt.jwtCodec
 local ____paseto = require("src.backends.paseto")
@@ -678,7 +635,8 @@ local ____stateless = require("src.backends.stateless")
 local statelessBackend = ____stateless.statelessBackend
 local ____storage = require("src.backends.storage")
 local storageBackend = ____storage.storageBackend
-function pasetoLibrary()
+--- util.paseto with v3.local (Prosody 13), or undefined where it is missing (0.12).
+local function pasetoLibrary()
     local found, library = pcall(require, "util.paseto")
     if not found then
         return nil
@@ -692,14 +650,20 @@ function pasetoLibrary()
     end
     return ____temp_0
 end
-function stateless(codec, store)
+--- Backends this Prosody supports, the default first.
+function ____exports.supportedBackends()
+    return pasetoLibrary() ~= nil and ({"paseto", "storage", "jwt"}) or ({"storage", "jwt"})
+end
+local function stateless(codec, store)
     local revocations, reason = loadRevocations(store)
     if revocations == nil then
         return nil, "cannot load the revocation list: " .. reason
     end
     return statelessBackend(codec, revocations), nil
 end
-function createUncached(name, store, secret)
+--- The backend named in the configuration, ready to use; undefined and why when
+-- it cannot start (its key or revocation list cannot be read or stored).
+function ____exports.createBackend(name, store, secret)
     if name == "jwt" then
         if secret == nil then
             return nil, "unified_push_secret is not set"
@@ -725,21 +689,6 @@ function createUncached(name, store, secret)
         )
     end
     return storageBackend(store), nil
-end
---- Backends this Prosody supports, the default first.
-function ____exports.supportedBackends()
-    return pasetoLibrary() ~= nil and ({"paseto", "storage", "jwt"}) or ({"storage", "jwt"})
-end
---- Tokens whose verification is remembered (a few MB at most with paseto's ~350-character tokens).
-local VERIFIED_TOKENS = 4096
---- The backend named in the configuration, ready to use; undefined and why when
--- it cannot start (its key or revocation list cannot be read or stored).
-function ____exports.createBackend(name, store, secret)
-    local backend, reason = createUncached(name, store, secret)
-    if backend == nil then
-        return nil, reason
-    end
-    return cachedBackend(backend, VERIFIED_TOKENS), nil
 end
 return ____exports
  end,
@@ -884,13 +833,15 @@ function ____exports.rateLimiter(rate, burst, tracked)
 end
 return ____exports
  end,
-["src.registrations"] = function(...)
+["src.userindex"] = function(...)
 local ____exports = {}
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
 local function isEmpty(record)
     local first = next(record)
     return first == nil
 end
-function ____exports.registrationIndex(store, maxPerUser, dropEndpoint)
+function ____exports.userIndex(store, maxPerUser, dropEndpoint)
     --- Removes expired entries in place; how many went.
     local function prune(record, now)
         local removed = 0
@@ -903,42 +854,89 @@ function ____exports.registrationIndex(store, maxPerUser, dropEndpoint)
         end
         return removed
     end
+    --- The live entry of an app that a renewal can hand out again.
+    local function renewable(record, application, instance)
+        for ____, entry in pairs(record) do
+            if entry.t ~= nil and entry.a == application and entry.i == instance then
+                return entry
+            end
+        end
+        return nil
+    end
+    --- How many distinct apps the record holds, and whether the given one is among them.
+    local function countApps(record, application, instance)
+        local apps = {}
+        local count = 0
+        for ____, entry in pairs(record) do
+            local app = (entry.a .. " ") .. entry.i
+            if apps[app] == nil then
+                apps[app] = true
+                count = count + 1
+            end
+        end
+        return count, apps[(application .. " ") .. instance] ~= nil
+    end
     return {
-        register = function(user, application, instance, exp, now, issue)
+        register = function(user, fullJid, application, instance, exp, now, issue)
             local saved, err = store:get(user)
             if err ~= nil then
                 return nil, "failed", tostring(err)
             end
             local record = saved or ({})
             prune(record, now)
-            local apps = {}
-            local count = 0
-            for ____, entry in pairs(record) do
-                local app = (entry.a .. " ") .. entry.i
-                if apps[app] == nil then
-                    apps[app] = true
-                    count = count + 1
+            local current = renewable(record, application, instance)
+            if current ~= nil then
+                local wasExp, wasJid = current.e, current.j
+                current.e = exp
+                current.j = fullJid
+                local ok, setErr = store:set(user, record)
+                if ok ~= true then
+                    current.e = wasExp
+                    current.j = wasJid
+                    return nil, "failed", tostring(setErr)
                 end
+                return current.t, true, nil
             end
-            if apps[(application .. " ") .. instance] == nil and count >= maxPerUser then
+            local count, known = countApps(record, application, instance)
+            if not known and count >= maxPerUser then
                 return nil, "limit", tostring(count) .. " registrations"
             end
-            local key, reason = issue()
-            if key == nil then
+            local token, reason = issue()
+            if token == nil then
                 return nil, "failed", reason
             end
-            record[key] = {a = application, i = instance, e = exp}
+            local key = tokenKey(token)
+            record[key] = {
+                a = application,
+                i = instance,
+                e = exp,
+                t = token,
+                j = fullJid
+            }
             local ok, setErr = store:set(user, record)
             if ok ~= true then
                 dropEndpoint(key)
                 return nil, "failed", tostring(setErr)
             end
-            return key, nil, nil
+            return token, false, nil
+        end,
+        entry = function(user, key)
+            local record, err = store:get(user)
+            if err ~= nil then
+                return nil, tostring(err)
+            end
+            if record == nil then
+                return nil, nil
+            end
+            return record[key], nil
         end,
         forget = function(user, key)
-            local record = store:get(user)
-            if record == nil or record == false or record[key] == nil then
-                return
+            local record, err = store:get(user)
+            if err ~= nil then
+                return false, tostring(err)
+            end
+            if record == nil or record[key] == nil then
+                return true, nil
             end
             record[key] = nil
             local ____store_2 = store
@@ -950,7 +948,12 @@ function ____exports.registrationIndex(store, maxPerUser, dropEndpoint)
             else
                 ____isEmpty_result_0 = record
             end
-            ____store_set_3(____store_2, ____user_1, ____isEmpty_result_0)
+            local ok, setErr = ____store_set_3(____store_2, ____user_1, ____isEmpty_result_0)
+            if ok ~= true then
+                return false, tostring(setErr)
+            end
+            dropEndpoint(key)
+            return true, nil
         end,
         sweep = function(now)
             if store.users == nil then
@@ -985,16 +988,121 @@ function ____exports.registrationIndex(store, maxPerUser, dropEndpoint)
 end
 return ____exports
  end,
-["src.registration"] = function(...)
+["src.registry"] = function(...)
 local ____exports = {}
+local ____util_2Ecache = require("util.cache")
+local newCache = ____util_2Ecache.new
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
+--- The bare JID an index record is kept under.
+local function userOf(fullJid)
+    return bare(fullJid) or fullJid
+end
+--- `cacheSize` resolved tokens are remembered (bounded LRU, so memory stays
+-- flat); expiry is still checked on every push, a renewal updates the cached
+-- registration and a revocation drops it.
+function ____exports.endpointRegistry(backend, index, cacheSize)
+    local resolved = newCache(cacheSize)
+    --- The registration a token's claims stand for now: its index entry's, if it is bound to one.
+    local function current(token, claims)
+        if claims.indexed == nil then
+            return claims, nil
+        end
+        local entry, err = index.entry(
+            userOf(claims.sub),
+            tokenKey(token)
+        )
+        if err ~= nil then
+            return nil, "failed", err
+        end
+        if entry == nil then
+            return nil, "revoked"
+        end
+        return {
+            sub = entry.j or claims.sub,
+            application = claims.application,
+            instance = claims.instance,
+            exp = entry.e,
+            indexed = true
+        }, nil
+    end
+    return {
+        register = function(fullJid, application, instance, exp, now)
+            local token, renewed, detail = index.register(
+                userOf(fullJid),
+                fullJid,
+                application,
+                instance,
+                exp,
+                now,
+                function() return backend.issue({
+                    sub = fullJid,
+                    application = application,
+                    instance = instance,
+                    exp = exp,
+                    indexed = true
+                }) end
+            )
+            if token == nil then
+                return nil, renewed, detail
+            end
+            if renewed then
+                resolved:set(token, {
+                    sub = fullJid,
+                    application = application,
+                    instance = instance,
+                    exp = exp,
+                    indexed = true
+                })
+            end
+            return token, renewed, nil
+        end,
+        resolve = function(token, now)
+            local registration = resolved:get(token)
+            if registration == nil then
+                local claims, failure, detail = backend.open(token)
+                if claims == nil then
+                    return nil, failure, detail
+                end
+                local found, stale, staleDetail = current(token, claims)
+                if found == nil then
+                    return nil, stale, staleDetail
+                end
+                registration = found
+                resolved:set(token, registration)
+            end
+            if registration.exp < now then
+                resolved:set(token, nil)
+                return nil, "expired"
+            end
+            return registration, nil
+        end,
+        revoke = function(token, registration, now)
+            resolved:set(token, nil)
+            local forgotten, reason = index.forget(
+                userOf(registration.sub),
+                tokenKey(token)
+            )
+            if not forgotten then
+                return false, reason
+            end
+            if registration.indexed ~= nil then
+                return true
+            end
+            return backend.revoke(token, registration.exp, now)
+        end
+    }
+end
+return ____exports
+ end,
+["src.registeriq"] = function(...)
+local ____exports = {}
 local ____util_2Estanza = require("util.stanza")
 local error_reply = ____util_2Estanza.error_reply
 local ____acl = require("src.acl")
 local isPermitted = ____acl.isPermitted
-local ____backend = require("src.backends.backend")
-local tokenKey = ____backend.tokenKey
 local ____protocol = require("src.protocol")
 local hashAttributeProblem = ____protocol.hashAttributeProblem
 local registeredReply = ____protocol.registeredReply
@@ -1012,40 +1120,29 @@ function ____exports.answerRegistration(context, request)
     if problem ~= nil or application == nil or instance == nil then
         return error_reply(request, "modify", "bad-request", problem)
     end
-    local ____context_4 = context
-    local backend = ____context_4.backend
     local now = context.now()
     local exp = now + context.config.registrationTtl
-    local token
-    local ____, refusal, detail = context.index.register(
-        bare(from) or from,
+    local token, outcome, detail = context.registry.register(
+        from,
         application,
         instance,
         exp,
-        now,
-        function()
-            local issued, reason = backend.issue({sub = from, application = application, instance = instance, exp = exp})
-            if issued == nil then
-                return nil, reason
-            end
-            token = issued
-            return tokenKey(issued), nil
-        end
+        now
     )
-    if refusal == "limit" then
-        context.log("debug", "Registration from <%s> refused: %s already", from, detail)
-        return error_reply(
-            request,
-            "cancel",
-            "policy-violation",
-            ("Too many registrations (at most " .. tostring(context.config.maxRegistrations)) .. " apps per user)"
-        )
-    end
-    if refusal ~= nil or token == nil then
-        context.log("warn", "Could not issue a push endpoint with the %s backend: %s", backend.name, detail)
+    if token == nil then
+        if outcome == "limit" then
+            context.log("debug", "Registration from <%s> refused: %s already", from, detail)
+            return error_reply(
+                request,
+                "cancel",
+                "policy-violation",
+                ("Too many registrations (at most " .. tostring(context.config.maxRegistrations)) .. " apps per user)"
+            )
+        end
+        context.log("warn", "Could not issue a push endpoint with the %s backend: %s", context.backendName, detail)
         return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint")
     end
-    context.log("debug", "Registered a push endpoint for <%s>", from)
+    context.log("debug", outcome and "Renewed a push endpoint for <%s>" or "Registered a push endpoint for <%s>", from)
     return registeredReply(
         request,
         context.endpointFor(token),
@@ -1101,8 +1198,6 @@ local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
 local ____util_2Epromise = require("util.promise")
 local newPromise = ____util_2Epromise.new
-local ____backend = require("src.backends.backend")
-local tokenKey = ____backend.tokenKey
 local ____errors = require("src.errors")
 local errors = ____errors.errors
 local ____protocol = require("src.protocol")
@@ -1129,17 +1224,12 @@ function outcome(context, settled, token, registration, id, response)
             to,
             settled.reason
         )
-        local revoked, reason = context.backend.revoke(
+        local revoked, reason = context.registry.revoke(
             token,
             registration,
             context.now()
         )
-        if revoked then
-            context.index.forget(
-                bare(to) or to,
-                tokenKey(token)
-            )
-        else
+        if not revoked then
             context.log("warn", "Could not revoke a push endpoint: %s", reason)
         end
         return errors.new("unknown-endpoint")
@@ -1164,7 +1254,7 @@ function ____exports.relayPush(context, token, request, response)
     if #token > MAX_TOKEN_LENGTH then
         return errors.new("unknown-endpoint")
     end
-    local registration, failure, detail = context.backend.resolve(
+    local registration, failure, detail = context.registry.resolve(
         token,
         context.now()
     )
@@ -1264,12 +1354,14 @@ local ____protocol = require("src.protocol")
 local NS = ____protocol.NS
 local ____ratelimit = require("src.ratelimit")
 local rateLimiter = ____ratelimit.rateLimiter
-local ____registration = require("src.registration")
-local answerRegistration = ____registration.answerRegistration
-local ____registrations = require("src.registrations")
-local registrationIndex = ____registrations.registrationIndex
+local ____registeriq = require("src.registeriq")
+local answerRegistration = ____registeriq.answerRegistration
 local ____relay = require("src.relay")
 local relayPush = ____relay.relayPush
+local ____registry = require("src.registry")
+local endpointRegistry = ____registry.endpointRegistry
+local ____userindex = require("src.userindex")
+local userIndex = ____userindex.userIndex
 local isComponent = module:get_host_type() == "component"
 local config = readConfig(
     function(name) return module:get_option(name) end,
@@ -1298,7 +1390,10 @@ local userStore, userStoreProblem = module:open_store("unified_push_users")
 if userStore == nil then
     error("cannot open the unified_push_users store: " .. userStoreProblem, 0)
 end
-local index = registrationIndex(userStore, config.maxRegistrations, backend.dropExpired)
+local index = userIndex(userStore, config.maxRegistrations, backend.dropRecord)
+--- Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens).
+local RESOLVED_TOKENS = 4096
+local registry = endpointRegistry(backend, index, RESOLVED_TOKENS)
 module:hourly(
     "Purge expired push registrations",
     function()
@@ -1328,8 +1423,8 @@ module:hook(
         event.origin.send(answerRegistration(
             {
                 config = config,
-                backend = backend,
-                index = index,
+                registry = registry,
+                backendName = backend.name,
                 endpointFor = function(token) return (base() .. "/") .. endpointPath(token, urlencode) end,
                 now = os.time,
                 log = log
@@ -1411,8 +1506,7 @@ local function isOffline(fullJid)
 end
 local relay = {
     service = module.host,
-    backend = backend,
-    index = index,
+    registry = registry,
     pending = pending,
     limiter = rateLimiter(config.rateLimit, config.rateBurst, 10000),
     maxInFlight = config.maxInFlight,

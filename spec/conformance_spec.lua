@@ -114,6 +114,16 @@ local SCENARIOS = {
 		run = function(ctx) return register_with(ctx.client, "example.test", up.hash(), up.hash()); end,
 	},
 	{
+		id = "renewal", title = "the same app registers again (renewal)", expect = "the same endpoint",
+		improvement = "ours hands a renewal the endpoint the app already has, so the app need not tell its app server a new URL every hour",
+		run = function(ctx)
+			local first = assert(up.register(ctx.client, "example.test"));
+			local again = assert(up.register(ctx.client, "example.test",
+				{ application = first.application, instance = first.instance }));
+			return again.endpoint == first.endpoint and "the same endpoint" or "a new endpoint";
+		end,
+	},
+	{
 		id = "register-missing", title = "registration without application", expect = "error modify/bad-request",
 		run = function(ctx) return register_with(ctx.client, "example.test", nil, up.hash()); end,
 	},

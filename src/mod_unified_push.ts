@@ -15,9 +15,10 @@ import { Logger } from "./log";
 import { pendingPushes } from "./pending";
 import { NS } from "./protocol";
 import { rateLimiter } from "./ratelimit";
-import { answerRegistration } from "./registration";
-import { registrationIndex } from "./registrations";
+import { answerRegistration } from "./registeriq";
 import { RelayContext, relayPush } from "./relay";
+import { endpointRegistry } from "./registry";
+import { userIndex, UserRecord } from "./userindex";
 
 const isComponent = module.get_host_type() === "component";
 const config = readConfig((name) => module.get_option(name), {
@@ -43,11 +44,14 @@ module.log("info", "Using the %s backend", backend.name);
 const [userStore, userStoreProblem] = module.open_store("unified_push_users");
 if (userStore === undefined)
   error(`cannot open the unified_push_users store: ${userStoreProblem}`, 0);
-const index = registrationIndex(
-  userStore as KeyValStore<never>,
+const index = userIndex(
+  userStore as KeyValStore<UserRecord>,
   config.maxRegistrations,
-  backend.dropExpired,
+  backend.dropRecord,
 );
+/** Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens). */
+const RESOLVED_TOKENS = 4096;
+const registry = endpointRegistry(backend, index, RESOLVED_TOKENS);
 module.hourly("Purge expired push registrations", () => {
   const removed = index.sweep(os.time());
   if (removed !== undefined && removed > 0)
@@ -69,8 +73,8 @@ module.hook(`iq-set/host/${NS}:register`, (event) => {
     answerRegistration(
       {
         config,
-        backend,
-        index,
+        registry,
+        backendName: backend.name,
         endpointFor: (token) => `${base()}/${endpointPath(token, urlencode)}`,
         now: os.time,
         log,
@@ -139,8 +143,7 @@ function isOffline(this: void, fullJid: string): boolean {
 
 const relay: RelayContext = {
   service: module.host,
-  backend,
-  index,
+  registry,
   pending,
   limiter: rateLimiter(config.rateLimit, config.rateBurst, 10000),
   maxInFlight: config.maxInFlight,

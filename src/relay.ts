@@ -5,14 +5,14 @@ import { ErrorObject } from "util.error";
 import { bare } from "util.jid";
 import { new as newPromise, Promise } from "util.promise";
 import { HttpRequest, HttpResponse } from "net.http.server";
-import { Backend, Registration, tokenKey } from "./backends/backend";
+import { Registration } from "./backends/backend";
 import { errors } from "./errors";
 import { Logger } from "./log";
 import { PendingPushes, Settlement } from "./pending";
 import { pushIq } from "./protocol";
 import { parsePushHeaders } from "./pushheaders";
 import { RateLimiter } from "./ratelimit";
-import { RegistrationIndex } from "./registrations";
+import { Registry } from "./registry";
 
 /** Largest push message accepted, bytes (SPEC §3). */
 export const MAX_BODY_BYTES = 4096;
@@ -26,8 +26,7 @@ export const RETRY_AFTER_SECONDS = 60;
 export interface RelayContext {
   /** Our JID, the push IQs' sender. */
   readonly service: string;
-  readonly backend: Backend;
-  readonly index: RegistrationIndex;
+  readonly registry: Registry;
   readonly pending: PendingPushes;
   readonly limiter: RateLimiter;
   /** Pushes one user's distributors may have unanswered at once. */
@@ -63,7 +62,7 @@ export function relayPush(
   response: HttpResponse,
 ): PushOutcome | Promise<PushOutcome> {
   if (token.length > MAX_TOKEN_LENGTH) return errors.new("unknown-endpoint");
-  const [registration, failure, detail] = context.backend.resolve(token, context.now());
+  const [registration, failure, detail] = context.registry.resolve(token, context.now());
   if (registration === undefined) {
     if (failure === "failed") {
       context.log("warn", "Could not look up a push endpoint in storage: %s", detail);
@@ -137,12 +136,8 @@ function outcome(
       to,
       settled.reason,
     );
-    const [revoked, reason] = context.backend.revoke(token, registration, context.now());
-    if (revoked) {
-      context.index.forget(bare(to) ?? to, tokenKey(token));
-    } else {
-      context.log("warn", "Could not revoke a push endpoint: %s", reason);
-    }
+    const [revoked, reason] = context.registry.revoke(token, registration, context.now());
+    if (!revoked) context.log("warn", "Could not revoke a push endpoint: %s", reason);
     return errors.new("unknown-endpoint");
   }
   context.log("debug", "Push %s not delivered to <%s>: %s", id, to, settled.reason);

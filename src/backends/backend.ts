@@ -2,9 +2,11 @@ import { sha256 } from "util.hashes";
 import { prep, split } from "util.jid";
 import { hashAttributeProblem } from "../protocol";
 
-// What every registration backend provides (SPEC §4). A backend turns a
-// registration into an opaque token for the endpoint URL, a token back into the
-// registration while it is valid, and revokes tokens.
+// What every registration backend provides (docs/design.md, "Backends"). A
+// backend turns a registration into an opaque token for the endpoint URL, a
+// genuine token back into what it was issued for, and revokes tokens. Expiry is
+// not its business: the registry (registry.ts) checks it, because a renewal
+// extends an endpoint beyond what its token says.
 
 /** One registration, as bound by the registration IQ. Field names match the
  * reference module's records and token claims, so its endpoints keep working. */
@@ -15,10 +17,16 @@ export interface Registration {
   readonly instance: string;
   /** Expiry, seconds since the epoch. */
   readonly exp: number;
+  /**
+   * Set in tokens issued with an entry in the user index (userindex.ts): that
+   * entry, not `sub` and `exp` here, says where the endpoint's pushes go and
+   * until when, and the endpoint lives no longer than the entry.
+   */
+  readonly indexed?: true;
 }
 
-/** Why a token does not resolve. "failed" is our own fault (storage down). */
-export type ResolveFailure = "invalid" | "expired" | "revoked" | "failed";
+/** Why a token does not open. "failed" is our own fault (storage down). */
+export type OpenFailure = "invalid" | "revoked" | "failed";
 
 export interface Backend {
   readonly name: string;
@@ -28,26 +36,28 @@ export interface Backend {
     registration: Registration,
   ): LuaMultiReturn<[token: string, reason: undefined] | [token: undefined, reason: string]>;
   /**
-   * The registration a token names, if it is genuine, not revoked and not expired
-   * at `now`; else why not, and for "failed" the store's own error message.
+   * What a token was issued for, if it is genuine and not revoked (expired or
+   * not); else why not, and for "failed" the store's own error message.
    */
-  resolve(
+  open(
     this: void,
     token: string,
-    now: number,
   ): LuaMultiReturn<
-    | [registration: Registration, failure: undefined]
-    | [registration: undefined, failure: ResolveFailure, detail?: string | undefined]
+    | [claims: Registration, failure: undefined]
+    | [claims: undefined, failure: OpenFailure, detail?: string | undefined]
   >;
-  /** Makes the token resolve no more; false and why when that could not be stored. */
+  /**
+   * Makes a token that has no index entry open no more, at least until `exp`;
+   * false and why when that could not be stored.
+   */
   revoke(
     this: void,
     token: string,
-    registration: Registration,
+    exp: number,
     now: number,
   ): LuaMultiReturn<[ok: boolean, reason?: string]>;
-  /** Deletes what an expired index entry (a tokenKey) leaves behind: the storage backend's record. */
-  dropExpired(this: void, key: string): void;
+  /** Deletes what a forgotten index entry (a tokenKey) leaves behind: the storage backend's record. */
+  dropRecord(this: void, key: string): void;
 }
 
 /**
@@ -74,6 +84,7 @@ export function asRegistration(value: unknown): Registration | undefined {
     type(application) !== "string" ||
     type(instance) !== "string" ||
     type(r.exp) !== "number" ||
+    (r.indexed !== undefined && r.indexed !== true) ||
     hashAttributeProblem("application", application as string) !== undefined ||
     hashAttributeProblem("instance", instance as string) !== undefined ||
     prep(sub as string) !== sub ||

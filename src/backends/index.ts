@@ -2,7 +2,6 @@
 import { KeyValStore } from "core.storagemanager";
 import { BackendName } from "../config";
 import { Backend, Registration } from "./backend";
-import { cachedBackend } from "./cache";
 import { jwtCodec } from "./jwt";
 import { loadOrCreateKey, pasetoCodec } from "./paseto";
 import { loadRevocations } from "./revocation";
@@ -35,24 +34,11 @@ function stateless(codec: TokenCodec, store: KeyValStore<unknown>): Result {
   return $multi(statelessBackend(codec, revocations), undefined);
 }
 
-/** Tokens whose verification is remembered (a few MB at most with paseto's ~350-character tokens). */
-const VERIFIED_TOKENS = 4096;
-
 /**
  * The backend named in the configuration, ready to use; undefined and why when
  * it cannot start (its key or revocation list cannot be read or stored).
  */
 export function createBackend(
-  name: BackendName,
-  store: KeyValStore<unknown>,
-  secret: string | undefined,
-): Result {
-  const [backend, reason] = createUncached(name, store, secret);
-  if (backend === undefined) return $multi(undefined, reason);
-  return $multi(cachedBackend(backend, VERIFIED_TOKENS), undefined);
-}
-
-function createUncached(
   name: BackendName,
   store: KeyValStore<unknown>,
   secret: string | undefined,

@@ -32,16 +32,15 @@ export function storageBackend(store: KeyValStore<Registration>): Backend {
       if (ok !== true) return $multi(undefined, tostring(err));
       return $multi(token, undefined);
     },
-    resolve(token, now) {
+    open(token) {
       if (token.length > MAX_TOKEN_LENGTH || string.find(token, TOKEN_PATTERN)[0] === undefined) {
         return $multi(undefined, "invalid");
       }
       const [record, err] = lookup(token);
       if (err !== undefined) return $multi(undefined, "failed", tostring(err));
-      const registration = asRegistration(record);
-      if (registration === undefined) return $multi(undefined, "invalid");
-      if (registration.exp < now) return $multi(undefined, "expired");
-      return $multi(registration, undefined);
+      const claims = asRegistration(record);
+      if (claims === undefined) return $multi(undefined, "invalid");
+      return $multi(claims, undefined);
     },
     revoke(token) {
       const [ok, err] = store.set(tokenKey(token), undefined);
@@ -49,7 +48,7 @@ export function storageBackend(store: KeyValStore<Registration>): Backend {
       if (token.length === REFERENCE_TOKEN_LENGTH) store.set(token, undefined);
       return $multi(true);
     },
-    dropExpired(key) {
+    dropRecord(key) {
       store.set(key, undefined);
     },
   };

@@ -1,18 +1,18 @@
-// The registration IQ (SPEC §2): validate, check the ACL and the per-user cap,
-// issue an endpoint.
-import { bare } from "util.jid";
+// The registration IQ (docs/design.md, "Registration"): validate, check the
+// ACL, and hand out the app's endpoint: the same one on a renewal, else a new
+// one within the per-user cap.
 import { error_reply, Stanza } from "util.stanza";
 import { isPermitted } from "./acl";
-import { Backend, tokenKey } from "./backends/backend";
 import { Config } from "./config";
 import { Logger } from "./log";
 import { hashAttributeProblem, registeredReply } from "./protocol";
-import { RegistrationIndex } from "./registrations";
+import { Registry } from "./registry";
 
 export interface RegistrationContext {
   readonly config: Config;
-  readonly backend: Backend;
-  readonly index: RegistrationIndex;
+  readonly registry: Registry;
+  /** The backend's name, for the log. */
+  readonly backendName: string;
   /** The endpoint URL for a token. */
   readonly endpointFor: (this: void, token: string) => string;
   readonly now: (this: void) => number;
@@ -36,41 +36,31 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
     return error_reply(request, "modify", "bad-request", problem);
   }
 
-  const { backend } = context;
   const now = context.now();
   const exp = now + context.config.registrationTtl;
-  let token: string | undefined;
-  const [, refusal, detail] = context.index.register(
-    bare(from) ?? from,
-    application,
-    instance,
-    exp,
-    now,
-    () => {
-      const [issued, reason] = backend.issue({ sub: from, application, instance, exp });
-      if (issued === undefined) return $multi(undefined, reason);
-      token = issued;
-      return $multi(tokenKey(issued), undefined);
-    },
-  );
-  if (refusal === "limit") {
-    context.log("debug", "Registration from <%s> refused: %s already", from, detail);
-    return error_reply(
-      request,
-      "cancel",
-      "policy-violation",
-      `Too many registrations (at most ${context.config.maxRegistrations} apps per user)`,
-    );
-  }
-  if (refusal !== undefined || token === undefined) {
+  const [token, outcome, detail] = context.registry.register(from, application, instance, exp, now);
+  if (token === undefined) {
+    if (outcome === "limit") {
+      context.log("debug", "Registration from <%s> refused: %s already", from, detail);
+      return error_reply(
+        request,
+        "cancel",
+        "policy-violation",
+        `Too many registrations (at most ${context.config.maxRegistrations} apps per user)`,
+      );
+    }
     context.log(
       "warn",
       "Could not issue a push endpoint with the %s backend: %s",
-      backend.name,
+      context.backendName,
       detail,
     );
     return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint");
   }
-  context.log("debug", "Registered a push endpoint for <%s>", from);
+  context.log(
+    "debug",
+    outcome ? "Renewed a push endpoint for <%s>" : "Registered a push endpoint for <%s>",
+    from,
+  );
   return registeredReply(request, context.endpointFor(token), exp);
 }

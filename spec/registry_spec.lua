@@ -1,0 +1,116 @@
+-- Unit: the endpoint registry (stable endpoints, the resolved-token cache,
+-- expiry and revocation) over a scripted backend and the real user index on an
+-- in-memory store.
+local registry_module = require "registry";
+local userindex = require "userindex";
+local tokenKey = require "backends.backend".tokenKey;
+
+local function memory_store()
+	local data = {};
+	return {
+		data = data, reads = 0,
+		get = function(self, key) self.reads = self.reads + 1; return data[key]; end,
+		set = function(_, key, value) data[key] = value; return true; end,
+	};
+end
+
+-- A backend whose tokens are "tok<n>" and whose claims live in a table; counts opens.
+local function scripted_backend()
+	local backend = { name = "scripted", claims = {}, revoked = {}, dropped = {}, opens = 0, issued = 0 };
+	function backend.issue(claims)
+		backend.issued = backend.issued + 1;
+		local token = "tok" .. backend.issued;
+		backend.claims[token] = claims;
+		return token;
+	end
+	function backend.open(token)
+		backend.opens = backend.opens + 1;
+		if backend.revoked[token] then return nil, "revoked"; end
+		local claims = backend.claims[token];
+		if not claims then return nil, "invalid"; end
+		return claims;
+	end
+	function backend.revoke(token) backend.revoked[token] = true; return true; end
+	function backend.dropRecord(key) backend.dropped[#backend.dropped + 1] = key; end
+	return backend;
+end
+
+local function new_registry()
+	local backend, store = scripted_backend(), memory_store();
+	local index = userindex.userIndex(store, 10, backend.dropRecord);
+	return registry_module.endpointRegistry(backend, index, 16), backend, store;
+end
+
+describe("the endpoint registry", function()
+	it("resolves a renewed token to the latest full JID until the new expiry", function()
+		local registry = new_registry();
+		local token = registry.register("u@h/phone", "A", "I", 100, 0);
+		assert.same({ token, true }, { registry.register("u@h/tablet", "A", "I", 200, 50) });
+		local registration = registry.resolve(token, 150);
+		assert.equal("u@h/tablet", registration.sub);
+		assert.equal(200, registration.exp);
+		assert.same({ nil, "expired" }, { registry.resolve(token, 201) });
+	end);
+
+	it("takes the target and expiry from the index after a restart (nothing cached)", function()
+		local registry, backend, store = new_registry();
+		local token = registry.register("u@h/phone", "A", "I", 100, 0);
+		registry.register("u@h/tablet", "A", "I", 200, 50);
+		local index = userindex.userIndex(store, 10, backend.dropRecord);
+		local restarted = registry_module.endpointRegistry(backend, index, 16);
+		local registration = restarted.resolve(token, 150);
+		assert.equal("u@h/tablet", registration.sub);
+		assert.equal(200, registration.exp);
+	end);
+
+	it("answers a push to a known token without the backend or the store", function()
+		local registry, backend, store = new_registry();
+		local token = registry.register("u@h/phone", "A", "I", 100, 0);
+		registry.resolve(token, 1);
+		local opens, reads = backend.opens, store.reads;
+		for now = 2, 11 do assert.truthy((registry.resolve(token, now))); end
+		assert.equal(opens, backend.opens);
+		assert.equal(reads, store.reads);
+	end);
+
+	it("never caches a failure", function()
+		local registry, backend = new_registry();
+		assert.same({ nil, "invalid" }, { registry.resolve("nope", 1) });
+		assert.same({ nil, "invalid" }, { registry.resolve("nope", 1) });
+		assert.equal(2, backend.opens);
+	end);
+
+	it("revokes a bound token by forgetting its entry, and a renewal then gets a new token", function()
+		local registry, backend = new_registry();
+		local token = registry.register("u@h/phone", "A", "I", 100, 0);
+		local registration = registry.resolve(token, 1);
+		assert.same({ true }, { registry.revoke(token, registration, 1) });
+		assert.same({ nil, "revoked" }, { registry.resolve(token, 2) });
+		assert.same({ tokenKey(token) }, backend.dropped);
+		assert.is_nil(backend.revoked[token], "a bound token needs no revocation list entry");
+		local renewed = registry.register("u@h/phone", "A", "I", 100, 3);
+		assert.are_not.equal(token, renewed);
+		assert.same({ nil, "revoked" }, { registry.resolve(token, 4) });
+	end);
+
+	it("resolves tokens without an index entry (earlier versions, the reference module) from their claims", function()
+		local registry, backend = new_registry();
+		backend.claims.legacy = { sub = "u@h/phone", application = "A", instance = "I", exp = 50 };
+		assert.equal("u@h/phone", registry.resolve("legacy", 10).sub);
+		assert.same({ nil, "expired" }, { registry.resolve("legacy", 51) });
+		backend.claims.legacy2 = { sub = "u@h/phone", application = "A", instance = "I", exp = 50 };
+		local registration = registry.resolve("legacy2", 10);
+		assert.same({ true }, { registry.revoke("legacy2", registration, 10) });
+		assert.is_true(backend.revoked.legacy2, "the backend was not asked to revoke");
+		assert.same({ nil, "revoked" }, { registry.resolve("legacy2", 11) });
+	end);
+
+	it("reports the store's failure when a bound token's index entry cannot be read", function()
+		local backend = scripted_backend();
+		backend.claims.t = { sub = "u@h/phone", application = "A", instance = "I", exp = 100, indexed = true };
+		local broken_store = { get = function() return nil, "disk on fire"; end };
+		local registry = registry_module.endpointRegistry(backend, userindex.userIndex(broken_store, 10, function() end), 16);
+		assert.same({ nil, "failed", "disk on fire" }, { registry.resolve("t", 1) });
+		assert.same({ nil, "failed", "disk on fire" }, { registry.resolve("t", 1) }, "a failure was cached");
+	end);
+end);

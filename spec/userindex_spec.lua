@@ -1,0 +1,133 @@
+-- Unit: the per-user index (renewal, cap, purge, forget) on an in-memory store.
+local userindex = require "userindex";
+local tokenKey = require "backends.backend".tokenKey;
+
+local function memory_store()
+	local data = {};
+	return {
+		data = data,
+		get = function(_, key) return data[key]; end,
+		set = function(_, key, value) data[key] = value; return true; end,
+		users = function() return next, data, nil; end,
+	};
+end
+
+-- An issue callback handing out the given tokens in turn.
+local function tokens(...)
+	local list, n = { ... }, 0;
+	return function() n = n + 1; return list[n]; end;
+end
+
+local function new_index(max, store)
+	local dropped = {};
+	local index = userindex.userIndex(store or memory_store(), max or 10, function(key) dropped[#dropped + 1] = key; end);
+	return index, dropped;
+end
+
+describe("the user index", function()
+	it("hands the same token to a renewal, with the new expiry and full JID", function()
+		local index = new_index();
+		local issue = tokens("t1", "t2");
+		assert.same({ "t1", false }, { index.register("u", "u/phone", "A", "I", 100, 0, issue) });
+		assert.same({ "t1", true }, { index.register("u", "u/tablet", "A", "I", 200, 50, issue) });
+		local entry = index.entry("u", tokenKey("t1"));
+		assert.equal(200, entry.e);
+		assert.equal("u/tablet", entry.j);
+	end);
+
+	it("gives another application, instance or user a token of its own", function()
+		local index = new_index();
+		local issue = tokens("t1", "t2", "t3", "t4");
+		assert.equal("t1", (index.register("u", "u/r", "A", "I", 100, 0, issue)));
+		assert.equal("t2", (index.register("u", "u/r", "B", "I", 100, 0, issue)));
+		assert.equal("t3", (index.register("u", "u/r", "A", "J", 100, 0, issue)));
+		assert.equal("t4", (index.register("v", "v/r", "A", "I", 100, 0, issue)));
+	end);
+
+	it("never renews an expired endpoint: a new token, and the old one's record dropped", function()
+		local index, dropped = new_index();
+		local issue = tokens("old", "new");
+		index.register("u", "u/r", "A", "I", 10, 0, issue);
+		assert.same({ "new", false }, { index.register("u", "u/r", "A", "I", 30, 20, issue) });
+		assert.same({ tokenKey("old") }, dropped);
+		assert.is_nil((index.entry("u", tokenKey("old"))));
+	end);
+
+	it("never renews a forgotten (revoked) endpoint", function()
+		local index, dropped = new_index();
+		local issue = tokens("t1", "t2");
+		index.register("u", "u/r", "A", "I", 100, 0, issue);
+		assert.same({ true }, { (index.forget("u", tokenKey("t1"))) });
+		assert.same({ tokenKey("t1") }, dropped);
+		assert.same({ "t2", false }, { index.register("u", "u/r", "A", "I", 100, 1, issue) });
+	end);
+
+	it("does not renew entries written before endpoints were stable, and keeps them until they expire", function()
+		local store = memory_store();
+		store.data.u = { legacy = { a = "A", i = "I", e = 100 } };
+		local index = new_index(10, store);
+		assert.same({ "t1", false }, { index.register("u", "u/r", "A", "I", 100, 0, tokens("t1")) });
+		assert.truthy(store.data.u.legacy);
+	end);
+
+	it("caps distinct apps per user but never renewals", function()
+		local index = new_index(2);
+		local issue = tokens("k1", "k2", "k3", "k4");
+		assert.equal("k1", (index.register("u", "u/r", "A", "I", 100, 0, issue)));
+		assert.equal("k2", (index.register("u", "u/r", "B", "I", 100, 0, issue)));
+		local token, refusal, detail = index.register("u", "u/r", "C", "I", 100, 0, issue);
+		assert.is_nil(token);
+		assert.equal("limit", refusal);
+		assert.equal("2 registrations", detail);
+		assert.same({ "k1", true }, { index.register("u", "u/r", "A", "I", 200, 1, issue) });
+		assert.equal("k3", (index.register("other", "other/r", "C", "I", 100, 0, issue)));
+	end);
+
+	it("sweeps every user's expired endpoints and removes empty records", function()
+		local store = memory_store();
+		local index, dropped = new_index(10, store);
+		index.register("u", "u/r", "A", "I", 10, 0, tokens("a"));
+		index.register("v", "v/r", "A", "I", 50, 0, tokens("b"));
+		assert.equal(1, index.sweep(20));
+		assert.same({ tokenKey("a") }, dropped);
+		assert.is_nil(store.data.u);
+		assert.truthy(store.data.v);
+	end);
+
+	it("forgets a revoked endpoint and removes the emptied record", function()
+		local store = memory_store();
+		local index = new_index(10, store);
+		index.register("u", "u/r", "A", "I", 10, 0, tokens("a"));
+		index.forget("u", "a");
+		assert.truthy(store.data.u, "forgetting an unknown key changed the record");
+		assert.same({ true }, { (index.forget("u", tokenKey("a"))) });
+		assert.is_nil(store.data.u);
+	end);
+
+	it("refuses, without issuing, when the store cannot be read", function()
+		local store = memory_store();
+		store.get = function() return nil, "disk on fire"; end
+		local issued = false;
+		local index = new_index(10, store);
+		local token, refusal, detail = index.register("u", "u/r", "A", "I", 10, 0, function() issued = true; return "x"; end);
+		assert.is_nil(token);
+		assert.equal("failed", refusal);
+		assert.equal("disk on fire", detail);
+		assert.is_false(issued);
+		assert.same({ nil, "disk on fire" }, { index.entry("u", "k") });
+		assert.same({ false, "disk on fire" }, { index.forget("u", "k") });
+	end);
+
+	it("keeps the old expiry when a renewal cannot be stored, and drops a new token's record", function()
+		local store = memory_store();
+		local index, dropped = new_index(10, store);
+		index.register("u", "u/phone", "A", "I", 100, 0, tokens("t1"));
+		store.set = function() return nil, "disk full"; end
+		assert.same({ nil, "failed", "disk full" }, { index.register("u", "u/tablet", "A", "I", 200, 1, tokens()) });
+		local entry = index.entry("u", tokenKey("t1"));
+		assert.equal(100, entry.e);
+		assert.equal("u/phone", entry.j);
+		assert.same({ nil, "failed", "disk full" }, { index.register("u", "u/phone", "B", "I", 200, 1, tokens("t2")) });
+		assert.same({ tokenKey("t2") }, dropped);
+	end);
+end);

@@ -1,0 +1,134 @@
+// The endpoints: what registering, pushing and revoking see. It joins the
+// backend (tokens), the user index (what each user's endpoints are now) and a
+// cache of resolved tokens, so a push to an endpoint seen recently reads no
+// store and verifies no token (docs/design.md, "Stable endpoints").
+import { new as newCache } from "util.cache";
+import { bare } from "util.jid";
+import { Backend, Registration, tokenKey } from "./backends/backend";
+import { RefusalReason, UserIndex } from "./userindex";
+
+/** Why a token does not resolve. "failed" is our own fault (storage down). */
+export type ResolveFailure = "invalid" | "expired" | "revoked" | "failed";
+
+export interface Registry {
+  /**
+   * Registers an app of the distributor at `fullJid` until `exp`: the app's
+   * current endpoint token when it has a live one (renewed: true), else a new one.
+   */
+  register(
+    this: void,
+    fullJid: string,
+    application: string,
+    instance: string,
+    exp: number,
+    now: number,
+  ): LuaMultiReturn<
+    | [token: string, renewed: boolean, detail: undefined]
+    | [token: undefined, refusal: RefusalReason, detail: string]
+  >;
+  /**
+   * The registration a token names now (its current target and expiry), if it
+   * is genuine, not revoked and not expired at `now`; else why not, and for
+   * "failed" the store's own error message.
+   */
+  resolve(
+    this: void,
+    token: string,
+    now: number,
+  ): LuaMultiReturn<
+    | [registration: Registration, failure: undefined]
+    | [registration: undefined, failure: ResolveFailure, detail?: string | undefined]
+  >;
+  /** Makes the token resolve no more; false and why when that could not be stored. */
+  revoke(
+    this: void,
+    token: string,
+    registration: Registration,
+    now: number,
+  ): LuaMultiReturn<[ok: boolean, reason?: string]>;
+}
+
+/** The bare JID an index record is kept under. */
+function userOf(fullJid: string): string {
+  return bare(fullJid) ?? fullJid;
+}
+
+/**
+ * `cacheSize` resolved tokens are remembered (bounded LRU, so memory stays
+ * flat); expiry is still checked on every push, a renewal updates the cached
+ * registration and a revocation drops it.
+ */
+export function endpointRegistry(backend: Backend, index: UserIndex, cacheSize: number): Registry {
+  const resolved = newCache<string, Registration>(cacheSize);
+
+  /** The registration a token's claims stand for now: its index entry's, if it is bound to one. */
+  function current(
+    token: string,
+    claims: Registration,
+  ): LuaMultiReturn<
+    | [registration: Registration, failure: undefined]
+    | [registration: undefined, failure: ResolveFailure, detail?: string]
+  > {
+    if (claims.indexed === undefined) return $multi(claims, undefined);
+    const [entry, err] = index.entry(userOf(claims.sub), tokenKey(token));
+    if (err !== undefined) return $multi(undefined, "failed", err);
+    // Its entry is gone: revoked, or purged once expired.
+    if (entry === undefined) return $multi(undefined, "revoked");
+    return $multi(
+      {
+        sub: entry.j ?? claims.sub,
+        application: claims.application,
+        instance: claims.instance,
+        exp: entry.e,
+        indexed: true,
+      },
+      undefined,
+    );
+  }
+
+  return {
+    register(fullJid, application, instance, exp, now) {
+      const [token, renewed, detail] = index.register(
+        userOf(fullJid),
+        fullJid,
+        application,
+        instance,
+        exp,
+        now,
+        () => backend.issue({ sub: fullJid, application, instance, exp, indexed: true }),
+      );
+      if (token === undefined) return $multi(undefined, renewed, detail);
+      if (renewed) {
+        resolved.set(token, { sub: fullJid, application, instance, exp, indexed: true });
+      }
+      return $multi(token, renewed, undefined);
+    },
+
+    resolve(token, now) {
+      let registration = resolved.get(token);
+      if (registration === undefined) {
+        const [claims, failure, detail] = backend.open(token);
+        if (claims === undefined) return $multi(undefined, failure, detail);
+        const [found, stale, staleDetail] = current(token, claims);
+        if (found === undefined) return $multi(undefined, stale, staleDetail);
+        registration = found;
+        resolved.set(token, registration);
+      }
+      // Neither util.jwt (0.12) nor util.paseto checks expiry: it is ours to enforce.
+      if (registration.exp < now) {
+        resolved.set(token, undefined);
+        return $multi(undefined, "expired");
+      }
+      return $multi(registration, undefined);
+    },
+
+    revoke(token, registration, now) {
+      resolved.set(token, undefined);
+      const [forgotten, reason] = index.forget(userOf(registration.sub), tokenKey(token));
+      if (!forgotten) return $multi(false, reason);
+      // A token bound to an index entry dies with it; others need the backend's word.
+      if (registration.indexed !== undefined) return $multi(true);
+      return backend.revoke(token, registration.exp, now);
+    },
+  };
+}
