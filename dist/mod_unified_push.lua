@@ -166,6 +166,60 @@ function ____exports.listOption(read, name, fallback)
 end
 return ____exports
  end,
+["src.protocol"] = function(...)
+local ____exports = {}
+local ____util_2Eencodings = require("util.encodings")
+local base64 = ____util_2Eencodings.base64
+local ____util_2Edatetime = require("util.datetime")
+local datetime = ____util_2Edatetime.datetime
+local ____util_2Estanza = require("util.stanza")
+local iq = ____util_2Estanza.iq
+local reply = ____util_2Estanza.reply
+____exports.NS = "http://gultsch.de/xmpp/drafts/unified-push"
+--- Largest push message accepted, bytes (docs/design.md, "HTTP").
+____exports.MAX_BODY_BYTES = 4096
+--- Size of the SHA-256 hashes distributors send as `application` and `instance`.
+local HASH_BYTES = 32
+local BASE64_PATTERN = "^[A-Za-z0-9+/]*=?=?$"
+--- Checks one attribute of `<register/>`: standard base64 of exactly 32 bytes.
+-- Returns the problem in words, naming the attribute, or undefined when valid.
+function ____exports.hashAttributeProblem(name, value)
+    if value == nil or value == "" then
+        return name .. ": missing"
+    end
+    if (string.find(value, BASE64_PATTERN)) == nil or #value % 4 ~= 0 then
+        return name .. ": not base64"
+    end
+    local decoded = base64.decode(value)
+    if decoded == nil then
+        return name .. ": not base64"
+    end
+    if #decoded ~= HASH_BYTES then
+        return (((name .. ": decodes to ") .. tostring(#decoded)) .. " bytes, expected ") .. tostring(HASH_BYTES)
+    end
+    return nil
+end
+--- The `<registered/>` answer to a registration.
+function ____exports.registeredReply(request, endpoint, expires)
+    return reply(request):tag(
+        "registered",
+        {
+            xmlns = ____exports.NS,
+            expiration = datetime(expires),
+            endpoint = endpoint
+        }
+    ):up()
+end
+--- The `<push/>` IQ that carries one notification to the distributor.
+function ____exports.pushIq(from, to, id, application, instance, body)
+    return iq({type = "set", from = from, to = to, id = id}):text_tag(
+        "push",
+        base64.encode(body),
+        {xmlns = ____exports.NS, application = application, instance = instance}
+    )
+end
+return ____exports
+ end,
 ["src.config"] = function(...)
 local ____lualib = require("lualib_bundle")
 local __TS__ArrayMap = ____lualib.__TS__ArrayMap
@@ -178,6 +232,8 @@ local choiceOption = ____options.choiceOption
 local integerOption = ____options.integerOption
 local listOption = ____options.listOption
 local stringOption = ____options.stringOption
+local ____protocol = require("src.protocol")
+local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
 local ALL_BACKENDS = {"paseto", "storage", "jwt"}
 local DAY = 86400
 --- HS256 needs a secret with real entropy; `openssl rand -base64 32` gives 44 characters.
@@ -270,6 +326,27 @@ function ____exports.readConfig(read, context)
             100,
             1,
             1000000
+        ),
+        messageTtl = integerOption(
+            read,
+            "unified_push_message_ttl",
+            DAY,
+            0,
+            30 * DAY
+        ),
+        maxStoredMessages = integerOption(
+            read,
+            "unified_push_max_stored_messages",
+            1000,
+            1,
+            1000000
+        ),
+        maxStoredBytes = integerOption(
+            read,
+            "unified_push_max_stored_bytes",
+            1048576,
+            MAX_BODY_BYTES,
+            1073741824
         )
     }
 end
@@ -299,71 +376,146 @@ return ____exports
 local ____exports = {}
 local ____util_2Eerror = require("util.error")
 local init = ____util_2Eerror.init
-____exports.errors = init("unified_push", {
-    ["unknown-endpoint"] = {type = "cancel", condition = "item-not-found", code = 404, text = "No such push endpoint (unknown, revoked or expired)"},
-    ["empty-body"] = {type = "modify", condition = "bad-request", code = 400, text = "Empty push message"},
-    ["body-too-large"] = {type = "modify", condition = "policy-violation", code = 413, text = "Push message larger than 4096 bytes"},
-    ["method-not-allowed"] = {type = "cancel", condition = "not-allowed", code = 405, text = "Push endpoints accept GET and POST"},
-    ["distributor-unavailable"] = {type = "wait", condition = "recipient-unavailable", code = 503, text = "The distributor is not reachable right now; try again later"},
-    ["rate-limited"] = {type = "wait", condition = "policy-violation", code = 429, text = "Too many pushes to this endpoint; slow down"},
-    ["too-many-in-flight"] = {type = "wait", condition = "resource-constraint", code = 429, text = "Too many pushes awaiting the distributor's answer; try again shortly"},
-    internal = {type = "wait", condition = "internal-server-error", code = 500, text = "Internal error in the push service"}
-})
+local ____protocol = require("src.protocol")
+local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
+____exports.errors = init(
+    "unified_push",
+    {
+        ["unknown-endpoint"] = {type = "cancel", condition = "item-not-found", code = 404, text = "No such push endpoint (unknown, revoked or expired)"},
+        ["empty-body"] = {type = "modify", condition = "bad-request", code = 400, text = "Empty push message"},
+        ["body-too-large"] = {
+            type = "modify",
+            condition = "policy-violation",
+            code = 413,
+            text = ("Push message larger than " .. tostring(MAX_BODY_BYTES)) .. " bytes"
+        },
+        ["method-not-allowed"] = {type = "cancel", condition = "not-allowed", code = 405, text = "Push endpoints accept GET and POST, and DELETE on a kept message"},
+        ["distributor-unavailable"] = {type = "wait", condition = "recipient-unavailable", code = 503, text = "The distributor is not reachable right now; try again later"},
+        ["rate-limited"] = {type = "wait", condition = "policy-violation", code = 429, text = "Too many pushes to this endpoint; slow down"},
+        ["too-many-in-flight"] = {type = "wait", condition = "resource-constraint", code = 429, text = "Too many pushes awaiting the distributor's answer; try again shortly"},
+        ["too-much-kept"] = {type = "wait", condition = "resource-constraint", code = 429, text = "Too many push messages kept for this user's offline distributors; try again later"},
+        ["unknown-message"] = {type = "cancel", condition = "item-not-found", code = 404, text = "No such push message (unknown, delivered or expired)"},
+        internal = {type = "wait", condition = "internal-server-error", code = 500, text = "Internal error in the push service"}
+    }
+)
 return ____exports
  end,
 ["src.log"] = function(...)
 local ____exports = {}
 return ____exports
  end,
-["src.protocol"] = function(...)
+["src.pending"] = function(...)
 local ____exports = {}
-local ____util_2Eencodings = require("util.encodings")
-local base64 = ____util_2Eencodings.base64
-local ____util_2Edatetime = require("util.datetime")
-local datetime = ____util_2Edatetime.datetime
-local ____util_2Estanza = require("util.stanza")
-local iq = ____util_2Estanza.iq
-local reply = ____util_2Estanza.reply
-____exports.NS = "http://gultsch.de/xmpp/drafts/unified-push"
---- Size of the SHA-256 hashes distributors send as `application` and `instance`.
-local HASH_BYTES = 32
-local BASE64_PATTERN = "^[A-Za-z0-9+/]*=?=?$"
---- Checks one attribute of `<register/>`: standard base64 of exactly 32 bytes.
--- Returns the problem in words, naming the attribute, or undefined when valid.
-function ____exports.hashAttributeProblem(name, value)
-    if value == nil or value == "" then
-        return name .. ": missing"
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
+local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] = true}
+local DELIVERED = {answer = "delivered", reason = "result"}
+local TIMED_OUT = {answer = "unavailable", reason = "timeout"}
+local WENT_OFFLINE = {answer = "unavailable", reason = "offline"}
+function ____exports.pendingPushes(context)
+    local byId = {}
+    local perUser = {}
+    local queue = {}
+    local front = 1
+    local back = 0
+    local sweeper
+    --- Dequeues pushes at the front that have already settled.
+    local function skipSettled()
+        while front <= back and byId[queue[front]] == nil do
+            queue[front] = nil
+            front = front + 1
+        end
     end
-    if (string.find(value, BASE64_PATTERN)) == nil or #value % 4 ~= 0 then
-        return name .. ": not base64"
+    local function finish(id, settlement)
+        local waiting = byId[id]
+        if waiting == nil then
+            return
+        end
+        byId[id] = nil
+        local left = (perUser[waiting.user] or 1) - 1
+        if left > 0 then
+            perUser[waiting.user] = left
+        else
+            perUser[waiting.user] = nil
+        end
+        skipSettled()
+        waiting.settle(settlement)
     end
-    local decoded = base64.decode(value)
-    if decoded == nil then
-        return name .. ": not base64"
+    --- Times out what is overdue; returns the seconds until the next deadline, if any.
+    local function sweep()
+        local now = context.clock()
+        skipSettled()
+        while front <= back do
+            local id = queue[front]
+            local deadline = byId[id].deadline
+            if deadline > now then
+                return deadline - now
+            end
+            finish(id, TIMED_OUT)
+        end
+        sweeper = nil
+        return nil
     end
-    if #decoded ~= HASH_BYTES then
-        return (((name .. ": decodes to ") .. tostring(#decoded)) .. " bytes, expected ") .. tostring(HASH_BYTES)
-    end
-    return nil
-end
---- The `<registered/>` answer to a registration.
-function ____exports.registeredReply(request, endpoint, expires)
-    return reply(request):tag(
-        "registered",
-        {
-            xmlns = ____exports.NS,
-            expiration = datetime(expires),
-            endpoint = endpoint
-        }
-    ):up()
-end
---- The `<push/>` IQ that carries one notification to the distributor.
-function ____exports.pushIq(from, to, id, application, instance, body)
-    return iq({type = "set", from = from, to = to, id = id}):text_tag(
-        "push",
-        base64.encode(body),
-        {xmlns = ____exports.NS, application = application, instance = instance}
-    )
+    return {
+        send = function(iq, settle)
+            local id = iq.attr.id
+            local to = iq.attr.to
+            local user = bare(to) or to
+            byId[id] = {
+                to = to,
+                user = user,
+                settle = settle,
+                deadline = context.clock() + context.timeout
+            }
+            back = back + 1
+            queue[back] = id
+            perUser[user] = (perUser[user] or 0) + 1
+            if sweeper == nil then
+                sweeper = context.addTimer(context.timeout, sweep)
+            end
+            context.send(iq)
+        end,
+        answer = function(reply)
+            local id = reply.attr.id
+            if id == nil then
+                return false
+            end
+            local waiting = byId[id]
+            if waiting == nil or waiting.to ~= reply.attr.from then
+                return false
+            end
+            if reply.attr.type == "result" then
+                finish(id, DELIVERED)
+            else
+                local ____, condition = reply:get_error()
+                local reason = condition or "undefined-condition"
+                finish(id, {answer = GONE_CONDITIONS[reason] == true and "gone" or "unavailable", reason = reason})
+            end
+            return true
+        end,
+        dropTarget = function(fullJid)
+            if perUser[bare(fullJid) or fullJid] == nil then
+                return
+            end
+            for id, waiting in pairs(byId) do
+                if waiting.to == fullJid then
+                    finish(id, WENT_OFFLINE)
+                end
+            end
+        end,
+        dropAll = function()
+            for id in pairs(byId) do
+                finish(id, WENT_OFFLINE)
+            end
+            if sweeper ~= nil then
+                sweeper:stop()
+            end
+            sweeper = nil
+        end,
+        countFor = function(user)
+            return perUser[user] or 0
+        end
+    }
 end
 return ____exports
  end,
@@ -405,6 +557,510 @@ function ____exports.asRegistration(value)
         return nil
     end
     return r
+end
+return ____exports
+ end,
+["src.userindex"] = function(...)
+local ____exports = {}
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
+local function isEmpty(record)
+    local first = next(record)
+    return first == nil
+end
+function ____exports.userIndex(store, maxPerUser, dropEndpoint)
+    --- Removes expired entries in place; how many went.
+    local function prune(user, record, now)
+        local removed = 0
+        for key, entry in pairs(record) do
+            if entry.e < now then
+                record[key] = nil
+                dropEndpoint(key, user)
+                removed = removed + 1
+            end
+        end
+        return removed
+    end
+    --- The live entry of an app that a renewal can hand out again.
+    local function renewable(record, application, instance)
+        for ____, entry in pairs(record) do
+            if entry.t ~= nil and entry.a == application and entry.i == instance then
+                return entry
+            end
+        end
+        return nil
+    end
+    --- How many distinct apps the record holds, and whether the given one is among them.
+    local function countApps(record, application, instance)
+        local apps = {}
+        local count = 0
+        for ____, entry in pairs(record) do
+            local app = (entry.a .. " ") .. entry.i
+            if apps[app] == nil then
+                apps[app] = true
+                count = count + 1
+            end
+        end
+        return count, apps[(application .. " ") .. instance] ~= nil
+    end
+    return {
+        register = function(user, fullJid, application, instance, exp, now, issue)
+            local saved, err = store:get(user)
+            if err ~= nil then
+                return nil, "failed", tostring(err)
+            end
+            local record = saved or ({})
+            prune(user, record, now)
+            local current = renewable(record, application, instance)
+            if current ~= nil then
+                local wasExp, wasJid = current.e, current.j
+                current.e = exp
+                current.j = fullJid
+                local ok, setErr = store:set(user, record)
+                if ok ~= true then
+                    current.e = wasExp
+                    current.j = wasJid
+                    return nil, "failed", tostring(setErr)
+                end
+                return current.t, true, nil
+            end
+            local count, known = countApps(record, application, instance)
+            if not known and count >= maxPerUser then
+                return nil, "limit", tostring(count) .. " registrations"
+            end
+            local token, reason = issue()
+            if token == nil then
+                return nil, "failed", reason
+            end
+            local key = tokenKey(token)
+            record[key] = {
+                a = application,
+                i = instance,
+                e = exp,
+                t = token,
+                j = fullJid
+            }
+            local ok, setErr = store:set(user, record)
+            if ok ~= true then
+                dropEndpoint(key, user)
+                return nil, "failed", tostring(setErr)
+            end
+            return token, false, nil
+        end,
+        entry = function(user, key)
+            local record, err = store:get(user)
+            if err ~= nil then
+                return nil, tostring(err)
+            end
+            if record == nil then
+                return nil, nil
+            end
+            return record[key], nil
+        end,
+        forget = function(user, key)
+            local record, err = store:get(user)
+            if err ~= nil then
+                return false, tostring(err)
+            end
+            if record == nil or record[key] == nil then
+                return true, nil
+            end
+            record[key] = nil
+            local ____store_2 = store
+            local ____store_set_3 = store.set
+            local ____user_1 = user
+            local ____isEmpty_result_0
+            if isEmpty(record) then
+                ____isEmpty_result_0 = nil
+            else
+                ____isEmpty_result_0 = record
+            end
+            local ok, setErr = ____store_set_3(____store_2, ____user_1, ____isEmpty_result_0)
+            if ok ~= true then
+                return false, tostring(setErr)
+            end
+            dropEndpoint(key, user)
+            return true, nil
+        end,
+        sweep = function(now)
+            if store.users == nil then
+                return nil
+            end
+            local users = {}
+            for user in store:users() do
+                users[#users + 1] = user
+            end
+            local removed = 0
+            for ____, user in ipairs(users) do
+                local record = store:get(user)
+                if record ~= nil and record ~= false then
+                    local gone = prune(user, record, now)
+                    if gone > 0 then
+                        removed = removed + gone
+                        local ____store_5 = store
+                        local ____store_set_6 = store.set
+                        local ____isEmpty_result_4
+                        if isEmpty(record) then
+                            ____isEmpty_result_4 = nil
+                        else
+                            ____isEmpty_result_4 = record
+                        end
+                        ____store_set_6(____store_5, user, ____isEmpty_result_4)
+                    end
+                end
+            end
+            return removed
+        end
+    }
+end
+return ____exports
+ end,
+["src.mailbox"] = function(...)
+local ____exports = {}
+local ____util_2Eencodings = require("util.encodings")
+local base64 = ____util_2Eencodings.base64
+local ____util_2Estanza = require("util.stanza")
+local iq = ____util_2Estanza.iq
+local stanza = ____util_2Estanza.stanza
+local ____protocol = require("src.protocol")
+local NS = ____protocol.NS
+--- The element a message is archived as; its one child is the `<push/>` to send.
+local KEPT = "kept"
+local KEPT_NS = "urn:x-mod-unified-push:kept"
+--- Messages sent at once when a distributor comes back; the rest follow as it answers.
+local FLUSH_WINDOW = 8
+local function isEmpty(record)
+    local first = next(record)
+    return first == nil
+end
+function ____exports.mailbox(context)
+    local ____context_0 = context
+    local messages = ____context_0.messages
+    local kept = ____context_0.kept
+    --- Endpoints being flushed now: a second trigger (presence after bind) waits for the first.
+    local flushing = {}
+    --- Every message an endpoint keeps, oldest first; or the store's error.
+    local function itemsOf(key, topic)
+        local ____messages_3 = messages
+        local ____messages_find_4 = messages.find
+        local ____key_2 = key
+        local ____temp_1
+        if topic == nil then
+            ____temp_1 = nil
+        else
+            ____temp_1 = {with = topic}
+        end
+        local found, err = ____messages_find_4(____messages_3, ____key_2, ____temp_1)
+        if found == nil or found == false then
+            return nil, tostring(err)
+        end
+        local items = {}
+        for id, message, ____, withTopic in found do
+            local ____id_6 = id
+            local ____message_7 = message
+            local ____temp_8 = tonumber(message.attr.bytes) or 0
+            local ____temp_9 = tonumber(message.attr.expires) or 0
+            local ____temp_5
+            if withTopic == "" then
+                ____temp_5 = nil
+            else
+                ____temp_5 = withTopic
+            end
+            items[#items + 1] = {
+                id = ____id_6,
+                message = ____message_7,
+                bytes = ____temp_8,
+                expires = ____temp_9,
+                topic = ____temp_5
+            }
+        end
+        return items, nil
+    end
+    --- Applies a change to what the user's endpoint `key` keeps; false when it could not be stored.
+    local function count(user, key, messageDelta, byteDelta)
+        local record, err = kept:get(user)
+        if err ~= nil then
+            return false
+        end
+        local counts = record or ({})
+        local current = counts[key] or ({n = 0, b = 0})
+        local n = current.n + messageDelta
+        if n > 0 then
+            counts[key] = {
+                n = n,
+                b = math.max(0, current.b + byteDelta)
+            }
+        else
+            counts[key] = nil
+        end
+        local ____kept_12 = kept
+        local ____kept_set_13 = kept.set
+        local ____user_11 = user
+        local ____isEmpty_result_10
+        if isEmpty(counts) then
+            ____isEmpty_result_10 = nil
+        else
+            ____isEmpty_result_10 = counts
+        end
+        local ok = ____kept_set_13(____kept_12, ____user_11, ____isEmpty_result_10)
+        return ok == true
+    end
+    --- Forgets everything an endpoint keeps.
+    local function drop(user, key)
+        messages:delete(key)
+        local record, err = kept:get(user)
+        if err ~= nil or record == nil or record[key] == nil then
+            return
+        end
+        record[key] = nil
+        local ____kept_16 = kept
+        local ____kept_set_17 = kept.set
+        local ____user_15 = user
+        local ____isEmpty_result_14
+        if isEmpty(record) then
+            ____isEmpty_result_14 = nil
+        else
+            ____isEmpty_result_14 = record
+        end
+        ____kept_set_17(____kept_16, ____user_15, ____isEmpty_result_14)
+    end
+    --- Deletes the given messages of an endpoint; how many messages and bytes went.
+    local function remove(key, items)
+        local gone = 0
+        local bytes = 0
+        for ____, item in ipairs(items) do
+            local ok = messages:delete(key, {key = item.id})
+            if ok ~= nil and ok ~= false then
+                gone = gone + 1
+                bytes = bytes + item.bytes
+            end
+        end
+        return gone, bytes
+    end
+    --- Deletes an endpoint's expired messages; how many.
+    local function removeExpired(user, key, now)
+        local items = itemsOf(key)
+        if items == nil then
+            return 0
+        end
+        local expired = {}
+        for ____, item in ipairs(items) do
+            if item.expires < now then
+                expired[#expired + 1] = item
+            end
+        end
+        local gone, bytes = remove(key, expired)
+        if gone > 0 then
+            count(user, key, -gone, -bytes)
+        end
+        return gone
+    end
+    --- Sends an endpoint's messages in order, a window at a time, then forgets what was delivered.
+    local function flushEndpoint(user, key, entry, target)
+        local items, err = itemsOf(key)
+        if items == nil then
+            context.log("warn", "Could not read kept push messages: %s", err)
+            return
+        end
+        local now = context.now()
+        local done = {}
+        local due = {}
+        for ____, item in ipairs(items) do
+            local ____temp_18 = item.expires < now and done or due
+            ____temp_18[#____temp_18 + 1] = item
+        end
+        flushing[key] = true
+        local next = 0
+        local waiting = 0
+        local stopped = false
+        local gone = false
+        local function finish()
+            flushing[key] = nil
+            if gone then
+                context.revoke(user, key, entry)
+                return
+            end
+            local removed, bytes = remove(key, done)
+            if removed > 0 and not count(user, key, -removed, -bytes) then
+                context.log("warn", "Could not update the count of kept push messages")
+            end
+            context.log(
+                "debug",
+                "Sent %d kept push messages to <%s>, %d left",
+                removed,
+                target,
+                #due - next
+            )
+        end
+        local function sendMore()
+            while not stopped and waiting < FLUSH_WINDOW and next < #due do
+                local item = due[next + 1]
+                next = next + 1
+                waiting = waiting + 1
+                local push = iq({
+                    type = "set",
+                    from = context.service,
+                    to = target,
+                    id = context.newId()
+                }):add_child(item.message.tags[1])
+                context.pending.send(
+                    push,
+                    function(settled)
+                        waiting = waiting - 1
+                        if settled.answer == "delivered" then
+                            done[#done + 1] = item
+                        else
+                            stopped = true
+                            if settled.answer == "gone" then
+                                gone = true
+                            end
+                        end
+                        if waiting == 0 and (stopped or next >= #due) then
+                            finish()
+                        else
+                            sendMore()
+                        end
+                    end
+                )
+            end
+        end
+        if #due == 0 then
+            finish()
+        else
+            sendMore()
+        end
+    end
+    return {
+        keep = function(user, key, application, instance, body, ttl, topic)
+            local record, err = kept:get(user)
+            if err ~= nil then
+                return nil, "failed", tostring(err)
+            end
+            local messagesKept = 0
+            local bytesKept = 0
+            if record ~= nil then
+                for ____, counts in pairs(record) do
+                    messagesKept = messagesKept + counts.n
+                    bytesKept = bytesKept + counts.b
+                end
+            end
+            local replaced = {}
+            if topic ~= nil then
+                local items, findErr = itemsOf(key, topic)
+                if items == nil then
+                    return nil, "failed", findErr
+                end
+                replaced = items
+                for ____, item in ipairs(items) do
+                    messagesKept = messagesKept - 1
+                    bytesKept = bytesKept - item.bytes
+                end
+            end
+            if messagesKept + 1 > context.maxMessages then
+                return nil, "full", tostring(messagesKept) .. " messages kept"
+            end
+            if bytesKept + #body > context.maxBytes then
+                return nil, "full", tostring(bytesKept) .. " bytes kept"
+            end
+            local now = context.now()
+            local message = stanza(
+                KEPT,
+                {
+                    xmlns = KEPT_NS,
+                    user = user,
+                    bytes = tostring(#body),
+                    expires = tostring(now + ttl)
+                }
+            ):text_tag(
+                "push",
+                base64.encode(body),
+                {xmlns = NS, application = application, instance = instance}
+            ):up()
+            local removed, removedBytes = remove(key, replaced)
+            local id, appendErr = messages:append(
+                key,
+                nil,
+                message,
+                now,
+                topic
+            )
+            if id == nil or id == false then
+                count(user, key, -removed, -removedBytes)
+                return nil, "failed", tostring(appendErr)
+            end
+            if not count(user, key, 1 - removed, #body - removedBytes) then
+                messages:delete(key, {key = id})
+                return nil, "failed", "could not update the count of kept messages"
+            end
+            return id, nil, nil
+        end,
+        flush = function(fullJid, user)
+            local record, err = kept:get(user)
+            if err ~= nil or record == nil then
+                return
+            end
+            for key in pairs(record) do
+                if flushing[key] == nil then
+                    local entry, entryErr = context.entryOf(user, key)
+                    if entryErr ~= nil then
+                        context.log("warn", "Could not look up a push endpoint: %s", entryErr)
+                    elseif entry == nil or entry.e < context.now() then
+                        drop(user, key)
+                    elseif entry.j == fullJid then
+                        flushEndpoint(user, key, entry, fullJid)
+                    end
+                end
+            end
+        end,
+        cancel = function(key, id)
+            local found, err = messages:find(key, {key = id})
+            if found == nil or found == false then
+                return nil, tostring(err)
+            end
+            local message
+            for ____, value in found do
+                message = value
+            end
+            if message == nil then
+                return false, nil
+            end
+            local ok, deleteErr = messages:delete(key, {key = id})
+            if ok == nil or ok == false then
+                return nil, tostring(deleteErr)
+            end
+            local user = message.attr.user
+            if user ~= nil then
+                count(
+                    user,
+                    key,
+                    -1,
+                    -(tonumber(message.attr.bytes) or 0)
+                )
+            end
+            return (tonumber(message.attr.expires) or 0) >= context.now(), nil
+        end,
+        drop = drop,
+        sweep = function()
+            if kept.users == nil then
+                return nil
+            end
+            local users = {}
+            for user in kept:users() do
+                users[#users + 1] = user
+            end
+            local now = context.now()
+            local removed = 0
+            for ____, user in ipairs(users) do
+                local record, err = kept:get(user)
+                if err == nil and record ~= nil then
+                    for key in pairs(record) do
+                        removed = removed + removeExpired(user, key, now)
+                    end
+                end
+            end
+            return removed
+        end
+    }
 end
 return ____exports
  end,
@@ -692,121 +1348,6 @@ function ____exports.createBackend(name, store, secret)
 end
 return ____exports
  end,
-["src.pending"] = function(...)
-local ____exports = {}
-local ____util_2Ejid = require("util.jid")
-local bare = ____util_2Ejid.bare
-local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] = true}
-local DELIVERED = {answer = "delivered", reason = "result"}
-local TIMED_OUT = {answer = "unavailable", reason = "timeout"}
-local WENT_OFFLINE = {answer = "unavailable", reason = "offline"}
-function ____exports.pendingPushes(context)
-    local byId = {}
-    local perUser = {}
-    local queue = {}
-    local front = 1
-    local back = 0
-    local sweeper
-    --- Dequeues pushes at the front that have already settled.
-    local function skipSettled()
-        while front <= back and byId[queue[front]] == nil do
-            queue[front] = nil
-            front = front + 1
-        end
-    end
-    local function finish(id, settlement)
-        local waiting = byId[id]
-        if waiting == nil then
-            return
-        end
-        byId[id] = nil
-        local left = (perUser[waiting.user] or 1) - 1
-        if left > 0 then
-            perUser[waiting.user] = left
-        else
-            perUser[waiting.user] = nil
-        end
-        skipSettled()
-        waiting.settle(settlement)
-    end
-    --- Times out what is overdue; returns the seconds until the next deadline, if any.
-    local function sweep()
-        local now = context.clock()
-        skipSettled()
-        while front <= back do
-            local id = queue[front]
-            local deadline = byId[id].deadline
-            if deadline > now then
-                return deadline - now
-            end
-            finish(id, TIMED_OUT)
-        end
-        sweeper = nil
-        return nil
-    end
-    return {
-        send = function(iq, settle)
-            local id = iq.attr.id
-            local to = iq.attr.to
-            local user = bare(to) or to
-            byId[id] = {
-                to = to,
-                user = user,
-                settle = settle,
-                deadline = context.clock() + context.timeout
-            }
-            back = back + 1
-            queue[back] = id
-            perUser[user] = (perUser[user] or 0) + 1
-            if sweeper == nil then
-                sweeper = context.addTimer(context.timeout, sweep)
-            end
-            context.send(iq)
-        end,
-        answer = function(reply)
-            local id = reply.attr.id
-            if id == nil then
-                return false
-            end
-            local waiting = byId[id]
-            if waiting == nil or waiting.to ~= reply.attr.from then
-                return false
-            end
-            if reply.attr.type == "result" then
-                finish(id, DELIVERED)
-            else
-                local ____, condition = reply:get_error()
-                local reason = condition or "undefined-condition"
-                finish(id, {answer = GONE_CONDITIONS[reason] == true and "gone" or "unavailable", reason = reason})
-            end
-            return true
-        end,
-        dropTarget = function(fullJid)
-            if perUser[bare(fullJid) or fullJid] == nil then
-                return
-            end
-            for id, waiting in pairs(byId) do
-                if waiting.to == fullJid then
-                    finish(id, WENT_OFFLINE)
-                end
-            end
-        end,
-        dropAll = function()
-            for id in pairs(byId) do
-                finish(id, WENT_OFFLINE)
-            end
-            if sweeper ~= nil then
-                sweeper:stop()
-            end
-            sweeper = nil
-        end,
-        countFor = function(user)
-            return perUser[user] or 0
-        end
-    }
-end
-return ____exports
- end,
 ["src.ratelimit"] = function(...)
 local ____exports = {}
 local ____util_2Ecache = require("util.cache")
@@ -830,161 +1371,6 @@ function ____exports.rateLimiter(rate, burst, tracked)
         end
         return math.ceil((1 - bucket.tokens) / rate)
     end}
-end
-return ____exports
- end,
-["src.userindex"] = function(...)
-local ____exports = {}
-local ____backend = require("src.backends.backend")
-local tokenKey = ____backend.tokenKey
-local function isEmpty(record)
-    local first = next(record)
-    return first == nil
-end
-function ____exports.userIndex(store, maxPerUser, dropEndpoint)
-    --- Removes expired entries in place; how many went.
-    local function prune(record, now)
-        local removed = 0
-        for key, entry in pairs(record) do
-            if entry.e < now then
-                record[key] = nil
-                dropEndpoint(key)
-                removed = removed + 1
-            end
-        end
-        return removed
-    end
-    --- The live entry of an app that a renewal can hand out again.
-    local function renewable(record, application, instance)
-        for ____, entry in pairs(record) do
-            if entry.t ~= nil and entry.a == application and entry.i == instance then
-                return entry
-            end
-        end
-        return nil
-    end
-    --- How many distinct apps the record holds, and whether the given one is among them.
-    local function countApps(record, application, instance)
-        local apps = {}
-        local count = 0
-        for ____, entry in pairs(record) do
-            local app = (entry.a .. " ") .. entry.i
-            if apps[app] == nil then
-                apps[app] = true
-                count = count + 1
-            end
-        end
-        return count, apps[(application .. " ") .. instance] ~= nil
-    end
-    return {
-        register = function(user, fullJid, application, instance, exp, now, issue)
-            local saved, err = store:get(user)
-            if err ~= nil then
-                return nil, "failed", tostring(err)
-            end
-            local record = saved or ({})
-            prune(record, now)
-            local current = renewable(record, application, instance)
-            if current ~= nil then
-                local wasExp, wasJid = current.e, current.j
-                current.e = exp
-                current.j = fullJid
-                local ok, setErr = store:set(user, record)
-                if ok ~= true then
-                    current.e = wasExp
-                    current.j = wasJid
-                    return nil, "failed", tostring(setErr)
-                end
-                return current.t, true, nil
-            end
-            local count, known = countApps(record, application, instance)
-            if not known and count >= maxPerUser then
-                return nil, "limit", tostring(count) .. " registrations"
-            end
-            local token, reason = issue()
-            if token == nil then
-                return nil, "failed", reason
-            end
-            local key = tokenKey(token)
-            record[key] = {
-                a = application,
-                i = instance,
-                e = exp,
-                t = token,
-                j = fullJid
-            }
-            local ok, setErr = store:set(user, record)
-            if ok ~= true then
-                dropEndpoint(key)
-                return nil, "failed", tostring(setErr)
-            end
-            return token, false, nil
-        end,
-        entry = function(user, key)
-            local record, err = store:get(user)
-            if err ~= nil then
-                return nil, tostring(err)
-            end
-            if record == nil then
-                return nil, nil
-            end
-            return record[key], nil
-        end,
-        forget = function(user, key)
-            local record, err = store:get(user)
-            if err ~= nil then
-                return false, tostring(err)
-            end
-            if record == nil or record[key] == nil then
-                return true, nil
-            end
-            record[key] = nil
-            local ____store_2 = store
-            local ____store_set_3 = store.set
-            local ____user_1 = user
-            local ____isEmpty_result_0
-            if isEmpty(record) then
-                ____isEmpty_result_0 = nil
-            else
-                ____isEmpty_result_0 = record
-            end
-            local ok, setErr = ____store_set_3(____store_2, ____user_1, ____isEmpty_result_0)
-            if ok ~= true then
-                return false, tostring(setErr)
-            end
-            dropEndpoint(key)
-            return true, nil
-        end,
-        sweep = function(now)
-            if store.users == nil then
-                return nil
-            end
-            local users = {}
-            for user in store:users() do
-                users[#users + 1] = user
-            end
-            local removed = 0
-            for ____, user in ipairs(users) do
-                local record = store:get(user)
-                if record ~= nil and record ~= false then
-                    local gone = prune(record, now)
-                    if gone > 0 then
-                        removed = removed + gone
-                        local ____store_5 = store
-                        local ____store_set_6 = store.set
-                        local ____isEmpty_result_4
-                        if isEmpty(record) then
-                            ____isEmpty_result_4 = nil
-                        else
-                            ____isEmpty_result_4 = record
-                        end
-                        ____store_set_6(____store_5, user, ____isEmpty_result_4)
-                    end
-                end
-            end
-            return removed
-        end
-    }
 end
 return ____exports
  end,
@@ -1079,6 +1465,16 @@ function ____exports.endpointRegistry(backend, index, cacheSize)
             end
             return registration, nil
         end,
+        revokeEntry = function(user, key, entry)
+            if entry.t ~= nil then
+                resolved:set(entry.t, nil)
+            end
+            local forgotten, reason = index.forget(user, key)
+            if not forgotten then
+                return false, reason
+            end
+            return true
+        end,
         revoke = function(token, registration, now)
             resolved:set(token, nil)
             local forgotten, reason = index.forget(
@@ -1157,7 +1553,7 @@ local URGENCIES = {["very-low"] = "very-low", low = "low", normal = "normal", hi
 --- Larger TTLs are taken as this (a year); nothing here keeps messages longer.
 local MAX_TTL = 31536000
 local MAX_TOPIC_LENGTH = 32
-local DEFAULTS = {ttl = 0, urgency = "normal", topic = nil}
+local DEFAULTS = {ttl = nil, urgency = "normal", topic = nil}
 --- The push options of a request, or undefined and the reason it is malformed.
 function ____exports.parsePushHeaders(headers)
     local ttlText = headers.ttl
@@ -1166,7 +1562,7 @@ function ____exports.parsePushHeaders(headers)
     if urgencyText == nil and topic == nil and ttlText == nil then
         return DEFAULTS, nil
     end
-    local ttl = 0
+    local ttl
     if ttlText ~= nil then
         if (string.find(ttlText, "^%d+$")) == nil then
             return nil, "TTL must be a whole number of seconds"
@@ -1193,14 +1589,17 @@ return ____exports
  end,
 ["src.relay"] = function(...)
 local ____exports = {}
-local retryLater, outcome
+local retryLater, outcome, keepForLater, messageReference
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
 local ____util_2Epromise = require("util.promise")
 local newPromise = ____util_2Epromise.new
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
 local ____errors = require("src.errors")
 local errors = ____errors.errors
 local ____protocol = require("src.protocol")
+local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
 local pushIq = ____protocol.pushIq
 local ____pushheaders = require("src.pushheaders")
 local parsePushHeaders = ____pushheaders.parsePushHeaders
@@ -1243,10 +1642,43 @@ function outcome(context, settled, token, registration, id, response)
     )
     return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
 end
---- Largest push message accepted, bytes (SPEC §3).
-____exports.MAX_BODY_BYTES = 4096
+function keepForLater(context, token, registration, body, options, response)
+    local to = registration.sub
+    local ttl = math.min(options.ttl or context.messageTtl, context.messageTtl)
+    if ttl <= 0 or registration.indexed == nil then
+        context.log("debug", "Push for <%s> not relayed: distributor offline", to)
+        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
+    end
+    local key = tokenKey(token)
+    local id, refusal, detail = context.mailbox.keep(
+        bare(to) or to,
+        key,
+        registration.application,
+        registration.instance,
+        body,
+        ttl,
+        options.topic
+    )
+    if id == nil then
+        if refusal == "full" then
+            context.log("debug", "Push for <%s> not kept: %s already", to, detail)
+            return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "too-much-kept")
+        end
+        context.log("warn", "Could not keep a push message: %s", detail)
+        return errors.new("internal")
+    end
+    context.log("debug", "Push for <%s> kept for %d s: distributor offline", to, ttl)
+    response.headers.ttl = tostring(ttl)
+    response.headers.location = context.keptLocationFor(messageReference(key, id))
+    return 201
+end
+function messageReference(key, id)
+    return key .. id
+end
 --- Longer tokens are not ours (paseto and jwt tokens are a few hundred characters).
 local MAX_TOKEN_LENGTH = 1024
+--- Longer archive ids are not ours (util.id gives 16 characters, SQL storage a 36-character UUID).
+local MAX_MESSAGE_ID_LENGTH = 64
 --- Seconds an app server is asked to wait before retrying a 503.
 ____exports.RETRY_AFTER_SECONDS = 60
 --- Handles one POST to an endpoint: the answer now, or a promise of it.
@@ -1270,11 +1702,11 @@ function ____exports.relayPush(context, token, request, response)
     if body == nil or #body == 0 then
         return errors.new("empty-body")
     end
-    if #body > ____exports.MAX_BODY_BYTES then
+    if #body > MAX_BODY_BYTES then
         return errors.new("body-too-large")
     end
-    local ____, problem = parsePushHeaders(request.headers)
-    if problem ~= nil then
+    local options, problem = parsePushHeaders(request.headers)
+    if options == nil then
         response.status_code = 400
         response.headers.content_type = "text/plain; charset=utf-8"
         return problem
@@ -1289,8 +1721,14 @@ function ____exports.relayPush(context, token, request, response)
     end
     local to = registration.sub
     if context.isOffline(to) then
-        context.log("debug", "Push for <%s> not relayed: distributor offline", to)
-        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
+        return keepForLater(
+            context,
+            token,
+            registration,
+            body,
+            options,
+            response
+        )
     end
     local user = bare(to) or to
     if context.pending.countFor(user) >= context.maxInFlight then
@@ -1322,17 +1760,124 @@ function ____exports.relayPush(context, token, request, response)
         )
     end)
 end
+--- Characters of a kept message's reference that name its endpoint (a tokenKey).
+local KEY_LENGTH = 32
+--- Answers a DELETE on a push message resource: 204 when a kept message was removed.
+function ____exports.cancelMessage(context, reference)
+    local key = string.sub(reference, 1, KEY_LENGTH)
+    local id = string.sub(reference, KEY_LENGTH + 1)
+    if (string.find(key, "^%x+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_-]+$")) == nil then
+        return errors.new("unknown-message")
+    end
+    local found, err = context.mailbox.cancel(key, id)
+    if found == nil then
+        context.log("warn", "Could not cancel a kept push message: %s", err)
+        return errors.new("internal")
+    end
+    if not found then
+        return errors.new("unknown-message")
+    end
+    context.log("debug", "A kept push message was cancelled")
+    return 204
+end
+return ____exports
+ end,
+["src.sessions"] = function(...)
+local ____exports = {}
+local ____util_2Ejid = require("util.jid")
+local split = ____util_2Ejid.split
+--- The host whose sessions are our distributors: a component's parent domain, else our own.
+function ____exports.sessionHostOf(host, isComponent)
+    local parent = string.match(host, "^[^.]+%.(.+)$")
+    return isComponent and parent ~= nil and parent or host
+end
+function ____exports.watchSessions(module, sessionHost, handlers)
+    --- The event source of the session host we watch (a reactivated host gets a new one).
+    local watched
+    local function watch()
+        local ____opt_0 = prosody.hosts[sessionHost]
+        local events = ____opt_0 and ____opt_0.events
+        if events == nil or events == watched then
+            return
+        end
+        watched = events
+        local sessions = module:context(sessionHost)
+        sessions:hook(
+            "resource-unbind",
+            function(event)
+                local fullJid = event.session.full_jid
+                if fullJid ~= nil then
+                    handlers.offline(fullJid)
+                end
+            end
+        )
+        sessions:hook(
+            "resource-bind",
+            function(event)
+                local fullJid = event.session.full_jid
+                if fullJid ~= nil then
+                    module:add_timer(
+                        0,
+                        function() return handlers.online(fullJid) end
+                    )
+                end
+            end
+        )
+    end
+    watch()
+    module:hook_global(
+        "host-activated",
+        function(host)
+            if host == sessionHost then
+                watch()
+            end
+        end
+    )
+    module:hook(
+        "presence/host",
+        function(event)
+            local from = event.stanza.attr.from
+            if event.stanza.attr.type ~= nil or from == nil then
+                return nil
+            end
+            if select(
+                3,
+                split(from)
+            ) ~= nil then
+                handlers.online(from)
+            end
+            return nil
+        end,
+        1
+    )
+end
+--- True for a full JID of one of our own hosts that has no session now.
+function ____exports.isOffline(fullJid)
+    local ____, host = split(fullJid)
+    local ____temp_2
+    if host == nil then
+        ____temp_2 = nil
+    else
+        ____temp_2 = prosody.hosts[host]
+    end
+    local ours = ____temp_2
+    if ours == nil or ours.type ~= "local" then
+        return false
+    end
+    return prosody.full_sessions[fullJid] == nil
+end
 return ____exports
  end,
 ["src.mod_unified_push"] = function(...)
 local ____exports = {}
+local mailbox
 local ____util_2Eid = require("util.id")
 local medium = ____util_2Eid.medium
 local ____util_2Ehttp = require("util.http")
 local urldecode = ____util_2Ehttp.urldecode
 local urlencode = ____util_2Ehttp.urlencode
 local ____util_2Ejid = require("util.jid")
-local split = ____util_2Ejid.split
+local bare = ____util_2Ejid.bare
 local ____util_2Estanza = require("util.stanza")
 local error_reply = ____util_2Estanza.error_reply
 local ____util_2Etime = require("util.time")
@@ -1348,6 +1893,8 @@ local endpointPath = ____endpoint.endpointPath
 local tokenOf = ____endpoint.tokenOf
 local ____errors = require("src.errors")
 local errors = ____errors.errors
+local ____mailbox = require("src.mailbox")
+local newMailbox = ____mailbox.mailbox
 local ____pending = require("src.pending")
 local pendingPushes = ____pending.pendingPushes
 local ____protocol = require("src.protocol")
@@ -1357,9 +1904,14 @@ local rateLimiter = ____ratelimit.rateLimiter
 local ____registeriq = require("src.registeriq")
 local answerRegistration = ____registeriq.answerRegistration
 local ____relay = require("src.relay")
+local cancelMessage = ____relay.cancelMessage
 local relayPush = ____relay.relayPush
 local ____registry = require("src.registry")
 local endpointRegistry = ____registry.endpointRegistry
+local ____sessions = require("src.sessions")
+local isOffline = ____sessions.isOffline
+local sessionHostOf = ____sessions.sessionHostOf
+local watchSessions = ____sessions.watchSessions
 local ____userindex = require("src.userindex")
 local userIndex = ____userindex.userIndex
 local isComponent = module:get_host_type() == "component"
@@ -1377,29 +1929,71 @@ module:add_feature(NS)
 local function log(level, message, ...)
     return module:log(level, message, ...)
 end
-local store, storeProblem = module:open_store()
-if store == nil then
-    error("cannot open the unified_push store: " .. storeProblem, 0)
+local function keyvalStore(name)
+    local store, problem = module:open_store(name)
+    if store == nil then
+        return error((("cannot open the " .. name) .. " store: ") .. problem, 0)
+    end
+    return store
 end
-local backend, backendProblem = createBackend(config.backend, store, config.secret)
+local function archiveStore(name)
+    local store, problem = module:open_store(name, "archive")
+    if store == nil then
+        return error((("cannot open the " .. name) .. " store: ") .. problem, 0)
+    end
+    return store
+end
+local backend, backendProblem = createBackend(
+    config.backend,
+    keyvalStore("unified_push"),
+    config.secret
+)
 if backend == nil then
     error((("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem, 0)
 end
 module:log("info", "Using the %s backend", backend.name)
-local userStore, userStoreProblem = module:open_store("unified_push_users")
-if userStore == nil then
-    error("cannot open the unified_push_users store: " .. userStoreProblem, 0)
-end
-local index = userIndex(userStore, config.maxRegistrations, backend.dropRecord)
+local index = userIndex(
+    keyvalStore("unified_push_users"),
+    config.maxRegistrations,
+    function(key, user)
+        backend.dropRecord(key)
+        mailbox.drop(user, key)
+    end
+)
 --- Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens).
 local RESOLVED_TOKENS = 4096
 local registry = endpointRegistry(backend, index, RESOLVED_TOKENS)
+local pending = pendingPushes({
+    send = function(stanza) return module:send(stanza) end,
+    addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
+    clock = monotonic,
+    timeout = config.iqTimeout
+})
+mailbox = newMailbox({
+    messages = archiveStore("unified_push_messages"),
+    kept = keyvalStore("unified_push_kept"),
+    maxMessages = config.maxStoredMessages,
+    maxBytes = config.maxStoredBytes,
+    service = module.host,
+    pending = pending,
+    entryOf = index.entry,
+    revoke = function(user, key, entry)
+        local ok, reason = registry.revokeEntry(user, key, entry)
+        if not ok then
+            module:log("warn", "Could not revoke a push endpoint: %s", reason)
+        end
+    end,
+    newId = medium,
+    now = os.time,
+    log = log
+})
 module:hourly(
-    "Purge expired push registrations",
+    "Purge expired push registrations and messages",
     function()
-        local removed = index.sweep(os.time())
-        if removed ~= nil and removed > 0 then
-            module:log("debug", "Purged %d expired push registrations", removed)
+        local registrations = index.sweep(os.time()) or 0
+        local messages = mailbox.sweep() or 0
+        if registrations + messages > 0 then
+            module:log("debug", "Purged %d expired push registrations, %d messages", registrations, messages)
         end
     end
 )
@@ -1420,7 +2014,7 @@ module:hook_global(
 module:hook(
     ("iq-set/host/" .. NS) .. ":register",
     function(event)
-        event.origin.send(answerRegistration(
+        local answer = answerRegistration(
             {
                 config = config,
                 registry = registry,
@@ -1430,7 +2024,15 @@ module:hook(
                 log = log
             },
             event.stanza
-        ))
+        )
+        event.origin.send(answer)
+        local from = event.stanza.attr.from
+        if answer.attr.type == "result" and from ~= nil then
+            mailbox.flush(
+                from,
+                bare(from) or from
+            )
+        end
         return true
     end
 )
@@ -1441,12 +2043,6 @@ module:hook(
         return true
     end
 )
-local pending = pendingPushes({
-    send = function(stanza) return module:send(stanza) end,
-    addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
-    clock = monotonic,
-    timeout = config.iqTimeout
-})
 module:hook(
     "iq/host",
     function(event)
@@ -1458,60 +2054,31 @@ module:hook(
     end,
     10
 )
-local userHost = string.match(module.host, "^[^.]+%.(.+)$")
-local sessionHost = isComponent and userHost ~= nil and userHost or module.host
---- The event source of the session host we watch (a reactivated host gets a new one).
-local watched
-local function watchSessions()
-    local ____opt_0 = prosody.hosts[sessionHost]
-    local events = ____opt_0 and ____opt_0.events
-    if events == nil or events == watched then
-        return
-    end
-    watched = events
-    module:context(sessionHost):hook(
-        "resource-unbind",
-        function(event)
-            local fullJid = event.session.full_jid
-            if fullJid ~= nil then
-                pending.dropTarget(fullJid)
-            end
-        end
-    )
-end
-watchSessions()
-module:hook_global(
-    "host-activated",
-    function(host)
-        if host == sessionHost then
-            watchSessions()
-        end
-    end
+watchSessions(
+    module,
+    sessionHostOf(module.host, isComponent),
+    {
+        offline = pending.dropTarget,
+        online = function(fullJid) return mailbox.flush(
+            fullJid,
+            bare(fullJid) or fullJid
+        ) end
+    }
 )
 module.unload = function() return pending.dropAll() end
---- True for a full JID of one of our own hosts that has no session now.
-local function isOffline(fullJid)
-    local ____, host = split(fullJid)
-    local ____temp_2
-    if host == nil then
-        ____temp_2 = nil
-    else
-        ____temp_2 = prosody.hosts[host]
-    end
-    local ours = ____temp_2
-    if ours == nil or ours.type ~= "local" then
-        return false
-    end
-    return prosody.full_sessions[fullJid] == nil
-end
+--- Where the push message resources (the Locations of 201s) live under the base.
+local MESSAGE_PREFIX = "message/"
 local relay = {
     service = module.host,
     registry = registry,
     pending = pending,
+    mailbox = mailbox,
+    messageTtl = config.messageTtl,
     limiter = rateLimiter(config.rateLimit, config.rateBurst, 10000),
     maxInFlight = config.maxInFlight,
     isOffline = isOffline,
-    locationFor = function(id) return (base() .. "/message/") .. id end,
+    locationFor = function(id) return ((base() .. "/") .. MESSAGE_PREFIX) .. id end,
+    keptLocationFor = function(reference) return ((base() .. "/") .. MESSAGE_PREFIX) .. endpointPath(reference, urlencode) end,
     newId = medium,
     now = os.time,
     clock = clock,
@@ -1519,7 +2086,7 @@ local relay = {
 }
 local DISCOVERY = "{\"unifiedpush\":{\"version\":1}}"
 local function methodNotAllowed(event)
-    event.response.headers.allow = "GET, POST, OPTIONS"
+    event.response.headers.allow = "GET, POST, DELETE, OPTIONS"
     return errors.new("method-not-allowed")
 end
 module:provides(
@@ -1546,8 +2113,17 @@ module:provides(
                 event.request,
                 event.response
             ) end,
+            ["DELETE /*"] = function(event, path)
+                if string.sub(path, 1, #MESSAGE_PREFIX) ~= MESSAGE_PREFIX then
+                    return methodNotAllowed(event)
+                end
+                local reference = string.sub(path, #MESSAGE_PREFIX + 1)
+                return cancelMessage(
+                    relay,
+                    tokenOf(reference, event.request.url.query, urldecode)
+                )
+            end,
             ["PUT /*"] = methodNotAllowed,
-            ["DELETE /*"] = methodNotAllowed,
             ["PATCH /*"] = methodNotAllowed
         }
     }

@@ -9,6 +9,7 @@ local prosody = require "prosody";
 local prosody_libs = require "prosody_libs";
 local xmpp = require "xmpp_client";
 local up = require "unified_push";
+local loop = require "loop";
 local json = require "util.json";
 local datetime = require "util.datetime";
 local socket = require "socket";
@@ -251,7 +252,7 @@ local SCENARIOS = {
 		run = push_answered(function() return nil; end),
 	},
 	{
-		id = "offline", title = "POST while the distributor is offline", expect = "503",
+		id = "offline", title = "POST with TTL: 0 while the distributor is offline", expect = "503",
 		improvement = "ours sees the distributor is offline and answers 503 instead of losing the push",
 		run = function(ctx)
 			local phone = connect(ctx.server, "alice", "example.test", "offline-phone");
@@ -259,7 +260,25 @@ local SCENARIOS = {
 			phone:close();
 			-- The server has processed the disconnect once our own ping returns.
 			up.ping(ctx.client, "example.test");
-			return http_outcome(up.push(ctx.server, reg.endpoint, "hello"));
+			return http_outcome(up.push(ctx.server, reg.endpoint, "hello", { TTL = "0" }));
+		end,
+	},
+	{
+		id = "offline-kept", title = "POST with TTL: 3600 while the distributor is offline, then it reconnects",
+		expect = "201, delivered on return",
+		improvement = "ours keeps the message for its TTL and sends it when the distributor comes back; the reference answers 201 and loses it",
+		run = function(ctx)
+			local phone = connect(ctx.server, "alice", "example.test", "roaming-phone");
+			local reg = assert(up.register(phone, "example.test"));
+			phone:close();
+			up.ping(ctx.client, "example.test");
+			local outcome = http_outcome(up.push(ctx.server, reg.endpoint, "kept for you", { TTL = "3600" }));
+			phone = connect(ctx.server, "alice", "example.test", "roaming-phone");
+			-- Bounded: whatever is kept arrives right after the bind.
+			loop.run_until(function() return delivered_intact(phone, "kept for you"); end, 3);
+			local delivered = delivered_intact(phone, "kept for you");
+			phone:close();
+			return outcome .. (delivered and ", delivered on return" or ", never delivered");
 		end,
 	},
 	{

@@ -118,7 +118,11 @@ for _, backend in ipairs(BACKENDS) do
 				local gone = connect(server, "gone");
 				local gone_endpoint = register(gone).endpoint;
 				gone:close();
-				assert.equal(503, push(gone_endpoint, PAYLOAD).status);
+				assert.equal(503, push(gone_endpoint, PAYLOAD, { TTL = "0" }).status);
+				-- Kept for later (store and forward), then cancelled.
+				local kept = push(gone_endpoint, PAYLOAD);
+				assert.equal(201, kept.status);
+				assert.equal(204, push(assert(kept.headers["location"]), nil, nil, "DELETE").status);
 
 				-- Revocation: the app was uninstalled.
 				local uninstalled = connect(server, "uninstalled", pushes_answered("item-not-found"));

@@ -1,6 +1,7 @@
 // The module's configuration (SPEC §5), read and validated once at load.
 import { prep } from "util.jid";
 import { choiceOption, integerOption, listOption, OptionSource, stringOption } from "./options";
+import { MAX_BODY_BYTES } from "./protocol";
 
 export type BackendName = "paseto" | "storage" | "jwt";
 const ALL_BACKENDS: readonly BackendName[] = ["paseto", "storage", "jwt"];
@@ -22,6 +23,11 @@ export interface Config {
   readonly maxInFlight: number;
   /** Apps (application, instance pairs) one user may have registered at once. */
   readonly maxRegistrations: number;
+  /** Longest a push for an offline distributor is kept, seconds; 0 keeps none. */
+  readonly messageTtl: number;
+  /** Messages, and bytes of them, kept for one user's offline distributors. */
+  readonly maxStoredMessages: number;
+  readonly maxStoredBytes: number;
 }
 
 /** What the running Prosody and host offer, detected by the caller. */
@@ -100,5 +106,14 @@ export function readConfig(read: OptionSource, context: ConfigContext): Config {
     rateBurst: integerOption(read, "unified_push_rate_burst", 100, 1, 1000000),
     maxInFlight: integerOption(read, "unified_push_max_in_flight", 64, 1, 1000000),
     maxRegistrations: integerOption(read, "unified_push_max_registrations", 100, 1, 1000000),
+    messageTtl: integerOption(read, "unified_push_message_ttl", DAY, 0, 30 * DAY),
+    maxStoredMessages: integerOption(read, "unified_push_max_stored_messages", 1000, 1, 1000000),
+    maxStoredBytes: integerOption(
+      read,
+      "unified_push_max_stored_bytes",
+      1048576,
+      MAX_BODY_BYTES,
+      1073741824,
+    ),
   };
 }

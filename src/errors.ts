@@ -1,6 +1,7 @@
 // The module's one util.error registry. `code` is the HTTP status a push request
 // gets; type/condition are what an XMPP client gets.
 import { init } from "util.error";
+import { MAX_BODY_BYTES } from "./protocol";
 
 export const errors = init("unified_push", {
   "unknown-endpoint": {
@@ -14,13 +15,13 @@ export const errors = init("unified_push", {
     type: "modify",
     condition: "policy-violation",
     code: 413,
-    text: "Push message larger than 4096 bytes",
+    text: `Push message larger than ${MAX_BODY_BYTES} bytes`,
   },
   "method-not-allowed": {
     type: "cancel",
     condition: "not-allowed",
     code: 405,
-    text: "Push endpoints accept GET and POST",
+    text: "Push endpoints accept GET and POST, and DELETE on a kept message",
   },
   "distributor-unavailable": {
     type: "wait",
@@ -39,6 +40,18 @@ export const errors = init("unified_push", {
     condition: "resource-constraint",
     code: 429,
     text: "Too many pushes awaiting the distributor's answer; try again shortly",
+  },
+  "too-much-kept": {
+    type: "wait",
+    condition: "resource-constraint",
+    code: 429,
+    text: "Too many push messages kept for this user's offline distributors; try again later",
+  },
+  "unknown-message": {
+    type: "cancel",
+    condition: "item-not-found",
+    code: 404,
+    text: "No such push message (unknown, delivered or expired)",
   },
   internal: {
     type: "wait",

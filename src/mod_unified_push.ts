@@ -1,10 +1,10 @@
 // mod_unified_push: a UnifiedPush provider for Prosody. This file only wires the
 // pieces together: options, dependencies, stores, hooks and HTTP routes.
 import { HttpEvent } from "net.http.server";
-import { KeyValStore } from "core.storagemanager";
+import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
 import { urldecode, urlencode } from "util.http";
-import { split } from "util.jid";
+import { bare } from "util.jid";
 import { error_reply } from "util.stanza";
 import { monotonic, now as clock } from "util.time";
 import { createBackend, supportedBackends } from "./backends";
@@ -12,12 +12,14 @@ import { readConfig } from "./config";
 import { endpointPath, tokenOf } from "./endpoint";
 import { errors } from "./errors";
 import { Logger } from "./log";
+import { KeptRecord, mailbox as newMailbox } from "./mailbox";
 import { pendingPushes } from "./pending";
 import { NS } from "./protocol";
 import { rateLimiter } from "./ratelimit";
 import { answerRegistration } from "./registeriq";
-import { RelayContext, relayPush } from "./relay";
+import { cancelMessage, RelayContext, relayPush } from "./relay";
 import { endpointRegistry } from "./registry";
+import { isOffline, sessionHostOf, watchSessions } from "./sessions";
 import { userIndex, UserRecord } from "./userindex";
 
 const isComponent = module.get_host_type() === "component";
@@ -33,29 +35,76 @@ module.add_feature(NS);
 
 const log: Logger = (level, message, ...args) => module.log(level, message, ...args);
 
-const [store, storeProblem] = module.open_store();
-if (store === undefined) error(`cannot open the unified_push store: ${storeProblem}`, 0);
-const [backend, backendProblem] = createBackend(config.backend, store, config.secret);
+// The module's stores; one that cannot be opened stops the load, naming it.
+function keyvalStore<T>(name: string): KeyValStore<T> {
+  const [store, problem] = module.open_store<T>(name);
+  if (store === undefined) return error(`cannot open the ${name} store: ${problem}`, 0);
+  return store;
+}
+function archiveStore(name: string): ArchiveStore {
+  const [store, problem] = module.open_store(name, "archive");
+  if (store === undefined) return error(`cannot open the ${name} store: ${problem}`, 0);
+  return store;
+}
+
+const [backend, backendProblem] = createBackend(
+  config.backend,
+  keyvalStore("unified_push"),
+  config.secret,
+);
 if (backend === undefined) {
   error(`unified_push_backend "${config.backend}" cannot start: ${backendProblem}`, 0);
 }
 module.log("info", "Using the %s backend", backend.name);
 
-const [userStore, userStoreProblem] = module.open_store("unified_push_users");
-if (userStore === undefined)
-  error(`cannot open the unified_push_users store: ${userStoreProblem}`, 0);
 const index = userIndex(
-  userStore as KeyValStore<UserRecord>,
+  keyvalStore<UserRecord>("unified_push_users"),
   config.maxRegistrations,
-  backend.dropRecord,
+  // A forgotten endpoint takes its record and what it kept along.
+  (key, user) => {
+    backend.dropRecord(key);
+    mailbox.drop(user, key);
+  },
 );
 /** Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens). */
 const RESOLVED_TOKENS = 4096;
 const registry = endpointRegistry(backend, index, RESOLVED_TOKENS);
-module.hourly("Purge expired push registrations", () => {
-  const removed = index.sweep(os.time());
-  if (removed !== undefined && removed > 0)
-    module.log("debug", "Purged %d expired push registrations", removed);
+
+const pending = pendingPushes({
+  send: (stanza) => module.send(stanza),
+  addTimer: (delay, callback) => module.add_timer(delay, callback),
+  clock: monotonic,
+  timeout: config.iqTimeout,
+});
+
+const mailbox = newMailbox({
+  messages: archiveStore("unified_push_messages"),
+  kept: keyvalStore<KeptRecord>("unified_push_kept"),
+  maxMessages: config.maxStoredMessages,
+  maxBytes: config.maxStoredBytes,
+  service: module.host,
+  pending,
+  entryOf: index.entry,
+  revoke: (user, key, entry) => {
+    const [ok, reason] = registry.revokeEntry(user, key, entry);
+    if (!ok) module.log("warn", "Could not revoke a push endpoint: %s", reason);
+  },
+  newId: medium,
+  now: os.time,
+  log,
+});
+
+module.hourly("Purge expired push registrations and messages", () => {
+  const registrations = index.sweep(os.time()) ?? 0;
+  const messages = mailbox.sweep() ?? 0;
+  if (registrations + messages > 0) {
+    module.log(
+      "debug",
+      "Purged %d expired push registrations, %d messages",
+      registrations,
+      messages,
+    );
+  }
 });
 
 /** The HTTP base of the endpoints; computed on first use (after mod_http is ready). */
@@ -69,19 +118,21 @@ module.hook_global("config-reloaded", () => {
 });
 
 module.hook(`iq-set/host/${NS}:register`, (event) => {
-  event.origin.send(
-    answerRegistration(
-      {
-        config,
-        registry,
-        backendName: backend.name,
-        endpointFor: (token) => `${base()}/${endpointPath(token, urlencode)}`,
-        now: os.time,
-        log,
-      },
-      event.stanza,
-    ),
+  const answer = answerRegistration(
+    {
+      config,
+      registry,
+      backendName: backend.name,
+      endpointFor: (token) => `${base()}/${endpointPath(token, urlencode)}`,
+      now: os.time,
+      log,
+    },
+    event.stanza,
   );
+  event.origin.send(answer);
+  // A renewal may have moved the endpoint to this (online) full JID.
+  const from = event.stanza.attr.from;
+  if (answer.attr.type === "result" && from !== undefined) mailbox.flush(from, bare(from) ?? from);
   return true;
 });
 
@@ -90,13 +141,6 @@ module.hook(`iq-get/host/${NS}:register`, (event) => {
     error_reply(event.stanza, "modify", "bad-request", 'register must be sent with type="set"'),
   );
   return true;
-});
-
-const pending = pendingPushes({
-  send: (stanza) => module.send(stanza),
-  addTimer: (delay, callback) => module.add_timer(delay, callback),
-  clock: monotonic,
-  timeout: config.iqTimeout,
 });
 
 // Answers to our pushes, before mod_iq looks for per-id handlers.
@@ -110,45 +154,27 @@ module.hook(
   10,
 );
 
-// A distributor that goes offline will not answer: settle its pushes now. Its
-// sessions live on our host, or for a component on the parent domain.
-const [userHost] = string.match(module.host, "^[^.]+%.(.+)$");
-const sessionHost = isComponent && userHost !== undefined ? userHost : module.host;
-/** The event source of the session host we watch (a reactivated host gets a new one). */
-let watched: unknown;
-function watchSessions(this: void): void {
-  const events = prosody.hosts[sessionHost]?.events;
-  if (events === undefined || events === watched) return;
-  watched = events;
-  module.context(sessionHost).hook("resource-unbind", (event) => {
-    const fullJid = event.session.full_jid;
-    if (fullJid !== undefined) pending.dropTarget(fullJid);
-  });
-}
-// The host may be activated later (a component can load before its parent
-// domain) or again (deactivated and reactivated, with new event handlers).
-watchSessions();
-module.hook_global("host-activated", (host) => {
-  if (host === sessionHost) watchSessions();
+watchSessions(module, sessionHostOf(module.host, isComponent), {
+  offline: pending.dropTarget,
+  online: (fullJid) => mailbox.flush(fullJid, bare(fullJid) ?? fullJid),
 });
 module.unload = () => pending.dropAll();
 
-/** True for a full JID of one of our own hosts that has no session now. */
-function isOffline(this: void, fullJid: string): boolean {
-  const [, host] = split(fullJid);
-  const ours = host === undefined ? undefined : prosody.hosts[host];
-  if (ours === undefined || ours.type !== "local") return false;
-  return prosody.full_sessions[fullJid] === undefined;
-}
+/** Where the push message resources (the Locations of 201s) live under the base. */
+const MESSAGE_PREFIX = "message/";
 
 const relay: RelayContext = {
   service: module.host,
   registry,
   pending,
+  mailbox,
+  messageTtl: config.messageTtl,
   limiter: rateLimiter(config.rateLimit, config.rateBurst, 10000),
   maxInFlight: config.maxInFlight,
   isOffline,
-  locationFor: (id) => `${base()}/message/${id}`,
+  locationFor: (id) => `${base()}/${MESSAGE_PREFIX}${id}`,
+  keptLocationFor: (reference) =>
+    `${base()}/${MESSAGE_PREFIX}${endpointPath(reference, urlencode)}`,
   newId: medium,
   now: os.time,
   clock,
@@ -158,7 +184,7 @@ const relay: RelayContext = {
 const DISCOVERY = '{"unifiedpush":{"version":1}}';
 
 function methodNotAllowed(this: void, event: HttpEvent) {
-  event.response.headers.allow = "GET, POST, OPTIONS";
+  event.response.headers.allow = "GET, POST, DELETE, OPTIONS";
   return errors.new("method-not-allowed");
 }
 
@@ -189,8 +215,14 @@ module.provides("http", {
         event.request,
         event.response,
       ),
+    "DELETE /*": (event: HttpEvent, path: string) => {
+      if (string.sub(path, 1, MESSAGE_PREFIX.length) !== MESSAGE_PREFIX) {
+        return methodNotAllowed(event);
+      }
+      const reference = string.sub(path, MESSAGE_PREFIX.length + 1);
+      return cancelMessage(relay, tokenOf(reference, event.request.url.query, urldecode));
+    },
     "PUT /*": methodNotAllowed,
-    "DELETE /*": methodNotAllowed,
     "PATCH /*": methodNotAllowed,
   },
 });

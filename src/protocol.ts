@@ -6,6 +6,9 @@ import { iq, reply, Stanza } from "util.stanza";
 
 export const NS = "http://gultsch.de/xmpp/drafts/unified-push";
 
+/** Largest push message accepted, bytes (docs/design.md, "HTTP"). */
+export const MAX_BODY_BYTES = 4096;
+
 /** Size of the SHA-256 hashes distributors send as `application` and `instance`. */
 const HASH_BYTES = 32;
 

@@ -5,8 +5,11 @@ import { HttpRequestHeaders } from "net.http.server";
 export type Urgency = "very-low" | "low" | "normal" | "high";
 
 export interface PushOptions {
-  /** Seconds the app server wants the message kept if it cannot be delivered now. */
-  readonly ttl: number;
+  /**
+   * Seconds the app server wants the message kept if it cannot be delivered now;
+   * undefined when it did not say (many UnifiedPush senders do not).
+   */
+  readonly ttl: number | undefined;
   readonly urgency: Urgency;
   /** Replaces an earlier undelivered message with the same topic. */
   readonly topic: string | undefined;
@@ -23,7 +26,7 @@ const URGENCIES: Record<string, Urgency | undefined> = {
 const MAX_TTL = 31536000;
 const MAX_TOPIC_LENGTH = 32;
 
-const DEFAULTS: PushOptions = { ttl: 0, urgency: "normal", topic: undefined };
+const DEFAULTS: PushOptions = { ttl: undefined, urgency: "normal", topic: undefined };
 
 /** The push options of a request, or undefined and the reason it is malformed. */
 export function parsePushHeaders(
@@ -38,7 +41,7 @@ export function parsePushHeaders(
   if (urgencyText === undefined && topic === undefined && ttlText === undefined) {
     return $multi(DEFAULTS, undefined);
   }
-  let ttl = 0;
+  let ttl: number | undefined;
   if (ttlText !== undefined) {
     if (string.find(ttlText, "^%d+$")[0] === undefined) {
       return $multi(undefined, "TTL must be a whole number of seconds");

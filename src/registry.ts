@@ -5,7 +5,7 @@
 import { new as newCache } from "util.cache";
 import { bare } from "util.jid";
 import { Backend, Registration, tokenKey } from "./backends/backend";
-import { RefusalReason, UserIndex } from "./userindex";
+import { Entry, RefusalReason, UserIndex } from "./userindex";
 
 /** Why a token does not resolve. "failed" is our own fault (storage down). */
 export type ResolveFailure = "invalid" | "expired" | "revoked" | "failed";
@@ -39,6 +39,13 @@ export interface Registry {
     | [registration: Registration, failure: undefined]
     | [registration: undefined, failure: ResolveFailure, detail?: string | undefined]
   >;
+  /** Revokes the endpoint of a user index entry (it has a token); false and why when that could not be stored. */
+  revokeEntry(
+    this: void,
+    user: string,
+    key: string,
+    entry: Entry,
+  ): LuaMultiReturn<[ok: boolean, reason?: string]>;
   /** Makes the token resolve no more; false and why when that could not be stored. */
   revoke(
     this: void,
@@ -120,6 +127,13 @@ export function endpointRegistry(backend: Backend, index: UserIndex, cacheSize: 
         return $multi(undefined, "expired");
       }
       return $multi(registration, undefined);
+    },
+
+    revokeEntry(user, key, entry) {
+      if (entry.t !== undefined) resolved.set(entry.t, undefined);
+      const [forgotten, reason] = index.forget(user, key);
+      if (!forgotten) return $multi(false, reason);
+      return $multi(true);
     },
 
     revoke(token, registration, now) {

@@ -1,24 +1,27 @@
-// The HTTP push resource (SPEC §3, RFC 8030 §5): turns a POST to an endpoint
-// into a push IQ to the distributor, and the distributor's answer into the
-// HTTP status.
+// The HTTP push resource (docs/design.md, "HTTP"; RFC 8030 §5): turns a POST
+// to an endpoint into a push IQ to the distributor, and the distributor's
+// answer into the HTTP status; a push for a distributor that is offline is
+// kept for later (mailbox.ts), and a kept message can be cancelled (DELETE on
+// its Location).
 import { ErrorObject } from "util.error";
 import { bare } from "util.jid";
 import { new as newPromise, Promise } from "util.promise";
 import { HttpRequest, HttpResponse } from "net.http.server";
-import { Registration } from "./backends/backend";
+import { Registration, tokenKey } from "./backends/backend";
 import { errors } from "./errors";
 import { Logger } from "./log";
+import { Mailbox } from "./mailbox";
 import { PendingPushes, Settlement } from "./pending";
-import { pushIq } from "./protocol";
-import { parsePushHeaders } from "./pushheaders";
+import { MAX_BODY_BYTES, pushIq } from "./protocol";
+import { parsePushHeaders, PushOptions } from "./pushheaders";
 import { RateLimiter } from "./ratelimit";
 import { Registry } from "./registry";
 
-/** Largest push message accepted, bytes (SPEC §3). */
-export const MAX_BODY_BYTES = 4096;
-
 /** Longer tokens are not ours (paseto and jwt tokens are a few hundred characters). */
 const MAX_TOKEN_LENGTH = 1024;
+
+/** Longer archive ids are not ours (util.id gives 16 characters, SQL storage a 36-character UUID). */
+const MAX_MESSAGE_ID_LENGTH = 64;
 
 /** Seconds an app server is asked to wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 60;
@@ -28,13 +31,21 @@ export interface RelayContext {
   readonly service: string;
   readonly registry: Registry;
   readonly pending: PendingPushes;
+  readonly mailbox: Mailbox;
+  /** Longest a message for an offline distributor is kept, seconds (0: never). */
+  readonly messageTtl: number;
   readonly limiter: RateLimiter;
   /** Pushes one user's distributors may have unanswered at once. */
   readonly maxInFlight: number;
   /** True when the full JID is known to have no session right now. */
   readonly isOffline: (this: void, fullJid: string) => boolean;
-  /** The URL naming one push message (the Location of a 201). */
+  /** The URL naming a delivered push message (the Location of its 201), from its id. */
   readonly locationFor: (this: void, id: string) => string;
+  /**
+   * The URL naming a kept message, from its reference (the credential for a
+   * DELETE): split between path and query like an endpoint, so it stays out of logs.
+   */
+  readonly keptLocationFor: (this: void, reference: string) => string;
   readonly newId: (this: void) => string;
   /** Seconds since the epoch (expiry). */
   readonly now: (this: void) => number;
@@ -74,8 +85,8 @@ export function relayPush(
   const body = request.body;
   if (body === undefined || body.length === 0) return errors.new("empty-body");
   if (body.length > MAX_BODY_BYTES) return errors.new("body-too-large");
-  const [, problem] = parsePushHeaders(request.headers);
-  if (problem !== undefined) {
+  const [options, problem] = parsePushHeaders(request.headers);
+  if (options === undefined) {
     response.status_code = 400;
     response.headers.content_type = "text/plain; charset=utf-8";
     return problem;
@@ -88,8 +99,7 @@ export function relayPush(
   }
   const to = registration.sub;
   if (context.isOffline(to)) {
-    context.log("debug", "Push for <%s> not relayed: distributor offline", to);
-    return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
+    return keepForLater(context, token, registration, body, options, response);
   }
   const user = bare(to) ?? to;
   if (context.pending.countFor(user) >= context.maxInFlight) {
@@ -142,4 +152,78 @@ function outcome(
   }
   context.log("debug", "Push %s not delivered to <%s>: %s", id, to, settled.reason);
   return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
+}
+
+/**
+ * Keeps a push for an offline distributor, for the TTL the app server asked
+ * (capped; an absent TTL gets the cap), and answers 201 naming the kept message.
+ * TTL 0, or an endpoint issued before store and forward, gets 503 as before.
+ */
+function keepForLater(
+  context: RelayContext,
+  token: string,
+  registration: Registration,
+  body: string,
+  options: PushOptions,
+  response: HttpResponse,
+): PushOutcome {
+  const to = registration.sub;
+  const ttl = math.min(options.ttl ?? context.messageTtl, context.messageTtl);
+  if (ttl <= 0 || registration.indexed === undefined) {
+    context.log("debug", "Push for <%s> not relayed: distributor offline", to);
+    return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
+  }
+  const key = tokenKey(token);
+  const [id, refusal, detail] = context.mailbox.keep(
+    bare(to) ?? to,
+    key,
+    registration.application,
+    registration.instance,
+    body,
+    ttl,
+    options.topic,
+  );
+  if (id === undefined) {
+    if (refusal === "full") {
+      context.log("debug", "Push for <%s> not kept: %s already", to, detail);
+      return retryLater(response, RETRY_AFTER_SECONDS, "too-much-kept");
+    }
+    context.log("warn", "Could not keep a push message: %s", detail);
+    return errors.new("internal");
+  }
+  context.log("debug", "Push for <%s> kept for %d s: distributor offline", to, ttl);
+  response.headers.ttl = tostring(ttl);
+  response.headers.location = context.keptLocationFor(messageReference(key, id));
+  return 201;
+}
+
+/** Characters of a kept message's reference that name its endpoint (a tokenKey). */
+const KEY_LENGTH = 32;
+
+/** A kept message's reference: its endpoint's key and its archive id. */
+function messageReference(key: string, id: string): string {
+  return key + id;
+}
+
+/** Answers a DELETE on a push message resource: 204 when a kept message was removed. */
+export function cancelMessage(context: RelayContext, reference: string): PushOutcome {
+  const key = string.sub(reference, 1, KEY_LENGTH);
+  const id = string.sub(reference, KEY_LENGTH + 1);
+  // Anything else is not a reference of ours, and must not reach the store.
+  if (
+    string.find(key, "^%x+$")[0] === undefined ||
+    key.length !== KEY_LENGTH ||
+    id.length > MAX_MESSAGE_ID_LENGTH ||
+    string.find(id, "^[%w_-]+$")[0] === undefined
+  ) {
+    return errors.new("unknown-message");
+  }
+  const [found, err] = context.mailbox.cancel(key, id);
+  if (found === undefined) {
+    context.log("warn", "Could not cancel a kept push message: %s", err);
+    return errors.new("internal");
+  }
+  if (!found) return errors.new("unknown-message");
+  context.log("debug", "A kept push message was cancelled");
+  return 204;
 }

@@ -77,15 +77,15 @@ function isEmpty(record: UserRecord): boolean {
 export function userIndex(
   store: KeyValStore<UserRecord>,
   maxPerUser: number,
-  dropEndpoint: (this: void, key: string) => void,
+  dropEndpoint: (this: void, key: string, user: string) => void,
 ): UserIndex {
   /** Removes expired entries in place; how many went. */
-  function prune(record: UserRecord, now: number): number {
+  function prune(user: string, record: UserRecord, now: number): number {
     let removed = 0;
     for (const [key, entry] of record) {
       if (entry.e < now) {
         record.delete(key);
-        dropEndpoint(key);
+        dropEndpoint(key, user);
         removed++;
       }
     }
@@ -123,7 +123,7 @@ export function userIndex(
       const [saved, err] = store.get(user);
       if (err !== undefined) return $multi(undefined, "failed", tostring(err));
       const record: UserRecord = saved ?? new LuaMap();
-      prune(record, now);
+      prune(user, record, now);
 
       const current = renewable(record, application, instance);
       if (current !== undefined) {
@@ -151,7 +151,7 @@ export function userIndex(
       const [ok, setErr] = store.set(user, record);
       if (ok !== true) {
         // An endpoint the index does not know would never be purged.
-        dropEndpoint(key);
+        dropEndpoint(key, user);
         return $multi(undefined, "failed", tostring(setErr));
       }
       return $multi(token, false, undefined);
@@ -172,7 +172,7 @@ export function userIndex(
       record.delete(key);
       const [ok, setErr] = store.set(user, isEmpty(record) ? undefined : record);
       if (ok !== true) return $multi(false as const, tostring(setErr));
-      dropEndpoint(key);
+      dropEndpoint(key, user);
       return $multi(true as const, undefined);
     },
 
@@ -184,7 +184,7 @@ export function userIndex(
       for (const user of users) {
         const [record] = store.get(user);
         if (record !== undefined && record !== false) {
-          const gone = prune(record, now);
+          const gone = prune(user, record, now);
           if (gone > 0) {
             removed += gone;
             store.set(user, isEmpty(record) ? undefined : record);

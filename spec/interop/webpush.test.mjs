@@ -65,32 +65,38 @@ describe(`Web Push to an XMPP distributor through mod_unified_push (${ENV})`, ()
       users: [["alice", HOST, PASSWORD]],
       modules: ["unified_push"],
     });
-    distributor = client({
+    distributor = await connectDistributor("phone", pushes);
+  });
+
+  /** A distributor logged in as alice/`resource`, queueing the push IQs it gets. */
+  async function connectDistributor(resource, queue) {
+    const xmpp = client({
       service: `xmpp://127.0.0.1:${server.c2s_port}`,
       domain: HOST,
-      resource: "phone",
+      resource,
       username: "alice",
       password: PASSWORD,
     });
-    distributor.on("error", () => {});
+    xmpp.on("error", () => {});
     // @xmpp/client keeps the first handler for a payload, so the answer is a variable.
-    distributor.iqCallee.set(NS, "push", (ctx) => {
-      pushes.push(ctx.stanza);
+    xmpp.iqCallee.set(NS, "push", (ctx) => {
+      queue.push(ctx.stanza);
       return answer();
     });
-    await distributor.start();
-    await distributor.send(xml("presence"));
-  });
+    await xmpp.start();
+    await xmpp.send(xml("presence"));
+    return xmpp;
+  }
 
   after(async () => {
     await distributor?.stop().catch(() => {});
     await server?.stop();
   });
 
-  async function register() {
+  async function register(by = distributor) {
     const application = randomBytes(32).toString("base64");
     const instance = randomBytes(32).toString("base64");
-    const reply = await distributor.iqCaller.request(
+    const reply = await by.iqCaller.request(
       xml("iq", { type: "set", to: HOST }, xml("register", { xmlns: NS, application, instance })),
     );
     const registered = reply.getChild("registered", NS);
@@ -105,21 +111,27 @@ describe(`Web Push to an XMPP distributor through mod_unified_push (${ENV})`, ()
     assert.match(url.pathname, /^\/push\/./);
   });
 
-  it("relays an aes128gcm message that the distributor decrypts to the original", async () => {
-    const { endpoint, application, instance } = await register();
-    // The subscription keys the app on the phone would create (RFC 8291).
+  /** The subscription the app on the phone would create (RFC 8291 keys) for an endpoint. */
+  function subscriptionFor(endpoint) {
     const ua = createECDH("prime256v1");
     ua.generateKeys();
     const auth = randomBytes(16);
-    const subscription = {
-      endpoint,
-      keys: { p256dh: ua.getPublicKey().toString("base64url"), auth: auth.toString("base64url") },
+    return {
+      subscription: {
+        endpoint,
+        keys: { p256dh: ua.getPublicKey().toString("base64url"), auth: auth.toString("base64url") },
+      },
+      // What the app decrypts with.
+      decrypt: (encrypted) =>
+        ece.decrypt(encrypted, { version: "aes128gcm", privateKey: ua, authSecret: auth }),
     };
-    const vapid = webpush.generateVAPIDKeys();
-    const message = `Hello from web-push ${randomBytes(4).toString("hex")}: ünïcödé ✓`;
+  }
 
-    const result = await sendWebPush(subscription, message, {
-      TTL: 60,
+  /** An aes128gcm message, VAPID-signed, as an app server sends it. */
+  function sendEncrypted(subscription, message, ttl) {
+    const vapid = webpush.generateVAPIDKeys();
+    return sendWebPush(subscription, message, {
+      TTL: ttl,
       contentEncoding: "aes128gcm",
       vapidDetails: {
         subject: "mailto:ops@example.test",
@@ -127,6 +139,14 @@ describe(`Web Push to an XMPP distributor through mod_unified_push (${ENV})`, ()
         privateKey: vapid.privateKey,
       },
     });
+  }
+
+  it("relays an aes128gcm message that the distributor decrypts to the original", async () => {
+    const { endpoint, application, instance } = await register();
+    const { subscription, decrypt } = subscriptionFor(endpoint);
+    const message = `Hello from web-push ${randomBytes(4).toString("hex")}: ünïcödé ✓`;
+
+    const result = await sendEncrypted(subscription, message, 60);
     assert.equal(result.status, 201);
 
     const iq = await waitFor(pushes);
@@ -134,13 +154,31 @@ describe(`Web Push to an XMPP distributor through mod_unified_push (${ENV})`, ()
     assert.equal(iq.attrs.from, HOST);
     assert.equal(push.attrs.application, application);
     assert.equal(push.attrs.instance, instance);
-    const encrypted = Buffer.from(push.text(), "base64");
-    const decrypted = ece.decrypt(encrypted, {
-      version: "aes128gcm",
-      privateKey: ua,
-      authSecret: auth,
-    });
+    const decrypted = decrypt(Buffer.from(push.text(), "base64"));
     assert.equal(decrypted.toString("utf8"), message);
+  });
+
+  it("keeps a message for an offline distributor, which decrypts it when it comes back", async () => {
+    const laptopPushes = newQueue();
+    const laptop = await connectDistributor("laptop", laptopPushes);
+    const { endpoint, application } = await register(laptop);
+    await laptop.stop();
+    const { subscription, decrypt } = subscriptionFor(endpoint);
+    const message = `Kept while you were away ${randomBytes(4).toString("hex")}`;
+
+    const result = await sendEncrypted(subscription, message, 3600);
+    assert.equal(result.status, 201);
+    const ttl = Number(result.headers.get("ttl"));
+    assert.ok(ttl > 0 && ttl <= 3600, `TTL of a kept message: ${result.headers.get("ttl")}`);
+
+    const back = await connectDistributor("laptop", laptopPushes);
+    try {
+      const push = (await waitFor(laptopPushes)).getChild("push", NS);
+      assert.equal(push.attrs.application, application);
+      assert.equal(decrypt(Buffer.from(push.text(), "base64")).toString("utf8"), message);
+    } finally {
+      await back.stop().catch(() => {});
+    }
   });
 
   it("answers the UnifiedPush discovery GET", async () => {
@@ -174,15 +212,7 @@ describe(`Web Push to an XMPP distributor through mod_unified_push (${ENV})`, ()
         { type: "cancel" },
         xml("item-not-found", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" }),
       );
-    const ua = createECDH("prime256v1");
-    ua.generateKeys();
-    const subscription = {
-      endpoint,
-      keys: {
-        p256dh: ua.getPublicKey().toString("base64url"),
-        auth: randomBytes(16).toString("base64url"),
-      },
-    };
+    const { subscription } = subscriptionFor(endpoint);
     const result = await sendWebPush(subscription, "gone?", { TTL: 60 });
     assert.equal(result.status, 404);
     const push = (await waitFor(pushes)).getChild("push", NS);

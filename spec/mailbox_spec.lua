@@ -1,0 +1,210 @@
+-- Unit: the mailbox of store and forward (bounds, Topic, flushing in order and
+-- in windows, cancel, expiry) over in-memory stores and a scripted pending table.
+local mailbox_module = require "mailbox";
+
+local NS = "http://gultsch.de/xmpp/drafts/unified-push";
+
+local function memory_keyval()
+	local data = {};
+	return {
+		data = data,
+		get = function(_, key) return data[key]; end,
+		set = function(self, key, value)
+			if self.broken then return nil, "disk full"; end
+			data[key] = value;
+			return true;
+		end,
+		users = function() return next, data, nil; end,
+	};
+end
+
+-- An archive store as Prosody's drivers behave for what the mailbox asks: items in
+-- order per archive, find by key or with, delete by key or all.
+local function memory_archive()
+	local data, ids = {}, 0;
+	local function matches(item, query)
+		return not query or ((query.key == nil or query.key == item.key) and (query.with == nil or query.with == item.with));
+	end
+	return {
+		data = data,
+		append = function(_, user, key, value, when, with)
+			ids = ids + 1;
+			local list = data[user] or {};
+			data[user] = list;
+			list[#list + 1] = { key = key or ("id" .. ids), value = value, when = when, with = with };
+			return list[#list].key;
+		end,
+		find = function(_, user, query)
+			local found = {};
+			for _, item in ipairs(data[user] or {}) do
+				if matches(item, query) then found[#found + 1] = item; end
+			end
+			local i = 0;
+			return function()
+				i = i + 1;
+				local item = found[i];
+				if item then return item.key, item.value, item.when, item.with; end
+			end;
+		end,
+		delete = function(_, user, query)
+			local kept, removed = {}, 0;
+			for _, item in ipairs(data[user] or {}) do
+				if query and not matches(item, query) then kept[#kept + 1] = item; else removed = removed + 1; end
+			end
+			data[user] = kept;
+			return removed;
+		end,
+	};
+end
+
+-- Records every push IQ sent; `settle(i, answer)` answers the i-th.
+local function scripted_pending()
+	local pending = { sent = {} };
+	function pending.send(iq, settle) pending.sent[#pending.sent + 1] = { iq = iq, settle = settle }; end
+	function pending.settle(i, answer) pending.sent[i].settle({ answer = answer, reason = answer }); end
+	return pending;
+end
+
+local function body_of(sent) return require "util.encodings".base64.decode(sent.iq:get_child("push", NS):get_text()); end
+
+local ENTRY = { a = "A", i = "I", e = 1000, t = "token", j = "u@h/phone" };
+
+local function new_mailbox(options)
+	options = options or {};
+	local clock = { now = 100 };
+	local context = {
+		messages = memory_archive(),
+		kept = memory_keyval(),
+		maxMessages = options.maxMessages or 10,
+		maxBytes = options.maxBytes or 10000,
+		service = "h",
+		pending = scripted_pending(),
+		entryOf = function() return options.entry or ENTRY; end,
+		revoked = {},
+		newId = (function() local n = 0; return function() n = n + 1; return "iq" .. n; end; end)(),
+		now = function() return clock.now; end,
+		log = function() end,
+	};
+	context.revoke = function(user, key) context.revoked[#context.revoked + 1] = user .. " " .. key; end;
+	return mailbox_module.mailbox(context), context, clock;
+end
+
+describe("the mailbox", function()
+	it("keeps messages up to the per-user bounds, counted over all of the user's endpoints", function()
+		local box = new_mailbox({ maxMessages = 3, maxBytes = 100 });
+		assert.truthy((box.keep("u@h", "k1", "A", "I", "one", 60)));
+		assert.truthy((box.keep("u@h", "k2", "A", "I", "two", 60)));
+		assert.truthy((box.keep("u@h", "k1", "A", "I", "three", 60)));
+		assert.same({ nil, "full", "3 messages kept" }, { box.keep("u@h", "k2", "A", "I", "four", 60) });
+		assert.truthy((box.keep("v@h", "k3", "A", "I", "another user", 60)));
+		local bytes = new_mailbox({ maxMessages = 10, maxBytes = 10 });
+		assert.truthy((bytes.keep("u@h", "k1", "A", "I", "12345678", 60)));
+		assert.same({ nil, "full", "8 bytes kept" }, { bytes.keep("u@h", "k1", "A", "I", "123", 60) });
+	end);
+
+	it("replaces a kept message with the same topic on the same endpoint, freeing its room", function()
+		local box, context = new_mailbox({ maxMessages = 2 });
+		box.keep("u@h", "k1", "A", "I", "first", 60, "news");
+		box.keep("u@h", "k1", "A", "I", "other", 60, "mail");
+		assert.truthy((box.keep("u@h", "k1", "A", "I", "second", 60, "news")), "the replaced message still counted");
+		box.flush("u@h/phone", "u@h");
+		local bodies = {};
+		for _, sent in ipairs(context.pending.sent) do bodies[#bodies + 1] = body_of(sent); end
+		assert.same({ "other", "second" }, bodies);
+	end);
+
+	it("sends oldest first, a window at a time, and forgets only what was delivered", function()
+		local box, context = new_mailbox({ maxMessages = 20 });
+		for i = 1, 10 do box.keep("u@h", "k1", "A", "I", "m" .. i, 60); end
+		box.flush("u@h/phone", "u@h");
+		local pending = context.pending;
+		assert.equal(8, #pending.sent, "the first window");
+		for i = 1, 8 do assert.equal("m" .. i, body_of(pending.sent[i])); end
+		pending.settle(1, "delivered");
+		assert.equal(9, #pending.sent);
+		pending.settle(2, "unavailable"); -- stops the flush: nothing more is sent
+		for i = 3, 9 do pending.settle(i, "delivered"); end
+		assert.equal(9, #pending.sent);
+		assert.equal("u@h/phone", pending.sent[1].iq.attr.to);
+		-- m2 (refused) and m10 (never sent) are still kept, in order.
+		local again = #pending.sent;
+		box.flush("u@h/phone", "u@h");
+		assert.equal("m2", body_of(pending.sent[again + 1]));
+		assert.equal("m10", body_of(pending.sent[again + 2]));
+		assert.same({ n = 2, b = 5 }, context.kept.data["u@h"].k1);
+	end);
+
+	it("does not flush an endpoint twice at once, nor for another full JID", function()
+		local box, context = new_mailbox();
+		box.keep("u@h", "k1", "A", "I", "once", 60);
+		box.flush("u@h/tablet", "u@h");
+		assert.equal(0, #context.pending.sent);
+		box.flush("u@h/phone", "u@h");
+		box.flush("u@h/phone", "u@h");
+		assert.equal(1, #context.pending.sent);
+	end);
+
+	it("revokes the endpoint when the distributor says the app is gone", function()
+		local box, context = new_mailbox();
+		box.keep("u@h", "k1", "A", "I", "gone", 60);
+		box.flush("u@h/phone", "u@h");
+		context.pending.settle(1, "gone");
+		assert.same({ "u@h k1" }, context.revoked);
+	end);
+
+	it("neither sends nor keeps an expired message", function()
+		local box, context, clock = new_mailbox();
+		box.keep("u@h", "k1", "A", "I", "short", 10);
+		box.keep("u@h", "k1", "A", "I", "long", 600);
+		clock.now = clock.now + 11;
+		box.flush("u@h/phone", "u@h");
+		assert.equal(1, #context.pending.sent);
+		assert.equal("long", body_of(context.pending.sent[1]));
+		context.pending.settle(1, "delivered");
+		assert.is_nil(context.kept.data["u@h"]);
+		assert.same({}, context.messages.data.k1);
+	end);
+
+	it("cancels a kept message once, and not an expired one", function()
+		local box, context, clock = new_mailbox();
+		local id = box.keep("u@h", "k1", "A", "I", "cancel me", 60);
+		assert.same({ true }, { (box.cancel("k1", id)) });
+		assert.same({ false }, { (box.cancel("k1", id)) });
+		assert.is_nil(context.kept.data["u@h"]);
+		local stale = box.keep("u@h", "k1", "A", "I", "stale", 10);
+		clock.now = clock.now + 11;
+		assert.same({ false }, { (box.cancel("k1", stale)) });
+	end);
+
+	it("sweeps expired messages of every user", function()
+		local box, context, clock = new_mailbox();
+		box.keep("u@h", "k1", "A", "I", "short", 10);
+		box.keep("v@h", "k2", "A", "I", "long", 600);
+		clock.now = clock.now + 11;
+		assert.equal(1, box.sweep());
+		assert.is_nil(context.kept.data["u@h"]);
+		assert.same({ n = 1, b = 4 }, context.kept.data["v@h"].k2);
+	end);
+
+	it("drops what an endpoint keeps when it is gone, and when flushing finds it gone", function()
+		local box, context = new_mailbox();
+		box.keep("u@h", "k1", "A", "I", "x", 60);
+		box.drop("u@h", "k1");
+		assert.is_nil(context.kept.data["u@h"]);
+		assert.same({}, context.messages.data.k1);
+		local orphan, orphan_context = new_mailbox({ entry = false });
+		orphan_context.entryOf = function() return nil; end;
+		orphan.keep("u@h", "k1", "A", "I", "y", 60);
+		orphan.flush("u@h/phone", "u@h");
+		assert.equal(0, #orphan_context.pending.sent);
+		assert.is_nil(orphan_context.kept.data["u@h"]);
+	end);
+
+	it("does not keep a message it could not count", function()
+		local box, context = new_mailbox();
+		context.kept.broken = true;
+		assert.same({ nil, "failed", "could not update the count of kept messages" },
+			{ box.keep("u@h", "k1", "A", "I", "x", 60) });
+		assert.same({}, context.messages.data.k1);
+	end);
+end);
