@@ -1,0 +1,337 @@
+-- A throwaway PostgreSQL server for integration specs, inside the test
+-- environment: Debian's `postgresql` binaries, a cluster made with initdb in a
+-- fresh temporary directory, run as the `postgres` system user (PostgreSQL
+-- refuses to run as root), on a free 127.0.0.1 port. Never a system service.
+--
+--   local postgres = require "postgres";
+--   local cluster = postgres.start();
+--   cluster.sql                         -- Prosody's `sql` option for the database "prosody":
+--                                       -- { driver = "PostgreSQL", database, username, password, host, port }
+--   cluster:create_database("other")    -- another empty database of the same user; its `sql` option
+--   cluster:connect(sql)                -- a luadbi connection with those parameters
+--   cluster.dir, cluster.port, cluster.pid, cluster.version, cluster.log_file
+--   cluster:log(), cluster:running()
+--   cluster:stop(timeout)               -- fast shutdown (SIGINT), bounded wait, then SIGKILL
+--   cluster:cleanup()                   -- stop and delete the directory (teardown/finally)
+--   postgres.stop_all()
+--
+-- The directory holds the data, the unix socket, the server's log and the
+-- launcher's files. A watchdog stops the server if the Lua process dies without
+-- stopping it (busted killed by a timeout), and after max_lifetime seconds; a
+-- cluster still running when busted closes its Lua state is stopped too.
+
+require "prosody_libs";
+local socket = require "socket";
+local lfs = require "lfs";
+local hex = require "util.hex";
+local random = require "util.random";
+
+local postgres = {};
+
+-- Debian installs each major version's server binaries under its own directory.
+local INSTALL_ROOT = "/usr/lib/postgresql";
+local SYSTEM_USER = "postgres";
+local USERNAME = "prosody";
+local DATABASE = "prosody";
+
+-- Clusters started and not yet stopped (see the finaliser at the end).
+local running = {};
+
+local function shell_quote(s)
+	return "'" .. tostring(s):gsub("'", "'\\''") .. "'";
+end
+
+-- Runs a shell command; returns ok, combined output.
+local function run(command)
+	local pipe = assert(io.popen(command .. " 2>&1", "r"));
+	local output = pipe:read("*a");
+	local ok, _, code = pipe:close();
+	return ok and code == 0, output;
+end
+
+local function read_file(path)
+	local f = io.open(path, "rb");
+	if not f then return nil; end
+	local data = f:read("*a");
+	f:close();
+	return data;
+end
+
+local function write_file(path, data)
+	local f = assert(io.open(path, "wb"));
+	assert(f:write(data));
+	assert(f:close());
+end
+
+local function tail(text, n)
+	local lines = {};
+	for line in (text or ""):gmatch("[^\n]*") do lines[#lines + 1] = line; end
+	return table.concat(lines, "\n", math.max(1, #lines - n + 1));
+end
+
+-- The newest installed server: { version = "15", bin = "/usr/lib/postgresql/15/bin" }.
+function postgres.installation()
+	local best;
+	if lfs.attributes(INSTALL_ROOT, "mode") == "directory" then
+		for entry in lfs.dir(INSTALL_ROOT) do
+			local bin = INSTALL_ROOT .. "/" .. entry .. "/bin";
+			local major = tonumber(entry:match("^(%d+)$"));
+			if major and lfs.attributes(bin .. "/postgres", "mode") == "file"
+				and lfs.attributes(bin .. "/initdb", "mode") == "file"
+				and (not best or major > best.major) then
+				best = { version = entry, major = major, bin = bin };
+			end
+		end
+	end
+	if not best then
+		return nil, "no PostgreSQL server in " .. INSTALL_ROOT .. "/<version>/bin (Debian package postgresql)";
+	end
+	return best;
+end
+
+-- A free 127.0.0.1 port: bound, then released for the server.
+local function free_port()
+	local sock = assert(socket.bind("127.0.0.1", 0));
+	local _, port = sock:getsockname();
+	sock:close();
+	return tonumber(port);
+end
+
+-- Runs a program as the postgres system user (util-linux's setpriv: no PAM, no
+-- login shell, works in a chroot).
+local AS_POSTGRES = { "setpriv", "--reuid=" .. SYSTEM_USER, "--regid=" .. SYSTEM_USER, "--init-groups" };
+
+-- A shell command line from argument lists.
+local function command_line(...)
+	local words = {};
+	for _, list in ipairs({ ... }) do
+		for _, word in ipairs(list) do words[#words + 1] = shell_quote(word); end
+	end
+	return table.concat(words, " ");
+end
+
+-- Starts the server in the background as the postgres user, records its PID,
+-- waits for it and records its exit status (no /proc in the chroots, and we must
+-- not reap it ourselves). The watchdog ends a server whose Lua process is gone,
+-- or that outlived max_lifetime; a directory whose Lua process is gone is removed.
+local launcher = [[
+dir=$1 pidfile=$2 exitfile=$3 logfile=$4 parent=$5 lifetime=$6
+shift 6
+"$@" >>"$logfile" 2>&1 </dev/null &
+server=$!
+echo "$server" >"$pidfile"
+(
+	n=0
+	while [ "$n" -lt "$lifetime" ]; do
+		if [ "$parent" != 0 ] && ! kill -0 "$parent" 2>/dev/null; then break; fi
+		sleep 1
+		n=$((n + 1))
+	done
+	kill -INT "$server" 2>/dev/null
+	sleep 5
+	kill -KILL "$server" 2>/dev/null
+) >/dev/null 2>&1 </dev/null &
+watchdog=$!
+wait "$server"
+echo "$?" >"$exitfile"
+kill "$watchdog" 2>/dev/null
+if [ "$parent" != 0 ] && ! kill -0 "$parent" 2>/dev/null; then rm -rf "$dir"; fi
+]];
+
+local function own_pid()
+	local ok, pposix = pcall(require, "util.pposix");
+	return ok and pposix.getpid and pposix.getpid() or 0;
+end
+
+local cluster_mt = {};
+cluster_mt.__index = cluster_mt;
+
+function cluster_mt:__tostring()
+	return "postgres(" .. self.dir .. ", 127.0.0.1:" .. self.port .. ")";
+end
+
+function cluster_mt:log()
+	return read_file(self.log_file) or "";
+end
+
+function cluster_mt:_exited()
+	return read_file(self.exit_file) ~= nil;
+end
+
+function cluster_mt:running()
+	return self.pid ~= nil and not self:_exited();
+end
+
+-- Stops the server, deletes the directory and raises with the tail of its log.
+function cluster_mt:_abort(what, level)
+	local text = string.format("%s\n--- last lines of %s ---\n%s", what, self.log_file, tail(self:log(), 30));
+	self:cleanup();
+	error(text, level + 1);
+end
+
+-- A luadbi connection with Prosody's `sql` parameters (default: self.sql), or
+-- nil and the driver's message.
+function cluster_mt:connect(sql)
+	local DBI = require "DBI";
+	sql = sql or self.sql;
+	return DBI.Connect("PostgreSQL", sql.database, sql.username, sql.password, sql.host, sql.port);
+end
+
+-- The superuser's connection over the unix socket in our directory (trust).
+function cluster_mt:_admin()
+	local DBI = require "DBI";
+	local db, err = DBI.Connect("PostgreSQL", "postgres", SYSTEM_USER, "", self.dir, self.port);
+	if db then db:autocommit(true); end
+	return db, err;
+end
+
+local function execute(db, statement)
+	local query = assert(db:prepare(statement));
+	local ok, err = query:execute();
+	query:close();
+	assert(ok, statement:gsub("PASSWORD '[^']*'", "PASSWORD '...'") .. ": " .. tostring(err));
+end
+
+-- A new empty database owned by the Prosody user; returns its `sql` option.
+function cluster_mt:create_database(name)
+	assert(type(name) == "string" and name:match("^[a-z_][a-z0-9_]*$"), "not a plain database name: " .. tostring(name));
+	local db = assert(self:_admin());
+	execute(db, "CREATE DATABASE " .. name .. " OWNER " .. USERNAME);
+	db:close();
+	return {
+		driver = "PostgreSQL",
+		database = name,
+		username = USERNAME,
+		password = self.password,
+		host = "127.0.0.1",
+		port = self.port,
+	};
+end
+
+local function signal(pid, sig)
+	return run("kill -" .. sig .. " " .. math.floor(pid));
+end
+
+-- Fast shutdown (SIGINT: PostgreSQL ends the client sessions; SIGTERM's "smart"
+-- shutdown would wait for Prosody to disconnect), wait (bounded), then SIGKILL.
+-- Returns true if it exited before SIGKILL.
+function cluster_mt:stop(timeout)
+	if not self.pid then return true; end
+	local graceful = true;
+	if not self:_exited() then
+		signal(self.pid, "INT");
+		local deadline = socket.gettime() + (timeout or 10);
+		while not self:_exited() and socket.gettime() < deadline do socket.sleep(0.05); end
+		if not self:_exited() then
+			graceful = false;
+			signal(self.pid, "KILL");
+			deadline = socket.gettime() + 5;
+			while not self:_exited() and socket.gettime() < deadline do socket.sleep(0.05); end
+		end
+	end
+	self.pid = nil;
+	running[self] = nil;
+	return graceful;
+end
+
+-- Stops the server and deletes its directory.
+function cluster_mt:cleanup()
+	local graceful = self:stop();
+	if self.dir:match("^/tmp/mup%-postgres%.[%w]+$") then
+		run("rm -rf " .. shell_quote(self.dir));
+	end
+	return graceful;
+end
+
+-- Waits (bounded) until the server admits the superuser; raises if it exits first.
+function cluster_mt:_wait_ready()
+	local deadline = socket.gettime() + self.start_timeout;
+	local db, err;
+	repeat
+		if self:_exited() then self:_abort("postgres.start: PostgreSQL exited during startup", 3); end
+		db, err = self:_admin();
+		if not db then socket.sleep(0.05); end
+	until db or socket.gettime() > deadline;
+	if not db then
+		self:_abort(string.format("postgres.start: no connection within %ds: %s", self.start_timeout, tostring(err)), 3);
+	end
+	return db;
+end
+
+-- options: start_timeout (seconds, default 30), max_lifetime (seconds, default 1800).
+function postgres.start(options)
+	options = options or {};
+	local installation = assert(postgres.installation());
+	local ok, output = run("mktemp -d /tmp/mup-postgres.XXXXXXXX");
+	assert(ok, "postgres.start: mktemp failed: " .. output);
+	local dir = output:gsub("%s+$", "");
+	local self = setmetatable({
+		dir = dir,
+		data_dir = dir .. "/data",
+		log_file = dir .. "/postgres.log",
+		pid_file = dir .. "/launcher.pid",
+		exit_file = dir .. "/exit-status",
+		launcher_file = dir .. "/launch.sh",
+		version = installation.version,
+		bin = installation.bin,
+		port = free_port(),
+		password = hex.encode(random.bytes(16)),
+		start_timeout = options.start_timeout or 30,
+		max_lifetime = options.max_lifetime or 1800,
+	}, cluster_mt);
+
+	-- The postgres user owns the directory; initdb makes the cluster with a
+	-- superuser that only the unix socket in this directory admits (trust), and
+	-- password authentication (SCRAM) for TCP.
+	ok, output = run("chown " .. SYSTEM_USER .. ": " .. shell_quote(dir) .. " && chmod 700 " .. shell_quote(dir));
+	assert(ok, "postgres.start: cannot hand " .. dir .. " to the " .. SYSTEM_USER .. " user: " .. output);
+	ok, output = run(command_line({ "timeout", "120" }, AS_POSTGRES, { self.bin .. "/initdb", "-D", self.data_dir,
+		"-U", SYSTEM_USER, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync" }));
+	if not ok then
+		run("rm -rf " .. shell_quote(dir));
+		error("postgres.start: initdb failed:\n" .. tail(output, 30), 2);
+	end
+
+	-- Loopback TCP and a socket in our directory; small memory; dynamic shared
+	-- memory in files under the data directory (the chroots' /dev/shm is a plain
+	-- directory only root may write); no durability (thrown away afterwards).
+	local server = { self.bin .. "/postgres", "-D", self.data_dir, "-p", tostring(self.port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories=" .. dir,
+		"-c", "shared_buffers=16MB",
+		"-c", "max_connections=20",
+		"-c", "dynamic_shared_memory_type=mmap",
+		"-c", "fsync=off",
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+	};
+	write_file(self.launcher_file, launcher);
+	ok, output = run("sh " .. command_line({ self.launcher_file, dir, self.pid_file, self.exit_file, self.log_file,
+		tostring(own_pid()), tostring(self.max_lifetime) }, AS_POSTGRES, server) .. " >/dev/null 2>&1 </dev/null &");
+	assert(ok, "postgres.start: could not launch PostgreSQL: " .. output);
+
+	local deadline = socket.gettime() + 10;
+	repeat
+		self.pid = tonumber((read_file(self.pid_file) or ""):match("%d+"));
+		if not self.pid then socket.sleep(0.02); end
+	until self.pid or socket.gettime() > deadline;
+	if not self.pid then self:_abort("postgres.start: no PID recorded", 2); end
+	running[self] = true;
+
+	-- Prosody's user and database.
+	local db = self:_wait_ready();
+	execute(db, "CREATE ROLE " .. USERNAME .. " LOGIN PASSWORD '" .. self.password .. "'");
+	db:close();
+	self.sql = self:create_database(DATABASE);
+	return self;
+end
+
+-- Stops every cluster still running (a spec that failed before its cleanup()).
+function postgres.stop_all()
+	for cluster in pairs(running) do cluster:cleanup(); end
+end
+
+-- When busted closes the Lua state, stop any cluster left running.
+postgres._finaliser = setmetatable({}, { __gc = function() postgres.stop_all(); end });
+
+return postgres;

@@ -1,0 +1,242 @@
+-- SQL storage (README "SQL storage"): the module on Prosody's `storage = "sql"`,
+-- with SQLite3 (a file in Prosody's data directory) and with a real PostgreSQL
+-- server (spec/helpers/postgres.lua), for every backend this Prosody supports:
+-- registration, a push relayed, revocation, and across one restart the
+-- endpoints, the revocations and the hourly purge of expired registrations,
+-- each checked in the database's own tables.
+local prosody = require "prosody";
+local postgres = require "postgres";
+local xmpp = require "xmpp_client";
+local up = require "unified_push";
+local fu = require "faults_util";
+local loop = require "loop";
+local lfs = require "lfs";
+local datetime = require "util.datetime";
+local sha256 = require "util.hashes".sha256;
+
+-- alice's host keeps the default registration TTL; bob's expires in a second,
+-- for the purge.
+local HOST = "example.test";
+local SHORT = "short.test";
+local USERS = { { "alice", HOST, "password" }, { "bob", SHORT, "password" } };
+-- jwt needs a secret; 44 characters, like `openssl rand -base64 32`.
+local SECRET = "c3FsIHNwZWMgc2VjcmV0LCBmb3IgdGVzdHMgb25seSEhIQ==";
+-- A body with bytes that are not text, so the relay is checked byte for byte.
+local BODY = "aes128gcm\0\1\2\255 payload";
+
+local BACKENDS = {
+	{ name = "storage", options = {} },
+	{ name = "jwt", options = { unified_push_secret = SECRET }, stateless = true },
+};
+if prosody.major >= 13 then
+	BACKENDS[#BACKENDS + 1] = { name = "paseto", options = {}, stateless = true };
+end
+
+-- Each engine: its `sql` option for a database named after the case, and a
+-- luadbi connection to that database from the spec.
+local cluster; -- PostgreSQL, started once for the engine's cases
+local installed = postgres.installation();
+local ENGINES = {
+	{
+		name = "SQLite3",
+		start = function() end,
+		stop = function() end,
+		sql = function(name) return { driver = "SQLite3", database = name .. ".sqlite" }; end,
+		connect = function(server, sql)
+			-- A relative database is a file in Prosody's data directory.
+			local db = assert(require "DBI".Connect("SQLite3", server.data_dir .. "/" .. sql.database));
+			-- Prosody may be writing (mod_cron saves a task's run): wait for its lock.
+			local pragma = assert(db:prepare("PRAGMA busy_timeout = 5000"));
+			assert(pragma:execute());
+			pragma:close();
+			return db;
+		end,
+	},
+	{
+		name = "PostgreSQL" .. (installed and " " .. installed.version or ""),
+		start = function() cluster = postgres.start(); end,
+		stop = function() if cluster then cluster:cleanup(); end end,
+		sql = function(name) return cluster:create_database(name); end,
+		connect = function(_, sql) return cluster:connect(sql); end,
+	},
+};
+
+-- Where the module keeps a token: records and index entries are named by a hash.
+local function token_key(registration)
+	return sha256(registration.token, true):sub(1, 32);
+end
+
+local function expiry_of(registration)
+	return (assert(datetime.parse(registration.expiration), "not a XEP-0082 datetime: " .. tostring(registration.expiration)));
+end
+
+-- The module's hourly task on `host` is made due (its last run recorded two hours
+-- ago in mod_cron's own store, through the module API, so any storage driver
+-- works): mod_cron runs due tasks one second after it starts, on both versions.
+local function make_hourly_due(server, host)
+	local prefix = server.module_name .. "/";
+	local code = ([[local m = prosody.hosts[%q].modules[%q].module; local runs = m:open_store("cron", "map"); ]]
+		.. [[local n = 0; for _, task in ipairs(m:get_host_items("task")) do ]]
+		.. [[if task.id and task.id:sub(1, %d) == %q then assert(runs:set(nil, task.id, os.time() - 7200)); n = n + 1; end end; ]]
+		.. [[return n]]):format(host, server.module_name, #prefix, prefix);
+	assert.equal("1", fu.lua(server, code), "the module's hourly task was not found on " .. host);
+end
+
+for _, engine in ipairs(ENGINES) do
+	describe("Prosody " .. prosody.version .. " with storage = \"sql\" on " .. engine.name, function()
+		setup(engine.start);
+		teardown(engine.stop);
+
+		for _, backend in ipairs(BACKENDS) do
+			describe("and the " .. backend.name .. " backend", function()
+				local server, sql, alice, bob;
+				-- Registrations made by the tests, used again after the restart.
+				local kept, gone, quiet;
+
+				-- Rows of Prosody's table for one store (and record, and key).
+				local function rows(host, store, user, key)
+					local db = assert(engine.connect(server, sql));
+					local query = [[SELECT COUNT(*) FROM "prosody" WHERE "host" = ? AND "store" = ? AND "user" = ?]];
+					local args = { host, store, user };
+					if key then
+						query = query .. [[ AND "key" = ?]];
+						args[4] = key;
+					end
+					local statement = assert(db:prepare(query));
+					assert(statement:execute(table.unpack(args)));
+					local row = statement:fetch(false);
+					statement:close();
+					db:close();
+					return tonumber(row[1]);
+				end
+
+				local function connect(user, host)
+					return xmpp.connect({ port = server.c2s_port, host = host, user = user, password = "password",
+						resource = "phone", timeout = 10 });
+				end
+
+				-- POSTs to an endpoint; returns the response and the pushes the distributor got
+				-- for it. The ping round trip makes that final: once its answer is back, every
+				-- IQ the server sent before it has arrived.
+				local function post(endpoint)
+					local before = #up.pushes(alice);
+					local response = assert(up.push(server, endpoint, BODY, { ["Content-Type"] = "application/octet-stream" }));
+					local pong = up.ping(alice, HOST);
+					assert(pong and pong.attr.type == "result", "no answer to the ping: " .. tostring(pong));
+					return response, { table.unpack(up.pushes(alice), before + 1) };
+				end
+
+				setup(function()
+					local config = { unified_push_backend = backend.name, sql = engine.sql(backend.name) };
+					for k, v in pairs(backend.options) do config[k] = v; end
+					sql = config.sql;
+					server = prosody.start({
+						hosts = { HOST, SHORT },
+						users = USERS,
+						modules = { "unified_push", "admin_shell" },
+						storage = "sql",
+						config = config,
+						host_options = { [SHORT] = { unified_push_registration_ttl = 1 } },
+					});
+					-- mod_cron's first round (one second after start) is over before any
+					-- registration, so only the round after the restart can purge.
+					assert(server:wait_log("Running periodic tasks", 10));
+					alice = connect("alice", HOST);
+					bob = connect("bob", SHORT);
+				end);
+
+				teardown(function()
+					for _, client in ipairs({ alice, bob }) do client:close(); end
+					if server then server:cleanup(); end
+					loop.clear();
+				end);
+
+				it("keeps registrations in the database's tables, not in files", function()
+					quiet = { assert(up.register(bob, SHORT)), assert(up.register(bob, SHORT)) };
+					kept = assert(up.register(alice, HOST));
+					assert.equal(1, rows(HOST, "unified_push_users", "alice@" .. HOST, token_key(kept)),
+						"alice's registration is not in the database");
+					assert.equal(2, rows(SHORT, "unified_push_users", "bob@" .. SHORT));
+					if not backend.stateless then
+						-- One row per field of the record.
+						assert.is_true(rows(HOST, "unified_push", token_key(kept)) > 0, "no record for the token");
+						assert.equal(0, rows(HOST, "unified_push", kept.token), "the token itself is a key in the database");
+					end
+					for host in lfs.dir(server.data_dir) do
+						for _, store in ipairs({ "unified_push", "unified_push_users" }) do
+							local path = server.data_dir .. "/" .. host .. "/" .. store;
+							assert.is_nil(lfs.attributes(path, "mode"), "a file store was used: " .. path);
+						end
+					end
+				end);
+
+				it("relays a push to the distributor, answered 201, with the body intact", function()
+					local response, pushes = post(kept.endpoint);
+					assert.equal(201, response.status, "POST answered " .. response.status .. " " .. tostring(response.body));
+					assert.same({ { from = HOST, application = kept.application, instance = kept.instance, body = BODY } }, pushes);
+				end);
+
+				it("answers 404 once the distributor says the app is gone, and asks it no more", function()
+					gone = assert(up.register(alice, HOST));
+					alice:on_iq("item-not-found");
+					local response, pushes = post(gone.endpoint);
+					alice:on_iq(nil);
+					assert.equal(1, #pushes, "the distributor was not asked");
+					assert.equal(404, response.status);
+					response, pushes = post(gone.endpoint);
+					assert.equal(404, response.status);
+					assert.same({}, pushes, "the revoked endpoint still reaches the distributor");
+					if backend.stateless then
+						-- The token stays valid until it expires: the revocation list has it.
+						assert.equal(1, rows(HOST, "unified_push", "_revoked", token_key(gone)), "the revocation is not in the database");
+					else
+						assert.equal(0, rows(HOST, "unified_push", token_key(gone)), "the revoked record is still in the database");
+					end
+				end);
+
+				it("restarts, and its hourly job deletes the expired registrations from the database", function()
+					local latest = math.max(expiry_of(quiet[1]), expiry_of(quiet[2]));
+					assert.is_true(loop.run_until(function() return os.time() > latest; end, 5), "the clock did not pass the expiry");
+					-- Expired, and bob registers no more: nothing has removed them yet.
+					assert.equal(2, rows(SHORT, "unified_push_users", "bob@" .. SHORT));
+					if not backend.stateless then
+						assert.is_true(rows(SHORT, "unified_push", token_key(quiet[1])) > 0);
+						assert.is_true(rows(SHORT, "unified_push", token_key(quiet[2])) > 0);
+					end
+
+					make_hourly_due(server, SHORT);
+					alice:close();
+					bob:close();
+					local mark = fu.log_mark(server);
+					server:restart();
+					alice = connect("alice", HOST);
+					local purged, why = fu.wait_log_since(server, mark, "short%.test:unified_push\tdebug\tPurged %d+ expired push registrations", 10);
+					assert.truthy(purged, why);
+					assert.equal(2, tonumber(purged:match("Purged (%d+)")));
+
+					assert.equal(0, rows(SHORT, "unified_push_users", "bob@" .. SHORT), "bob's index is still in the database");
+					assert.equal(0, rows(SHORT, "unified_push", token_key(quiet[1])), "an expired record is still in the database");
+					assert.equal(0, rows(SHORT, "unified_push", token_key(quiet[2])), "an expired record is still in the database");
+					-- Live registrations stay.
+					assert.equal(1, rows(HOST, "unified_push_users", "alice@" .. HOST, token_key(kept)));
+				end);
+
+				it("relays to an endpoint issued before the restart", function()
+					local response, pushes = post(kept.endpoint);
+					assert.equal(201, response.status, "POST answered " .. response.status .. " " .. tostring(response.body));
+					assert.same({ { from = HOST, application = kept.application, instance = kept.instance, body = BODY } }, pushes);
+				end);
+
+				it("still answers 404 to the revoked endpoint after the restart, without asking the distributor", function()
+					local response, pushes = post(gone.endpoint);
+					assert.equal(404, response.status, "the revocation was lost in the restart");
+					assert.same({}, pushes);
+				end);
+
+				it("leaves a clean log", function()
+					server:assert_log_clean();
+				end);
+			end);
+		end
+	end);
+end
