@@ -3,12 +3,13 @@
 -- registration's full JID comes back (resource bind, directed presence to the
 -- push service, a renewal), oldest first, exactly once; Topic replaces, DELETE
 -- cancels, bounds refuse with 429, TTL 0 keeps today's 503, item-not-found on
--- delivery revokes. On internal storage and on SQL (SQLite3).
+-- delivery revokes. On internal storage and on SQL (SQLite3 and PostgreSQL).
 local prosody = require "prosody";
 local xmpp = require "xmpp_client";
 local up = require "unified_push";
 local loop = require "loop";
 local st = require "util.stanza";
+local postgres = require "postgres";
 
 local HOST = "example.test";
 local USERS = { { "alice", HOST, "password" } };
@@ -16,9 +17,19 @@ local USERS = { { "alice", HOST, "password" } };
 local MAX_MESSAGES, MAX_BYTES = 5, 5000;
 local MESSAGE_TTL = 3600;
 
+-- Each storage: Prosody's `storage` option, and what else its configuration needs.
+local cluster; -- PostgreSQL, for its case only
 local STORAGES = {
-	{ name = "internal" },
-	{ name = "sql", config = { sql = { driver = "SQLite3", database = "unified_push.sqlite" } } },
+	{ name = "internal", storage = "internal", config = function() return {}; end },
+	{
+		name = "SQLite3", storage = "sql",
+		config = function() return { sql = { driver = "SQLite3", database = "unified_push.sqlite" } }; end,
+	},
+	{
+		name = "PostgreSQL", storage = "sql",
+		config = function() cluster = postgres.start(); return { sql = cluster.sql }; end,
+		stop = function() if cluster then cluster:cleanup(); end end,
+	},
 };
 
 for _, storage in ipairs(STORAGES) do
@@ -67,13 +78,14 @@ for _, storage in ipairs(STORAGES) do
 				unified_push_max_stored_bytes = MAX_BYTES,
 				unified_push_message_ttl = MESSAGE_TTL,
 			};
-			for k, v in pairs(storage.config or {}) do config[k] = v; end
-			server = prosody.start({ users = USERS, modules = { "unified_push" }, storage = storage.name, config = config });
+			for k, v in pairs(storage.config()) do config[k] = v; end
+			server = prosody.start({ users = USERS, modules = { "unified_push" }, storage = storage.storage, config = config });
 		end);
 
 		teardown(function()
 			if phone then phone:close(); end
 			if server then server:cleanup(); end
+			if storage.stop then storage.stop(); end
 			loop.clear();
 		end);
 
