@@ -682,6 +682,23 @@ function ____exports.userIndex(store, maxPerUser, dropEndpoint)
             dropEndpoint(key, user)
             return true, nil
         end,
+        removeUser = function(user)
+            local record, err = store:get(user)
+            if err ~= nil then
+                return nil, tostring(err)
+            end
+            if record == nil then
+                return nil, nil
+            end
+            local ok, setErr = store:set(user, nil)
+            if ok ~= true then
+                return nil, tostring(setErr)
+            end
+            for key in pairs(record) do
+                dropEndpoint(key, user)
+            end
+            return record, nil
+        end,
         sweep = function(now)
             if store.users == nil then
                 return nil
@@ -1085,14 +1102,13 @@ function ____exports.loadRevocations(store)
         isRevoked = function(token)
             return count > 0 and revoked[tokenKey(token)] ~= nil
         end,
-        revoke = function(token, exp, now)
-            for key, expiry in pairs(revoked) do
+        revoke = function(key, exp, now)
+            for old, expiry in pairs(revoked) do
                 if expiry < now then
-                    revoked[key] = nil
+                    revoked[old] = nil
                     count = count - 1
                 end
             end
-            local key = tokenKey(token)
             if revoked[key] == nil then
                 count = count + 1
             end
@@ -1112,6 +1128,7 @@ return ____exports
 local ____exports = {}
 local ____backend = require("src.backends.backend")
 local asRegistration = ____backend.asRegistration
+local tokenKey = ____backend.tokenKey
 function ____exports.statelessBackend(codec, revocations)
     return {
         name = codec.name,
@@ -1127,8 +1144,13 @@ function ____exports.statelessBackend(codec, revocations)
             return claims, nil
         end,
         revoke = function(token, exp, now)
-            return revocations.revoke(token, exp, now)
+            return revocations.revoke(
+                tokenKey(token),
+                exp,
+                now
+            )
         end,
+        revokeKey = revocations.revoke,
         dropRecord = function()
         end
     }
@@ -1231,6 +1253,13 @@ function ____exports.storageBackend(store)
         local legacy, legacyErr = store:get(token)
         return legacy, legacyErr
     end
+    local function deleteRecord(key)
+        local ok, err = store:set(key, nil)
+        if ok ~= true then
+            return false, tostring(err)
+        end
+        return true
+    end
     return {
         name = "storage",
         issue = function(registration)
@@ -1259,18 +1288,12 @@ function ____exports.storageBackend(store)
             return claims, nil
         end,
         revoke = function(token)
-            local ok, err = store:set(
-                tokenKey(token),
-                nil
-            )
-            if ok ~= true then
-                return false, tostring(err)
-            end
             if #token == REFERENCE_TOKEN_LENGTH then
                 store:set(token, nil)
             end
-            return true
+            return deleteRecord(tokenKey(token))
         end,
+        revokeKey = deleteRecord,
         dropRecord = function(key)
             store:set(key, nil)
         end
@@ -1474,6 +1497,27 @@ function ____exports.endpointRegistry(backend, index, cacheSize)
                 return false, reason
             end
             return true
+        end,
+        removeUser = function(user, now)
+            local entries, err = index.removeUser(user)
+            if err ~= nil then
+                return nil, err
+            end
+            local removed = 0
+            local unbound = false
+            for key, entry in pairs(entries or ({})) do
+                removed = removed + 1
+                if entry.t ~= nil then
+                    resolved:set(entry.t, nil)
+                elseif entry.e >= now then
+                    unbound = true
+                    backend.revokeKey(key, entry.e, now)
+                end
+            end
+            if unbound then
+                resolved:clear()
+            end
+            return removed, nil
         end,
         revoke = function(token, registration, now)
             resolved:set(token, nil)
@@ -1785,6 +1829,7 @@ return ____exports
 ["src.sessions"] = function(...)
 local ____exports = {}
 local ____util_2Ejid = require("util.jid")
+local join = ____util_2Ejid.join
 local split = ____util_2Ejid.split
 --- The host whose sessions are our distributors: a component's parent domain, else our own.
 function ____exports.sessionHostOf(host, isComponent)
@@ -1830,6 +1875,14 @@ function ____exports.watchSessions(module, sessionHost, handlers)
         function(host)
             if host == sessionHost then
                 watch()
+            end
+        end
+    )
+    module:hook_global(
+        "user-deleted",
+        function(event)
+            if event.host == sessionHost then
+                handlers.deleted(join(event.username, event.host))
             end
         end
     )
@@ -2062,7 +2115,18 @@ watchSessions(
         online = function(fullJid) return mailbox.flush(
             fullJid,
             bare(fullJid) or fullJid
-        ) end
+        ) end,
+        deleted = function(user)
+            local removed, err = registry.removeUser(
+                user,
+                os.time()
+            )
+            if removed == nil then
+                module:log("warn", "Could not remove the push endpoints of a deleted account: %s", err)
+            elseif removed > 0 then
+                module:log("info", "Removed %d push endpoints of a deleted account", removed)
+            end
+        end
     }
 )
 module.unload = function() return pending.dropAll() end

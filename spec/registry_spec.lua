@@ -25,12 +25,13 @@ local function scripted_backend()
 	end
 	function backend.open(token)
 		backend.opens = backend.opens + 1;
-		if backend.revoked[token] then return nil, "revoked"; end
+		if backend.revoked[token] or backend.revoked[tokenKey(token)] then return nil, "revoked"; end
 		local claims = backend.claims[token];
 		if not claims then return nil, "invalid"; end
 		return claims;
 	end
 	function backend.revoke(token) backend.revoked[token] = true; return true; end
+	function backend.revokeKey(key) backend.revoked[key] = true; return true; end
 	function backend.dropRecord(key) backend.dropped[#backend.dropped + 1] = key; end
 	return backend;
 end
@@ -112,5 +113,22 @@ describe("the endpoint registry", function()
 		local registry = registry_module.endpointRegistry(backend, userindex.userIndex(broken_store, 10, function() end), 16);
 		assert.same({ nil, "failed", "disk on fire" }, { registry.resolve("t", 1) });
 		assert.same({ nil, "failed", "disk on fire" }, { registry.resolve("t", 1) }, "a failure was cached");
+	end);
+	it("revokes every endpoint of a deleted account, those from before stable endpoints too", function()
+		local registry, backend, store = new_registry();
+		local a = registry.register("u@h/phone", "A", "I", 100, 0);
+		local b = registry.register("u@h/phone", "B", "I", 100, 0);
+		local other = registry.register("v@h/phone", "A", "I", 100, 0);
+		-- An entry written by an earlier version: no token, and a token that lives on its claims.
+		backend.claims.legacy = { sub = "u@h/phone", application = "C", instance = "I", exp = 100 };
+		store.data["u@h"][tokenKey("legacy")] = { a = "C", i = "I", e = 100 };
+		for _, token in ipairs({ a, b, "legacy" }) do assert.truthy((registry.resolve(token, 1))); end
+		assert.same({ 3 }, { (registry.removeUser("u@h", 2)) });
+		assert.same({ nil, "revoked" }, { registry.resolve(a, 3) });
+		assert.same({ nil, "revoked" }, { registry.resolve(b, 3) });
+		assert.is_true(backend.revoked[tokenKey("legacy")], "the legacy token was not revoked by its key");
+		assert.same({ nil, "revoked" }, { registry.resolve("legacy", 3) }, "the cache still knew the legacy token");
+		assert.is_nil(store.data["u@h"]);
+		assert.truthy((registry.resolve(other, 3)), "another user's endpoint went too");
 	end);
 end);

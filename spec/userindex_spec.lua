@@ -130,4 +130,21 @@ describe("the user index", function()
 		assert.same({ nil, "failed", "disk full" }, { index.register("u", "u/phone", "B", "I", 200, 1, tokens("t2")) });
 		assert.same({ tokenKey("t2") }, dropped);
 	end);
+	it("removes a user whole, dropping every endpoint's record, and leaves others alone", function()
+		local store = memory_store();
+		local index, dropped = new_index(10, store);
+		index.register("u", "u/r", "A", "I", 100, 0, tokens("a"));
+		index.register("u", "u/r", "B", "I", 100, 0, tokens("b"));
+		index.register("v", "v/r", "A", "I", 100, 0, tokens("c"));
+		local entries = index.removeUser("u");
+		assert.truthy(entries[tokenKey("a")]);
+		assert.truthy(entries[tokenKey("b")]);
+		table.sort(dropped);
+		local expected = { tokenKey("a"), tokenKey("b") };
+		table.sort(expected);
+		assert.same(expected, dropped);
+		assert.is_nil(store.data.u);
+		assert.truthy(store.data.v);
+		assert.same({ nil, nil }, { index.removeUser("nobody") });
+	end);
 end);

@@ -157,6 +157,13 @@ module.hook(
 watchSessions(module, sessionHostOf(module.host, isComponent), {
   offline: pending.dropTarget,
   online: (fullJid) => mailbox.flush(fullJid, bare(fullJid) ?? fullJid),
+  deleted: (user) => {
+    const [removed, err] = registry.removeUser(user, os.time());
+    if (removed === undefined)
+      module.log("warn", "Could not remove the push endpoints of a deleted account: %s", err);
+    else if (removed > 0)
+      module.log("info", "Removed %d push endpoints of a deleted account", removed);
+  },
 });
 module.unload = () => pending.dropAll();
 

@@ -46,6 +46,15 @@ export interface Registry {
     key: string,
     entry: Entry,
   ): LuaMultiReturn<[ok: boolean, reason?: string]>;
+  /**
+   * Revokes every endpoint of `user` (the account was deleted); how many, or
+   * undefined and why when that could not be stored.
+   */
+  removeUser(
+    this: void,
+    user: string,
+    now: number,
+  ): LuaMultiReturn<[removed: number, err: undefined] | [removed: undefined, err: string]>;
   /** Makes the token resolve no more; false and why when that could not be stored. */
   revoke(
     this: void,
@@ -134,6 +143,26 @@ export function endpointRegistry(backend: Backend, index: UserIndex, cacheSize: 
       const [forgotten, reason] = index.forget(user, key);
       if (!forgotten) return $multi(false, reason);
       return $multi(true);
+    },
+
+    removeUser(user, now) {
+      const [entries, err] = index.removeUser(user);
+      if (err !== undefined) return $multi(undefined, err);
+      let removed = 0;
+      let unbound = false;
+      for (const [key, entry] of entries ?? new LuaMap<string, Entry>()) {
+        removed++;
+        if (entry.t !== undefined) {
+          resolved.set(entry.t, undefined);
+        } else if (entry.e >= now) {
+          // From before endpoints were stable: its token lives on its own claims.
+          unbound = true;
+          backend.revokeKey(key, entry.e, now);
+        }
+      }
+      // Those tokens are unknown here, so cannot be picked out of the cache.
+      if (unbound) resolved.clear();
+      return $multi(removed, undefined);
     },
 
     revoke(token, registration, now) {

@@ -1,16 +1,19 @@
 // The distributors' comings and goings, as the relay and the mailbox need
-// them: a full JID that goes offline will not answer its pushes, and one that
+// them: a full JID that goes offline will not answer its pushes, one that
 // comes back (binds a resource, or sends the push service a directed presence,
-// as Conversations does on every bind) gets what was kept for it.
+// as Conversations does on every bind) gets what was kept for it, and a deleted
+// account takes its endpoints along.
 // Distributors' sessions live on our host, or for a component on its parent
 // domain, which may be activated after us or again later.
-import { split } from "util.jid";
+import { join, split } from "util.jid";
 
 export interface SessionHandlers {
   /** A full JID that had a session has none now. */
   readonly offline: (this: void, fullJid: string) => void;
   /** A full JID is available (bound, or announced itself to us). */
   readonly online: (this: void, fullJid: string) => void;
+  /** An account was deleted (its bare JID). */
+  readonly deleted: (this: void, user: string) => void;
 }
 
 /** The host whose sessions are our distributors: a component's parent domain, else our own. */
@@ -44,6 +47,9 @@ export function watchSessions(
   watch();
   module.hook_global("host-activated", (host) => {
     if (host === sessionHost) watch();
+  });
+  module.hook_global("user-deleted", (event) => {
+    if (event.host === sessionHost) handlers.deleted(join(event.username, event.host));
   });
 
   // Directed presence to the push service (available, so without a type);

@@ -65,6 +65,16 @@ export interface UserIndex {
     user: string,
     key: string,
   ): LuaMultiReturn<[ok: true, reason: undefined] | [ok: false, reason: string]>;
+  /**
+   * Forgets every endpoint of `user` (the account was deleted), calling
+   * `dropEndpoint` for each; the entries it had, or the store's error.
+   */
+  removeUser(
+    this: void,
+    user: string,
+  ): LuaMultiReturn<
+    [entries: UserRecord | undefined, err: undefined] | [entries: undefined, err: string]
+  >;
   /** Drops every user's expired entries; returns how many, or undefined where the store cannot list users. */
   sweep(this: void, now: number): number | undefined;
 }
@@ -174,6 +184,16 @@ export function userIndex(
       if (ok !== true) return $multi(false as const, tostring(setErr));
       dropEndpoint(key, user);
       return $multi(true as const, undefined);
+    },
+
+    removeUser(user) {
+      const [record, err] = store.get(user);
+      if (err !== undefined) return $multi(undefined, tostring(err));
+      if (record === undefined) return $multi(undefined, undefined);
+      const [ok, setErr] = store.set(user, undefined);
+      if (ok !== true) return $multi(undefined, tostring(setErr));
+      for (const [key] of record) dropEndpoint(key, user);
+      return $multi(record, undefined);
     },
 
     sweep(now) {

@@ -123,6 +123,11 @@ declare namespace Prosody {
     readonly host: string;
   }
 
+  interface UserDeletedEvent {
+    readonly username: string;
+    readonly host: string;
+  }
+
   interface ItemEvent<T> {
     readonly source: Module;
     readonly item: T;
@@ -152,6 +157,8 @@ declare namespace Prosody {
     readonly "server-started": undefined;
     /** Global event: the host being activated. */
     readonly "host-activated": string;
+    /** Global event: an account was deleted (usermanager.delete_user). */
+    readonly "user-deleted": UserDeletedEvent;
   }
 
   /** The payload of event `K`: from `EventMap`, `unknown` for events it does not list. */

@@ -56,6 +56,16 @@ export interface Backend {
     exp: number,
     now: number,
   ): LuaMultiReturn<[ok: boolean, reason?: string]>;
+  /**
+   * Makes the token with this tokenKey open no more, at least until `exp` (for
+   * an index entry without its token, from before endpoints were stable).
+   */
+  revokeKey(
+    this: void,
+    key: string,
+    exp: number,
+    now: number,
+  ): LuaMultiReturn<[ok: boolean, reason?: string]>;
   /** Deletes what a forgotten index entry (a tokenKey) leaves behind: the storage backend's record. */
   dropRecord(this: void, key: string): void;
 }

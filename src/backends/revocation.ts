@@ -14,10 +14,10 @@ type Revoked = LuaMap<string, number>;
 
 export interface RevocationList {
   isRevoked(this: void, token: string): boolean;
-  /** Remembers the token until `exp`; false and why when it could not be stored. */
+  /** Remembers the token with this tokenKey until `exp`; false and why when it could not be stored. */
   revoke(
     this: void,
-    token: string,
+    key: string,
     exp: number,
     now: number,
   ): LuaMultiReturn<[ok: boolean, reason?: string]>;
@@ -38,14 +38,13 @@ export function loadRevocations(
       // Nothing to hash for in the usual case of an empty list.
       return count > 0 && revoked.has(tokenKey(token));
     },
-    revoke(token, exp, now) {
-      for (const [key, expiry] of revoked) {
+    revoke(key, exp, now) {
+      for (const [old, expiry] of revoked) {
         if (expiry < now) {
-          revoked.delete(key);
+          revoked.delete(old);
           count--;
         }
       }
-      const key = tokenKey(token);
       if (revoked.get(key) === undefined) count++;
       revoked.set(key, exp);
       const [ok, setErr] = store.set(RECORD, revoked);

@@ -1,7 +1,7 @@
 // The stateless backends (jwt, paseto): the registration travels inside the
 // token. What they share: shape and expiry checks on the decoded claims, and
 // the revocation list that stands in for deleting a record.
-import { asRegistration, Backend, Registration } from "./backend";
+import { asRegistration, Backend, Registration, tokenKey } from "./backend";
 import { RevocationList } from "./revocation";
 
 /** How one stateless backend turns claims into a token and back. */
@@ -26,8 +26,9 @@ export function statelessBackend(codec: TokenCodec, revocations: RevocationList)
       return $multi(claims, undefined);
     },
     revoke(token, exp, now) {
-      return revocations.revoke(token, exp, now);
+      return revocations.revoke(tokenKey(token), exp, now);
     },
+    revokeKey: revocations.revoke,
     dropRecord() {
       // Nothing is stored per token.
     },

@@ -24,6 +24,12 @@ export function storageBackend(store: KeyValStore<Registration>): Backend {
     return $multi(legacy, legacyErr);
   }
 
+  function deleteRecord(key: string): LuaMultiReturn<[ok: boolean, reason?: string]> {
+    const [ok, err] = store.set(key, undefined);
+    if (ok !== true) return $multi(false, tostring(err));
+    return $multi(true);
+  }
+
   return {
     name: "storage",
     issue(registration) {
@@ -43,11 +49,11 @@ export function storageBackend(store: KeyValStore<Registration>): Backend {
       return $multi(claims, undefined);
     },
     revoke(token) {
-      const [ok, err] = store.set(tokenKey(token), undefined);
-      if (ok !== true) return $multi(false, tostring(err));
+      // The reference module kept its records under the token itself.
       if (token.length === REFERENCE_TOKEN_LENGTH) store.set(token, undefined);
-      return $multi(true);
+      return deleteRecord(tokenKey(token));
     },
+    revokeKey: deleteRecord,
     dropRecord(key) {
       store.set(key, undefined);
     },
