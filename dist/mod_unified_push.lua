@@ -118,6 +118,17 @@ function ____exports.integerOption(read, name, fallback, min, max)
     end
     return n
 end
+function ____exports.booleanOption(read, name, fallback)
+    local ____read_result_1 = read(name)
+    if ____read_result_1 == nil then
+        ____read_result_1 = fallback
+    end
+    local value = ____read_result_1
+    if type(value) ~= "boolean" then
+        return fail(name, "true or false", value)
+    end
+    return value
+end
 function ____exports.stringOption(read, name)
     local value = read(name)
     if value ~= nil and type(value) ~= "string" then
@@ -126,11 +137,11 @@ function ____exports.stringOption(read, name)
     return value
 end
 function ____exports.choiceOption(read, name, choices, fallback)
-    local ____read_result_1 = read(name)
-    if ____read_result_1 == nil then
-        ____read_result_1 = fallback
+    local ____read_result_2 = read(name)
+    if ____read_result_2 == nil then
+        ____read_result_2 = fallback
     end
-    local value = ____read_result_1
+    local value = ____read_result_2
     for ____, choice in ipairs(choices) do
         if value == choice then
             return choice
@@ -144,11 +155,11 @@ function ____exports.choiceOption(read, name, choices, fallback)
 end
 --- A list of strings; a single string is accepted as a list of one.
 function ____exports.listOption(read, name, fallback)
-    local ____read_result_2 = read(name)
-    if ____read_result_2 == nil then
-        ____read_result_2 = fallback
+    local ____read_result_3 = read(name)
+    if ____read_result_3 == nil then
+        ____read_result_3 = fallback
     end
-    local value = ____read_result_2
+    local value = ____read_result_3
     if type(value) == "string" then
         return {value}
     end
@@ -174,6 +185,7 @@ local ____exports = {}
 local ____util_2Ejid = require("util.jid")
 local prep = ____util_2Ejid.prep
 local ____options = require("src.options")
+local booleanOption = ____options.booleanOption
 local choiceOption = ____options.choiceOption
 local integerOption = ____options.integerOption
 local listOption = ____options.listOption
@@ -270,7 +282,8 @@ function ____exports.readConfig(read, context)
             100,
             1,
             1000000
-        )
+        ),
+        matrixGateway = booleanOption(read, "unified_push_matrix_gateway", true)
     }
 end
 return ____exports
@@ -408,290 +421,6 @@ function ____exports.asRegistration(value)
 end
 return ____exports
  end,
-["src.backends.revocation"] = function(...)
-local ____exports = {}
-local ____backend = require("src.backends.backend")
-local tokenKey = ____backend.tokenKey
---- Where the list is kept, beside the paseto key.
-local RECORD = "_revoked"
---- Loads the list; undefined and why when the store cannot be read.
-function ____exports.loadRevocations(store)
-    local saved, err = store:get(RECORD)
-    if err ~= nil then
-        return nil, tostring(err)
-    end
-    local revoked = saved or ({})
-    local count = 0
-    for ____ in pairs(revoked) do
-        count = count + 1
-    end
-    local list = {
-        isRevoked = function(token)
-            return count > 0 and revoked[tokenKey(token)] ~= nil
-        end,
-        revoke = function(token, exp, now)
-            for key, expiry in pairs(revoked) do
-                if expiry < now then
-                    revoked[key] = nil
-                    count = count - 1
-                end
-            end
-            local key = tokenKey(token)
-            if revoked[key] == nil then
-                count = count + 1
-            end
-            revoked[key] = exp
-            local ok, setErr = store:set(RECORD, revoked)
-            if ok ~= true then
-                return false, tostring(setErr)
-            end
-            return true
-        end
-    }
-    return list, nil
-end
-return ____exports
- end,
-["src.backends.stateless"] = function(...)
-local ____exports = {}
-local ____backend = require("src.backends.backend")
-local asRegistration = ____backend.asRegistration
-function ____exports.statelessBackend(codec, revocations)
-    return {
-        name = codec.name,
-        issue = codec.encode,
-        open = function(token)
-            local claims = asRegistration(codec.decode(token))
-            if claims == nil then
-                return nil, "invalid"
-            end
-            if revocations.isRevoked(token) then
-                return nil, "revoked"
-            end
-            return claims, nil
-        end,
-        revoke = function(token, exp, now)
-            return revocations.revoke(token, exp, now)
-        end,
-        dropRecord = function()
-        end
-    }
-end
-return ____exports
- end,
-["src.backends.jwt"] = function(...)
-local ____lualib = require("lualib_bundle")
-local __TS__ObjectAssign = ____lualib.__TS__ObjectAssign
-local ____exports = {}
-local ____util_2Eid = require("util.id")
-local short = ____util_2Eid.short
-local ____util_2Ejwt = require("util.jwt")
-local sign = ____util_2Ejwt.sign
-local verify = ____util_2Ejwt.verify
-function ____exports.jwtCodec(secret)
-    return {
-        name = "jwt",
-        encode = function(claims)
-            return sign(
-                secret,
-                __TS__ObjectAssign(
-                    {},
-                    claims,
-                    {jti = short()}
-                )
-            ), nil
-        end,
-        decode = function(token)
-            local ran, ok, payload = pcall(verify, secret, token)
-            local ____temp_0
-            if ran and ok then
-                ____temp_0 = payload
-            else
-                ____temp_0 = nil
-            end
-            return ____temp_0
-        end
-    }
-end
-return ____exports
- end,
-["src.backends.paseto"] = function(...)
-local ____exports = {}
---- Where the key lives: the same place the reference module keeps it.
-local KEY_RECORD = "_private"
---- Loads the persisted key, creating it on first use; undefined and why on failure.
-function ____exports.loadOrCreateKey(v3, store)
-    local record, err = store:get(KEY_RECORD)
-    if err ~= nil then
-        return nil, tostring(err)
-    end
-    local existing = record and record.paseto_v3_local_key
-    if existing ~= nil then
-        return existing, nil
-    end
-    local key = v3.new_key()
-    local ok, setErr = store:set(KEY_RECORD, {paseto_v3_local_key = key})
-    if ok ~= true then
-        return nil, tostring(setErr)
-    end
-    return key, nil
-end
-function ____exports.pasetoCodec(v3, key)
-    local encrypt, decrypt = v3.init(key)
-    return {
-        name = "paseto",
-        encode = function(claims)
-            local token, err = encrypt(claims)
-            if token == nil then
-                return nil, tostring(err)
-            end
-            return token, nil
-        end,
-        decode = function(token)
-            local ran, payload = pcall(decrypt, token)
-            return ran and payload or nil
-        end
-    }
-end
-return ____exports
- end,
-["src.backends.storage"] = function(...)
-local ____exports = {}
-local ____util_2Eid = require("util.id")
-local medium = ____util_2Eid.medium
-local ____backend = require("src.backends.backend")
-local asRegistration = ____backend.asRegistration
-local tokenKey = ____backend.tokenKey
-local TOKEN_PATTERN = "^[%w_-]+$"
-local MAX_TOKEN_LENGTH = 32
-local REFERENCE_TOKEN_LENGTH = 32
-function ____exports.storageBackend(store)
-    --- The record of a token: ours by key, else one the reference module stored; or the store's error.
-    local function lookup(token)
-        local record, err = store:get(tokenKey(token))
-        if err ~= nil or record ~= nil or #token ~= REFERENCE_TOKEN_LENGTH then
-            return record, err
-        end
-        local legacy, legacyErr = store:get(token)
-        return legacy, legacyErr
-    end
-    return {
-        name = "storage",
-        issue = function(registration)
-            local token = medium()
-            local ok, err = store:set(
-                tokenKey(token),
-                registration
-            )
-            if ok ~= true then
-                return nil, tostring(err)
-            end
-            return token, nil
-        end,
-        open = function(token)
-            if #token > MAX_TOKEN_LENGTH or (string.find(token, TOKEN_PATTERN)) == nil then
-                return nil, "invalid"
-            end
-            local record, err = lookup(token)
-            if err ~= nil then
-                return nil, "failed", tostring(err)
-            end
-            local claims = asRegistration(record)
-            if claims == nil then
-                return nil, "invalid"
-            end
-            return claims, nil
-        end,
-        revoke = function(token)
-            local ok, err = store:set(
-                tokenKey(token),
-                nil
-            )
-            if ok ~= true then
-                return false, tostring(err)
-            end
-            if #token == REFERENCE_TOKEN_LENGTH then
-                store:set(token, nil)
-            end
-            return true
-        end,
-        dropRecord = function(key)
-            store:set(key, nil)
-        end
-    }
-end
-return ____exports
- end,
-["src.backends.index"] = function(...)
-local ____exports = {}
-local ____jwt = require("src.backends.jwt")
-local jwtCodec = ____jwt.jwtCodec
-local ____paseto = require("src.backends.paseto")
-local loadOrCreateKey = ____paseto.loadOrCreateKey
-local pasetoCodec = ____paseto.pasetoCodec
-local ____revocation = require("src.backends.revocation")
-local loadRevocations = ____revocation.loadRevocations
-local ____stateless = require("src.backends.stateless")
-local statelessBackend = ____stateless.statelessBackend
-local ____storage = require("src.backends.storage")
-local storageBackend = ____storage.storageBackend
---- util.paseto with v3.local (Prosody 13), or undefined where it is missing (0.12).
-local function pasetoLibrary()
-    local found, library = pcall(require, "util.paseto")
-    if not found then
-        return nil
-    end
-    local paseto = library
-    local ____temp_0
-    if paseto.v3_local == nil then
-        ____temp_0 = nil
-    else
-        ____temp_0 = paseto
-    end
-    return ____temp_0
-end
---- Backends this Prosody supports, the default first.
-function ____exports.supportedBackends()
-    return pasetoLibrary() ~= nil and ({"paseto", "storage", "jwt"}) or ({"storage", "jwt"})
-end
-local function stateless(codec, store)
-    local revocations, reason = loadRevocations(store)
-    if revocations == nil then
-        return nil, "cannot load the revocation list: " .. reason
-    end
-    return statelessBackend(codec, revocations), nil
-end
---- The backend named in the configuration, ready to use; undefined and why when
--- it cannot start (its key or revocation list cannot be read or stored).
-function ____exports.createBackend(name, store, secret)
-    if name == "jwt" then
-        if secret == nil then
-            return nil, "unified_push_secret is not set"
-        end
-        return stateless(
-            jwtCodec(secret),
-            store
-        )
-    end
-    if name == "paseto" then
-        local ____opt_1 = pasetoLibrary()
-        local v3 = ____opt_1 and ____opt_1.v3_local
-        if v3 == nil then
-            return nil, "util.paseto with v3.local is not available"
-        end
-        local key, reason = loadOrCreateKey(v3, store)
-        if key == nil then
-            return nil, "cannot load or store the paseto key: " .. reason
-        end
-        return stateless(
-            pasetoCodec(v3, key),
-            store
-        )
-    end
-    return storageBackend(store), nil
-end
-return ____exports
- end,
 ["src.pending"] = function(...)
 local ____exports = {}
 local ____util_2Ejid = require("util.jid")
@@ -804,6 +533,46 @@ function ____exports.pendingPushes(context)
             return perUser[user] or 0
         end
     }
+end
+return ____exports
+ end,
+["src.pushheaders"] = function(...)
+local ____exports = {}
+local URGENCIES = {["very-low"] = "very-low", low = "low", normal = "normal", high = "high"}
+--- Larger TTLs are taken as this (a year); nothing here keeps messages longer.
+local MAX_TTL = 31536000
+local MAX_TOPIC_LENGTH = 32
+local DEFAULTS = {ttl = 0, urgency = "normal", topic = nil}
+--- The push options of a request, or undefined and the reason it is malformed.
+function ____exports.parsePushHeaders(headers)
+    local ttlText = headers.ttl
+    local urgencyText = headers.urgency
+    local topic = headers.topic
+    if urgencyText == nil and topic == nil and ttlText == nil then
+        return DEFAULTS, nil
+    end
+    local ttl = 0
+    if ttlText ~= nil then
+        if (string.find(ttlText, "^%d+$")) == nil then
+            return nil, "TTL must be a whole number of seconds"
+        end
+        ttl = math.min(
+            tonumber(ttlText),
+            MAX_TTL
+        )
+    end
+    local urgency = "normal"
+    if urgencyText ~= nil then
+        local known = URGENCIES[string.lower(urgencyText)]
+        if known == nil then
+            return nil, "Urgency must be very-low, low, normal or high"
+        end
+        urgency = known
+    end
+    if topic ~= nil and (#topic > MAX_TOPIC_LENGTH or (string.find(topic, "^[%w_-]+$")) == nil) then
+        return nil, "Topic must be 1 to 32 characters of the base64url alphabet"
+    end
+    return {ttl = ttl, urgency = urgency, topic = topic}, nil
 end
 return ____exports
  end,
@@ -1097,100 +866,6 @@ function ____exports.endpointRegistry(backend, index, cacheSize)
 end
 return ____exports
  end,
-["src.registeriq"] = function(...)
-local ____exports = {}
-local ____util_2Estanza = require("util.stanza")
-local error_reply = ____util_2Estanza.error_reply
-local ____acl = require("src.acl")
-local isPermitted = ____acl.isPermitted
-local ____protocol = require("src.protocol")
-local hashAttributeProblem = ____protocol.hashAttributeProblem
-local registeredReply = ____protocol.registeredReply
---- Answers one `<register/>` IQ: the stanza to send back to the client.
-function ____exports.answerRegistration(context, request)
-    local from = request.attr.from
-    if from == nil or not isPermitted(context.config.acl, from) then
-        context.log("debug", "Registration from <%s> refused by unified_push_acl", from)
-        return error_reply(request, "auth", "forbidden", "Not permitted to register on this service")
-    end
-    local register = request.tags[1]
-    local application = register and register.attr.application
-    local instance = register and register.attr.instance
-    local problem = hashAttributeProblem("application", application) or hashAttributeProblem("instance", instance)
-    if problem ~= nil or application == nil or instance == nil then
-        return error_reply(request, "modify", "bad-request", problem)
-    end
-    local now = context.now()
-    local exp = now + context.config.registrationTtl
-    local token, outcome, detail = context.registry.register(
-        from,
-        application,
-        instance,
-        exp,
-        now
-    )
-    if token == nil then
-        if outcome == "limit" then
-            context.log("debug", "Registration from <%s> refused: %s already", from, detail)
-            return error_reply(
-                request,
-                "cancel",
-                "policy-violation",
-                ("Too many registrations (at most " .. tostring(context.config.maxRegistrations)) .. " apps per user)"
-            )
-        end
-        context.log("warn", "Could not issue a push endpoint with the %s backend: %s", context.backendName, detail)
-        return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint")
-    end
-    context.log("debug", outcome and "Renewed a push endpoint for <%s>" or "Registered a push endpoint for <%s>", from)
-    return registeredReply(
-        request,
-        context.endpointFor(token),
-        exp
-    )
-end
-return ____exports
- end,
-["src.pushheaders"] = function(...)
-local ____exports = {}
-local URGENCIES = {["very-low"] = "very-low", low = "low", normal = "normal", high = "high"}
---- Larger TTLs are taken as this (a year); nothing here keeps messages longer.
-local MAX_TTL = 31536000
-local MAX_TOPIC_LENGTH = 32
-local DEFAULTS = {ttl = 0, urgency = "normal", topic = nil}
---- The push options of a request, or undefined and the reason it is malformed.
-function ____exports.parsePushHeaders(headers)
-    local ttlText = headers.ttl
-    local urgencyText = headers.urgency
-    local topic = headers.topic
-    if urgencyText == nil and topic == nil and ttlText == nil then
-        return DEFAULTS, nil
-    end
-    local ttl = 0
-    if ttlText ~= nil then
-        if (string.find(ttlText, "^%d+$")) == nil then
-            return nil, "TTL must be a whole number of seconds"
-        end
-        ttl = math.min(
-            tonumber(ttlText),
-            MAX_TTL
-        )
-    end
-    local urgency = "normal"
-    if urgencyText ~= nil then
-        local known = URGENCIES[string.lower(urgencyText)]
-        if known == nil then
-            return nil, "Urgency must be very-low, low, normal or high"
-        end
-        urgency = known
-    end
-    if topic ~= nil and (#topic > MAX_TOPIC_LENGTH or (string.find(topic, "^[%w_-]+$")) == nil) then
-        return nil, "Topic must be 1 to 32 characters of the base64url alphabet"
-    end
-    return {ttl = ttl, urgency = urgency, topic = topic}, nil
-end
-return ____exports
- end,
 ["src.relay"] = function(...)
 local ____exports = {}
 local retryLater, outcome
@@ -1324,6 +999,579 @@ function ____exports.relayPush(context, token, request, response)
 end
 return ____exports
  end,
+["src.matrix"] = function(...)
+local ____exports = {}
+local ____util_2Epromise = require("util.promise")
+local all_settled = ____util_2Epromise.all_settled
+local is_promise = ____util_2Epromise.is_promise
+local ____endpoint = require("src.endpoint")
+local tokenOf = ____endpoint.tokenOf
+local ____relay = require("src.relay")
+local MAX_BODY_BYTES = ____relay.MAX_BODY_BYTES
+local RETRY_AFTER_SECONDS = ____relay.RETRY_AFTER_SECONDS
+local json = require("util.json")
+--- What an app finds at the gateway's URL with GET (UnifiedPush gateway discovery).
+____exports.DISCOVERY = "{\"unifiedpush\":{\"gateway\":\"matrix\"}}"
+--- Devices one notification may name. A homeserver sends a notification per user
+-- and pusher (Synapse one device per request; others group a user's devices on the
+-- same gateway), so a real one names a handful. Each of ours costs a token lookup
+-- and an IQ to the distributor: 20 bounds that work per request well above any
+-- user's devices, and within the 4096-byte body few more endpoints would fit.
+____exports.MAX_DEVICES = 20
+--- Sets the status and returns a Matrix error body (`errcode`, `error`).
+local function matrixError(response, status, errcode, text)
+    response.status_code = status
+    response.headers.content_type = "application/json"
+    return ((("{\"errcode\":\"" .. errcode) .. "\",\"error\":\"") .. text) .. "\"}"
+end
+--- The answer to GET: the gateway discovery document.
+function ____exports.discover(response)
+    response.headers.content_type = "application/json"
+    return ____exports.DISCOVERY
+end
+--- The answer to any method but GET and POST.
+function ____exports.methodNotAllowed(response)
+    response.headers.allow = "GET, POST"
+    return matrixError(response, 405, "M_UNRECOGNIZED", "The push gateway accepts GET and POST")
+end
+--- The token a pushkey names when it is one of our endpoints, else `undefined`.
+function ____exports.tokenOfPushkey(pushkey, prefix, urldecode)
+    if #pushkey <= #prefix or string.sub(pushkey, 1, #prefix) ~= prefix then
+        return nil
+    end
+    local rest = string.sub(pushkey, #prefix + 1)
+    local question = string.find(rest, "?", 1, true)
+    if question == nil then
+        return tokenOf(
+            urldecode(rest),
+            nil,
+            urldecode
+        )
+    end
+    local path = urldecode(string.sub(rest, 1, question - 1))
+    if #path == 0 then
+        return nil
+    end
+    return tokenOf(
+        path,
+        string.sub(rest, question + 1),
+        urldecode
+    )
+end
+--- The decoded value, or `undefined` when `text` is not JSON.
+local function decodeJson(text)
+    local value = json.decode(text)
+    return value
+end
+--- The pushkeys of a notification, or why it is refused: a body that is not JSON,
+-- no `notification.devices` list, no devices, too many, or a device without a
+-- string `pushkey` (a homeserver always sends one; such a request is malformed as
+-- a whole rather than a pusher to remove, so nothing of it is relayed).
+local function pushkeysOf(body)
+    local ran, value = pcall(decodeJson, body)
+    if not ran or value == nil then
+        return nil, "M_NOT_JSON", "The body is not JSON"
+    end
+    local ____temp_0
+    if type(value) == "table" then
+        ____temp_0 = value.notification
+    else
+        ____temp_0 = nil
+    end
+    local notification = ____temp_0
+    local ____temp_1
+    if type(notification) == "table" then
+        ____temp_1 = notification.devices
+    else
+        ____temp_1 = nil
+    end
+    local devices = ____temp_1
+    if type(devices) ~= "table" or #devices == 0 then
+        return nil, "M_BAD_JSON", "The notification names no devices"
+    end
+    local list = devices
+    if #list > ____exports.MAX_DEVICES then
+        return nil, "M_BAD_JSON", ("A notification may name at most " .. tostring(____exports.MAX_DEVICES)) .. " devices"
+    end
+    local pushkeys = {}
+    for ____, device in ipairs(list) do
+        local ____temp_2
+        if type(device) == "table" then
+            ____temp_2 = device.pushkey
+        else
+            ____temp_2 = nil
+        end
+        local pushkey = ____temp_2
+        if type(pushkey) ~= "string" then
+            return nil, "M_BAD_JSON", "Every device needs a pushkey string"
+        end
+        pushkeys[#pushkeys + 1] = pushkey
+    end
+    return pushkeys, nil, nil
+end
+--- The HTTP status relayPush settled on: as Prosody's HTTP server would read it.
+local function statusOf(outcome, response)
+    local kind = type(outcome)
+    if kind == "number" then
+        return outcome
+    end
+    if kind == "string" then
+        return response.status_code
+    end
+    return outcome.code or 500
+end
+local function count(tally, pushkey, status, response)
+    if status >= 200 and status < 300 then
+        tally.delivered = tally.delivered + 1
+    elseif status == 404 then
+        local ____tally_rejected_3 = tally.rejected
+        ____tally_rejected_3[#____tally_rejected_3 + 1] = pushkey
+    else
+        tally.temporary = tally.temporary + 1
+        local wait = tonumber(response.headers.retry_after)
+        if wait ~= nil and (tally.retryAfter == nil or wait < tally.retryAfter) then
+            tally.retryAfter = wait
+        end
+    end
+end
+--- 200 with the rejected pushkeys, unless nothing was delivered and something may
+-- work later: then 503 with Retry-After, so the homeserver tries again (the
+-- Matrix Push Gateway API has no way to say "retry this device only").
+local function answer(context, tally, response)
+    context.log(
+        "debug",
+        "Matrix notification: %d delivered, %d rejected, %d to retry",
+        tally.delivered,
+        #tally.rejected,
+        tally.temporary
+    )
+    if tally.delivered == 0 and tally.temporary > 0 then
+        response.headers.retry_after = tostring(tally.retryAfter or RETRY_AFTER_SECONDS)
+        return matrixError(response, 503, "M_UNKNOWN", "No device can be reached now; try again later")
+    end
+    response.status_code = 200
+    response.headers.content_type = "application/json"
+    return ("{\"rejected\":" .. json.encode_array(tally.rejected)) .. "}"
+end
+--- Relayed with no RFC 8030 headers: the homeserver sends none, so each device gets the defaults.
+local NO_HEADERS = {}
+--- Handles one POST of a notification: the answer now, or a promise of it.
+function ____exports.notify(context, request, response)
+    local body = request.body
+    if #body > MAX_BODY_BYTES then
+        return matrixError(
+            response,
+            413,
+            "M_TOO_LARGE",
+            ("The notification is larger than " .. tostring(MAX_BODY_BYTES)) .. " bytes"
+        )
+    end
+    local pushkeys, errcode, text = pushkeysOf(body)
+    if pushkeys == nil then
+        return matrixError(response, 400, errcode, text)
+    end
+    local prefix = context.endpointPrefix()
+    local message = {body = body, headers = NO_HEADERS}
+    local tally = {rejected = {}, delivered = 0, temporary = 0, retryAfter = nil}
+    local seen = {}
+    local waiting = {}
+    local waitingFor = {}
+    local waitingResponses = {}
+    for ____, pushkey in ipairs(pushkeys) do
+        if seen[pushkey] == nil then
+            seen[pushkey] = true
+            local token = ____exports.tokenOfPushkey(pushkey, prefix, context.decode)
+            if token == nil then
+                context.log("debug", "Matrix notification for a pushkey that is not our endpoint")
+                local ____tally_rejected_4 = tally.rejected
+                ____tally_rejected_4[#____tally_rejected_4 + 1] = pushkey
+            else
+                local deviceResponse = {headers = {}, status_code = 200}
+                local outcome = context.relay(token, message, deviceResponse)
+                if is_promise(outcome) then
+                    waiting[#waiting + 1] = outcome
+                    waitingFor[#waitingFor + 1] = pushkey
+                    waitingResponses[#waitingResponses + 1] = deviceResponse
+                else
+                    count(
+                        tally,
+                        pushkey,
+                        statusOf(outcome, deviceResponse),
+                        deviceResponse
+                    )
+                end
+            end
+        end
+    end
+    if #waiting == 0 then
+        return answer(context, tally, response)
+    end
+    return all_settled(waiting):next(function(results)
+        do
+            local i = 0
+            while i < #results do
+                local result = results[i + 1]
+                if result.status == "fulfilled" then
+                    count(
+                        tally,
+                        waitingFor[i + 1],
+                        statusOf(result.value, waitingResponses[i + 1]),
+                        waitingResponses[i + 1]
+                    )
+                else
+                    context.log(
+                        "warn",
+                        "Relaying a Matrix notification failed: %s",
+                        tostring(result.reason)
+                    )
+                    tally.temporary = tally.temporary + 1
+                end
+                i = i + 1
+            end
+        end
+        return answer(context, tally, response)
+    end)
+end
+return ____exports
+ end,
+["src.backends.revocation"] = function(...)
+local ____exports = {}
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
+--- Where the list is kept, beside the paseto key.
+local RECORD = "_revoked"
+--- Loads the list; undefined and why when the store cannot be read.
+function ____exports.loadRevocations(store)
+    local saved, err = store:get(RECORD)
+    if err ~= nil then
+        return nil, tostring(err)
+    end
+    local revoked = saved or ({})
+    local count = 0
+    for ____ in pairs(revoked) do
+        count = count + 1
+    end
+    local list = {
+        isRevoked = function(token)
+            return count > 0 and revoked[tokenKey(token)] ~= nil
+        end,
+        revoke = function(token, exp, now)
+            for key, expiry in pairs(revoked) do
+                if expiry < now then
+                    revoked[key] = nil
+                    count = count - 1
+                end
+            end
+            local key = tokenKey(token)
+            if revoked[key] == nil then
+                count = count + 1
+            end
+            revoked[key] = exp
+            local ok, setErr = store:set(RECORD, revoked)
+            if ok ~= true then
+                return false, tostring(setErr)
+            end
+            return true
+        end
+    }
+    return list, nil
+end
+return ____exports
+ end,
+["src.backends.stateless"] = function(...)
+local ____exports = {}
+local ____backend = require("src.backends.backend")
+local asRegistration = ____backend.asRegistration
+function ____exports.statelessBackend(codec, revocations)
+    return {
+        name = codec.name,
+        issue = codec.encode,
+        open = function(token)
+            local claims = asRegistration(codec.decode(token))
+            if claims == nil then
+                return nil, "invalid"
+            end
+            if revocations.isRevoked(token) then
+                return nil, "revoked"
+            end
+            return claims, nil
+        end,
+        revoke = function(token, exp, now)
+            return revocations.revoke(token, exp, now)
+        end,
+        dropRecord = function()
+        end
+    }
+end
+return ____exports
+ end,
+["src.backends.jwt"] = function(...)
+local ____lualib = require("lualib_bundle")
+local __TS__ObjectAssign = ____lualib.__TS__ObjectAssign
+local ____exports = {}
+local ____util_2Eid = require("util.id")
+local short = ____util_2Eid.short
+local ____util_2Ejwt = require("util.jwt")
+local sign = ____util_2Ejwt.sign
+local verify = ____util_2Ejwt.verify
+function ____exports.jwtCodec(secret)
+    return {
+        name = "jwt",
+        encode = function(claims)
+            return sign(
+                secret,
+                __TS__ObjectAssign(
+                    {},
+                    claims,
+                    {jti = short()}
+                )
+            ), nil
+        end,
+        decode = function(token)
+            local ran, ok, payload = pcall(verify, secret, token)
+            local ____temp_0
+            if ran and ok then
+                ____temp_0 = payload
+            else
+                ____temp_0 = nil
+            end
+            return ____temp_0
+        end
+    }
+end
+return ____exports
+ end,
+["src.backends.paseto"] = function(...)
+local ____exports = {}
+--- Where the key lives: the same place the reference module keeps it.
+local KEY_RECORD = "_private"
+--- Loads the persisted key, creating it on first use; undefined and why on failure.
+function ____exports.loadOrCreateKey(v3, store)
+    local record, err = store:get(KEY_RECORD)
+    if err ~= nil then
+        return nil, tostring(err)
+    end
+    local existing = record and record.paseto_v3_local_key
+    if existing ~= nil then
+        return existing, nil
+    end
+    local key = v3.new_key()
+    local ok, setErr = store:set(KEY_RECORD, {paseto_v3_local_key = key})
+    if ok ~= true then
+        return nil, tostring(setErr)
+    end
+    return key, nil
+end
+function ____exports.pasetoCodec(v3, key)
+    local encrypt, decrypt = v3.init(key)
+    return {
+        name = "paseto",
+        encode = function(claims)
+            local token, err = encrypt(claims)
+            if token == nil then
+                return nil, tostring(err)
+            end
+            return token, nil
+        end,
+        decode = function(token)
+            local ran, payload = pcall(decrypt, token)
+            return ran and payload or nil
+        end
+    }
+end
+return ____exports
+ end,
+["src.backends.storage"] = function(...)
+local ____exports = {}
+local ____util_2Eid = require("util.id")
+local medium = ____util_2Eid.medium
+local ____backend = require("src.backends.backend")
+local asRegistration = ____backend.asRegistration
+local tokenKey = ____backend.tokenKey
+local TOKEN_PATTERN = "^[%w_-]+$"
+local MAX_TOKEN_LENGTH = 32
+local REFERENCE_TOKEN_LENGTH = 32
+function ____exports.storageBackend(store)
+    --- The record of a token: ours by key, else one the reference module stored; or the store's error.
+    local function lookup(token)
+        local record, err = store:get(tokenKey(token))
+        if err ~= nil or record ~= nil or #token ~= REFERENCE_TOKEN_LENGTH then
+            return record, err
+        end
+        local legacy, legacyErr = store:get(token)
+        return legacy, legacyErr
+    end
+    return {
+        name = "storage",
+        issue = function(registration)
+            local token = medium()
+            local ok, err = store:set(
+                tokenKey(token),
+                registration
+            )
+            if ok ~= true then
+                return nil, tostring(err)
+            end
+            return token, nil
+        end,
+        open = function(token)
+            if #token > MAX_TOKEN_LENGTH or (string.find(token, TOKEN_PATTERN)) == nil then
+                return nil, "invalid"
+            end
+            local record, err = lookup(token)
+            if err ~= nil then
+                return nil, "failed", tostring(err)
+            end
+            local claims = asRegistration(record)
+            if claims == nil then
+                return nil, "invalid"
+            end
+            return claims, nil
+        end,
+        revoke = function(token)
+            local ok, err = store:set(
+                tokenKey(token),
+                nil
+            )
+            if ok ~= true then
+                return false, tostring(err)
+            end
+            if #token == REFERENCE_TOKEN_LENGTH then
+                store:set(token, nil)
+            end
+            return true
+        end,
+        dropRecord = function(key)
+            store:set(key, nil)
+        end
+    }
+end
+return ____exports
+ end,
+["src.backends.index"] = function(...)
+local ____exports = {}
+local ____jwt = require("src.backends.jwt")
+local jwtCodec = ____jwt.jwtCodec
+local ____paseto = require("src.backends.paseto")
+local loadOrCreateKey = ____paseto.loadOrCreateKey
+local pasetoCodec = ____paseto.pasetoCodec
+local ____revocation = require("src.backends.revocation")
+local loadRevocations = ____revocation.loadRevocations
+local ____stateless = require("src.backends.stateless")
+local statelessBackend = ____stateless.statelessBackend
+local ____storage = require("src.backends.storage")
+local storageBackend = ____storage.storageBackend
+--- util.paseto with v3.local (Prosody 13), or undefined where it is missing (0.12).
+local function pasetoLibrary()
+    local found, library = pcall(require, "util.paseto")
+    if not found then
+        return nil
+    end
+    local paseto = library
+    local ____temp_0
+    if paseto.v3_local == nil then
+        ____temp_0 = nil
+    else
+        ____temp_0 = paseto
+    end
+    return ____temp_0
+end
+--- Backends this Prosody supports, the default first.
+function ____exports.supportedBackends()
+    return pasetoLibrary() ~= nil and ({"paseto", "storage", "jwt"}) or ({"storage", "jwt"})
+end
+local function stateless(codec, store)
+    local revocations, reason = loadRevocations(store)
+    if revocations == nil then
+        return nil, "cannot load the revocation list: " .. reason
+    end
+    return statelessBackend(codec, revocations), nil
+end
+--- The backend named in the configuration, ready to use; undefined and why when
+-- it cannot start (its key or revocation list cannot be read or stored).
+function ____exports.createBackend(name, store, secret)
+    if name == "jwt" then
+        if secret == nil then
+            return nil, "unified_push_secret is not set"
+        end
+        return stateless(
+            jwtCodec(secret),
+            store
+        )
+    end
+    if name == "paseto" then
+        local ____opt_1 = pasetoLibrary()
+        local v3 = ____opt_1 and ____opt_1.v3_local
+        if v3 == nil then
+            return nil, "util.paseto with v3.local is not available"
+        end
+        local key, reason = loadOrCreateKey(v3, store)
+        if key == nil then
+            return nil, "cannot load or store the paseto key: " .. reason
+        end
+        return stateless(
+            pasetoCodec(v3, key),
+            store
+        )
+    end
+    return storageBackend(store), nil
+end
+return ____exports
+ end,
+["src.registeriq"] = function(...)
+local ____exports = {}
+local ____util_2Estanza = require("util.stanza")
+local error_reply = ____util_2Estanza.error_reply
+local ____acl = require("src.acl")
+local isPermitted = ____acl.isPermitted
+local ____protocol = require("src.protocol")
+local hashAttributeProblem = ____protocol.hashAttributeProblem
+local registeredReply = ____protocol.registeredReply
+--- Answers one `<register/>` IQ: the stanza to send back to the client.
+function ____exports.answerRegistration(context, request)
+    local from = request.attr.from
+    if from == nil or not isPermitted(context.config.acl, from) then
+        context.log("debug", "Registration from <%s> refused by unified_push_acl", from)
+        return error_reply(request, "auth", "forbidden", "Not permitted to register on this service")
+    end
+    local register = request.tags[1]
+    local application = register and register.attr.application
+    local instance = register and register.attr.instance
+    local problem = hashAttributeProblem("application", application) or hashAttributeProblem("instance", instance)
+    if problem ~= nil or application == nil or instance == nil then
+        return error_reply(request, "modify", "bad-request", problem)
+    end
+    local now = context.now()
+    local exp = now + context.config.registrationTtl
+    local token, outcome, detail = context.registry.register(
+        from,
+        application,
+        instance,
+        exp,
+        now
+    )
+    if token == nil then
+        if outcome == "limit" then
+            context.log("debug", "Registration from <%s> refused: %s already", from, detail)
+            return error_reply(
+                request,
+                "cancel",
+                "policy-violation",
+                ("Too many registrations (at most " .. tostring(context.config.maxRegistrations)) .. " apps per user)"
+            )
+        end
+        context.log("warn", "Could not issue a push endpoint with the %s backend: %s", context.backendName, detail)
+        return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint")
+    end
+    context.log("debug", outcome and "Renewed a push endpoint for <%s>" or "Registered a push endpoint for <%s>", from)
+    return registeredReply(
+        request,
+        context.endpointFor(token),
+        exp
+    )
+end
+return ____exports
+ end,
 ["src.mod_unified_push"] = function(...)
 local ____exports = {}
 local ____util_2Eid = require("util.id")
@@ -1348,6 +1596,10 @@ local endpointPath = ____endpoint.endpointPath
 local tokenOf = ____endpoint.tokenOf
 local ____errors = require("src.errors")
 local errors = ____errors.errors
+local ____matrix = require("src.matrix")
+local discover = ____matrix.discover
+local matrixMethodNotAllowed = ____matrix.methodNotAllowed
+local notify = ____matrix.notify
 local ____pending = require("src.pending")
 local pendingPushes = ____pending.pendingPushes
 local ____protocol = require("src.protocol")
@@ -1552,6 +1804,31 @@ module:provides(
         }
     }
 )
+if config.matrixGateway then
+    local gateway = {
+        endpointPrefix = function() return base() .. "/" end,
+        relay = function(token, request, response) return relayPush(relay, token, request, response) end,
+        decode = urldecode,
+        log = log
+    }
+    local function refuse(event)
+        return matrixMethodNotAllowed(event.response)
+    end
+    module:provides(
+        "http",
+        {
+            name = "matrix_push_gateway",
+            default_path = "/_matrix/push/v1/notify",
+            route = {
+                GET = function(event) return discover(event.response) end,
+                POST = function(event) return notify(gateway, event.request, event.response) end,
+                PUT = refuse,
+                DELETE = refuse,
+                PATCH = refuse
+            }
+        }
+    )
+end
 return ____exports
  end,
 }

@@ -1,6 +1,13 @@
 // The module's configuration (SPEC §5), read and validated once at load.
 import { prep } from "util.jid";
-import { choiceOption, integerOption, listOption, OptionSource, stringOption } from "./options";
+import {
+  booleanOption,
+  choiceOption,
+  integerOption,
+  listOption,
+  OptionSource,
+  stringOption,
+} from "./options";
 
 export type BackendName = "paseto" | "storage" | "jwt";
 const ALL_BACKENDS: readonly BackendName[] = ["paseto", "storage", "jwt"];
@@ -22,6 +29,8 @@ export interface Config {
   readonly maxInFlight: number;
   /** Apps (application, instance pairs) one user may have registered at once. */
   readonly maxRegistrations: number;
+  /** Serve the Matrix push gateway (/_matrix/push/v1/notify) next to the endpoints. */
+  readonly matrixGateway: boolean;
 }
 
 /** What the running Prosody and host offer, detected by the caller. */
@@ -100,5 +109,6 @@ export function readConfig(read: OptionSource, context: ConfigContext): Config {
     rateBurst: integerOption(read, "unified_push_rate_burst", 100, 1, 1000000),
     maxInFlight: integerOption(read, "unified_push_max_in_flight", 64, 1, 1000000),
     maxRegistrations: integerOption(read, "unified_push_max_registrations", 100, 1, 1000000),
+    matrixGateway: booleanOption(read, "unified_push_matrix_gateway", true),
   };
 }
