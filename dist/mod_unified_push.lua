@@ -1012,11 +1012,11 @@ local RETRY_AFTER_SECONDS = ____relay.RETRY_AFTER_SECONDS
 local json = require("util.json")
 --- What an app finds at the gateway's URL with GET (UnifiedPush gateway discovery).
 ____exports.DISCOVERY = "{\"unifiedpush\":{\"gateway\":\"matrix\"}}"
---- Devices one notification may name. A homeserver sends a notification per user
--- and pusher (Synapse one device per request; others group a user's devices on the
--- same gateway), so a real one names a handful. Each of ours costs a token lookup
--- and an IQ to the distributor: 20 bounds that work per request well above any
--- user's devices, and within the 4096-byte body few more endpoints would fit.
+--- Devices one notification may name. A homeserver notifies per user (Synapse names
+-- one device per request), so a real notification names a handful at most. Each
+-- device of ours costs a token lookup and an IQ to its distributor: 20 bounds that
+-- work per request well above anyone's devices (and a 4096-byte body holds only a
+-- few more of our endpoints, whose paseto tokens alone are ~350 characters).
 ____exports.MAX_DEVICES = 20
 --- Sets the status and returns a Matrix error body (`errcode`, `error`).
 local function matrixError(response, status, errcode, text)
