@@ -118,6 +118,17 @@ function ____exports.integerOption(read, name, fallback, min, max)
     end
     return n
 end
+function ____exports.booleanOption(read, name, fallback)
+    local ____read_result_1 = read(name)
+    if ____read_result_1 == nil then
+        ____read_result_1 = fallback
+    end
+    local value = ____read_result_1
+    if type(value) ~= "boolean" then
+        return fail(name, "true or false", value)
+    end
+    return value
+end
 function ____exports.stringOption(read, name)
     local value = read(name)
     if value ~= nil and type(value) ~= "string" then
@@ -126,11 +137,11 @@ function ____exports.stringOption(read, name)
     return value
 end
 function ____exports.choiceOption(read, name, choices, fallback)
-    local ____read_result_1 = read(name)
-    if ____read_result_1 == nil then
-        ____read_result_1 = fallback
+    local ____read_result_2 = read(name)
+    if ____read_result_2 == nil then
+        ____read_result_2 = fallback
     end
-    local value = ____read_result_1
+    local value = ____read_result_2
     for ____, choice in ipairs(choices) do
         if value == choice then
             return choice
@@ -144,11 +155,11 @@ function ____exports.choiceOption(read, name, choices, fallback)
 end
 --- A list of strings; a single string is accepted as a list of one.
 function ____exports.listOption(read, name, fallback)
-    local ____read_result_2 = read(name)
-    if ____read_result_2 == nil then
-        ____read_result_2 = fallback
+    local ____read_result_3 = read(name)
+    if ____read_result_3 == nil then
+        ____read_result_3 = fallback
     end
-    local value = ____read_result_2
+    local value = ____read_result_3
     if type(value) == "string" then
         return {value}
     end
@@ -228,6 +239,7 @@ local ____exports = {}
 local ____util_2Ejid = require("util.jid")
 local prep = ____util_2Ejid.prep
 local ____options = require("src.options")
+local booleanOption = ____options.booleanOption
 local choiceOption = ____options.choiceOption
 local integerOption = ____options.integerOption
 local listOption = ____options.listOption
@@ -347,7 +359,8 @@ function ____exports.readConfig(read, context)
             1048576,
             MAX_BODY_BYTES,
             1073741824
-        )
+        ),
+        matrixGateway = booleanOption(read, "unified_push_matrix_gateway", true)
     }
 end
 return ____exports
@@ -1081,6 +1094,643 @@ function ____exports.mailbox(context)
 end
 return ____exports
  end,
+["src.pushheaders"] = function(...)
+local ____exports = {}
+local URGENCIES = {["very-low"] = "very-low", low = "low", normal = "normal", high = "high"}
+--- Larger TTLs are taken as this (a year); nothing here keeps messages longer.
+local MAX_TTL = 31536000
+local MAX_TOPIC_LENGTH = 32
+local DEFAULTS = {ttl = nil, urgency = "normal", topic = nil}
+--- The push options of a request, or undefined and the reason it is malformed.
+function ____exports.parsePushHeaders(headers)
+    local ttlText = headers.ttl
+    local urgencyText = headers.urgency
+    local topic = headers.topic
+    if urgencyText == nil and topic == nil and ttlText == nil then
+        return DEFAULTS, nil
+    end
+    local ttl
+    if ttlText ~= nil then
+        if (string.find(ttlText, "^%d+$")) == nil then
+            return nil, "TTL must be a whole number of seconds"
+        end
+        ttl = math.min(
+            tonumber(ttlText),
+            MAX_TTL
+        )
+    end
+    local urgency = "normal"
+    if urgencyText ~= nil then
+        local known = URGENCIES[string.lower(urgencyText)]
+        if known == nil then
+            return nil, "Urgency must be very-low, low, normal or high"
+        end
+        urgency = known
+    end
+    if topic ~= nil and (#topic > MAX_TOPIC_LENGTH or (string.find(topic, "^[%w_-]+$")) == nil) then
+        return nil, "Topic must be 1 to 32 characters of the base64url alphabet"
+    end
+    return {ttl = ttl, urgency = urgency, topic = topic}, nil
+end
+return ____exports
+ end,
+["src.ratelimit"] = function(...)
+local ____exports = {}
+local ____util_2Ecache = require("util.cache")
+local newCache = ____util_2Ecache.new
+--- `rate` tokens a second, up to `burst` saved up. Endpoints evicted from the
+-- cache start again with a full bucket, which only ever errs towards allowing.
+function ____exports.rateLimiter(rate, burst, tracked)
+    local buckets = newCache(tracked)
+    return {take = function(key, now)
+        local bucket = buckets:get(key)
+        if bucket == nil then
+            bucket = {tokens = burst, updated = now}
+            buckets:set(key, bucket)
+        else
+            bucket.tokens = math.min(burst, bucket.tokens + (now - bucket.updated) * rate)
+            bucket.updated = now
+        end
+        if bucket.tokens >= 1 then
+            bucket.tokens = bucket.tokens - 1
+            return 0
+        end
+        return math.ceil((1 - bucket.tokens) / rate)
+    end}
+end
+return ____exports
+ end,
+["src.registry"] = function(...)
+local ____exports = {}
+local ____util_2Ecache = require("util.cache")
+local newCache = ____util_2Ecache.new
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
+--- The bare JID an index record is kept under.
+local function userOf(fullJid)
+    return bare(fullJid) or fullJid
+end
+--- `cacheSize` resolved tokens are remembered (bounded LRU, so memory stays
+-- flat); expiry is still checked on every push, a renewal updates the cached
+-- registration and a revocation drops it.
+function ____exports.endpointRegistry(backend, index, cacheSize)
+    local resolved = newCache(cacheSize)
+    --- The registration a token's claims stand for now: its index entry's, if it is bound to one.
+    local function current(token, claims)
+        if claims.indexed == nil then
+            return claims, nil
+        end
+        local entry, err = index.entry(
+            userOf(claims.sub),
+            tokenKey(token)
+        )
+        if err ~= nil then
+            return nil, "failed", err
+        end
+        if entry == nil then
+            return nil, "revoked"
+        end
+        return {
+            sub = entry.j or claims.sub,
+            application = claims.application,
+            instance = claims.instance,
+            exp = entry.e,
+            indexed = true
+        }, nil
+    end
+    return {
+        register = function(fullJid, application, instance, exp, now)
+            local token, renewed, detail = index.register(
+                userOf(fullJid),
+                fullJid,
+                application,
+                instance,
+                exp,
+                now,
+                function() return backend.issue({
+                    sub = fullJid,
+                    application = application,
+                    instance = instance,
+                    exp = exp,
+                    indexed = true
+                }) end
+            )
+            if token == nil then
+                return nil, renewed, detail
+            end
+            if renewed then
+                resolved:set(token, {
+                    sub = fullJid,
+                    application = application,
+                    instance = instance,
+                    exp = exp,
+                    indexed = true
+                })
+            end
+            return token, renewed, nil
+        end,
+        resolve = function(token, now)
+            local registration = resolved:get(token)
+            if registration == nil then
+                local claims, failure, detail = backend.open(token)
+                if claims == nil then
+                    return nil, failure, detail
+                end
+                local found, stale, staleDetail = current(token, claims)
+                if found == nil then
+                    return nil, stale, staleDetail
+                end
+                registration = found
+                resolved:set(token, registration)
+            end
+            if registration.exp < now then
+                resolved:set(token, nil)
+                return nil, "expired"
+            end
+            return registration, nil
+        end,
+        revokeEntry = function(user, key, entry)
+            if entry.t ~= nil then
+                resolved:set(entry.t, nil)
+            end
+            local forgotten, reason = index.forget(user, key)
+            if not forgotten then
+                return false, reason
+            end
+            return true
+        end,
+        removeUser = function(user, now)
+            local entries, err = index.removeUser(user)
+            if err ~= nil then
+                return nil, err
+            end
+            local removed = 0
+            local unbound = false
+            for key, entry in pairs(entries or ({})) do
+                removed = removed + 1
+                if entry.t ~= nil then
+                    resolved:set(entry.t, nil)
+                elseif entry.e >= now then
+                    unbound = true
+                    backend.revokeKey(key, entry.e, now)
+                end
+            end
+            if unbound then
+                resolved:clear()
+            end
+            return removed, nil
+        end,
+        revoke = function(token, registration, now)
+            resolved:set(token, nil)
+            local forgotten, reason = index.forget(
+                userOf(registration.sub),
+                tokenKey(token)
+            )
+            if not forgotten then
+                return false, reason
+            end
+            if registration.indexed ~= nil then
+                return true
+            end
+            return backend.revoke(token, registration.exp, now)
+        end
+    }
+end
+return ____exports
+ end,
+["src.relay"] = function(...)
+local ____exports = {}
+local retryLater, outcome, keepForLater, messageReference
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
+local ____util_2Epromise = require("util.promise")
+local newPromise = ____util_2Epromise.new
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
+local ____errors = require("src.errors")
+local errors = ____errors.errors
+local ____protocol = require("src.protocol")
+local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
+local pushIq = ____protocol.pushIq
+local ____pushheaders = require("src.pushheaders")
+local parsePushHeaders = ____pushheaders.parsePushHeaders
+function retryLater(response, seconds, ____error)
+    response.headers.retry_after = tostring(seconds)
+    return errors.new(____error)
+end
+function outcome(context, settled, token, registration, id, response)
+    local to = registration.sub
+    if settled.answer == "delivered" then
+        context.log("debug", "Push %s delivered to <%s>", id, to)
+        response.headers.ttl = "0"
+        response.headers.location = context.locationFor(id)
+        return 201
+    end
+    if settled.answer == "gone" then
+        context.log(
+            "debug",
+            "Push %s refused by <%s> (%s): revoking the endpoint",
+            id,
+            to,
+            settled.reason
+        )
+        local revoked, reason = context.registry.revoke(
+            token,
+            registration,
+            context.now()
+        )
+        if not revoked then
+            context.log("warn", "Could not revoke a push endpoint: %s", reason)
+        end
+        return errors.new("unknown-endpoint")
+    end
+    context.log(
+        "debug",
+        "Push %s not delivered to <%s>: %s",
+        id,
+        to,
+        settled.reason
+    )
+    return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
+end
+function keepForLater(context, token, registration, body, options, response)
+    local to = registration.sub
+    local ttl = math.min(options.ttl or context.messageTtl, context.messageTtl)
+    if ttl <= 0 or registration.indexed == nil then
+        context.log("debug", "Push for <%s> not relayed: distributor offline", to)
+        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
+    end
+    local key = tokenKey(token)
+    local id, refusal, detail = context.mailbox.keep(
+        bare(to) or to,
+        key,
+        registration.application,
+        registration.instance,
+        body,
+        ttl,
+        options.topic
+    )
+    if id == nil then
+        if refusal == "full" then
+            context.log("debug", "Push for <%s> not kept: %s already", to, detail)
+            return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "too-much-kept")
+        end
+        context.log("warn", "Could not keep a push message: %s", detail)
+        return errors.new("internal")
+    end
+    context.log("debug", "Push for <%s> kept for %d s: distributor offline", to, ttl)
+    response.headers.ttl = tostring(ttl)
+    response.headers.location = context.keptLocationFor(messageReference(key, id))
+    return 201
+end
+function messageReference(key, id)
+    return key .. id
+end
+--- Longer tokens are not ours (paseto and jwt tokens are a few hundred characters).
+local MAX_TOKEN_LENGTH = 1024
+--- Longer archive ids are not ours (util.id gives 16 characters, SQL storage a 36-character UUID).
+local MAX_MESSAGE_ID_LENGTH = 64
+--- Seconds an app server is asked to wait before retrying a 503.
+____exports.RETRY_AFTER_SECONDS = 60
+--- Handles one POST to an endpoint: the answer now, or a promise of it.
+function ____exports.relayPush(context, token, request, response)
+    if #token > MAX_TOKEN_LENGTH then
+        return errors.new("unknown-endpoint")
+    end
+    local registration, failure, detail = context.registry.resolve(
+        token,
+        context.now()
+    )
+    if registration == nil then
+        if failure == "failed" then
+            context.log("warn", "Could not look up a push endpoint in storage: %s", detail)
+            return errors.new("internal")
+        end
+        context.log("debug", "Push to an %s endpoint", failure)
+        return errors.new("unknown-endpoint")
+    end
+    local body = request.body
+    if body == nil or #body == 0 then
+        return errors.new("empty-body")
+    end
+    if #body > MAX_BODY_BYTES then
+        return errors.new("body-too-large")
+    end
+    local options, problem = parsePushHeaders(request.headers)
+    if options == nil then
+        response.status_code = 400
+        response.headers.content_type = "text/plain; charset=utf-8"
+        return problem
+    end
+    local wait = context.limiter.take(
+        token,
+        context.clock()
+    )
+    if wait > 0 then
+        context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub)
+        return retryLater(response, wait, "rate-limited")
+    end
+    local to = registration.sub
+    if context.isOffline(to) then
+        return keepForLater(
+            context,
+            token,
+            registration,
+            body,
+            options,
+            response
+        )
+    end
+    local user = bare(to) or to
+    if context.pending.countFor(user) >= context.maxInFlight then
+        context.log("debug", "Push for <%s> refused: %d already awaiting an answer", to, context.maxInFlight)
+        return retryLater(response, 1, "too-many-in-flight")
+    end
+    local id = context.newId()
+    local iq = pushIq(
+        context.service,
+        to,
+        id,
+        registration.application,
+        registration.instance,
+        body
+    )
+    return newPromise(function(resolve)
+        context.pending.send(
+            iq,
+            function(settled)
+                resolve(outcome(
+                    context,
+                    settled,
+                    token,
+                    registration,
+                    id,
+                    response
+                ))
+            end
+        )
+    end)
+end
+--- Characters of a kept message's reference that name its endpoint (a tokenKey).
+local KEY_LENGTH = 32
+--- Answers a DELETE on a push message resource: 204 when a kept message was removed.
+function ____exports.cancelMessage(context, reference)
+    local key = string.sub(reference, 1, KEY_LENGTH)
+    local id = string.sub(reference, KEY_LENGTH + 1)
+    if (string.find(key, "^%x+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_-]+$")) == nil then
+        return errors.new("unknown-message")
+    end
+    local found, err = context.mailbox.cancel(key, id)
+    if found == nil then
+        context.log("warn", "Could not cancel a kept push message: %s", err)
+        return errors.new("internal")
+    end
+    if not found then
+        return errors.new("unknown-message")
+    end
+    context.log("debug", "A kept push message was cancelled")
+    return 204
+end
+return ____exports
+ end,
+["src.matrix"] = function(...)
+local ____exports = {}
+local ____util_2Epromise = require("util.promise")
+local all_settled = ____util_2Epromise.all_settled
+local is_promise = ____util_2Epromise.is_promise
+local ____endpoint = require("src.endpoint")
+local tokenOf = ____endpoint.tokenOf
+local ____protocol = require("src.protocol")
+local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
+local ____relay = require("src.relay")
+local RETRY_AFTER_SECONDS = ____relay.RETRY_AFTER_SECONDS
+local json = require("util.json")
+--- What an app finds at the gateway's URL with GET (UnifiedPush gateway discovery).
+____exports.DISCOVERY = "{\"unifiedpush\":{\"gateway\":\"matrix\"}}"
+--- Devices one notification may name. A homeserver notifies per user (Synapse names
+-- one device per request), so a real notification names a handful at most. Each
+-- device of ours costs a token lookup and an IQ to its distributor: 20 bounds that
+-- work per request well above anyone's devices (and a 4096-byte body holds only a
+-- few more of our endpoints, whose paseto tokens alone are ~350 characters).
+____exports.MAX_DEVICES = 20
+--- Sets the status and returns a Matrix error body (`errcode`, `error`).
+local function matrixError(response, status, errcode, text)
+    response.status_code = status
+    response.headers.content_type = "application/json"
+    return ((("{\"errcode\":\"" .. errcode) .. "\",\"error\":\"") .. text) .. "\"}"
+end
+--- The answer to GET: the gateway discovery document.
+function ____exports.discover(response)
+    response.headers.content_type = "application/json"
+    return ____exports.DISCOVERY
+end
+--- The answer to any method but GET and POST.
+function ____exports.methodNotAllowed(response)
+    response.headers.allow = "GET, POST"
+    return matrixError(response, 405, "M_UNRECOGNIZED", "The push gateway accepts GET and POST")
+end
+--- The token a pushkey names when it is one of our endpoints, else `undefined`.
+function ____exports.tokenOfPushkey(pushkey, prefix, urldecode)
+    if #pushkey <= #prefix or string.sub(pushkey, 1, #prefix) ~= prefix then
+        return nil
+    end
+    local rest = string.sub(pushkey, #prefix + 1)
+    local question = string.find(rest, "?", 1, true)
+    if question == nil then
+        return tokenOf(
+            urldecode(rest),
+            nil,
+            urldecode
+        )
+    end
+    local path = urldecode(string.sub(rest, 1, question - 1))
+    if #path == 0 then
+        return nil
+    end
+    return tokenOf(
+        path,
+        string.sub(rest, question + 1),
+        urldecode
+    )
+end
+--- The decoded value, or `undefined` when `text` is not JSON.
+local function decodeJson(text)
+    local value = json.decode(text)
+    return value
+end
+--- The pushkeys of a notification, or why it is refused: a body that is not JSON,
+-- no `notification.devices` list, no devices, too many, or a device without a
+-- string `pushkey` (a homeserver always sends one; such a request is malformed as
+-- a whole rather than a pusher to remove, so nothing of it is relayed).
+local function pushkeysOf(body)
+    local ran, value = pcall(decodeJson, body)
+    if not ran or value == nil then
+        return nil, "M_NOT_JSON", "The body is not JSON"
+    end
+    local ____temp_0
+    if type(value) == "table" then
+        ____temp_0 = value.notification
+    else
+        ____temp_0 = nil
+    end
+    local notification = ____temp_0
+    local ____temp_1
+    if type(notification) == "table" then
+        ____temp_1 = notification.devices
+    else
+        ____temp_1 = nil
+    end
+    local devices = ____temp_1
+    if type(devices) ~= "table" or #devices == 0 then
+        return nil, "M_BAD_JSON", "The notification names no devices"
+    end
+    local list = devices
+    if #list > ____exports.MAX_DEVICES then
+        return nil, "M_BAD_JSON", ("A notification may name at most " .. tostring(____exports.MAX_DEVICES)) .. " devices"
+    end
+    local pushkeys = {}
+    for ____, device in ipairs(list) do
+        local ____temp_2
+        if type(device) == "table" then
+            ____temp_2 = device.pushkey
+        else
+            ____temp_2 = nil
+        end
+        local pushkey = ____temp_2
+        if type(pushkey) ~= "string" then
+            return nil, "M_BAD_JSON", "Every device needs a pushkey string"
+        end
+        pushkeys[#pushkeys + 1] = pushkey
+    end
+    return pushkeys, nil, nil
+end
+--- The HTTP status relayPush settled on: as Prosody's HTTP server would read it.
+local function statusOf(outcome, response)
+    local kind = type(outcome)
+    if kind == "number" then
+        return outcome
+    end
+    if kind == "string" then
+        return response.status_code
+    end
+    return outcome.code or 500
+end
+local function count(tally, pushkey, status, response)
+    if status >= 200 and status < 300 then
+        tally.delivered = tally.delivered + 1
+    elseif status == 404 then
+        local ____tally_rejected_3 = tally.rejected
+        ____tally_rejected_3[#____tally_rejected_3 + 1] = pushkey
+    else
+        tally.temporary = tally.temporary + 1
+        local wait = tonumber(response.headers.retry_after)
+        if wait ~= nil and (tally.retryAfter == nil or wait < tally.retryAfter) then
+            tally.retryAfter = wait
+        end
+    end
+end
+--- 200 with the rejected pushkeys, unless nothing was delivered and something may
+-- work later: then 503 with Retry-After, so the homeserver tries again (the
+-- Matrix Push Gateway API has no way to say "retry this device only").
+local function answer(context, tally, response)
+    context.log(
+        "debug",
+        "Matrix notification: %d delivered, %d rejected, %d to retry",
+        tally.delivered,
+        #tally.rejected,
+        tally.temporary
+    )
+    if tally.delivered == 0 and tally.temporary > 0 then
+        response.headers.retry_after = tostring(tally.retryAfter or RETRY_AFTER_SECONDS)
+        return matrixError(response, 503, "M_UNKNOWN", "No device can be reached now; try again later")
+    end
+    response.status_code = 200
+    response.headers.content_type = "application/json"
+    return ("{\"rejected\":" .. json.encode_array(tally.rejected)) .. "}"
+end
+--- Relayed with no RFC 8030 headers: the homeserver sends none, so each device gets the defaults.
+local NO_HEADERS = {}
+--- Handles one POST of a notification: the answer now, or a promise of it.
+function ____exports.notify(context, request, response)
+    local body = request.body
+    if #body > MAX_BODY_BYTES then
+        return matrixError(
+            response,
+            413,
+            "M_TOO_LARGE",
+            ("The notification is larger than " .. tostring(MAX_BODY_BYTES)) .. " bytes"
+        )
+    end
+    local pushkeys, errcode, text = pushkeysOf(body)
+    if pushkeys == nil then
+        return matrixError(response, 400, errcode, text)
+    end
+    local prefix = context.endpointPrefix()
+    local message = {body = body, headers = NO_HEADERS}
+    local tally = {rejected = {}, delivered = 0, temporary = 0, retryAfter = nil}
+    local seen = {}
+    local waiting = {}
+    local waitingFor = {}
+    local waitingResponses = {}
+    for ____, pushkey in ipairs(pushkeys) do
+        if seen[pushkey] == nil then
+            seen[pushkey] = true
+            local token = ____exports.tokenOfPushkey(pushkey, prefix, context.decode)
+            if token == nil then
+                context.log("debug", "Matrix notification for a pushkey that is not our endpoint")
+                local ____tally_rejected_4 = tally.rejected
+                ____tally_rejected_4[#____tally_rejected_4 + 1] = pushkey
+            else
+                local deviceResponse = {headers = {}, status_code = 200}
+                local outcome = context.relay(token, message, deviceResponse)
+                if is_promise(outcome) then
+                    waiting[#waiting + 1] = outcome
+                    waitingFor[#waitingFor + 1] = pushkey
+                    waitingResponses[#waitingResponses + 1] = deviceResponse
+                else
+                    count(
+                        tally,
+                        pushkey,
+                        statusOf(outcome, deviceResponse),
+                        deviceResponse
+                    )
+                end
+            end
+        end
+    end
+    if #waiting == 0 then
+        return answer(context, tally, response)
+    end
+    return all_settled(waiting):next(function(results)
+        do
+            local i = 0
+            while i < #results do
+                local result = results[i + 1]
+                if result.status == "fulfilled" then
+                    count(
+                        tally,
+                        waitingFor[i + 1],
+                        statusOf(result.value, waitingResponses[i + 1]),
+                        waitingResponses[i + 1]
+                    )
+                else
+                    context.log(
+                        "warn",
+                        "Relaying a Matrix notification failed: %s",
+                        tostring(result.reason)
+                    )
+                    tally.temporary = tally.temporary + 1
+                end
+                i = i + 1
+            end
+        end
+        return answer(context, tally, response)
+    end)
+end
+return ____exports
+ end,
 ["src.backends.revocation"] = function(...)
 local ____exports = {}
 local ____backend = require("src.backends.backend")
@@ -1371,172 +2021,6 @@ function ____exports.createBackend(name, store, secret)
 end
 return ____exports
  end,
-["src.ratelimit"] = function(...)
-local ____exports = {}
-local ____util_2Ecache = require("util.cache")
-local newCache = ____util_2Ecache.new
---- `rate` tokens a second, up to `burst` saved up. Endpoints evicted from the
--- cache start again with a full bucket, which only ever errs towards allowing.
-function ____exports.rateLimiter(rate, burst, tracked)
-    local buckets = newCache(tracked)
-    return {take = function(key, now)
-        local bucket = buckets:get(key)
-        if bucket == nil then
-            bucket = {tokens = burst, updated = now}
-            buckets:set(key, bucket)
-        else
-            bucket.tokens = math.min(burst, bucket.tokens + (now - bucket.updated) * rate)
-            bucket.updated = now
-        end
-        if bucket.tokens >= 1 then
-            bucket.tokens = bucket.tokens - 1
-            return 0
-        end
-        return math.ceil((1 - bucket.tokens) / rate)
-    end}
-end
-return ____exports
- end,
-["src.registry"] = function(...)
-local ____exports = {}
-local ____util_2Ecache = require("util.cache")
-local newCache = ____util_2Ecache.new
-local ____util_2Ejid = require("util.jid")
-local bare = ____util_2Ejid.bare
-local ____backend = require("src.backends.backend")
-local tokenKey = ____backend.tokenKey
---- The bare JID an index record is kept under.
-local function userOf(fullJid)
-    return bare(fullJid) or fullJid
-end
---- `cacheSize` resolved tokens are remembered (bounded LRU, so memory stays
--- flat); expiry is still checked on every push, a renewal updates the cached
--- registration and a revocation drops it.
-function ____exports.endpointRegistry(backend, index, cacheSize)
-    local resolved = newCache(cacheSize)
-    --- The registration a token's claims stand for now: its index entry's, if it is bound to one.
-    local function current(token, claims)
-        if claims.indexed == nil then
-            return claims, nil
-        end
-        local entry, err = index.entry(
-            userOf(claims.sub),
-            tokenKey(token)
-        )
-        if err ~= nil then
-            return nil, "failed", err
-        end
-        if entry == nil then
-            return nil, "revoked"
-        end
-        return {
-            sub = entry.j or claims.sub,
-            application = claims.application,
-            instance = claims.instance,
-            exp = entry.e,
-            indexed = true
-        }, nil
-    end
-    return {
-        register = function(fullJid, application, instance, exp, now)
-            local token, renewed, detail = index.register(
-                userOf(fullJid),
-                fullJid,
-                application,
-                instance,
-                exp,
-                now,
-                function() return backend.issue({
-                    sub = fullJid,
-                    application = application,
-                    instance = instance,
-                    exp = exp,
-                    indexed = true
-                }) end
-            )
-            if token == nil then
-                return nil, renewed, detail
-            end
-            if renewed then
-                resolved:set(token, {
-                    sub = fullJid,
-                    application = application,
-                    instance = instance,
-                    exp = exp,
-                    indexed = true
-                })
-            end
-            return token, renewed, nil
-        end,
-        resolve = function(token, now)
-            local registration = resolved:get(token)
-            if registration == nil then
-                local claims, failure, detail = backend.open(token)
-                if claims == nil then
-                    return nil, failure, detail
-                end
-                local found, stale, staleDetail = current(token, claims)
-                if found == nil then
-                    return nil, stale, staleDetail
-                end
-                registration = found
-                resolved:set(token, registration)
-            end
-            if registration.exp < now then
-                resolved:set(token, nil)
-                return nil, "expired"
-            end
-            return registration, nil
-        end,
-        revokeEntry = function(user, key, entry)
-            if entry.t ~= nil then
-                resolved:set(entry.t, nil)
-            end
-            local forgotten, reason = index.forget(user, key)
-            if not forgotten then
-                return false, reason
-            end
-            return true
-        end,
-        removeUser = function(user, now)
-            local entries, err = index.removeUser(user)
-            if err ~= nil then
-                return nil, err
-            end
-            local removed = 0
-            local unbound = false
-            for key, entry in pairs(entries or ({})) do
-                removed = removed + 1
-                if entry.t ~= nil then
-                    resolved:set(entry.t, nil)
-                elseif entry.e >= now then
-                    unbound = true
-                    backend.revokeKey(key, entry.e, now)
-                end
-            end
-            if unbound then
-                resolved:clear()
-            end
-            return removed, nil
-        end,
-        revoke = function(token, registration, now)
-            resolved:set(token, nil)
-            local forgotten, reason = index.forget(
-                userOf(registration.sub),
-                tokenKey(token)
-            )
-            if not forgotten then
-                return false, reason
-            end
-            if registration.indexed ~= nil then
-                return true
-            end
-            return backend.revoke(token, registration.exp, now)
-        end
-    }
-end
-return ____exports
- end,
 ["src.registeriq"] = function(...)
 local ____exports = {}
 local ____util_2Estanza = require("util.stanza")
@@ -1588,241 +2072,6 @@ function ____exports.answerRegistration(context, request)
         context.endpointFor(token),
         exp
     )
-end
-return ____exports
- end,
-["src.pushheaders"] = function(...)
-local ____exports = {}
-local URGENCIES = {["very-low"] = "very-low", low = "low", normal = "normal", high = "high"}
---- Larger TTLs are taken as this (a year); nothing here keeps messages longer.
-local MAX_TTL = 31536000
-local MAX_TOPIC_LENGTH = 32
-local DEFAULTS = {ttl = nil, urgency = "normal", topic = nil}
---- The push options of a request, or undefined and the reason it is malformed.
-function ____exports.parsePushHeaders(headers)
-    local ttlText = headers.ttl
-    local urgencyText = headers.urgency
-    local topic = headers.topic
-    if urgencyText == nil and topic == nil and ttlText == nil then
-        return DEFAULTS, nil
-    end
-    local ttl
-    if ttlText ~= nil then
-        if (string.find(ttlText, "^%d+$")) == nil then
-            return nil, "TTL must be a whole number of seconds"
-        end
-        ttl = math.min(
-            tonumber(ttlText),
-            MAX_TTL
-        )
-    end
-    local urgency = "normal"
-    if urgencyText ~= nil then
-        local known = URGENCIES[string.lower(urgencyText)]
-        if known == nil then
-            return nil, "Urgency must be very-low, low, normal or high"
-        end
-        urgency = known
-    end
-    if topic ~= nil and (#topic > MAX_TOPIC_LENGTH or (string.find(topic, "^[%w_-]+$")) == nil) then
-        return nil, "Topic must be 1 to 32 characters of the base64url alphabet"
-    end
-    return {ttl = ttl, urgency = urgency, topic = topic}, nil
-end
-return ____exports
- end,
-["src.relay"] = function(...)
-local ____exports = {}
-local retryLater, outcome, keepForLater, messageReference
-local ____util_2Ejid = require("util.jid")
-local bare = ____util_2Ejid.bare
-local ____util_2Epromise = require("util.promise")
-local newPromise = ____util_2Epromise.new
-local ____backend = require("src.backends.backend")
-local tokenKey = ____backend.tokenKey
-local ____errors = require("src.errors")
-local errors = ____errors.errors
-local ____protocol = require("src.protocol")
-local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
-local pushIq = ____protocol.pushIq
-local ____pushheaders = require("src.pushheaders")
-local parsePushHeaders = ____pushheaders.parsePushHeaders
-function retryLater(response, seconds, ____error)
-    response.headers.retry_after = tostring(seconds)
-    return errors.new(____error)
-end
-function outcome(context, settled, token, registration, id, response)
-    local to = registration.sub
-    if settled.answer == "delivered" then
-        context.log("debug", "Push %s delivered to <%s>", id, to)
-        response.headers.ttl = "0"
-        response.headers.location = context.locationFor(id)
-        return 201
-    end
-    if settled.answer == "gone" then
-        context.log(
-            "debug",
-            "Push %s refused by <%s> (%s): revoking the endpoint",
-            id,
-            to,
-            settled.reason
-        )
-        local revoked, reason = context.registry.revoke(
-            token,
-            registration,
-            context.now()
-        )
-        if not revoked then
-            context.log("warn", "Could not revoke a push endpoint: %s", reason)
-        end
-        return errors.new("unknown-endpoint")
-    end
-    context.log(
-        "debug",
-        "Push %s not delivered to <%s>: %s",
-        id,
-        to,
-        settled.reason
-    )
-    return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
-end
-function keepForLater(context, token, registration, body, options, response)
-    local to = registration.sub
-    local ttl = math.min(options.ttl or context.messageTtl, context.messageTtl)
-    if ttl <= 0 or registration.indexed == nil then
-        context.log("debug", "Push for <%s> not relayed: distributor offline", to)
-        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
-    end
-    local key = tokenKey(token)
-    local id, refusal, detail = context.mailbox.keep(
-        bare(to) or to,
-        key,
-        registration.application,
-        registration.instance,
-        body,
-        ttl,
-        options.topic
-    )
-    if id == nil then
-        if refusal == "full" then
-            context.log("debug", "Push for <%s> not kept: %s already", to, detail)
-            return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "too-much-kept")
-        end
-        context.log("warn", "Could not keep a push message: %s", detail)
-        return errors.new("internal")
-    end
-    context.log("debug", "Push for <%s> kept for %d s: distributor offline", to, ttl)
-    response.headers.ttl = tostring(ttl)
-    response.headers.location = context.keptLocationFor(messageReference(key, id))
-    return 201
-end
-function messageReference(key, id)
-    return key .. id
-end
---- Longer tokens are not ours (paseto and jwt tokens are a few hundred characters).
-local MAX_TOKEN_LENGTH = 1024
---- Longer archive ids are not ours (util.id gives 16 characters, SQL storage a 36-character UUID).
-local MAX_MESSAGE_ID_LENGTH = 64
---- Seconds an app server is asked to wait before retrying a 503.
-____exports.RETRY_AFTER_SECONDS = 60
---- Handles one POST to an endpoint: the answer now, or a promise of it.
-function ____exports.relayPush(context, token, request, response)
-    if #token > MAX_TOKEN_LENGTH then
-        return errors.new("unknown-endpoint")
-    end
-    local registration, failure, detail = context.registry.resolve(
-        token,
-        context.now()
-    )
-    if registration == nil then
-        if failure == "failed" then
-            context.log("warn", "Could not look up a push endpoint in storage: %s", detail)
-            return errors.new("internal")
-        end
-        context.log("debug", "Push to an %s endpoint", failure)
-        return errors.new("unknown-endpoint")
-    end
-    local body = request.body
-    if body == nil or #body == 0 then
-        return errors.new("empty-body")
-    end
-    if #body > MAX_BODY_BYTES then
-        return errors.new("body-too-large")
-    end
-    local options, problem = parsePushHeaders(request.headers)
-    if options == nil then
-        response.status_code = 400
-        response.headers.content_type = "text/plain; charset=utf-8"
-        return problem
-    end
-    local wait = context.limiter.take(
-        token,
-        context.clock()
-    )
-    if wait > 0 then
-        context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub)
-        return retryLater(response, wait, "rate-limited")
-    end
-    local to = registration.sub
-    if context.isOffline(to) then
-        return keepForLater(
-            context,
-            token,
-            registration,
-            body,
-            options,
-            response
-        )
-    end
-    local user = bare(to) or to
-    if context.pending.countFor(user) >= context.maxInFlight then
-        context.log("debug", "Push for <%s> refused: %d already awaiting an answer", to, context.maxInFlight)
-        return retryLater(response, 1, "too-many-in-flight")
-    end
-    local id = context.newId()
-    local iq = pushIq(
-        context.service,
-        to,
-        id,
-        registration.application,
-        registration.instance,
-        body
-    )
-    return newPromise(function(resolve)
-        context.pending.send(
-            iq,
-            function(settled)
-                resolve(outcome(
-                    context,
-                    settled,
-                    token,
-                    registration,
-                    id,
-                    response
-                ))
-            end
-        )
-    end)
-end
---- Characters of a kept message's reference that name its endpoint (a tokenKey).
-local KEY_LENGTH = 32
---- Answers a DELETE on a push message resource: 204 when a kept message was removed.
-function ____exports.cancelMessage(context, reference)
-    local key = string.sub(reference, 1, KEY_LENGTH)
-    local id = string.sub(reference, KEY_LENGTH + 1)
-    if (string.find(key, "^%x+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_-]+$")) == nil then
-        return errors.new("unknown-message")
-    end
-    local found, err = context.mailbox.cancel(key, id)
-    if found == nil then
-        context.log("warn", "Could not cancel a kept push message: %s", err)
-        return errors.new("internal")
-    end
-    if not found then
-        return errors.new("unknown-message")
-    end
-    context.log("debug", "A kept push message was cancelled")
-    return 204
 end
 return ____exports
  end,
@@ -1948,6 +2197,10 @@ local ____errors = require("src.errors")
 local errors = ____errors.errors
 local ____mailbox = require("src.mailbox")
 local newMailbox = ____mailbox.mailbox
+local ____matrix = require("src.matrix")
+local discover = ____matrix.discover
+local matrixMethodNotAllowed = ____matrix.methodNotAllowed
+local notify = ____matrix.notify
 local ____pending = require("src.pending")
 local pendingPushes = ____pending.pendingPushes
 local ____protocol = require("src.protocol")
@@ -2192,6 +2445,31 @@ module:provides(
         }
     }
 )
+if config.matrixGateway then
+    local gateway = {
+        endpointPrefix = function() return base() .. "/" end,
+        relay = function(token, request, response) return relayPush(relay, token, request, response) end,
+        decode = urldecode,
+        log = log
+    }
+    local function refuse(event)
+        return matrixMethodNotAllowed(event.response)
+    end
+    module:provides(
+        "http",
+        {
+            name = "matrix_push_gateway",
+            default_path = "/_matrix/push/v1/notify",
+            route = {
+                GET = function(event) return discover(event.response) end,
+                POST = function(event) return notify(gateway, event.request, event.response) end,
+                PUT = refuse,
+                DELETE = refuse,
+                PATCH = refuse
+            }
+        }
+    )
+end
 return ____exports
  end,
 }

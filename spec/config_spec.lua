@@ -24,6 +24,12 @@ describe("configuration defaults", function()
 		assert.same({ 10, 100, 64, 100, 20 }, { c.rateLimit, c.rateBurst, c.maxInFlight, c.maxRegistrations, c.iqTimeout });
 	end);
 
+	it("serves the Matrix push gateway unless turned off", function()
+		assert.is_true(read_config({}).matrixGateway);
+		assert.is_false(read_config({ unified_push_matrix_gateway = false }).matrixGateway);
+		assert.is_true(read_config({ unified_push_matrix_gateway = true }).matrixGateway);
+	end);
+
 	it("uses storage where paseto is missing", function()
 		assert.equal("storage", read_config({}, OLD_PROSODY).backend);
 	end);
@@ -54,6 +60,8 @@ describe("a wrong option", function()
 		{ { unified_push_rate_burst = "lots" }, VIRTUAL_HOST, "option unified_push_rate_burst must be a whole number" },
 		{ { unified_push_max_in_flight = -5 }, VIRTUAL_HOST, "option unified_push_max_in_flight must be a whole number from 1" },
 		{ { unified_push_max_registrations = 2.5 }, VIRTUAL_HOST, "option unified_push_max_registrations must be a whole number" },
+		{ { unified_push_matrix_gateway = "no" }, VIRTUAL_HOST, "option unified_push_matrix_gateway must be true or false (got \"no\")" },
+		{ { unified_push_matrix_gateway = 0 }, VIRTUAL_HOST, "option unified_push_matrix_gateway must be true or false (got 0)" },
 		{ { unified_push_acl = 5 }, VIRTUAL_HOST, "option unified_push_acl must be a list of strings" },
 		{ { unified_push_acl = { "alice@example.test/phone" } }, VIRTUAL_HOST, "option unified_push_acl must list domains or bare JIDs" },
 		{ { unified_push_acl = { "bad host" } }, VIRTUAL_HOST, "option unified_push_acl must list domains or bare JIDs" },

@@ -353,6 +353,31 @@ local SCENARIOS = {
 		id = "component-acl", title = "component: user of another host registers", expect = "error auth/forbidden",
 		run = function(ctx) return register_with(ctx.client, "push.other.test", up.hash(), up.hash()); end,
 	},
+	{
+		id = "matrix-discovery", title = "GET /_matrix/push/v1/notify (Matrix gateway discovery)",
+		expect = "200 application/json {\"unifiedpush\":{\"gateway\":\"matrix\"}}",
+		improvement = "ours is also a Matrix push gateway, so Matrix apps need no third-party gateway",
+		run = function(ctx)
+			local res, err = up.matrix_notify(ctx.server, "example.test", nil, "GET");
+			if not res or res.status ~= 200 then return http_outcome(res, err); end
+			return ("%d %s %s"):format(res.status, res.headers["content-type"] or "-", res.body);
+		end,
+	},
+	{
+		id = "matrix-notify", title = "Matrix notification naming an endpoint as pushkey",
+		expect = "200 {\"rejected\":[]}, delivered intact",
+		improvement = "ours relays a homeserver's notification to the endpoints it names and lists the others as rejected",
+		run = function(ctx)
+			local reg = assert(up.register(ctx.client, "example.test"));
+			local body = ('{"notification":{"event_id":"$e:example.test","room_id":"!r:example.test",'
+				.. '"counts":{"unread":1},"devices":[{"app_id":"chat.example","pushkey":%s,"pushkey_ts":1}]}}')
+				:format(json.encode(reg.endpoint));
+			local res, err = up.matrix_notify(ctx.server, "example.test", body);
+			if not res or res.status ~= 200 then return http_outcome(res, err); end
+			return ("%d %s, %s"):format(res.status, res.body,
+				delivered_intact(ctx.client, body) and "delivered intact" or "not delivered");
+		end,
+	},
 };
 
 -- Expiry needs a server with a short registration TTL.

@@ -1,6 +1,13 @@
 // The module's configuration (SPEC §5), read and validated once at load.
 import { prep } from "util.jid";
-import { choiceOption, integerOption, listOption, OptionSource, stringOption } from "./options";
+import {
+  booleanOption,
+  choiceOption,
+  integerOption,
+  listOption,
+  OptionSource,
+  stringOption,
+} from "./options";
 import { MAX_BODY_BYTES } from "./protocol";
 
 export type BackendName = "paseto" | "storage" | "jwt";
@@ -28,6 +35,8 @@ export interface Config {
   /** Messages, and bytes of them, kept for one user's offline distributors. */
   readonly maxStoredMessages: number;
   readonly maxStoredBytes: number;
+  /** Serve the Matrix push gateway (/_matrix/push/v1/notify) next to the endpoints. */
+  readonly matrixGateway: boolean;
 }
 
 /** What the running Prosody and host offer, detected by the caller. */
@@ -115,5 +124,6 @@ export function readConfig(read: OptionSource, context: ConfigContext): Config {
       MAX_BODY_BYTES,
       1073741824,
     ),
+    matrixGateway: booleanOption(read, "unified_push_matrix_gateway", true),
   };
 }

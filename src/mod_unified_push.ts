@@ -13,6 +13,12 @@ import { endpointPath, tokenOf } from "./endpoint";
 import { errors } from "./errors";
 import { Logger } from "./log";
 import { KeptRecord, mailbox as newMailbox } from "./mailbox";
+import {
+  discover,
+  GatewayContext,
+  methodNotAllowed as matrixMethodNotAllowed,
+  notify,
+} from "./matrix";
 import { pendingPushes } from "./pending";
 import { NS } from "./protocol";
 import { rateLimiter } from "./ratelimit";
@@ -233,3 +239,26 @@ module.provides("http", {
     "PATCH /*": methodNotAllowed,
   },
 });
+
+// The Matrix push gateway on the same HTTP host as the endpoints, where Matrix
+// apps look for it (README "Matrix push gateway").
+if (config.matrixGateway) {
+  const gateway: GatewayContext = {
+    endpointPrefix: () => `${base()}/`,
+    relay: (token, request, response) => relayPush(relay, token, request, response),
+    decode: urldecode,
+    log,
+  };
+  const refuse = (event: HttpEvent) => matrixMethodNotAllowed(event.response);
+  module.provides("http", {
+    name: "matrix_push_gateway",
+    default_path: "/_matrix/push/v1/notify",
+    route: {
+      GET: (event: HttpEvent) => discover(event.response),
+      POST: (event: HttpEvent) => notify(gateway, event.request, event.response),
+      PUT: refuse,
+      DELETE: refuse,
+      PATCH: refuse,
+    },
+  });
+}

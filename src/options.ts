@@ -27,6 +27,12 @@ export function integerOption(
   return n;
 }
 
+export function booleanOption(read: OptionSource, name: string, fallback: boolean): boolean {
+  const value = read(name) ?? fallback;
+  if (type(value) !== "boolean") return fail(name, "true or false", value);
+  return value as boolean;
+}
+
 export function stringOption(read: OptionSource, name: string): string | undefined {
   const value = read(name);
   if (value !== undefined && type(value) !== "string") return fail(name, "a string", value);

@@ -56,8 +56,13 @@ export interface RelayContext {
 
 export type PushOutcome = number | string | ErrorObject;
 
+/** What relayPush reads of a request: a real one, or one the Matrix gateway makes. */
+export type PushRequest = Pick<HttpRequest, "body" | "headers">;
+/** What relayPush writes of a response. */
+export type PushResponse = Pick<HttpResponse, "headers" | "status_code">;
+
 function retryLater(
-  response: HttpResponse,
+  response: PushResponse,
   seconds: number,
   error: Parameters<typeof errors.new>[0],
 ): ErrorObject {
@@ -69,8 +74,8 @@ function retryLater(
 export function relayPush(
   context: RelayContext,
   token: string,
-  request: HttpRequest,
-  response: HttpResponse,
+  request: PushRequest,
+  response: PushResponse,
 ): PushOutcome | Promise<PushOutcome> {
   if (token.length > MAX_TOKEN_LENGTH) return errors.new("unknown-endpoint");
   const [registration, failure, detail] = context.registry.resolve(token, context.now());
@@ -128,7 +133,7 @@ function outcome(
   token: string,
   registration: Registration,
   id: string,
-  response: HttpResponse,
+  response: PushResponse,
 ): PushOutcome {
   const to = registration.sub;
   if (settled.answer === "delivered") {
@@ -165,7 +170,7 @@ function keepForLater(
   registration: Registration,
   body: string,
   options: PushOptions,
-  response: HttpResponse,
+  response: PushResponse,
 ): PushOutcome {
   const to = registration.sub;
   const ttl = math.min(options.ttl ?? context.messageTtl, context.messageTtl);

@@ -10,6 +10,14 @@ export const repo = path.dirname(path.dirname(path.dirname(fileURLToPath(import.
 export const ENVIRONMENTS = ["prosody-0.12", "prosody-13"];
 export const INSIDE = "/work/mup";
 
+/**
+ * Where the repository's files are inside the environment: Docker mounts the
+ * clone at /work/mup; env/chroot.sh copies them to /work/$MUP_SLOT (default mup).
+ */
+export function insideDir(runner) {
+  return runner === "docker" ? INSIDE : `/work/${process.env.MUP_SLOT || "mup"}`;
+}
+
 function succeeds(cmd, args) {
   const result = spawnSync(cmd, args, { cwd: repo, stdio: "ignore", timeout: 20_000 });
   return !result.error && result.status === 0;

@@ -151,6 +151,23 @@ function up.push(server, endpoint, body, headers, method)
 	});
 end
 
+-- The Matrix push gateway: where a homeserver posts notifications and an app
+-- looks for a gateway on the endpoint's server (Matrix Push Gateway API).
+up.MATRIX_GATEWAY_PATH = "/_matrix/push/v1/notify";
+
+-- Sends `body` (a notification's JSON text) to the Matrix gateway of `server`
+-- for HTTP host `host`; `method` defaults to POST (GET: gateway discovery).
+-- Returns the http_client response, or nil and an error.
+function up.matrix_notify(server, host, body, method)
+	return http.request({
+		method = method or "POST",
+		url = server.http_base .. up.MATRIX_GATEWAY_PATH,
+		headers = { Host = host, ["Content-Type"] = body and "application/json" or nil },
+		body = body,
+		timeout = 15,
+	});
+end
+
 -- The pushes a client received: { application, instance, from, body } each.
 function up.pushes(client)
 	local found = {};

@@ -2,6 +2,11 @@
 
 /**
  * util.json: JSON encoding and decoding (Prosody's own, pure Lua).
+ *
+ * Do not `import` it in src/: TypeScriptToLua takes "util.json" for a JSON file
+ * and emits `require("util")`. Import its type only and load it by name:
+ * `import type * as JsonLibrary from "util.json"; const json = require("util.json") as typeof JsonLibrary;`
+ * (tsconfig.base.json lists it in `noResolvePaths`, so the require stays as written).
  */
 /** @noResolution */
 declare module "util.json" {
