@@ -10,7 +10,7 @@ local base64 = require "util.encodings".base64;
 -- constant cannot pass by accident.
 local TTL = 4321;
 
--- paseto needs util.paseto, which Prosody 13 has and 0.12 lacks (docs/design.md, "Backends").
+-- paseto needs util.paseto, which Prosody 13 has and 0.12 lacks (docs/design.md, "Backends and tokens").
 local backends = { "storage", "jwt" };
 if prosody.major >= 13 then table.insert(backends, 1, "paseto"); end
 

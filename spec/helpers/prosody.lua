@@ -621,16 +621,34 @@ end
 local sql_mt = {};
 sql_mt.__index = sql_mt;
 
-function sql_mt:_query(sql, ...)
+local function sql_rows(database, sql, ...)
 	local DBI = require "DBI";
-	local db = assert(DBI.Connect("SQLite3", self.database));
-	local query = assert(db:prepare(sql));
-	assert(query:execute(...));
+	local db = assert(DBI.Connect("SQLite3", database));
+	local query, err = db:prepare(sql);
+	local ok = query ~= nil;
+	if ok then ok, err = query:execute(...); end
 	local rows = {};
-	for row in query:rows(false) do rows[#rows + 1] = row; end
-	query:close();
+	if ok then
+		for row in query:rows(false) do rows[#rows + 1] = row; end
+	end
+	if query then query:close(); end
 	db:close();
+	if not ok then return nil, err; end
 	return rows;
+end
+
+-- Prosody may hold the database's lock for a moment (a write right after a
+-- start, say): a locked database is tried again, for at most five seconds.
+function sql_mt:_query(sql, ...)
+	local deadline = socket.gettime() + 5;
+	while true do
+		local rows, err = sql_rows(self.database, sql, ...);
+		if rows then return rows; end
+		if not tostring(err):find("locked", 1, true) or socket.gettime() > deadline then
+			error("SQLite3 " .. self.database .. ": " .. tostring(err), 2);
+		end
+		socket.sleep(0.05);
+	end
 end
 
 function sql_mt:records(host, store)
