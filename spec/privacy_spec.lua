@@ -44,13 +44,8 @@ for _, backend in ipairs(BACKENDS) do
 				return f:push(endpoint, body, headers, method);
 			end
 
-			-- A distributor (alice@example.test/<resource>) that answers pushes with `answer`.
-			local function connect(resource, answer)
-				return f:connect({ resource = resource, policy = answer ~= nil and up.answering_pushes(answer) or nil });
-			end
-
 			it("runs registration, pushes, errors, revocation and expiry", function()
-				local phone = connect("phone");
+				local phone = f:connect({ resource = "phone" });
 				local reg = register(phone);
 				-- Renewals: same app, new endpoints.
 				register(phone, { application = reg.application, instance = reg.instance });
@@ -77,17 +72,17 @@ for _, backend in ipairs(BACKENDS) do
 				assert.equal("bad-request", condition);
 
 				-- A distributor that answers with an error, one that stays silent, one that is gone.
-				local busy = connect("busy", "service-unavailable");
+				local busy = f:connect({ resource = "busy", policy = up.answering_pushes("service-unavailable") });
 				assert.equal(503, push(register(busy).endpoint, PAYLOAD).status);
-				local silent = connect("silent", function() return nil; end);
+				local silent = f:connect({ resource = "silent", policy = up.answering_pushes(nil) });
 				assert.equal(503, push(register(silent).endpoint, PAYLOAD).status);
-				local gone = connect("gone");
+				local gone = f:connect({ resource = "gone" });
 				local gone_endpoint = register(gone).endpoint;
 				gone:close();
 				assert.equal(503, push(gone_endpoint, PAYLOAD).status);
 
 				-- Revocation: the app was uninstalled.
-				local uninstalled = connect("uninstalled", "item-not-found");
+				local uninstalled = f:connect({ resource = "uninstalled", policy = up.answering_pushes("item-not-found") });
 				local revoked = register(uninstalled).endpoint;
 				assert.equal(404, push(revoked, PAYLOAD).status);
 				assert.equal(404, push(revoked, PAYLOAD).status);
