@@ -17,6 +17,7 @@ import {
   runIn,
   spawnIn,
 } from "./lib/environments.mjs";
+import { NS } from "./lib/unified-push.mjs";
 
 const ENV = process.env.MUP_ENV_NAME || "prosody-13";
 const C2S_PORT = Number(process.env.MUP_C2S_PORT || 5222);
@@ -24,7 +25,6 @@ const HTTP_PORT = Number(process.env.MUP_HTTP_PORT || 5280);
 const HOST = "localhost";
 const USER = "demo";
 const PASSWORD = "demo";
-const NS = "http://gultsch.de/xmpp/drafts/unified-push";
 /** The demo server's configuration; `inside` is the repository's copy in the environment. */
 const demoConfig = (
   inside,

@@ -8,11 +8,9 @@ local prosody = require "prosody";
 local postgres = require "postgres";
 local xmpp = require "xmpp_client";
 local up = require "unified_push";
-local fu = require "faults_util";
 local loop = require "loop";
 local lfs = require "lfs";
 local datetime = require "util.datetime";
-local sha256 = require "util.hashes".sha256;
 
 -- alice's host keeps the default registration TTL; bob's expires in a second,
 -- for the purge.
@@ -63,7 +61,7 @@ local ENGINES = {
 
 -- Where the module keeps a token: records and index entries are named by a hash.
 local function token_key(registration)
-	return sha256(registration.token, true):sub(1, 32);
+	return up.token_key(registration.token);
 end
 
 local function expiry_of(registration)
@@ -79,7 +77,7 @@ local function make_hourly_due(server, host)
 		.. [[local n = 0; for _, task in ipairs(m:get_host_items("task")) do ]]
 		.. [[if task.id and task.id:sub(1, %d) == %q then assert(runs:set(nil, task.id, os.time() - 7200)); n = n + 1; end end; ]]
 		.. [[return n]]):format(host, server.module_name, #prefix, prefix);
-	assert.equal("1", fu.lua(server, code), "the module's hourly task was not found on " .. host);
+	assert.equal("1", server:eval(code), "the module's hourly task was not found on " .. host);
 end
 
 for _, engine in ipairs(ENGINES) do
@@ -207,10 +205,10 @@ for _, engine in ipairs(ENGINES) do
 					make_hourly_due(server, SHORT);
 					alice:close();
 					bob:close();
-					local mark = fu.log_mark(server);
+					local mark = server:log_mark();
 					server:restart();
 					alice = connect("alice", HOST);
-					local purged, why = fu.wait_log_since(server, mark, "short%.test:unified_push\tdebug\tPurged %d+ expired push registrations", 10);
+					local purged, why = server:wait_log_since(mark, "short%.test:unified_push\tdebug\tPurged %d+ expired push registrations", 10);
 					assert.truthy(purged, why);
 					assert.equal(2, tonumber(purged:match("Purged (%d+)")));
 
