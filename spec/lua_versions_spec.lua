@@ -11,8 +11,6 @@ local PORTABLE_SPECS = {
 	"spec/options_spec.lua",
 	"spec/endpoint_spec.lua",
 	"spec/ratelimit_spec.lua",
-	"spec/registrations_spec.lua",
-	"spec/backend_cache_spec.lua",
 };
 
 local OTHER_LUAS = { "lua5.1", "lua5.2", "lua5.3", "luajit" };
@@ -66,6 +64,8 @@ describe("the unit specs that need no C library", function()
 	local expected;
 
 	setup(function()
+		-- busted runs what it finds: a spec renamed away must not pass unnoticed.
+		for _, spec in ipairs(PORTABLE_SPECS) do assert(io.open(spec), spec .. " is missing"):close(); end
 		local passed, failed, output = unit_specs_under("lua5.4");
 		assert(failed == 0 and passed > 0, "under lua5.4:\n" .. output);
 		expected = passed;
