@@ -417,14 +417,198 @@ return ____exports
 local ____exports = {}
 return ____exports
  end,
+["src.metrics"] = function(...)
+local ____exports = {}
+--- What became of a POST to an endpoint (or a Matrix notification's pushkey).
+____exports.PUSH_OUTCOMES = {
+    "delivered",
+    "stored",
+    "gone",
+    "unavailable",
+    "limited",
+    "bad_request",
+    "unknown_endpoint",
+    "failed"
+}
+--- What became of a registration IQ: new or renewed, else why it was refused.
+____exports.REGISTRATION_OUTCOMES = {
+    "new",
+    "renewed",
+    "forbidden",
+    "bad_request",
+    "limited",
+    "failed"
+}
+--- Why endpoints were revoked: the app is gone, an admin did it, the account was deleted.
+____exports.REVOCATION_REASONS = {"gone", "admin", "account_deleted"}
+--- Why a stored message was removed.
+____exports.REMOVAL_REASONS = {
+    "delivered",
+    "expired",
+    "cancelled",
+    "replaced",
+    "endpoint_gone"
+}
+--- Upper bounds of the answer-time buckets, seconds: a distributor online answers in milliseconds.
+local ANSWER_BUCKETS = {
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30
+}
+--- The counters of a family, one per label value, looked up now.
+local function countersOf(family, keys)
+    local counters = {}
+    for ____, key in ipairs(keys) do
+        counters[key] = family:with_labels(key)
+    end
+    return counters
+end
+--- The value of a metric's sample with this suffix (0 if it has none, as with statsd).
+local function sampleOf(metric, suffix)
+    for name, ____, value in metric:iter_samples() do
+        if name == suffix then
+            return value
+        end
+    end
+    return 0
+end
+local function reading(name, keys, counters)
+    local values = {}
+    for ____, key in ipairs(keys) do
+        values[#values + 1] = {
+            key,
+            sampleOf(counters[key], "_total")
+        }
+    end
+    return {name = name, values = values}
+end
+--- Declares every metric of the module (once per host it is loaded on).
+-- `statisticsOn` says whether Prosody keeps statistics (core.statsmanager has a
+-- registry); without them the metrics record nothing and have nothing to read.
+function ____exports.declareMetrics(module, statisticsOn)
+    local function counter(name, description, label)
+        return module:metric(
+            "counter",
+            name,
+            "",
+            description,
+            {label}
+        )
+    end
+    local function gauge(name, unit, description)
+        return module:metric(
+            "gauge",
+            name,
+            unit,
+            description,
+            {}
+        ):with_labels()
+    end
+    local pushes = countersOf(
+        counter("pushes", "Pushes to endpoints, by what became of them", "outcome"),
+        ____exports.PUSH_OUTCOMES
+    )
+    local answerTime = module:metric(
+        "histogram",
+        "push_answer",
+        "seconds",
+        "Time from a push request to the distributor's answer",
+        {},
+        {buckets = ANSWER_BUCKETS}
+    ):with_labels()
+    local registrations = countersOf(
+        counter("registrations", "Registration requests, by outcome", "outcome"),
+        ____exports.REGISTRATION_OUTCOMES
+    )
+    local revocations = countersOf(
+        counter("revocations", "Endpoints revoked, by reason", "reason"),
+        ____exports.REVOCATION_REASONS
+    )
+    local removed = countersOf(
+        counter("stored_messages_removed", "Stored messages removed, by reason", "reason"),
+        ____exports.REMOVAL_REASONS
+    )
+    local inFlight = gauge("pushes_in_flight", "", "Pushes awaiting the distributor's answer")
+    local storedMessages = gauge("stored_messages", "", "Messages stored for offline distributors")
+    local storedBytes = gauge("stored", "bytes", "Bytes of messages stored for offline distributors")
+    local function update(levels)
+        inFlight:set(levels.inFlight())
+        local messages, bytes = levels.stored()
+        storedMessages:set(messages)
+        storedBytes:set(bytes)
+    end
+    return {
+        pushes = pushes,
+        answerTime = answerTime,
+        registrations = registrations,
+        revocations = revocations,
+        removed = removed,
+        update = update,
+        read = function(levels)
+            if not statisticsOn() then
+                return nil
+            end
+            update(levels)
+            return {
+                reading("pushes", ____exports.PUSH_OUTCOMES, pushes),
+                {
+                    name = "push_answer",
+                    values = {
+                        {
+                            "count",
+                            sampleOf(answerTime, "_count")
+                        },
+                        {
+                            "sum",
+                            sampleOf(answerTime, "_sum")
+                        }
+                    }
+                },
+                reading("registrations", ____exports.REGISTRATION_OUTCOMES, registrations),
+                reading("revocations", ____exports.REVOCATION_REASONS, revocations),
+                {
+                    name = "pushes_in_flight",
+                    values = {{
+                        "pushes",
+                        sampleOf(inFlight, "")
+                    }}
+                },
+                {
+                    name = "stored",
+                    values = {
+                        {
+                            "messages",
+                            sampleOf(storedMessages, "")
+                        },
+                        {
+                            "bytes",
+                            sampleOf(storedBytes, "")
+                        }
+                    }
+                },
+                reading("stored_messages_removed", ____exports.REMOVAL_REASONS, removed)
+            }
+        end
+    }
+end
+return ____exports
+ end,
 ["src.pending"] = function(...)
 local ____exports = {}
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
 local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] = true}
-local DELIVERED = {answer = "delivered", reason = "result"}
-local TIMED_OUT = {answer = "unavailable", reason = "timeout"}
-local WENT_OFFLINE = {answer = "unavailable", reason = "offline"}
+local DELIVERED = {answer = "delivered", reason = "result", answered = true}
+local TIMED_OUT = {answer = "unavailable", reason = "timeout", answered = false}
+local WENT_OFFLINE = {answer = "unavailable", reason = "offline", answered = false}
 function ____exports.pendingPushes(context)
     local byId = {}
     local perUser = {}
@@ -502,7 +686,8 @@ function ____exports.pendingPushes(context)
             else
                 local ____, condition = reply:get_error()
                 local reason = condition or "undefined-condition"
-                finish(id, {answer = GONE_CONDITIONS[reason] == true and "gone" or "unavailable", reason = reason})
+                local answer = GONE_CONDITIONS[reason] == true and "gone" or "unavailable"
+                finish(id, {answer = answer, reason = reason, answered = true})
             end
             return true
         end,
@@ -527,6 +712,13 @@ function ____exports.pendingPushes(context)
         end,
         countFor = function(user)
             return perUser[user] or 0
+        end,
+        total = function()
+            local waiting = 0
+            for ____, count in pairs(perUser) do
+                waiting = waiting + count
+            end
+            return waiting
         end
     }
 end
@@ -660,6 +852,13 @@ function ____exports.userIndex(store, maxPerUser, dropEndpoint)
             end
             return token, false, nil
         end,
+        entries = function(user)
+            local record, err = store:get(user)
+            if err ~= nil then
+                return nil, tostring(err)
+            end
+            return record, nil
+        end,
         entry = function(user, key)
             local record, err = store:get(user)
             if err ~= nil then
@@ -767,8 +966,26 @@ function ____exports.mailbox(context)
     local ____context_0 = context
     local messages = ____context_0.messages
     local kept = ____context_0.kept
+    local removed = ____context_0.removed
     --- Endpoints being flushed now: a second trigger (presence after bind) waits for the first.
     local flushing = {}
+    local totalMessages = 0
+    local totalBytes = 0
+    if kept.users ~= nil then
+        local users = {}
+        for user in kept:users() do
+            users[#users + 1] = user
+        end
+        for ____, user in ipairs(users) do
+            local record = kept:get(user)
+            if record ~= nil and record ~= false then
+                for ____, counts in pairs(record) do
+                    totalMessages = totalMessages + counts.n
+                    totalBytes = totalBytes + counts.b
+                end
+            end
+        end
+    end
     --- Every message an endpoint keeps, oldest first; or the store's error.
     local function itemsOf(key, topic)
         local ____messages_3 = messages
@@ -815,11 +1032,9 @@ function ____exports.mailbox(context)
         local counts = record or ({})
         local current = counts[key] or ({n = 0, b = 0})
         local n = current.n + messageDelta
+        local b = n > 0 and math.max(0, current.b + byteDelta) or 0
         if n > 0 then
-            counts[key] = {
-                n = n,
-                b = math.max(0, current.b + byteDelta)
-            }
+            counts[key] = {n = n, b = b}
         else
             counts[key] = nil
         end
@@ -833,13 +1048,22 @@ function ____exports.mailbox(context)
             ____isEmpty_result_10 = counts
         end
         local ok = ____kept_set_13(____kept_12, ____user_11, ____isEmpty_result_10)
-        return ok == true
+        if ok ~= true then
+            return false
+        end
+        totalMessages = totalMessages + (math.max(0, n) - current.n)
+        totalBytes = totalBytes + (b - current.b)
+        return true
     end
-    --- Forgets everything an endpoint keeps.
+    --- Forgets everything an endpoint keeps (it is gone).
     local function drop(user, key)
         messages:delete(key)
         local record, err = kept:get(user)
-        if err ~= nil or record == nil or record[key] == nil then
+        if err ~= nil or record == nil then
+            return
+        end
+        local current = record[key]
+        if current == nil then
             return
         end
         record[key] = nil
@@ -852,7 +1076,13 @@ function ____exports.mailbox(context)
         else
             ____isEmpty_result_14 = record
         end
-        ____kept_set_17(____kept_16, ____user_15, ____isEmpty_result_14)
+        local ok = ____kept_set_17(____kept_16, ____user_15, ____isEmpty_result_14)
+        if ok ~= true then
+            return
+        end
+        totalMessages = totalMessages - current.n
+        totalBytes = totalBytes - current.b
+        removed.endpoint_gone:add(current.n)
     end
     --- Deletes the given messages of an endpoint; how many messages and bytes went.
     local function remove(key, items)
@@ -882,6 +1112,7 @@ function ____exports.mailbox(context)
         local gone, bytes = remove(key, expired)
         if gone > 0 then
             count(user, key, -gone, -bytes)
+            removed.expired:add(gone)
         end
         return gone
     end
@@ -893,31 +1124,37 @@ function ____exports.mailbox(context)
             return
         end
         local now = context.now()
-        local done = {}
+        local expired = {}
         local due = {}
+        --- Delivered now.
+        local done = {}
         for ____, item in ipairs(items) do
-            local ____temp_18 = item.expires < now and done or due
+            local ____temp_18 = item.expires < now and expired or due
             ____temp_18[#____temp_18 + 1] = item
         end
         flushing[key] = true
         local next = 0
         local waiting = 0
         local stopped = false
-        local gone = false
+        local appGone = false
         local function finish()
             flushing[key] = nil
-            if gone then
+            local lapsed, lapsedBytes = remove(key, expired)
+            local delivered, deliveredBytes = remove(key, done)
+            removed.expired:add(lapsed)
+            removed.delivered:add(delivered)
+            local gone = lapsed + delivered
+            if gone > 0 and not count(user, key, -gone, -(lapsedBytes + deliveredBytes)) then
+                context.log("warn", "Could not update the count of kept push messages")
+            end
+            if appGone then
                 context.revoke(user, key, entry)
                 return
-            end
-            local removed, bytes = remove(key, done)
-            if removed > 0 and not count(user, key, -removed, -bytes) then
-                context.log("warn", "Could not update the count of kept push messages")
             end
             context.log(
                 "debug",
                 "Sent %d kept push messages to <%s>, %d left",
-                removed,
+                delivered,
                 target,
                 #due - next
             )
@@ -942,7 +1179,7 @@ function ____exports.mailbox(context)
                         else
                             stopped = true
                             if settled.answer == "gone" then
-                                gone = true
+                                appGone = true
                             end
                         end
                         if waiting == 0 and (stopped or next >= #due) then
@@ -1006,7 +1243,8 @@ function ____exports.mailbox(context)
                 base64.encode(body),
                 {xmlns = NS, application = application, instance = instance}
             ):up()
-            local removed, removedBytes = remove(key, replaced)
+            local replacedCount, replacedBytes = remove(key, replaced)
+            removed.replaced:add(replacedCount)
             local id, appendErr = messages:append(
                 key,
                 nil,
@@ -1015,10 +1253,10 @@ function ____exports.mailbox(context)
                 topic
             )
             if id == nil or id == false then
-                count(user, key, -removed, -removedBytes)
+                count(user, key, -replacedCount, -replacedBytes)
                 return nil, "failed", tostring(appendErr)
             end
-            if not count(user, key, 1 - removed, #body - removedBytes) then
+            if not count(user, key, 1 - replacedCount, #body - replacedBytes) then
                 messages:delete(key, {key = id})
                 return nil, "failed", "could not update the count of kept messages"
             end
@@ -1067,7 +1305,9 @@ function ____exports.mailbox(context)
                     -(tonumber(message.attr.bytes) or 0)
                 )
             end
-            return (tonumber(message.attr.expires) or 0) >= context.now(), nil
+            local live = (tonumber(message.attr.expires) or 0) >= context.now();
+            (live and removed.cancelled or removed.expired):add(1)
+            return live, nil
         end,
         drop = drop,
         sweep = function()
@@ -1079,16 +1319,26 @@ function ____exports.mailbox(context)
                 users[#users + 1] = user
             end
             local now = context.now()
-            local removed = 0
+            local swept = 0
             for ____, user in ipairs(users) do
                 local record, err = kept:get(user)
                 if err == nil and record ~= nil then
                     for key in pairs(record) do
-                        removed = removed + removeExpired(user, key, now)
+                        swept = swept + removeExpired(user, key, now)
                     end
                 end
             end
-            return removed
+            return swept
+        end,
+        keptBy = function(user)
+            local record, err = kept:get(user)
+            if err ~= nil then
+                return nil, tostring(err)
+            end
+            return record, nil
+        end,
+        totals = function()
+            return totalMessages, totalBytes
         end
     }
 end
@@ -1174,9 +1424,23 @@ local function userOf(fullJid)
 end
 --- `cacheSize` resolved tokens are remembered (bounded LRU, so memory stays
 -- flat); expiry is still checked on every push, a renewal updates the cached
--- registration and a revocation drops it.
-function ____exports.endpointRegistry(backend, index, cacheSize)
+-- registration and a revocation drops it. `revocations` counts what is revoked.
+function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
     local resolved = newCache(cacheSize)
+    --- Makes an entry's token resolve no more, before its entry goes: true when the
+    -- token is not known here (an entry from before stable endpoints, revoked by
+    -- its key), so the cache must be cleared once the entries are gone.
+    local function evict(key, entry, now)
+        if entry.t ~= nil then
+            resolved:set(entry.t, nil)
+            return false
+        end
+        if entry.e < now then
+            return false
+        end
+        backend.revokeKey(key, entry.e, now)
+        return true
+    end
     --- The registration a token's claims stand for now: its index entry's, if it is bound to one.
     local function current(token, claims)
         if claims.indexed == nil then
@@ -1259,6 +1523,7 @@ function ____exports.endpointRegistry(backend, index, cacheSize)
             if not forgotten then
                 return false, reason
             end
+            revocations.gone:add(1)
             return true
         end,
         removeUser = function(user, now)
@@ -1270,18 +1535,47 @@ function ____exports.endpointRegistry(backend, index, cacheSize)
             local unbound = false
             for key, entry in pairs(entries or ({})) do
                 removed = removed + 1
-                if entry.t ~= nil then
-                    resolved:set(entry.t, nil)
-                elseif entry.e >= now then
+                if evict(key, entry, now) then
                     unbound = true
-                    backend.revokeKey(key, entry.e, now)
                 end
             end
             if unbound then
                 resolved:clear()
             end
+            revocations.account_deleted:add(removed)
             return removed, nil
         end,
+        revokeApps = function(user, application, now)
+            local entries, err = index.entries(user)
+            if err ~= nil then
+                return nil, err
+            end
+            local revoked = 0
+            local unbound = false
+            local failure
+            for key, entry in pairs(entries or ({})) do
+                if failure == nil and (application == nil or string.sub(entry.a, 1, #application) == application) then
+                    if evict(key, entry, now) then
+                        unbound = true
+                    end
+                    local forgotten, reason = index.forget(user, key)
+                    if forgotten then
+                        revoked = revoked + 1
+                    else
+                        failure = reason
+                    end
+                end
+            end
+            if unbound then
+                resolved:clear()
+            end
+            revocations.admin:add(revoked)
+            if failure ~= nil then
+                return nil, failure
+            end
+            return revoked, nil
+        end,
+        entries = index.entries,
         revoke = function(token, registration, now)
             resolved:set(token, nil)
             local forgotten, reason = index.forget(
@@ -1292,9 +1586,14 @@ function ____exports.endpointRegistry(backend, index, cacheSize)
                 return false, reason
             end
             if registration.indexed ~= nil then
+                revocations.gone:add(1)
                 return true
             end
-            return backend.revoke(token, registration.exp, now)
+            local ok, failure = backend.revoke(token, registration.exp, now)
+            if ok then
+                revocations.gone:add(1)
+            end
+            return ok, failure
         end
     }
 end
@@ -1326,6 +1625,7 @@ function outcome(context, settled, token, registration, id, response)
         context.log("debug", "Push %s delivered to <%s>", id, to)
         response.headers.ttl = "0"
         response.headers.location = context.locationFor(id)
+        context.pushes.delivered:add(1)
         return 201
     end
     if settled.answer == "gone" then
@@ -1344,6 +1644,7 @@ function outcome(context, settled, token, registration, id, response)
         if not revoked then
             context.log("warn", "Could not revoke a push endpoint: %s", reason)
         end
+        context.pushes.gone:add(1)
         return errors.new("unknown-endpoint")
     end
     context.log(
@@ -1353,6 +1654,7 @@ function outcome(context, settled, token, registration, id, response)
         to,
         settled.reason
     )
+    context.pushes.unavailable:add(1)
     return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
 end
 function keepForLater(context, token, registration, body, options, response)
@@ -1360,6 +1662,7 @@ function keepForLater(context, token, registration, body, options, response)
     local ttl = math.min(options.ttl or context.messageTtl, context.messageTtl)
     if ttl <= 0 or registration.indexed == nil then
         context.log("debug", "Push for <%s> not relayed: distributor offline", to)
+        context.pushes.unavailable:add(1)
         return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
     end
     local key = tokenKey(token)
@@ -1375,12 +1678,15 @@ function keepForLater(context, token, registration, body, options, response)
     if id == nil then
         if refusal == "full" then
             context.log("debug", "Push for <%s> not kept: %s already", to, detail)
+            context.pushes.limited:add(1)
             return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "too-much-kept")
         end
         context.log("warn", "Could not keep a push message: %s", detail)
+        context.pushes.failed:add(1)
         return errors.new("internal")
     end
     context.log("debug", "Push for <%s> kept for %d s: distributor offline", to, ttl)
+    context.pushes.stored:add(1)
     response.headers.ttl = tostring(ttl)
     response.headers.location = context.keptLocationFor(messageReference(key, id))
     return 201
@@ -1396,7 +1702,9 @@ local MAX_MESSAGE_ID_LENGTH = 64
 ____exports.RETRY_AFTER_SECONDS = 60
 --- Handles one POST to an endpoint: the answer now, or a promise of it.
 function ____exports.relayPush(context, token, request, response)
+    local pushes = context.pushes
     if #token > MAX_TOKEN_LENGTH then
+        pushes.unknown_endpoint:add(1)
         return errors.new("unknown-endpoint")
     end
     local registration, failure, detail = context.registry.resolve(
@@ -1406,30 +1714,34 @@ function ____exports.relayPush(context, token, request, response)
     if registration == nil then
         if failure == "failed" then
             context.log("warn", "Could not look up a push endpoint in storage: %s", detail)
+            pushes.failed:add(1)
             return errors.new("internal")
         end
         context.log("debug", "Push to an %s endpoint", failure)
+        pushes.unknown_endpoint:add(1)
         return errors.new("unknown-endpoint")
     end
     local body = request.body
     if body == nil or #body == 0 then
+        pushes.bad_request:add(1)
         return errors.new("empty-body")
     end
     if #body > MAX_BODY_BYTES then
+        pushes.bad_request:add(1)
         return errors.new("body-too-large")
     end
     local options, problem = parsePushHeaders(request.headers)
     if options == nil then
+        pushes.bad_request:add(1)
         response.status_code = 400
         response.headers.content_type = "text/plain; charset=utf-8"
         return problem
     end
-    local wait = context.limiter.take(
-        token,
-        context.clock()
-    )
+    local started = context.clock()
+    local wait = context.limiter.take(token, started)
     if wait > 0 then
         context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub)
+        pushes.limited:add(1)
         return retryLater(response, wait, "rate-limited")
     end
     local to = registration.sub
@@ -1446,6 +1758,7 @@ function ____exports.relayPush(context, token, request, response)
     local user = bare(to) or to
     if context.pending.countFor(user) >= context.maxInFlight then
         context.log("debug", "Push for <%s> refused: %d already awaiting an answer", to, context.maxInFlight)
+        pushes.limited:add(1)
         return retryLater(response, 1, "too-many-in-flight")
     end
     local id = context.newId()
@@ -1461,6 +1774,9 @@ function ____exports.relayPush(context, token, request, response)
         context.pending.send(
             iq,
             function(settled)
+                if settled.answered then
+                    context.answerTime:sample(context.clock() - started)
+                end
                 resolve(outcome(
                     context,
                     settled,
@@ -2032,9 +2348,11 @@ local hashAttributeProblem = ____protocol.hashAttributeProblem
 local registeredReply = ____protocol.registeredReply
 --- Answers one `<register/>` IQ: the stanza to send back to the client.
 function ____exports.answerRegistration(context, request)
+    local registrations = context.registrations
     local from = request.attr.from
     if from == nil or not isPermitted(context.config.acl, from) then
         context.log("debug", "Registration from <%s> refused by unified_push_acl", from)
+        registrations.forbidden:add(1)
         return error_reply(request, "auth", "forbidden", "Not permitted to register on this service")
     end
     local register = request.tags[1]
@@ -2042,6 +2360,7 @@ function ____exports.answerRegistration(context, request)
     local instance = register and register.attr.instance
     local problem = hashAttributeProblem("application", application) or hashAttributeProblem("instance", instance)
     if problem ~= nil or application == nil or instance == nil then
+        registrations.bad_request:add(1)
         return error_reply(request, "modify", "bad-request", problem)
     end
     local now = context.now()
@@ -2056,6 +2375,7 @@ function ____exports.answerRegistration(context, request)
     if token == nil then
         if outcome == "limit" then
             context.log("debug", "Registration from <%s> refused: %s already", from, detail)
+            registrations.limited:add(1)
             return error_reply(
                 request,
                 "cancel",
@@ -2064,9 +2384,15 @@ function ____exports.answerRegistration(context, request)
             )
         end
         context.log("warn", "Could not issue a push endpoint with the %s backend: %s", context.backendName, detail)
+        registrations.failed:add(1)
         return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint")
     end
     context.log("debug", outcome and "Renewed a push endpoint for <%s>" or "Registered a push endpoint for <%s>", from)
+    if outcome then
+        registrations.renewed:add(1)
+    else
+        registrations.new:add(1)
+    end
     return registeredReply(
         request,
         context.endpointFor(token),
@@ -2170,9 +2496,299 @@ function ____exports.isOffline(fullJid)
 end
 return ____exports
  end,
+["src.shell"] = function(...)
+local ____exports = {}
+local ____util_2Edatetime = require("util.datetime")
+local datetime = ____util_2Edatetime.datetime
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
+local prep = ____util_2Ejid.prep
+local split = ____util_2Ejid.split
+--- Characters of an application hash shown: enough to tell a user's apps apart.
+____exports.APPLICATION_PREFIX = 8
+--- The bare JID of a user's account, from what an admin typed; or why it is not one.
+local function accountOf(jid)
+    if type(jid) ~= "string" then
+        return nil, "give the user's JID as a string"
+    end
+    local prepped = prep(jid)
+    local ____temp_0
+    if prepped == nil then
+        ____temp_0 = nil
+    else
+        ____temp_0 = bare(prepped)
+    end
+    local user = ____temp_0
+    if user == nil or (split(user)) == nil then
+        return nil, "not a user's JID: " .. jid
+    end
+    return user, nil
+end
+local function plural(n, one, many)
+    return (tostring(n) .. " ") .. (n == 1 and one or many)
+end
+--- `unified_push:list(jid)`: one line per registration of the user.
+function ____exports.listCommand(context, ____print, jid)
+    local user, problem = accountOf(jid)
+    if user == nil then
+        return false, problem
+    end
+    local entries, err = context.registry.entries(user)
+    if err ~= nil then
+        return false, "could not read the registrations: " .. err
+    end
+    local kept = context.keptBy(user)
+    local now = context.now()
+    local rows = {}
+    local width = #"JID"
+    for key, entry in pairs(entries or ({})) do
+        local target = entry.j or "(in the token)"
+        width = math.max(width, #target)
+        local ____string_sub_result_5 = string.sub(entry.a, 1, ____exports.APPLICATION_PREFIX)
+        local ____temp_6 = datetime(entry.e) .. (entry.e < now and " (expired)" or "")
+        local ____opt_1 = kept and kept[key]
+        rows[#rows + 1] = {app = ____string_sub_result_5, jid = target, expires = ____temp_6, kept = ____opt_1 and ____opt_1.n or 0}
+    end
+    table.sort(
+        rows,
+        function(a, b)
+            local ____temp_7
+            if a.app == b.app then
+                ____temp_7 = a.jid < b.jid
+            else
+                ____temp_7 = a.app < b.app
+            end
+            return ____temp_7
+        end
+    )
+    if #rows > 0 then
+        local format = ((("%-" .. tostring(____exports.APPLICATION_PREFIX)) .. "s  %-") .. tostring(width)) .. "s  %-30s  %s"
+        ____print(string.format(
+            format,
+            "App",
+            "JID",
+            "Expires",
+            "Stored messages"
+        ))
+        for ____, row in ipairs(rows) do
+            ____print(string.format(
+                format,
+                row.app,
+                row.jid,
+                row.expires,
+                row.kept
+            ))
+        end
+    end
+    return true, (plural(#rows, "push registration", "push registrations") .. " of ") .. user
+end
+--- `unified_push:revoke(jid [, application])`: revokes the user's registrations
+-- (those whose application hash starts with `application`, as `list` shows it).
+function ____exports.revokeCommand(context, jid, application)
+    local user, problem = accountOf(jid)
+    if user == nil then
+        return false, problem
+    end
+    if application ~= nil and (type(application) ~= "string" or application == "") then
+        return false, "give the application as the start of its hash, as list() shows it"
+    end
+    local prefix = application
+    local revoked, err = context.registry.revokeApps(
+        user,
+        prefix,
+        context.now()
+    )
+    if revoked == nil then
+        return false, "could not revoke: " .. err
+    end
+    local which = prefix == nil and "" or " for applications starting with " .. prefix
+    return true, ((("Revoked " .. plural(revoked, "push registration", "push registrations")) .. " of ") .. user) .. which
+end
+local function formatValue(value)
+    return string.format("%.6g", value)
+end
+--- `unified_push:stats()`: the counts of every host the module is loaded on.
+function ____exports.statsCommand(hosts, ____print)
+    for ____, ____value in ipairs(hosts) do
+        local host = ____value[1]
+        local read = ____value[2]
+        local readings = read()
+        if readings == nil then
+            return false, "Prosody keeps no statistics: set statistics = \"internal\" in the global section and restart"
+        end
+        ____print(host)
+        for ____, ____value in ipairs(readings) do
+            local name = ____value.name
+            local values = ____value.values
+            local parts = {}
+            for ____, ____value in ipairs(values) do
+                local label = ____value[1]
+                local value = ____value[2]
+                parts[#parts + 1] = (label .. " ") .. formatValue(value)
+            end
+            ____print((("  " .. name) .. ": ") .. table.concat(parts, ", "))
+        end
+    end
+    return true, plural(#hosts, "host", "hosts")
+end
+local SECTION = "unified_push"
+local SECTION_DESC = "Push registrations and counts of mod_unified_push"
+local ITEM = "shell-command"
+--- What Prosody 13's admin shell hooks to take commands from modules.
+local ITEM_ADDED = "item-added/" .. ITEM
+--- Offers the commands to the admin shell wherever it takes them: `list` and
+-- `revoke` on `sessionHost` (the users' host: a component's parent domain, so
+-- the shell finds them by the JID typed), `stats` once for the whole server.
+-- Whether the shell takes commands is seen by whether it listens for them, once
+-- it can be loaded: at server start, when it loads, and when the users' host
+-- comes (again). Returns what to do on unload.
+function ____exports.offerShellCommands(module, sessionHost, context)
+    local hostCommands = {
+        {
+            section = SECTION,
+            section_desc = SECTION_DESC,
+            name = "list",
+            desc = "List a user's push registrations: application, JID, expiry, stored messages",
+            args = {{name = "jid", type = "string"}},
+            host_selector = "jid",
+            handler = function(self, jid)
+                return ____exports.listCommand(context, self.session.print, jid)
+            end
+        },
+        {
+            section = SECTION,
+            section_desc = SECTION_DESC,
+            name = "revoke",
+            desc = "Revoke a user's push registrations (or one application's): their endpoints answer 404",
+            args = {{name = "jid", type = "string"}, {name = "application", type = "string"}},
+            host_selector = "jid",
+            handler = function(self, jid, application)
+                return ____exports.revokeCommand(context, jid, application)
+            end
+        }
+    }
+    local instances = module:shared(("/*/" .. module.name) .. "/instances")
+    local stats = {
+        section = SECTION,
+        section_desc = SECTION_DESC,
+        name = "stats",
+        desc = "Show the push counts of every host",
+        args = {},
+        handler = function(self)
+            local hosts = {}
+            for host, instance in pairs(instances) do
+                hosts[#hosts + 1] = {host, instance.read}
+            end
+            table.sort(
+                hosts,
+                function(a, b) return a[1] < b[1] end
+            )
+            return ____exports.statsCommand(hosts, self.session.print)
+        end
+    }
+    local users = module:context(sessionHost)
+    local server = module:context("*")
+    --- The events of the users' host the commands were offered to (a reactivated host has new ones).
+    local offeredTo
+    local offeredStats = false
+    local said = false
+    local function offer()
+        local ____opt_8 = prosody.hosts[sessionHost]
+        local events = ____opt_8 and ____opt_8.events
+        if events ~= nil and events ~= offeredTo and events.get_handlers(ITEM_ADDED) then
+            if offeredTo ~= nil then
+                for ____, command in ipairs(hostCommands) do
+                    users:remove_item(ITEM, command)
+                end
+            end
+            for ____, command in ipairs(hostCommands) do
+                users:add_item(ITEM, command)
+            end
+            offeredTo = events
+        end
+        if not offeredStats and prosody.events.get_handlers(ITEM_ADDED) then
+            server:add_item(ITEM, stats)
+            offeredStats = true
+        end
+    end
+    local function sayIfNone()
+        if said or offeredTo ~= nil or offeredStats then
+            return
+        end
+        said = true
+        module:log("debug", "No admin shell here takes commands from modules (shell-command items): unified_push:list(), revoke() and stats() are not available")
+    end
+    instances[module.host] = {
+        read = context.read,
+        reoffer = function()
+            if not offeredStats then
+                return
+            end
+            server:remove_item(ITEM, stats)
+            server:add_item(ITEM, stats)
+        end
+    }
+    --- The users' host's events watched for the admin shell's arrival.
+    local watched
+    local function watch()
+        local ____opt_10 = prosody.hosts[sessionHost]
+        local events = ____opt_10 and ____opt_10.events
+        if events == nil or events == watched then
+            return
+        end
+        watched = events
+        users:hook(
+            "module-loaded",
+            function(event)
+                if event.module == "admin_shell" then
+                    offer()
+                end
+            end
+        )
+        offer()
+    end
+    watch()
+    module:hook_global(
+        "host-activated",
+        function(host)
+            if host == sessionHost then
+                watch()
+            end
+        end
+    )
+    module:hook_global(
+        "module-loaded",
+        function(event)
+            if event.module == "admin_shell" then
+                offer()
+            end
+        end
+    )
+    module:hook_global(
+        "server-started",
+        function()
+            offer()
+            sayIfNone()
+        end
+    )
+    if prosody.start_time ~= nil then
+        sayIfNone()
+    end
+    return function()
+        instances[module.host] = nil
+        local ____, other = next(instances)
+        if other ~= nil then
+            other.reoffer()
+        end
+    end
+end
+return ____exports
+ end,
 ["src.mod_unified_push"] = function(...)
 local ____exports = {}
 local mailbox
+local ____core_2Estatsmanager = require("core.statsmanager")
+local get_metric_registry = ____core_2Estatsmanager.get_metric_registry
 local ____util_2Eid = require("util.id")
 local medium = ____util_2Eid.medium
 local ____util_2Ehttp = require("util.http")
@@ -2201,6 +2817,8 @@ local ____matrix = require("src.matrix")
 local discover = ____matrix.discover
 local matrixMethodNotAllowed = ____matrix.methodNotAllowed
 local notify = ____matrix.notify
+local ____metrics = require("src.metrics")
+local declareMetrics = ____metrics.declareMetrics
 local ____pending = require("src.pending")
 local pendingPushes = ____pending.pendingPushes
 local ____protocol = require("src.protocol")
@@ -2218,9 +2836,13 @@ local ____sessions = require("src.sessions")
 local isOffline = ____sessions.isOffline
 local sessionHostOf = ____sessions.sessionHostOf
 local watchSessions = ____sessions.watchSessions
+local ____shell = require("src.shell")
+local offerShellCommands = ____shell.offerShellCommands
 local ____userindex = require("src.userindex")
 local userIndex = ____userindex.userIndex
 local isComponent = module:get_host_type() == "component"
+--- Where the distributors' sessions live: our host, or a component's parent domain.
+local sessionHost = sessionHostOf(module.host, isComponent)
 local config = readConfig(
     function(name) return module:get_option(name) end,
     {
@@ -2235,6 +2857,10 @@ module:add_feature(NS)
 local function log(level, message, ...)
     return module:log(level, message, ...)
 end
+local metrics = declareMetrics(
+    module,
+    function() return get_metric_registry() ~= nil end
+)
 local function keyvalStore(name)
     local store, problem = module:open_store(name)
     if store == nil then
@@ -2268,7 +2894,7 @@ local index = userIndex(
 )
 --- Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens).
 local RESOLVED_TOKENS = 4096
-local registry = endpointRegistry(backend, index, RESOLVED_TOKENS)
+local registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations)
 local pending = pendingPushes({
     send = function(stanza) return module:send(stanza) end,
     addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
@@ -2291,8 +2917,14 @@ mailbox = newMailbox({
     end,
     newId = medium,
     now = os.time,
-    log = log
+    log = log,
+    removed = metrics.removed
 })
+local levels = {inFlight = pending.total, stored = mailbox.totals}
+module:hook_global(
+    "stats-update",
+    function() return metrics.update(levels) end
+)
 module:hourly(
     "Purge expired push registrations and messages",
     function()
@@ -2327,7 +2959,8 @@ module:hook(
                 backendName = backend.name,
                 endpointFor = function(token) return (base() .. "/") .. endpointPath(token, urlencode) end,
                 now = os.time,
-                log = log
+                log = log,
+                registrations = metrics.registrations
             },
             event.stanza
         )
@@ -2362,7 +2995,7 @@ module:hook(
 )
 watchSessions(
     module,
-    sessionHostOf(module.host, isComponent),
+    sessionHost,
     {
         offline = pending.dropTarget,
         online = function(fullJid) return mailbox.flush(
@@ -2382,7 +3015,20 @@ watchSessions(
         end
     }
 )
-module.unload = function() return pending.dropAll() end
+local withdrawShellCommands = offerShellCommands(
+    module,
+    sessionHost,
+    {
+        registry = registry,
+        keptBy = mailbox.keptBy,
+        read = function() return metrics.read(levels) end,
+        now = os.time
+    }
+)
+module.unload = function()
+    pending.dropAll()
+    withdrawShellCommands()
+end
 --- Where the push message resources (the Locations of 201s) live under the base.
 local MESSAGE_PREFIX = "message/"
 local relay = {
@@ -2399,7 +3045,9 @@ local relay = {
     newId = medium,
     now = os.time,
     clock = clock,
-    log = log
+    log = log,
+    pushes = metrics.pushes,
+    answerTime = metrics.answerTime
 }
 local DISCOVERY = "{\"unifiedpush\":{\"version\":1}}"
 local function methodNotAllowed(event)

@@ -69,12 +69,30 @@ local function body_of(sent) return require "util.encodings".base64.decode(sent.
 
 local ENTRY = { a = "A", i = "I", e = 1000, t = "token", j = "u@h/phone" };
 
+-- Counters as the metrics hand them out (add), with what was added (n).
+local function counters()
+	return setmetatable({}, { __index = function(t, name)
+		local counter = { n = 0, add = function(self, delta) self.n = self.n + delta; end };
+		rawset(t, name, counter);
+		return counter;
+	end });
+end
+
+-- How many messages were removed for each reason, reasons with none left out.
+local function removals(context)
+	local found = {};
+	for reason, counter in pairs(context.removed) do
+		if counter.n ~= 0 then found[reason] = counter.n; end
+	end
+	return found;
+end
+
 local function new_mailbox(options)
 	options = options or {};
 	local clock = { now = 100 };
 	local context = {
 		messages = memory_archive(),
-		kept = memory_keyval(),
+		kept = options.kept or memory_keyval(),
 		maxMessages = options.maxMessages or 10,
 		maxBytes = options.maxBytes or 10000,
 		service = "h",
@@ -84,6 +102,7 @@ local function new_mailbox(options)
 		newId = (function() local n = 0; return function() n = n + 1; return "iq" .. n; end; end)(),
 		now = function() return clock.now; end,
 		log = function() end,
+		removed = counters(),
 	};
 	context.revoke = function(user, key) context.revoked[#context.revoked + 1] = user .. " " .. key; end;
 	return mailbox_module.mailbox(context), context, clock;
@@ -111,6 +130,8 @@ describe("the mailbox", function()
 		local bodies = {};
 		for _, sent in ipairs(context.pending.sent) do bodies[#bodies + 1] = body_of(sent); end
 		assert.same({ "other", "second" }, bodies);
+		assert.same({ replaced = 1 }, removals(context));
+		assert.same({ 2, 11 }, { box.totals() });
 	end);
 
 	it("sends oldest first, a window at a time, and forgets only what was delivered", function()
@@ -132,6 +153,8 @@ describe("the mailbox", function()
 		assert.equal("m2", body_of(pending.sent[again + 1]));
 		assert.equal("m10", body_of(pending.sent[again + 2]));
 		assert.same({ n = 2, b = 5 }, context.kept.data["u@h"].k1);
+		assert.same({ delivered = 8 }, removals(context));
+		assert.same({ 2, 5 }, { box.totals() });
 	end);
 
 	it("does not flush an endpoint twice at once, nor for another full JID", function()
@@ -150,6 +173,7 @@ describe("the mailbox", function()
 		box.flush("u@h/phone", "u@h");
 		context.pending.settle(1, "gone");
 		assert.same({ "u@h k1" }, context.revoked);
+		assert.same({}, removals(context), "removed before the endpoint went");
 	end);
 
 	it("neither sends nor keeps an expired message", function()
@@ -163,6 +187,8 @@ describe("the mailbox", function()
 		context.pending.settle(1, "delivered");
 		assert.is_nil(context.kept.data["u@h"]);
 		assert.same({}, context.messages.data.k1);
+		assert.same({ expired = 1, delivered = 1 }, removals(context));
+		assert.same({ 0, 0 }, { box.totals() });
 	end);
 
 	it("cancels a kept message once, and not an expired one", function()
@@ -174,6 +200,8 @@ describe("the mailbox", function()
 		local stale = box.keep("u@h", "k1", "A", "I", "stale", 10);
 		clock.now = clock.now + 11;
 		assert.same({ false }, { (box.cancel("k1", stale)) });
+		assert.same({ cancelled = 1, expired = 1 }, removals(context));
+		assert.same({ 0, 0 }, { box.totals() });
 	end);
 
 	it("sweeps expired messages of every user", function()
@@ -184,20 +212,26 @@ describe("the mailbox", function()
 		assert.equal(1, box.sweep());
 		assert.is_nil(context.kept.data["u@h"]);
 		assert.same({ n = 1, b = 4 }, context.kept.data["v@h"].k2);
+		assert.same({ expired = 1 }, removals(context));
+		assert.same({ 1, 4 }, { box.totals() });
 	end);
 
 	it("drops what an endpoint keeps when it is gone, and when flushing finds it gone", function()
 		local box, context = new_mailbox();
 		box.keep("u@h", "k1", "A", "I", "x", 60);
+		box.keep("u@h", "k1", "A", "I", "yz", 60);
 		box.drop("u@h", "k1");
 		assert.is_nil(context.kept.data["u@h"]);
 		assert.same({}, context.messages.data.k1);
+		assert.same({ endpoint_gone = 2 }, removals(context));
+		assert.same({ 0, 0 }, { box.totals() });
 		local orphan, orphan_context = new_mailbox({ entry = false });
 		orphan_context.entryOf = function() return nil; end;
 		orphan.keep("u@h", "k1", "A", "I", "y", 60);
 		orphan.flush("u@h/phone", "u@h");
 		assert.equal(0, #orphan_context.pending.sent);
 		assert.is_nil(orphan_context.kept.data["u@h"]);
+		assert.same({ endpoint_gone = 1 }, removals(orphan_context));
 	end);
 
 	it("does not keep a message it could not count", function()
@@ -206,5 +240,26 @@ describe("the mailbox", function()
 		assert.same({ nil, "failed", "could not update the count of kept messages" },
 			{ box.keep("u@h", "k1", "A", "I", "x", 60) });
 		assert.same({}, context.messages.data.k1);
+		assert.same({ 0, 0 }, { box.totals() });
+	end);
+
+	it("starts its totals from what every user keeps, where the store lists users", function()
+		local kept = memory_keyval();
+		kept.data["u@h"] = { k1 = { n = 2, b = 10 }, k2 = { n = 1, b = 5 } };
+		kept.data["v@h"] = { k3 = { n = 4, b = 100 } };
+		local box = new_mailbox({ kept = kept });
+		assert.same({ 7, 115 }, { box.totals() });
+		box.keep("v@h", "k3", "A", "I", "12345", 60);
+		assert.same({ 8, 120 }, { box.totals() });
+		kept.users = nil;
+		assert.same({ 0, 0 }, { new_mailbox({ kept = kept }).totals() }, "counted without listing users");
+	end);
+
+	it("tells what each endpoint of a user keeps", function()
+		local box = new_mailbox();
+		box.keep("u@h", "k1", "A", "I", "abc", 60);
+		box.keep("u@h", "k1", "A", "I", "de", 60);
+		assert.same({ k1 = { n = 2, b = 5 } }, (box.keptBy("u@h")));
+		assert.is_nil((box.keptBy("v@h")));
 	end);
 end);

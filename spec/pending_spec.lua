@@ -8,7 +8,7 @@ local pending_lib = require "pending";
 local SERVICE = "example.test";
 
 local function harness(timeout)
-	local h = { now = 100, sent = {}, timers = {}, settled = {} };
+	local h = { now = 100, sent = {}, timers = {}, settled = {}, answered = {} };
 	h.pending = pending_lib.pendingPushes({
 		send = function(stanza) table.insert(h.sent, stanza); end,
 		addTimer = function(delay, callback)
@@ -26,6 +26,7 @@ local function harness(timeout)
 		h.pending.send(iq, function(settlement)
 			assert.is_nil(h.settled[id], "settled twice: " .. id);
 			h.settled[id] = settlement.answer .. "/" .. settlement.reason;
+			h.answered[id] = settlement.answered;
 		end);
 	end
 	-- Moves the clock to `t`, running the timers that are due by then.
@@ -60,8 +61,10 @@ describe("pending pushes", function()
 		h.push("a", "u@example.test/d");
 		h.push("b", "u@example.test/d");
 		h.push("c", "u@example.test/d");
-		assert.equal(3, #h.sent);
+		h.push("d", "v@example.test/d");
+		assert.equal(4, #h.sent);
 		assert.equal(3, h.pending.countFor("u@example.test"));
+		assert.equal(4, h.pending.total());
 		assert.is_true(h.pending.answer(reply("a", "u@example.test/d", "result")));
 		assert.is_true(h.pending.answer(reply("b", "u@example.test/d", "error", "item-not-found")));
 		assert.is_true(h.pending.answer(reply("c", "u@example.test/d", "error", "service-unavailable")));
@@ -70,7 +73,9 @@ describe("pending pushes", function()
 			b = "gone/item-not-found",
 			c = "unavailable/service-unavailable",
 		}, h.settled);
+		assert.same({ a = true, b = true, c = true }, h.answered);
 		assert.equal(0, h.pending.countFor("u@example.test"));
+		assert.equal(1, h.pending.total());
 	end);
 
 	it("ignores answers from anyone but the distributor asked, and repeated answers", function()
@@ -108,6 +113,8 @@ describe("pending pushes", function()
 		assert.equal(0, h.armed(), "the timer stops once nothing waits");
 		assert.equal(0, h.pending.countFor("u@example.test"));
 		assert.equal(0, h.pending.countFor("v@example.test"));
+		assert.same({ a = false, b = false, c = true, d = false }, h.answered, "a timeout is no answer");
+		assert.equal(0, h.pending.total());
 	end);
 
 	it("arms the timer again for pushes sent after it stopped", function()
@@ -144,6 +151,7 @@ describe("pending pushes", function()
 		h.push("c", "u@example.test/phone");
 		h.pending.dropTarget("u@example.test/phone");
 		assert.same({ a = "unavailable/offline", c = "unavailable/offline" }, h.settled);
+		assert.same({ a = false, c = false }, h.answered, "going offline is no answer");
 		assert.equal(1, h.pending.countFor("u@example.test"));
 		h.advance(120);
 		assert.equal("unavailable/timeout", h.settled.b);

@@ -36,10 +36,19 @@ local function scripted_backend()
 	return backend;
 end
 
+-- Counters as the metrics hand them out (add), with what was added (n).
+local function counters()
+	return setmetatable({}, { __index = function(t, name)
+		local counter = { n = 0, add = function(self, delta) self.n = self.n + delta; end };
+		rawset(t, name, counter);
+		return counter;
+	end });
+end
+
 local function new_registry()
-	local backend, store = scripted_backend(), memory_store();
+	local backend, store, revocations = scripted_backend(), memory_store(), counters();
 	local index = userindex.userIndex(store, 10, backend.dropRecord);
-	return registry_module.endpointRegistry(backend, index, 16), backend, store;
+	return registry_module.endpointRegistry(backend, index, 16, revocations), backend, store, revocations;
 end
 
 describe("the endpoint registry", function()
@@ -58,7 +67,7 @@ describe("the endpoint registry", function()
 		local token = registry.register("u@h/phone", "A", "I", 100, 0);
 		registry.register("u@h/tablet", "A", "I", 200, 50);
 		local index = userindex.userIndex(store, 10, backend.dropRecord);
-		local restarted = registry_module.endpointRegistry(backend, index, 16);
+		local restarted = registry_module.endpointRegistry(backend, index, 16, counters());
 		local registration = restarted.resolve(token, 150);
 		assert.equal("u@h/tablet", registration.sub);
 		assert.equal(200, registration.exp);
@@ -82,10 +91,11 @@ describe("the endpoint registry", function()
 	end);
 
 	it("revokes a bound token by forgetting its entry, and a renewal then gets a new token", function()
-		local registry, backend = new_registry();
+		local registry, backend, _, revocations = new_registry();
 		local token = registry.register("u@h/phone", "A", "I", 100, 0);
 		local registration = registry.resolve(token, 1);
 		assert.same({ true }, { registry.revoke(token, registration, 1) });
+		assert.equal(1, revocations.gone.n);
 		assert.same({ nil, "revoked" }, { registry.resolve(token, 2) });
 		assert.same({ tokenKey(token) }, backend.dropped);
 		assert.is_nil(backend.revoked[token], "a bound token needs no revocation list entry");
@@ -110,12 +120,13 @@ describe("the endpoint registry", function()
 		local backend = scripted_backend();
 		backend.claims.t = { sub = "u@h/phone", application = "A", instance = "I", exp = 100, indexed = true };
 		local broken_store = { get = function() return nil, "disk on fire"; end };
-		local registry = registry_module.endpointRegistry(backend, userindex.userIndex(broken_store, 10, function() end), 16);
+		local registry = registry_module.endpointRegistry(backend, userindex.userIndex(broken_store, 10, function() end), 16,
+			counters());
 		assert.same({ nil, "failed", "disk on fire" }, { registry.resolve("t", 1) });
 		assert.same({ nil, "failed", "disk on fire" }, { registry.resolve("t", 1) }, "a failure was cached");
 	end);
 	it("revokes every endpoint of a deleted account, those from before stable endpoints too", function()
-		local registry, backend, store = new_registry();
+		local registry, backend, store, revocations = new_registry();
 		local a = registry.register("u@h/phone", "A", "I", 100, 0);
 		local b = registry.register("u@h/phone", "B", "I", 100, 0);
 		local other = registry.register("v@h/phone", "A", "I", 100, 0);
@@ -130,5 +141,63 @@ describe("the endpoint registry", function()
 		assert.same({ nil, "revoked" }, { registry.resolve("legacy", 3) }, "the cache still knew the legacy token");
 		assert.is_nil(store.data["u@h"]);
 		assert.truthy((registry.resolve(other, 3)), "another user's endpoint went too");
+		assert.equal(3, revocations.account_deleted.n);
+		assert.equal(0, revocations.gone.n + revocations.admin.n);
+	end);
+
+	it("counts a revocation only once it is stored", function()
+		local registry, backend, _, revocations = new_registry();
+		backend.claims.legacy = { sub = "u@h/phone", application = "A", instance = "I", exp = 50 };
+		backend.revoke = function() return false, "disk full"; end
+		assert.same({ false, "disk full" }, { registry.revoke("legacy", registry.resolve("legacy", 10), 10) });
+		assert.equal(0, revocations.gone.n);
+	end);
+
+	describe("revokes for an admin", function()
+		local function three_apps()
+			local registry, backend, store, revocations = new_registry();
+			local tokens = {
+				registry.register("u@h/phone", "AAAAAAAAone", "I", 100, 0),
+				registry.register("u@h/phone", "AAAAAAAAtwo", "I", 100, 0),
+				(registry.register("u@h/tablet", "BBBBBBBBone", "I", 100, 0)),
+			};
+			local other = registry.register("v@h/phone", "AAAAAAAAone", "I", 100, 0);
+			for _, token in ipairs(tokens) do assert.truthy((registry.resolve(token, 1))); end
+			return registry, backend, store, revocations, tokens, other;
+		end
+
+		it("the applications whose hash starts with what is given", function()
+			local registry, backend, _, revocations, tokens, other = three_apps();
+			assert.same({ 2, nil }, { registry.revokeApps("u@h", "AAAAAAAA", 2) });
+			assert.same({ nil, "revoked" }, { registry.resolve(tokens[1], 3) });
+			assert.same({ nil, "revoked" }, { registry.resolve(tokens[2], 3) });
+			assert.truthy((registry.resolve(tokens[3], 3)), "an application that does not match went too");
+			assert.truthy((registry.resolve(other, 3)), "another user's endpoint went too");
+			local dropped, expected = { table.unpack(backend.dropped) }, { tokenKey(tokens[1]), tokenKey(tokens[2]) };
+			table.sort(dropped);
+			table.sort(expected);
+			assert.same(expected, dropped, "their records were not dropped");
+			assert.equal(2, revocations.admin.n);
+		end);
+
+		it("every application of the user, and nothing of an unknown one", function()
+			local registry, _, store, revocations, tokens = three_apps();
+			assert.same({ 0, nil }, { registry.revokeApps("u@h", "ZZ", 2) });
+			assert.same({ 3, nil }, { registry.revokeApps("u@h", nil, 2) });
+			for _, token in ipairs(tokens) do assert.same({ nil, "revoked" }, { registry.resolve(token, 3) }); end
+			assert.is_nil(store.data["u@h"], "the user's index record is still there");
+			assert.same({ 0, nil }, { registry.revokeApps("nobody@h", nil, 2) });
+			assert.equal(3, revocations.admin.n);
+		end);
+
+		it("lists the entries it would revoke", function()
+			local registry = three_apps();
+			local entries = registry.entries("u@h");
+			local apps = {};
+			for _, entry in pairs(entries) do apps[#apps + 1] = entry.a .. " " .. entry.j; end
+			table.sort(apps);
+			assert.same({ "AAAAAAAAone u@h/phone", "AAAAAAAAtwo u@h/phone", "BBBBBBBBone u@h/tablet" }, apps);
+			assert.is_nil((registry.entries("nobody@h")));
+		end);
 	end);
 end);

@@ -147,4 +147,16 @@ describe("the user index", function()
 		assert.truthy(store.data.v);
 		assert.same({ nil, nil }, { index.removeUser("nobody") });
 	end);
+
+	it("lists a user's entries, expired ones too until they are purged", function()
+		local index = new_index();
+		index.register("u", "u/r", "A", "I", 100, 0, tokens("a"));
+		index.register("u", "u/r", "B", "I", 10, 0, tokens("b"));
+		local entries = index.entries("u");
+		assert.same({ a = "A", i = "I", e = 100, t = "a", j = "u/r" }, entries[tokenKey("a")]);
+		assert.same({ a = "B", i = "I", e = 10, t = "b", j = "u/r" }, entries[tokenKey("b")]);
+		assert.same({ nil, nil }, { index.entries("nobody") });
+		local broken = new_index(10, { get = function() return nil, "disk on fire"; end });
+		assert.same({ nil, "disk on fire" }, { broken.entries("u") });
+	end);
 end);

@@ -4,10 +4,13 @@
 // store with one archive per endpoint (named by its token key), oldest first;
 // a small record per user counts what each endpoint keeps, for the per-user
 // bounds and to find the endpoints with messages when a distributor returns.
+// The totals over every user are kept in memory for the metrics' gauges:
+// summed from those records at load, then moved with every change to them.
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { base64 } from "util.encodings";
 import { iq, Stanza, stanza } from "util.stanza";
 import { Logger } from "./log";
+import { Counts, RemovalReason } from "./metrics";
 import { PendingPushes } from "./pending";
 import { NS } from "./protocol";
 import { Entry } from "./userindex";
@@ -52,6 +55,8 @@ export interface MailboxContext {
   /** Seconds since the epoch. */
   readonly now: (this: void) => number;
   readonly log: Logger;
+  /** Messages removed from the store, by why. */
+  readonly removed: Counts<RemovalReason>;
 }
 
 export interface Mailbox {
@@ -84,6 +89,18 @@ export interface Mailbox {
   drop(this: void, user: string, key: string): void;
   /** Removes expired messages of every user; how many, or undefined where the store cannot list users. */
   sweep(this: void): number | undefined;
+  /** What each endpoint of `user` keeps (undefined: nothing), or the store's error. */
+  keptBy(
+    this: void,
+    user: string,
+  ): LuaMultiReturn<
+    [kept: KeptRecord | undefined, err: undefined] | [kept: undefined, err: string]
+  >;
+  /**
+   * Messages and bytes kept for every user. Summed at load where the store can
+   * list users (else counted from zero: what was kept before the start is missed).
+   */
+  totals(this: void): LuaMultiReturn<[messages: number, bytes: number]>;
 }
 
 interface Item {
@@ -100,9 +117,26 @@ function isEmpty(record: KeptRecord): boolean {
 }
 
 export function mailbox(context: MailboxContext): Mailbox {
-  const { messages, kept } = context;
+  const { messages, kept, removed } = context;
   /** Endpoints being flushed now: a second trigger (presence after bind) waits for the first. */
   const flushing = new LuaTable<string, true>();
+
+  // Every user's counts, summed once; changes to the records move them.
+  let totalMessages = 0;
+  let totalBytes = 0;
+  if (kept.users !== undefined) {
+    const users: string[] = [];
+    for (const user of kept.users()) users.push(user);
+    for (const user of users) {
+      const [record] = kept.get(user);
+      if (record !== undefined && record !== false) {
+        for (const [, counts] of record) {
+          totalMessages += counts.n;
+          totalBytes += counts.b;
+        }
+      }
+    }
+  }
 
   /** Every message an endpoint keeps, oldest first; or the store's error. */
   function itemsOf(
@@ -131,19 +165,29 @@ export function mailbox(context: MailboxContext): Mailbox {
     const counts: KeptRecord = record ?? new LuaMap();
     const current = counts.get(key) ?? { n: 0, b: 0 };
     const n = current.n + messageDelta;
-    if (n > 0) counts.set(key, { n, b: math.max(0, current.b + byteDelta) });
+    const b = n > 0 ? math.max(0, current.b + byteDelta) : 0;
+    if (n > 0) counts.set(key, { n, b });
     else counts.delete(key);
     const [ok] = kept.set(user, isEmpty(counts) ? undefined : counts);
-    return ok === true;
+    if (ok !== true) return false;
+    totalMessages += math.max(0, n) - current.n;
+    totalBytes += b - current.b;
+    return true;
   }
 
-  /** Forgets everything an endpoint keeps. */
+  /** Forgets everything an endpoint keeps (it is gone). */
   function drop(user: string, key: string): void {
     messages.delete(key);
     const [record, err] = kept.get(user);
-    if (err !== undefined || record === undefined || record.get(key) === undefined) return;
+    if (err !== undefined || record === undefined) return;
+    const current = record.get(key);
+    if (current === undefined) return;
     record.delete(key);
-    kept.set(user, isEmpty(record) ? undefined : record);
+    const [ok] = kept.set(user, isEmpty(record) ? undefined : record);
+    if (ok !== true) return;
+    totalMessages -= current.n;
+    totalBytes -= current.b;
+    removed.endpoint_gone.add(current.n);
   }
 
   /** Deletes the given messages of an endpoint; how many messages and bytes went. */
@@ -170,7 +214,10 @@ export function mailbox(context: MailboxContext): Mailbox {
     const expired: Item[] = [];
     for (const item of items) if (item.expires < now) expired.push(item);
     const [gone, bytes] = remove(key, expired);
-    if (gone > 0) count(user, key, -gone, -bytes);
+    if (gone > 0) {
+      count(user, key, -gone, -bytes);
+      removed.expired.add(gone);
+    }
     return gone;
   }
 
@@ -182,29 +229,36 @@ export function mailbox(context: MailboxContext): Mailbox {
       return;
     }
     const now = context.now();
-    const done: Item[] = [];
+    const expired: Item[] = [];
     const due: Item[] = [];
-    for (const item of items) (item.expires < now ? done : due).push(item);
+    /** Delivered now. */
+    const done: Item[] = [];
+    for (const item of items) (item.expires < now ? expired : due).push(item);
     flushing.set(key, true);
     let next = 0;
     let waiting = 0;
     let stopped = false;
-    let gone = false;
+    let appGone = false;
 
     function finish(): void {
       flushing.delete(key);
-      if (gone) {
+      const [lapsed, lapsedBytes] = remove(key, expired);
+      const [delivered, deliveredBytes] = remove(key, done);
+      removed.expired.add(lapsed);
+      removed.delivered.add(delivered);
+      const gone = lapsed + delivered;
+      if (gone > 0 && !count(user, key, -gone, -(lapsedBytes + deliveredBytes))) {
+        context.log("warn", "Could not update the count of kept push messages");
+      }
+      if (appGone) {
+        // The rest goes with the endpoint.
         context.revoke(user, key, entry);
         return;
-      }
-      const [removed, bytes] = remove(key, done);
-      if (removed > 0 && !count(user, key, -removed, -bytes)) {
-        context.log("warn", "Could not update the count of kept push messages");
       }
       context.log(
         "debug",
         "Sent %d kept push messages to <%s>, %d left",
-        removed,
+        delivered,
         target,
         due.length - next,
       );
@@ -228,7 +282,7 @@ export function mailbox(context: MailboxContext): Mailbox {
           } else {
             // Anything else ends this flush: the rest waits for the next chance.
             stopped = true;
-            if (settled.answer === "gone") gone = true;
+            if (settled.answer === "gone") appGone = true;
           }
           if (waiting === 0 && (stopped || next >= due.length)) finish();
           else sendMore();
@@ -280,13 +334,14 @@ export function mailbox(context: MailboxContext): Mailbox {
       })
         .text_tag("push", base64.encode(body), { xmlns: NS, application, instance })
         .up();
-      const [removed, removedBytes] = remove(key, replaced);
+      const [replacedCount, replacedBytes] = remove(key, replaced);
+      removed.replaced.add(replacedCount);
       const [id, appendErr] = messages.append(key, undefined, message, now, topic);
       if (id === undefined || id === false) {
-        count(user, key, -removed, -removedBytes);
+        count(user, key, -replacedCount, -replacedBytes);
         return $multi(undefined, "failed", tostring(appendErr));
       }
-      if (!count(user, key, 1 - removed, body.length - removedBytes)) {
+      if (!count(user, key, 1 - replacedCount, body.length - replacedBytes)) {
         // Kept but not counted: it would escape the bounds, so it must not stay.
         messages.delete(key, { key: id });
         return $multi(undefined, "failed", "could not update the count of kept messages");
@@ -322,7 +377,9 @@ export function mailbox(context: MailboxContext): Mailbox {
       if (ok === undefined || ok === false) return $multi(undefined, tostring(deleteErr));
       const user = message.attr.user;
       if (user !== undefined) count(user, key, -1, -(tonumber(message.attr.bytes) ?? 0));
-      return $multi((tonumber(message.attr.expires) ?? 0) >= context.now(), undefined);
+      const live = (tonumber(message.attr.expires) ?? 0) >= context.now();
+      (live ? removed.cancelled : removed.expired).add(1);
+      return $multi(live, undefined);
     },
 
     drop,
@@ -332,14 +389,24 @@ export function mailbox(context: MailboxContext): Mailbox {
       const users: string[] = [];
       for (const user of kept.users()) users.push(user);
       const now = context.now();
-      let removed = 0;
+      let swept = 0;
       for (const user of users) {
         const [record, err] = kept.get(user);
         if (err === undefined && record !== undefined) {
-          for (const [key] of record) removed += removeExpired(user, key, now);
+          for (const [key] of record) swept += removeExpired(user, key, now);
         }
       }
-      return removed;
+      return swept;
+    },
+
+    keptBy(user) {
+      const [record, err] = kept.get(user);
+      if (err !== undefined) return $multi(undefined, tostring(err));
+      return $multi(record, undefined);
+    },
+
+    totals() {
+      return $multi(totalMessages, totalBytes);
     },
   };
 }

@@ -1,6 +1,8 @@
 // mod_unified_push: a UnifiedPush provider for Prosody. This file only wires the
-// pieces together: options, dependencies, stores, hooks and HTTP routes.
+// pieces together: options, dependencies, metrics, stores, hooks, HTTP routes and
+// admin shell commands.
 import { HttpEvent } from "net.http.server";
+import { get_metric_registry } from "core.statsmanager";
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
 import { urldecode, urlencode } from "util.http";
@@ -19,6 +21,7 @@ import {
   methodNotAllowed as matrixMethodNotAllowed,
   notify,
 } from "./matrix";
+import { declareMetrics, Levels } from "./metrics";
 import { pendingPushes } from "./pending";
 import { NS } from "./protocol";
 import { rateLimiter } from "./ratelimit";
@@ -26,9 +29,12 @@ import { answerRegistration } from "./registeriq";
 import { cancelMessage, RelayContext, relayPush } from "./relay";
 import { endpointRegistry } from "./registry";
 import { isOffline, sessionHostOf, watchSessions } from "./sessions";
+import { offerShellCommands } from "./shell";
 import { userIndex, UserRecord } from "./userindex";
 
 const isComponent = module.get_host_type() === "component";
+/** Where the distributors' sessions live: our host, or a component's parent domain. */
+const sessionHost = sessionHostOf(module.host, isComponent);
 const config = readConfig((name) => module.get_option(name), {
   host: module.host,
   isComponent,
@@ -40,6 +46,8 @@ module.depends("disco");
 module.add_feature(NS);
 
 const log: Logger = (level, message, ...args) => module.log(level, message, ...args);
+
+const metrics = declareMetrics(module, () => get_metric_registry() !== undefined);
 
 // The module's stores; one that cannot be opened stops the load, naming it.
 function keyvalStore<T>(name: string): KeyValStore<T> {
@@ -74,7 +82,7 @@ const index = userIndex(
 );
 /** Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens). */
 const RESOLVED_TOKENS = 4096;
-const registry = endpointRegistry(backend, index, RESOLVED_TOKENS);
+const registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations);
 
 const pending = pendingPushes({
   send: (stanza) => module.send(stanza),
@@ -98,7 +106,12 @@ const mailbox = newMailbox({
   newId: medium,
   now: os.time,
   log,
+  removed: metrics.removed,
 });
+
+// Gauges are set when Prosody collects, from what pending and the mailbox count anyway.
+const levels: Levels = { inFlight: pending.total, stored: mailbox.totals };
+module.hook_global("stats-update", () => metrics.update(levels));
 
 module.hourly("Purge expired push registrations and messages", () => {
   const registrations = index.sweep(os.time()) ?? 0;
@@ -132,6 +145,7 @@ module.hook(`iq-set/host/${NS}:register`, (event) => {
       endpointFor: (token) => `${base()}/${endpointPath(token, urlencode)}`,
       now: os.time,
       log,
+      registrations: metrics.registrations,
     },
     event.stanza,
   );
@@ -160,7 +174,7 @@ module.hook(
   10,
 );
 
-watchSessions(module, sessionHostOf(module.host, isComponent), {
+watchSessions(module, sessionHost, {
   offline: pending.dropTarget,
   online: (fullJid) => mailbox.flush(fullJid, bare(fullJid) ?? fullJid),
   deleted: (user) => {
@@ -171,7 +185,16 @@ watchSessions(module, sessionHostOf(module.host, isComponent), {
       module.log("info", "Removed %d push endpoints of a deleted account", removed);
   },
 });
-module.unload = () => pending.dropAll();
+const withdrawShellCommands = offerShellCommands(module, sessionHost, {
+  registry,
+  keptBy: mailbox.keptBy,
+  read: () => metrics.read(levels),
+  now: os.time,
+});
+module.unload = () => {
+  pending.dropAll();
+  withdrawShellCommands();
+};
 
 /** Where the push message resources (the Locations of 201s) live under the base. */
 const MESSAGE_PREFIX = "message/";
@@ -192,6 +215,8 @@ const relay: RelayContext = {
   now: os.time,
   clock,
   log,
+  pushes: metrics.pushes,
+  answerTime: metrics.answerTime,
 };
 
 const DISCOVERY = '{"unifiedpush":{"version":1}}';

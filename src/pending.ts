@@ -1,6 +1,7 @@
 // Pushes waiting for the distributor's answer. This replaces module:send_iq,
 // which keeps at most 256 IQs in flight (evicting older ones with an error) and
-// leaves two event handlers and a timer behind for every evicted IQ (SPEC §6).
+// leaves two event handlers and a timer behind for every evicted IQ
+// (docs/design.md, "Pushes in flight").
 // Here one hook on the host serves every answer, one timer serves every
 // timeout, and pushes to a distributor that goes offline are settled at once.
 import { bare } from "util.jid";
@@ -19,6 +20,8 @@ export interface Settlement {
   readonly answer: Answer;
   /** The error condition, or "timeout" / "offline", for the debug log. */
   readonly reason: string;
+  /** True when the distributor answered (result or error), not the timeout or its going offline. */
+  readonly answered: boolean;
 }
 
 export type SettleCallback = (this: void, settlement: Settlement) => void;
@@ -37,9 +40,9 @@ const GONE_CONDITIONS: Record<string, true | undefined> = {
   "feature-not-implemented": true,
 };
 
-const DELIVERED: Settlement = { answer: "delivered", reason: "result" };
-const TIMED_OUT: Settlement = { answer: "unavailable", reason: "timeout" };
-const WENT_OFFLINE: Settlement = { answer: "unavailable", reason: "offline" };
+const DELIVERED: Settlement = { answer: "delivered", reason: "result", answered: true };
+const TIMED_OUT: Settlement = { answer: "unavailable", reason: "timeout", answered: false };
+const WENT_OFFLINE: Settlement = { answer: "unavailable", reason: "offline", answered: false };
 
 export interface PendingContext {
   /** Sends a stanza (module:send). */
@@ -73,6 +76,8 @@ export interface PendingPushes {
   dropAll(this: void): void;
   /** Pushes waiting on any distributor of one user (bare JID). */
   countFor(this: void, user: string): number;
+  /** Pushes waiting, on every distributor (counted when asked: for the metrics). */
+  total(this: void): number;
 }
 
 export function pendingPushes(context: PendingContext): PendingPushes {
@@ -144,7 +149,8 @@ export function pendingPushes(context: PendingContext): PendingPushes {
       } else {
         const [, condition] = reply.get_error();
         const reason = condition ?? "undefined-condition";
-        finish(id, { answer: GONE_CONDITIONS[reason] === true ? "gone" : "unavailable", reason });
+        const answer = GONE_CONDITIONS[reason] === true ? "gone" : "unavailable";
+        finish(id, { answer, reason, answered: true });
       }
       return true;
     },
@@ -164,6 +170,12 @@ export function pendingPushes(context: PendingContext): PendingPushes {
 
     countFor(user) {
       return perUser.get(user) ?? 0;
+    },
+
+    total() {
+      let waiting = 0;
+      for (const [, count] of perUser) waiting += count;
+      return waiting;
     },
   };
 }

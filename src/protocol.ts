@@ -1,4 +1,4 @@
-// The XMPP side of UnifiedPush (SPEC §2): the namespace, what a valid
+// The XMPP side of UnifiedPush (docs/design.md, "Protocol"): the namespace, what a valid
 // registration request looks like, and the stanzas we build.
 import { base64 } from "util.encodings";
 import { datetime } from "util.datetime";

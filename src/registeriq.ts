@@ -5,6 +5,7 @@ import { error_reply, Stanza } from "util.stanza";
 import { isPermitted } from "./acl";
 import { Config } from "./config";
 import { Logger } from "./log";
+import { Counts, RegistrationOutcome } from "./metrics";
 import { hashAttributeProblem, registeredReply } from "./protocol";
 import { Registry } from "./registry";
 
@@ -17,13 +18,17 @@ export interface RegistrationContext {
   readonly endpointFor: (this: void, token: string) => string;
   readonly now: (this: void) => number;
   readonly log: Logger;
+  /** Counted once per request, by outcome. */
+  readonly registrations: Counts<RegistrationOutcome>;
 }
 
 /** Answers one `<register/>` IQ: the stanza to send back to the client. */
 export function answerRegistration(context: RegistrationContext, request: Stanza): Stanza {
+  const registrations = context.registrations;
   const from = request.attr.from;
   if (from === undefined || !isPermitted(context.config.acl, from)) {
     context.log("debug", "Registration from <%s> refused by unified_push_acl", from);
+    registrations.forbidden.add(1);
     return error_reply(request, "auth", "forbidden", "Not permitted to register on this service");
   }
 
@@ -33,6 +38,7 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
   const problem =
     hashAttributeProblem("application", application) ?? hashAttributeProblem("instance", instance);
   if (problem !== undefined || application === undefined || instance === undefined) {
+    registrations.bad_request.add(1);
     return error_reply(request, "modify", "bad-request", problem);
   }
 
@@ -42,6 +48,7 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
   if (token === undefined) {
     if (outcome === "limit") {
       context.log("debug", "Registration from <%s> refused: %s already", from, detail);
+      registrations.limited.add(1);
       return error_reply(
         request,
         "cancel",
@@ -55,6 +62,7 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
       context.backendName,
       detail,
     );
+    registrations.failed.add(1);
     return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint");
   }
   context.log(
@@ -62,5 +70,7 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
     outcome ? "Renewed a push endpoint for <%s>" : "Registered a push endpoint for <%s>",
     from,
   );
+  if (outcome) registrations.renewed.add(1);
+  else registrations.new.add(1);
   return registeredReply(request, context.endpointFor(token), exp);
 }

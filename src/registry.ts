@@ -5,7 +5,8 @@
 import { new as newCache } from "util.cache";
 import { bare } from "util.jid";
 import { Backend, Registration, tokenKey } from "./backends/backend";
-import { Entry, RefusalReason, UserIndex } from "./userindex";
+import { Counts, RevocationReason } from "./metrics";
+import { Entry, RefusalReason, UserIndex, UserRecord } from "./userindex";
 
 /** Why a token does not resolve. "failed" is our own fault (storage down). */
 export type ResolveFailure = "invalid" | "expired" | "revoked" | "failed";
@@ -39,7 +40,10 @@ export interface Registry {
     | [registration: Registration, failure: undefined]
     | [registration: undefined, failure: ResolveFailure, detail?: string | undefined]
   >;
-  /** Revokes the endpoint of a user index entry (it has a token); false and why when that could not be stored. */
+  /**
+   * Revokes the endpoint of a user index entry (it has a token) whose distributor
+   * said the app is gone; false and why when that could not be stored.
+   */
   revokeEntry(
     this: void,
     user: string,
@@ -55,13 +59,31 @@ export interface Registry {
     user: string,
     now: number,
   ): LuaMultiReturn<[removed: number, err: undefined] | [removed: undefined, err: string]>;
+  /**
+   * Revokes the endpoints of `user` whose application hash starts with
+   * `application`, or all of them (an admin's doing); how many, or undefined and
+   * why when the index could not be read or changed.
+   */
+  revokeApps(
+    this: void,
+    user: string,
+    application: string | undefined,
+    now: number,
+  ): LuaMultiReturn<[revoked: number, err: undefined] | [revoked: undefined, err: string]>;
+  /** Every index entry of `user` (expired ones too, until purged), or the store's error. */
+  entries(
+    this: void,
+    user: string,
+  ): LuaMultiReturn<
+    [entries: UserRecord | undefined, err: undefined] | [entries: undefined, err: string]
+  >;
   /** Makes the token resolve no more; false and why when that could not be stored. */
   revoke(
     this: void,
     token: string,
     registration: Registration,
     now: number,
-  ): LuaMultiReturn<[ok: boolean, reason?: string]>;
+  ): LuaMultiReturn<[ok: boolean, reason?: string | undefined]>;
 }
 
 /** The bare JID an index record is kept under. */
@@ -72,10 +94,31 @@ function userOf(fullJid: string): string {
 /**
  * `cacheSize` resolved tokens are remembered (bounded LRU, so memory stays
  * flat); expiry is still checked on every push, a renewal updates the cached
- * registration and a revocation drops it.
+ * registration and a revocation drops it. `revocations` counts what is revoked.
  */
-export function endpointRegistry(backend: Backend, index: UserIndex, cacheSize: number): Registry {
+export function endpointRegistry(
+  backend: Backend,
+  index: UserIndex,
+  cacheSize: number,
+  revocations: Counts<RevocationReason>,
+): Registry {
   const resolved = newCache<string, Registration>(cacheSize);
+
+  /**
+   * Makes an entry's token resolve no more, before its entry goes: true when the
+   * token is not known here (an entry from before stable endpoints, revoked by
+   * its key), so the cache must be cleared once the entries are gone.
+   */
+  function evict(key: string, entry: Entry, now: number): boolean {
+    if (entry.t !== undefined) {
+      resolved.set(entry.t, undefined);
+      return false;
+    }
+    if (entry.e < now) return false;
+    // From before endpoints were stable: its token lives on its own claims.
+    backend.revokeKey(key, entry.e, now);
+    return true;
+  }
 
   /** The registration a token's claims stand for now: its index entry's, if it is bound to one. */
   function current(
@@ -142,6 +185,7 @@ export function endpointRegistry(backend: Backend, index: UserIndex, cacheSize: 
       if (entry.t !== undefined) resolved.set(entry.t, undefined);
       const [forgotten, reason] = index.forget(user, key);
       if (!forgotten) return $multi(false, reason);
+      revocations.gone.add(1);
       return $multi(true);
     },
 
@@ -152,26 +196,51 @@ export function endpointRegistry(backend: Backend, index: UserIndex, cacheSize: 
       let unbound = false;
       for (const [key, entry] of entries ?? new LuaMap<string, Entry>()) {
         removed++;
-        if (entry.t !== undefined) {
-          resolved.set(entry.t, undefined);
-        } else if (entry.e >= now) {
-          // From before endpoints were stable: its token lives on its own claims.
-          unbound = true;
-          backend.revokeKey(key, entry.e, now);
-        }
+        if (evict(key, entry, now)) unbound = true;
       }
       // Those tokens are unknown here, so cannot be picked out of the cache.
       if (unbound) resolved.clear();
+      revocations.account_deleted.add(removed);
       return $multi(removed, undefined);
     },
+
+    revokeApps(user, application, now) {
+      const [entries, err] = index.entries(user);
+      if (err !== undefined) return $multi(undefined, err);
+      let revoked = 0;
+      let unbound = false;
+      let failure: string | undefined;
+      for (const [key, entry] of entries ?? new LuaMap<string, Entry>()) {
+        if (
+          failure === undefined &&
+          (application === undefined || string.sub(entry.a, 1, application.length) === application)
+        ) {
+          if (evict(key, entry, now)) unbound = true;
+          const [forgotten, reason] = index.forget(user, key);
+          if (forgotten) revoked++;
+          else failure = reason;
+        }
+      }
+      if (unbound) resolved.clear();
+      revocations.admin.add(revoked);
+      if (failure !== undefined) return $multi(undefined, failure);
+      return $multi(revoked, undefined);
+    },
+
+    entries: index.entries,
 
     revoke(token, registration, now) {
       resolved.set(token, undefined);
       const [forgotten, reason] = index.forget(userOf(registration.sub), tokenKey(token));
       if (!forgotten) return $multi(false, reason);
       // A token bound to an index entry dies with it; others need the backend's word.
-      if (registration.indexed !== undefined) return $multi(true);
-      return backend.revoke(token, registration.exp, now);
+      if (registration.indexed !== undefined) {
+        revocations.gone.add(1);
+        return $multi(true);
+      }
+      const [ok, failure] = backend.revoke(token, registration.exp, now);
+      if (ok) revocations.gone.add(1);
+      return $multi(ok, failure);
     },
   };
 }

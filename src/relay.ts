@@ -11,6 +11,7 @@ import { Registration, tokenKey } from "./backends/backend";
 import { errors } from "./errors";
 import { Logger } from "./log";
 import { Mailbox } from "./mailbox";
+import { Counts, PushOutcome as PushOutcomeName, Timing } from "./metrics";
 import { PendingPushes, Settlement } from "./pending";
 import { MAX_BODY_BYTES, pushIq } from "./protocol";
 import { parsePushHeaders, PushOptions } from "./pushheaders";
@@ -49,9 +50,13 @@ export interface RelayContext {
   readonly newId: (this: void) => string;
   /** Seconds since the epoch (expiry). */
   readonly now: (this: void) => number;
-  /** Seconds, with fractions (rate limiting). */
+  /** Seconds, with fractions (rate limiting, answer times). */
   readonly clock: (this: void) => number;
   readonly log: Logger;
+  /** Counted once per request, by what became of it. */
+  readonly pushes: Counts<PushOutcomeName>;
+  /** From the request to the distributor's answer, for pushes it answered. */
+  readonly answerTime: Timing;
 }
 
 export type PushOutcome = number | string | ErrorObject;
@@ -77,29 +82,44 @@ export function relayPush(
   request: PushRequest,
   response: PushResponse,
 ): PushOutcome | Promise<PushOutcome> {
-  if (token.length > MAX_TOKEN_LENGTH) return errors.new("unknown-endpoint");
+  const pushes = context.pushes;
+  if (token.length > MAX_TOKEN_LENGTH) {
+    pushes.unknown_endpoint.add(1);
+    return errors.new("unknown-endpoint");
+  }
   const [registration, failure, detail] = context.registry.resolve(token, context.now());
   if (registration === undefined) {
     if (failure === "failed") {
       context.log("warn", "Could not look up a push endpoint in storage: %s", detail);
+      pushes.failed.add(1);
       return errors.new("internal");
     }
     context.log("debug", "Push to an %s endpoint", failure);
+    pushes.unknown_endpoint.add(1);
     return errors.new("unknown-endpoint");
   }
   const body = request.body;
-  if (body === undefined || body.length === 0) return errors.new("empty-body");
-  if (body.length > MAX_BODY_BYTES) return errors.new("body-too-large");
+  if (body === undefined || body.length === 0) {
+    pushes.bad_request.add(1);
+    return errors.new("empty-body");
+  }
+  if (body.length > MAX_BODY_BYTES) {
+    pushes.bad_request.add(1);
+    return errors.new("body-too-large");
+  }
   const [options, problem] = parsePushHeaders(request.headers);
   if (options === undefined) {
+    pushes.bad_request.add(1);
     response.status_code = 400;
     response.headers.content_type = "text/plain; charset=utf-8";
     return problem;
   }
 
-  const wait = context.limiter.take(token, context.clock());
+  const started = context.clock();
+  const wait = context.limiter.take(token, started);
   if (wait > 0) {
     context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub);
+    pushes.limited.add(1);
     return retryLater(response, wait, "rate-limited");
   }
   const to = registration.sub;
@@ -114,6 +134,7 @@ export function relayPush(
       to,
       context.maxInFlight,
     );
+    pushes.limited.add(1);
     return retryLater(response, 1, "too-many-in-flight");
   }
 
@@ -121,6 +142,7 @@ export function relayPush(
   const iq = pushIq(context.service, to, id, registration.application, registration.instance, body);
   return newPromise<PushOutcome>((resolve) => {
     context.pending.send(iq, (settled) => {
+      if (settled.answered) context.answerTime.sample(context.clock() - started);
       resolve(outcome(context, settled, token, registration, id, response));
     });
   });
@@ -141,6 +163,7 @@ function outcome(
     // RFC 8030 §5: the message is not stored (TTL 0) and has a URL of its own.
     response.headers.ttl = "0";
     response.headers.location = context.locationFor(id);
+    context.pushes.delivered.add(1);
     return 201;
   }
   if (settled.answer === "gone") {
@@ -153,9 +176,11 @@ function outcome(
     );
     const [revoked, reason] = context.registry.revoke(token, registration, context.now());
     if (!revoked) context.log("warn", "Could not revoke a push endpoint: %s", reason);
+    context.pushes.gone.add(1);
     return errors.new("unknown-endpoint");
   }
   context.log("debug", "Push %s not delivered to <%s>: %s", id, to, settled.reason);
+  context.pushes.unavailable.add(1);
   return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
 }
 
@@ -176,6 +201,7 @@ function keepForLater(
   const ttl = math.min(options.ttl ?? context.messageTtl, context.messageTtl);
   if (ttl <= 0 || registration.indexed === undefined) {
     context.log("debug", "Push for <%s> not relayed: distributor offline", to);
+    context.pushes.unavailable.add(1);
     return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
   }
   const key = tokenKey(token);
@@ -191,12 +217,15 @@ function keepForLater(
   if (id === undefined) {
     if (refusal === "full") {
       context.log("debug", "Push for <%s> not kept: %s already", to, detail);
+      context.pushes.limited.add(1);
       return retryLater(response, RETRY_AFTER_SECONDS, "too-much-kept");
     }
     context.log("warn", "Could not keep a push message: %s", detail);
+    context.pushes.failed.add(1);
     return errors.new("internal");
   }
   context.log("debug", "Push for <%s> kept for %d s: distributor offline", to, ttl);
+  context.pushes.stored.add(1);
   response.headers.ttl = tostring(ttl);
   response.headers.location = context.keptLocationFor(messageReference(key, id));
   return 201;

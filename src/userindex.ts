@@ -53,6 +53,13 @@ export interface UserIndex {
     | [token: string, renewed: boolean, detail: undefined]
     | [token: undefined, refusal: RefusalReason, detail: string]
   >;
+  /** Every entry of the user (expired ones too, until they are purged); or the store's error. */
+  entries(
+    this: void,
+    user: string,
+  ): LuaMultiReturn<
+    [entries: UserRecord | undefined, err: undefined] | [entries: undefined, err: string]
+  >;
   /** One endpoint's entry, if the user still has it; or the store's error. */
   entry(
     this: void,
@@ -165,6 +172,12 @@ export function userIndex(
         return $multi(undefined, "failed", tostring(setErr));
       }
       return $multi(token, false, undefined);
+    },
+
+    entries(user) {
+      const [record, err] = store.get(user);
+      if (err !== undefined) return $multi(undefined, tostring(err));
+      return $multi(record, undefined);
     },
 
     entry(user, key) {

@@ -75,6 +75,11 @@ declare namespace Prosody {
     ) => void;
     readonly remove_handler: (this: void, event: string, handler: EventHandler<unknown>) => void;
     readonly fire_event: (this: void, event: string, data?: unknown) => unknown;
+    /** The handlers of an event, highest priority first; `undefined` when it has none. */
+    readonly get_handlers: (
+      this: void,
+      event: string,
+    ) => readonly EventHandler<unknown>[] | undefined;
   }
 
   /** `prosody.hosts[host]`: a VirtualHost ("local") or Component ("component"). */
@@ -159,6 +164,12 @@ declare namespace Prosody {
     readonly "host-activated": string;
     /** Global event: an account was deleted (usermanager.delete_user). */
     readonly "user-deleted": UserDeletedEvent;
+    /**
+     * Global event, no payload: statistics are about to be collected (every
+     * `statistics_interval`, or before each scrape when it is `"manual"`). Set
+     * gauges here. Never fired while statistics are off.
+     */
+    readonly "stats-update": undefined;
   }
 
   /** The payload of event `K`: from `EventMap`, `unknown` for events it does not list. */
@@ -193,34 +204,16 @@ declare namespace Prosody {
     readonly buckets?: readonly number[];
   }
 
-  interface GaugeMetric {
-    set(this: GaugeMetric, value: number): void;
-    add(this: GaugeMetric, delta: number): void;
-    reset(this: GaugeMetric): void;
-  }
-  interface CounterMetric {
-    add(this: CounterMetric, delta: number): void;
-    set(this: CounterMetric, value: number): void;
-    reset(this: CounterMetric): void;
-  }
-  interface HistogramMetric {
-    sample(this: HistogramMetric, value: number): void;
-    reset(this: HistogramMetric): void;
-  }
-  interface SummaryMetric {
-    sample(this: SummaryMetric, value: number): void;
-    reset(this: SummaryMetric): void;
-  }
-
+  type GaugeMetric = import("util.openmetrics").Gauge;
+  type CounterMetric = import("util.openmetrics").Counter;
+  type HistogramMetric = import("util.openmetrics").Histogram;
+  type SummaryMetric = import("util.openmetrics").Summary;
   /**
-   * A metric family from `module:metric()`. `with_labels` takes exactly one value
-   * per label key declared (the `host` label is filled in for host modules) and
-   * raises a Lua error otherwise.
+   * A metric family from `module:metric()` (see util.openmetrics). For a host
+   * module the `host` label is already filled in with the module's host.
    */
-  interface MetricFamily<M> {
-    with_labels(this: MetricFamily<M>, ...values: string[]): M;
-    with_partial_label(this: MetricFamily<M>, value: string): MetricFamily<M>;
-  }
+  type MetricFamily<M extends import("util.openmetrics").Metric> =
+    import("util.openmetrics").MetricFamily<M>;
 
   /** An admin shell command context (`self` in the command). */
   interface ShellCommandContext {
@@ -592,8 +585,15 @@ declare namespace Prosody {
     ): (this: void, value: number) => void;
 
     /**
-     * An OpenMetrics family named `prosody_mod_<module>/<name>`. Pass `labels`
-     * (possibly empty): 0.12 raises a Lua error without it on host modules.
+     * An OpenMetrics family named `prosody_mod_<module>/<name>`, exposed as
+     * `prosody_mod_<module>__<name>` followed by `_<unit>` unless `unit` is empty
+     * (counters' samples then end in `_total`). For a host module the family has
+     * a `host` label before `labels`, already filled in. Declare families once at
+     * load: a second declaration with the same name and labels gives the same
+     * family. Pass `labels` (possibly empty): 0.12 raises a Lua error without it
+     * on host modules. With statistics off, the result is a stand-in that
+     * records nothing (see core.statsmanager).
+     * @see https://prosody.im/doc/statistics
      */
     metric(
       this: Module,
