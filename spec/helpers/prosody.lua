@@ -21,7 +21,8 @@
 --   server:log_lines(level, source, mark)        the log from a point on
 --   server:shell(line), server:eval(code), server:shell_background(line),
 --   server:event_snapshot(hosts)                 the admin shell (needs mod_admin_shell)
---   server:storage(options) -> :records(host, store), :entries(host, store, user), :load(...)
+--   server:storage(options) -> :records(host, store), :archives(host, store),
+--                                :entries(host, store, user), :load(...)
 --   server:stop(), server:restart(), server:running(), server:cleanup()
 --
 -- Everything Prosody writes stays in server.dir (config, log, pidfile, admin
@@ -571,6 +572,7 @@ end
 -- SQLite3 database named by options.sql_database (relative to the data directory,
 -- as in the server's `sql` option).
 --   store:records(host, store)        the record names (users, or other keys), sorted
+--   store:archives(host, store)       the archive names of an archive store, sorted
 --   store:entries(host, store, user)  how many keys one record holds (0: no record)
 --   store:load(host, store, user)     the record itself (internal files only), or nil
 
@@ -599,6 +601,19 @@ function internal_mt:records(host, store)
 	if lfs.attributes(dir, "mode") ~= "directory" then return names; end
 	for file in lfs.dir(dir) do
 		local name = file:match("^(.+)%.dat$");
+		if name then names[#names + 1] = file_decode(name); end
+	end
+	table.sort(names);
+	return names;
+end
+
+-- Archive stores (util.datamanager lists): one file per archive.
+function internal_mt:archives(host, store)
+	local dir = self:_dir(host, store);
+	local names = {};
+	if lfs.attributes(dir, "mode") ~= "directory" then return names; end
+	for file in lfs.dir(dir) do
+		local name = file:match("^(.+)%.list$");
 		if name then names[#names + 1] = file_decode(name); end
 	end
 	table.sort(names);
@@ -654,6 +669,15 @@ end
 function sql_mt:records(host, store)
 	local names = {};
 	for _, row in ipairs(self:_query("SELECT DISTINCT user FROM prosody WHERE host = ? AND store = ?", host, store)) do
+		names[#names + 1] = row[1];
+	end
+	table.sort(names);
+	return names;
+end
+
+function sql_mt:archives(host, store)
+	local names = {};
+	for _, row in ipairs(self:_query("SELECT DISTINCT user FROM prosodyarchive WHERE host = ? AND store = ?", host, store)) do
 		names[#names + 1] = row[1];
 	end
 	table.sort(names);

@@ -408,6 +408,53 @@ function up.lines_with(text, needle)
 	return found;
 end
 
+-- Metrics ---------------------------------------------------------------------------
+
+local metrics_mt = {};
+metrics_mt.__index = metrics_mt;
+
+-- The server's metrics as mod_http_openmetrics serves them on /metrics (the server
+-- needs "http_openmetrics" in modules and statistics on): { text, samples }, each
+-- sample { name, labels = { key = value }, value }. Fails the test unless the
+-- answer is a 200 of well-formed samples.
+function up.scrape(server)
+	local response, err = http.request({ method = "GET", url = server.http_base .. "/metrics", timeout = 10 });
+	luassert(response, "GET /metrics got no answer: " .. tostring(err));
+	luassert.equal(200, response.status, "GET /metrics: " .. tostring(response.body));
+	local samples = {};
+	for line in response.body:gmatch("[^\n]+") do
+		if line:sub(1, 1) ~= "#" then
+			local name, labels, value = line:match("^([%w_:]+)(%b{}) (%S+)$");
+			if not name then
+				name, value = line:match("^([%w_:]+) (%S+)$");
+				labels = "{}";
+			end
+			luassert(name and tonumber(value), "not an OpenMetrics sample: " .. line);
+			local parsed = {};
+			for key, label_value in labels:gmatch('([%w_]+)="([^"]*)"') do parsed[key] = label_value; end
+			samples[#samples + 1] = { name = name, labels = parsed, value = tonumber(value) };
+		end
+	end
+	return setmetatable({ text = response.body, samples = samples }, metrics_mt);
+end
+
+-- The value of the one sample named `name` whose labels include `labels`; nil when
+-- there is none, a failed test when there are several.
+function metrics_mt:value(name, labels)
+	local found;
+	for _, sample in ipairs(self.samples) do
+		local matches = sample.name == name;
+		for key, label_value in pairs(labels or {}) do
+			matches = matches and sample.labels[key] == label_value;
+		end
+		if matches then
+			luassert(found == nil, "more than one sample " .. name .. " with those labels");
+			found = sample.value;
+		end
+	end
+	return found;
+end
+
 -- Time -----------------------------------------------------------------------------
 -- Expiry and rate limits are about the clock itself: these wait on it, running the
 -- loop meanwhile (so clients keep answering), never longer than `timeout`.
