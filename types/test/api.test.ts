@@ -20,6 +20,8 @@ import * as st from "util.stanza";
 import * as time from "util.time";
 import * as timer from "util.timer";
 import type { KeyValStore, MapStore } from "core.storagemanager";
+import { get_metric_registry } from "core.statsmanager";
+import type { Counter, Gauge, Histogram } from "util.openmetrics";
 import type { HttpApp, HttpEvent, HttpRouteResult } from "net.http.server";
 
 /** Assignability check. */
@@ -192,6 +194,28 @@ const latency = module.metric("histogram", "latency", "seconds", "Push latency",
 latency.with_labels().sample(0.5);
 // @ts-expect-error histograms need buckets
 module.metric("histogram", "latency2", "seconds", "Push latency", []);
+// @ts-expect-error 0.12 needs the labels, even none
+module.metric("counter", "no_labels", "", "Missing labels");
+const delivered: Counter = outcomes.with_labels("delivered");
+// @ts-expect-error a counter takes no samples
+delivered.sample(1);
+const inFlight: Gauge = module.metric("gauge", "in_flight", "", "Pushes waiting", []).with_labels();
+inFlight.set(3);
+const answered: Histogram = latency.with_labels();
+for (const [suffix, labels, value] of answered.iter_samples()) {
+  expectType<string>(suffix);
+  expectType<string | undefined>(labels?.le);
+  expectType<number>(value);
+}
+// Statistics may be off: then there is no registry, and metrics read nothing.
+const metrics = get_metric_registry();
+// @ts-expect-error the registry may be missing
+metrics.render();
+if (metrics !== undefined) expectType<string>(metrics.render());
+module.hook_global("stats-update", (nothing) => {
+  expectType<undefined>(nothing);
+  inFlight.set(0);
+});
 
 // Admin shell (13; harmless on 0.12).
 module.add_item("shell-command", {
@@ -206,6 +230,9 @@ module.add_item("shell-command", {
     return $multi(true, "done");
   },
 });
+// Whether anything listens for an event (mod_admin_shell for commands on 13).
+const listeners = prosody.events.get_handlers("item-added/shell-command");
+if (listeners !== undefined) expectType<number>(listeners.length);
 // @ts-expect-error a shell command needs desc and args
 module.add_item("shell-command", { section: "x", name: "y", handler: () => true });
 module.add_item("my-item", { anything: true });
