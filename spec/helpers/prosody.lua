@@ -21,6 +21,7 @@
 --   server:log_lines(level, source, mark)        the log from a point on
 --   server:shell(line), server:eval(code), server:shell_background(line),
 --   server:event_snapshot(hosts)                 the admin shell (needs mod_admin_shell)
+--   server:prosodyctl({ "deluser", jid }, timeout) prosodyctl with this server's config
 --   server:storage(options) -> :records(host, store), :archives(host, store),
 --                                :entries(host, store, user), :load(...)
 --   server:stop(), server:restart(), server:running(), server:cleanup()
@@ -501,6 +502,16 @@ function server_mt:eval(code, timeout)
 		error("admin shell: " .. code .. "\n--- output ---\n" .. output, 2);
 	end
 	return result;
+end
+
+-- Runs prosodyctl with this server's config and the given arguments ("deluser",
+-- "alice@example.test"), bounded by `timeout` seconds; true when it exited 0, and
+-- its output. On 13 some commands (deluser) go through the running server's admin
+-- shell; on 0.12 they change its data from outside.
+function server_mt:prosodyctl(args, timeout)
+	local words = { "timeout", tostring(timeout or 15), prosodyctl_bin, "--config", shell_quote(self.config_file) };
+	for _, arg in ipairs(args) do words[#words + 1] = shell_quote(arg); end
+	return run(table.concat(words, " "));
 end
 
 -- Starts an admin shell line in the background (it returns at once).
