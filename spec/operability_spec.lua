@@ -5,8 +5,9 @@
 -- from modules, and the module says so); and an account deleted (prosodyctl
 -- deluser on 13, the admin shell on 0.12), which leaves none of its data in any
 -- store the module uses.
--- Two servers per Prosody version (internal storage, then SQLite3 for the deletion);
--- the cases of each build on each other, in order.
+-- Two servers per Prosody version (internal storage, then SQLite3 for the deletion),
+-- and on 13 one with the module on a component; the cases of each build on each
+-- other, in order.
 local prosody = require "prosody";
 local up = require "unified_push";
 
@@ -331,6 +332,30 @@ describe("operability on Prosody " .. prosody.version, function()
 		end);
 	end);
 end);
+
+if ON_13 then
+	describe("the admin shell with the module on a component", function()
+		local f = up.fixture({
+			users = { { "alice", HOST, "password" } },
+			modules = { "admin_shell" },
+			components = { ["push." .. HOST] = { module = "unified_push", options = {
+				http_host = HOST,
+				modules_enabled = { "disco" },
+			} } },
+			service = "push." .. HOST,
+		});
+
+		it("finds a user of its parent domain by her JID, to list and to revoke", function()
+			local reg = f:register();
+			local ok, output = f.server:shell(("unified_push:list(%q)"):format("alice@" .. HOST));
+			assert.is_true(ok, output);
+			assert.truthy(output:find("\n" .. reg.application:sub(1, 8) .. "  alice@" .. HOST .. "/phone ", 1, true), output);
+			ok, output = f.server:shell(("unified_push:revoke(%q)"):format("alice@" .. HOST));
+			assert.is_true(ok and output:find("OK: Revoked 1 push registration of alice@" .. HOST, 1, true) ~= nil, output);
+			assert.equal(404, f:push(reg.endpoint, "after revoke").status);
+		end);
+	end);
+end
 
 describe("account deletion with storage = \"sql\" (SQLite3) on Prosody " .. prosody.version, function()
 	local DATABASE = "prosody.sqlite";
