@@ -287,6 +287,26 @@ describe("operability on Prosody " .. prosody.version, function()
 					blocks[HOST][1]);
 				assert.equal("  revocations: gone 1, admin 3, account_deleted 0", blocks[HOST][4]);
 			end);
+
+			it("keeps its commands and counts while the module is unloaded, loaded or reloaded on a host", function()
+				local name = f.server.module_name;
+				local before = shell("unified_push:stats()");
+				-- Whichever host's stats() the shell runs, it stays while one host is left.
+				for _, host in ipairs({ OTHER, HOST }) do
+					local unloaded = shell(("module:unload(%q, %q)"):format(name, host));
+					assert.truthy(unloaded:find("Module unloaded from 1 host", 1, true), unloaded);
+					local left = shell("unified_push:stats()");
+					assert.is_nil(left:find(host .. "\n", 1, true), "stats() of an unloaded host:\n" .. left);
+					assert.truthy(left:find("OK: 1 host", 1, true), left);
+					local loaded = shell(("module:load(%q, %q)"):format(name, host));
+					assert.truthy(loaded:find("Loaded", 1, true), loaded);
+					assert.equal(before, shell("unified_push:stats()"), "after loading it again on " .. host);
+				end
+				local reloaded = shell(("module:reload(%q, %q)"):format(name, HOST));
+				assert.truthy(reloaded:find("Module reloaded on 1 host", 1, true), reloaded);
+				assert.equal(before, shell("unified_push:stats()"), "after a reload");
+				assert.truthy(shell(("unified_push:list(%q)"):format("alice@" .. HOST)):find("OK: 2 push registrations", 1, true));
+			end);
 		end);
 	else
 		it("goes without admin shell commands, and says so in its debug log", function()
