@@ -520,7 +520,7 @@ function ____exports.declareMetrics(module, statisticsOn)
         "histogram",
         "push_answer",
         "seconds",
-        "Time from a push request to the distributor's answer",
+        "Time from sending a push to the distributor's answer",
         {},
         {buckets = ANSWER_BUCKETS}
     ):with_labels()
@@ -636,7 +636,10 @@ function ____exports.pendingPushes(context)
             perUser[waiting.user] = nil
         end
         skipSettled()
-        waiting.settle(settlement)
+        waiting.settle(
+            settlement,
+            context.clock() - (waiting.deadline - context.timeout)
+        )
     end
     --- Times out what is overdue; returns the seconds until the next deadline, if any.
     local function sweep()
@@ -1737,8 +1740,10 @@ function ____exports.relayPush(context, token, request, response)
         response.headers.content_type = "text/plain; charset=utf-8"
         return problem
     end
-    local started = context.clock()
-    local wait = context.limiter.take(token, started)
+    local wait = context.limiter.take(
+        token,
+        context.clock()
+    )
     if wait > 0 then
         context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub)
         pushes.limited:add(1)
@@ -1773,9 +1778,9 @@ function ____exports.relayPush(context, token, request, response)
     return newPromise(function(resolve)
         context.pending.send(
             iq,
-            function(settled)
+            function(settled, waited)
                 if settled.answered then
-                    context.answerTime:sample(context.clock() - started)
+                    context.answerTime:sample(waited)
                 end
                 resolve(outcome(
                     context,

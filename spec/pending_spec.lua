@@ -8,7 +8,7 @@ local pending_lib = require "pending";
 local SERVICE = "example.test";
 
 local function harness(timeout)
-	local h = { now = 100, sent = {}, timers = {}, settled = {}, answered = {} };
+	local h = { now = 100, sent = {}, timers = {}, settled = {}, answered = {}, waited = {} };
 	h.pending = pending_lib.pendingPushes({
 		send = function(stanza) table.insert(h.sent, stanza); end,
 		addTimer = function(delay, callback)
@@ -23,10 +23,11 @@ local function harness(timeout)
 	-- Sends a push to `to` with id `id`; what it settles with lands in h.settled[id].
 	function h.push(id, to)
 		local iq = st.iq({ type = "set", from = SERVICE, to = to, id = id });
-		h.pending.send(iq, function(settlement)
+		h.pending.send(iq, function(settlement, waited)
 			assert.is_nil(h.settled[id], "settled twice: " .. id);
 			h.settled[id] = settlement.answer .. "/" .. settlement.reason;
 			h.answered[id] = settlement.answered;
+			h.waited[id] = waited;
 		end);
 	end
 	-- Moves the clock to `t`, running the timers that are due by then.
@@ -114,6 +115,8 @@ describe("pending pushes", function()
 		assert.equal(0, h.pending.countFor("u@example.test"));
 		assert.equal(0, h.pending.countFor("v@example.test"));
 		assert.same({ a = false, b = false, c = true, d = false }, h.answered, "a timeout is no answer");
+		-- From sending to settling: c was answered at 110 (sent at 105), the rest timed out.
+		assert.same({ a = 20, b = 20, c = 5, d = 20 }, h.waited);
 		assert.equal(0, h.pending.total());
 	end);
 

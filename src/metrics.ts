@@ -76,7 +76,7 @@ export interface Reading {
 
 export interface Metrics {
   readonly pushes: Counts<PushOutcome>;
-  /** From a POST to the distributor's answer, for pushes it answered. */
+  /** From sending a push to the distributor's answer, for pushes it answered. */
   readonly answerTime: Timing;
   readonly registrations: Counts<RegistrationOutcome>;
   readonly revocations: Counts<RevocationReason>;
@@ -141,7 +141,7 @@ export function declareMetrics(
       "histogram",
       "push_answer",
       "seconds",
-      "Time from a push request to the distributor's answer",
+      "Time from sending a push to the distributor's answer",
       [],
       { buckets: ANSWER_BUCKETS },
     )

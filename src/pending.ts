@@ -24,7 +24,8 @@ export interface Settlement {
   readonly answered: boolean;
 }
 
-export type SettleCallback = (this: void, settlement: Settlement) => void;
+/** Called once per push, with what came of it and the seconds from sending it to then. */
+export type SettleCallback = (this: void, settlement: Settlement, waited: number) => void;
 
 interface Waiting {
   readonly to: string;
@@ -108,7 +109,7 @@ export function pendingPushes(context: PendingContext): PendingPushes {
     if (left > 0) perUser.set(waiting.user, left);
     else perUser.delete(waiting.user);
     skipSettled();
-    waiting.settle(settlement);
+    waiting.settle(settlement, context.clock() - (waiting.deadline - context.timeout));
   }
 
   /** Times out what is overdue; returns the seconds until the next deadline, if any. */

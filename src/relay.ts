@@ -50,12 +50,12 @@ export interface RelayContext {
   readonly newId: (this: void) => string;
   /** Seconds since the epoch (expiry). */
   readonly now: (this: void) => number;
-  /** Seconds, with fractions (rate limiting, answer times). */
+  /** Seconds, with fractions (rate limiting). */
   readonly clock: (this: void) => number;
   readonly log: Logger;
   /** Counted once per request, by what became of it. */
   readonly pushes: Counts<PushOutcomeName>;
-  /** From the request to the distributor's answer, for pushes it answered. */
+  /** From sending a push to the distributor's answer, for pushes it answered. */
   readonly answerTime: Timing;
 }
 
@@ -115,8 +115,7 @@ export function relayPush(
     return problem;
   }
 
-  const started = context.clock();
-  const wait = context.limiter.take(token, started);
+  const wait = context.limiter.take(token, context.clock());
   if (wait > 0) {
     context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub);
     pushes.limited.add(1);
@@ -141,8 +140,8 @@ export function relayPush(
   const id = context.newId();
   const iq = pushIq(context.service, to, id, registration.application, registration.instance, body);
   return newPromise<PushOutcome>((resolve) => {
-    context.pending.send(iq, (settled) => {
-      if (settled.answered) context.answerTime.sample(context.clock() - started);
+    context.pending.send(iq, (settled, waited) => {
+      if (settled.answered) context.answerTime.sample(waited);
       resolve(outcome(context, settled, token, registration, id, response));
     });
   });
