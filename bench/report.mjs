@@ -258,6 +258,32 @@ function markdown(results) {
     }
   }
 
+  const kept = summary.panels.filter((p) => p.kept);
+  if (kept.length) {
+    line("## Store and forward");
+    line();
+    line(
+      `Ours only (the reference answers 201 to a push for an offline distributor and loses ` +
+        `it): on a fresh server the distributors log out, ${num(config.keptPushes)} pushes ` +
+        "are sent at concurrency 64 and kept, then the distributors log in again and get " +
+        "everything kept. Delivered on return counts from the first login to the last " +
+        "message, logins included.",
+    );
+    line();
+    line(
+      "| Prosody | backend | kept /s | answered | delivered on return /s | delivered | seconds |",
+    );
+    line("|---|---|--:|---|--:|--:|--:|");
+    for (const p of kept) {
+      const { kept: k, returned: r } = p.kept;
+      line(
+        `| ${version(p.env)} | ${p.backend} | ${num(k.perSecond)} | ${statuses(k.statuses)} | ` +
+          `${num(r.perSecond)} | ${num(r.delivered)} | ${r.seconds.toFixed(1)} |`,
+      );
+    }
+    line();
+  }
+
   const bursts = summary.panels.filter((p) => Object.keys(p.afterBurst || {}).length);
   if (bursts.length) {
     const top = Math.max(...config.concurrency);

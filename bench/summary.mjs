@@ -123,6 +123,7 @@ export function summarise(results) {
       ours: reg("ours", "sameEndpoint"),
     };
     panel.memory = section.memory;
+    panel.kept = section.kept;
     panel.servers = section.servers;
     panel.errors = section.errors || {};
     panel.afterBurst = {};
