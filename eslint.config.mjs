@@ -10,7 +10,7 @@ export default tseslint.config(
   {
     files: ["src/**/*.ts", "types/**/*.ts"],
     rules: {
-      // STYLE.md: no `any` in what we declare or write.
+      // No `any` in what we declare or write: the declarations are the contract with Prosody.
       "@typescript-eslint/no-explicit-any": "error",
       // Global declaration files pull in lua-types' per-library files by path.
       "@typescript-eslint/triple-slash-reference": ["error", { path: "always" }],

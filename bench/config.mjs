@@ -9,7 +9,7 @@ export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
  * Limits raised so the bench measures relay capacity.
  *
  * The module's abuse limits (per-endpoint and per-source rate limits, caps on
- * in-flight pushes and on registrations per user; SPEC §7) would, at their
+ * in-flight pushes and on registrations per user; docs/design.md, "Limits") would, at their
  * defaults, turn a benchmark into a test of the limits. Every option that limits
  * abuse goes here, raised far above what the bench sends, and is written into
  * the configuration of BOTH modules (the reference ignores options it does not

@@ -4,8 +4,8 @@
 // `>` in text and attribute values, so top-level elements can be cut at tag
 // boundaries by a small scanner.
 import net from "node:net";
+import { NS as NS_UP } from "../scripts/lib/unified-push.mjs";
 
-const NS_UP = "http://gultsch.de/xmpp/drafts/unified-push";
 const CONNECT_TIMEOUT_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 

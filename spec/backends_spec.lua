@@ -1,13 +1,12 @@
--- Integration: every registration backend this Prosody supports (SPEC §4), in a
--- real server: pushes, expiry, tampered tokens, restarts, SQL storage, the
--- startup log, and the configuration errors that must stop the module at load.
+-- Integration: every registration backend this Prosody supports (docs/design.md,
+-- "Backends and tokens"), in a real server: pushes, expiry, tampered tokens,
+-- restarts, SQL storage, the startup log, and the configuration errors that must
+-- stop the module at load.
 local prosody = require "prosody";
-local xmpp = require "xmpp_client";
+local up = require "unified_push";
 local base64 = require "util.encodings".base64;
 local lfs = require "lfs";
-local util = require "backend_util";
 
-local NS = util.NS;
 local HOST = "example.test";
 local RESOURCE = "phone";
 local FULL_JID = "alice@" .. HOST .. "/" .. RESOURCE;
@@ -24,7 +23,7 @@ local BODY = "aes128gcm\0\1\2\255 payload";
 -- What each backend's tokens look like (the endpoint's last path segment).
 local function check_paseto_token(token)
 	assert.truthy(token:match("^v3%.local%.[%w_%-]+$"), "not a PASETO v3.local token: " .. token);
-	local sealed = util.base64url_decode(token:sub(#"v3.local." + 1));
+	local sealed = up.base64url_decode(token:sub(#"v3.local." + 1));
 	assert.truthy(sealed, "payload is not base64url");
 	assert.falsy(sealed:find("alice@", 1, true), "the JID is readable in the token");
 end
@@ -36,7 +35,7 @@ local function check_storage_token(token)
 end
 
 local function check_jwt_token(token, expires, application, instance)
-	local header, payload = util.jwt_parts(token);
+	local header, payload = up.jwt_parts(token);
 	assert.truthy(header, payload);
 	assert.equal("HS256", header.alg);
 	-- The documented privacy trade-off: the JID is readable by anyone with the URL.
@@ -73,11 +72,6 @@ local function options_for(backend, extra)
 	return options;
 end
 
-local function connect(server)
-	return xmpp.connect({ port = server.c2s_port, host = HOST, user = "alice", password = "password",
-		resource = RESOURCE, timeout = 10 });
-end
-
 -- Every "Using the X backend" line of the module on our host, in order.
 local function backends_logged(server)
 	local found = {};
@@ -94,7 +88,7 @@ local function assert_delivered(client, received_before, res, application, insta
 	assert.equal(received_before + 1, #client.received);
 	local iq = client.received[received_before + 1];
 	assert.same({ "set", HOST, client.full_jid }, { iq.attr.type, iq.attr.from, iq.attr.to });
-	local push = iq:get_child("push", NS);
+	local push = iq:get_child("push", up.NS);
 	assert.truthy(push, "not a push IQ: " .. tostring(iq));
 	assert.same({ application, instance }, { push.attr.application, push.attr.instance });
 	assert.equal(body, base64.decode(push:get_text()));
@@ -103,7 +97,7 @@ end
 -- The POST answered 404 and no IQ reached the client, then or shortly after.
 local function assert_refused(client, received_before, res)
 	assert.equal(404, res.status, "POST answered " .. res.status);
-	assert.is_false(util.another_iq_arrives(client, 0.5), "an IQ reached the client");
+	assert.is_false(up.iq_arrives(client, 0.5), "an IQ reached the client");
 	assert.equal(received_before, #client.received);
 end
 
@@ -113,195 +107,139 @@ end
 
 describe("registration backends on Prosody " .. prosody.version, function()
 	for seed, backend in ipairs(BACKENDS) do
+		-- Registers fresh hashes numbered from the backend's seed; returns them and the registration.
+		local function register(f, n)
+			local application, instance = up.hash(seed * 10 + n), up.hash(seed * 10 + n + 1);
+			return application, instance, f:register({ application = application, instance = instance });
+		end
+
 		describe("the " .. backend.name .. " backend", function()
-			local server, client, data_dir;
-
-			setup(function()
-				data_dir = util.temp_dir();
-				server = prosody.start({ users = USERS, modules = { "unified_push" }, data_dir = data_dir,
-					config = options_for(backend) });
-				client = connect(server);
-			end);
-
-			teardown(function()
-				if client then client:close(); end
-				if server then server:cleanup(); end
-				util.remove_dir(data_dir);
-			end);
+			local f = up.fixture({ users = USERS, config = options_for(backend) });
 
 			it("is named in the startup log", function()
-				assert.truthy(server:wait_log("Using the %w+ backend", 5), "no backend line in the log");
-				assert.same({ backend.name }, backends_logged(server));
+				assert.truthy(f.server:wait_log("Using the %w+ backend", 5), "no backend line in the log");
+				assert.same({ backend.name }, backends_logged(f.server));
 			end);
 
 			it("issues an endpoint that delivers a push to the client, answered 201", function()
-				local application, instance = util.hash(seed * 10 + 1), util.hash(seed * 10 + 2);
-				local endpoint = util.register(client, HOST, application, instance);
-				local before = #client.received;
-				assert_delivered(client, before, util.push(server, endpoint, BODY), application, instance, BODY);
+				local application, instance, registration = register(f, 1);
+				local before = #f.client.received;
+				assert_delivered(f.client, before, f:push(registration.endpoint, BODY), application, instance, BODY);
 			end);
 
 			it("issues " .. backend.token, function()
-				local application, instance = util.hash(seed * 10 + 3), util.hash(seed * 10 + 4);
-				local endpoint, expires = util.register(client, HOST, application, instance);
-				backend.check_token(util.token(endpoint), expires, application, instance);
+				local application, instance, registration = register(f, 3);
+				backend.check_token(up.token_of(registration.endpoint), registration.expires, application, instance);
 			end);
 
 			it("answers 404 to its token with one character changed, and relays nothing", function()
-				local application, instance = util.hash(seed * 10 + 5), util.hash(seed * 10 + 6);
-				local endpoint = util.register(client, HOST, application, instance);
-				local tampered = util.tamper(endpoint);
-				assert.are_not.equal(endpoint, tampered);
-				local before = #client.received;
-				assert_refused(client, before, util.push(server, tampered, BODY));
+				local application, instance, registration = register(f, 5);
+				local tampered = up.tamper(registration.endpoint);
+				assert.are_not.equal(registration.endpoint, tampered);
+				local before = #f.client.received;
+				assert_refused(f.client, before, f:push(tampered, BODY));
 				-- The genuine token still works: the 404 came from the change.
-				assert_delivered(client, before, util.push(server, endpoint, BODY), application, instance, BODY);
+				assert_delivered(f.client, before, f:push(registration.endpoint, BODY), application, instance, BODY);
 			end);
 
 			it("keeps an endpoint working across a server restart", function()
-				local application, instance = util.hash(seed * 10 + 7), util.hash(seed * 10 + 8);
-				local endpoint = util.register(client, HOST, application, instance);
-				client:close();
-				client = nil;
-				server:restart();
+				local application, instance, registration = register(f, 7);
+				f:restart();
 				-- The module logs its backend while loading, which may end after the ports open.
-				assert.truthy(server:wait_log("Using the " .. backend.name .. " backend.-Using the " .. backend.name .. " backend", 5));
-				assert.same({ backend.name, backend.name }, backends_logged(server), "the module did not load again");
-				client = connect(server);
-				assert.equal(FULL_JID, client.full_jid);
-				assert_delivered(client, 0, util.push(server, endpoint, BODY), application, instance, BODY);
+				assert.truthy(f.server:wait_log("Using the " .. backend.name .. " backend.-Using the " .. backend.name .. " backend", 5));
+				assert.same({ backend.name, backend.name }, backends_logged(f.server), "the module did not load again");
+				assert.equal(FULL_JID, f.client.full_jid);
+				assert_delivered(f.client, 0, f:push(registration.endpoint, BODY), application, instance, BODY);
 			end);
 
 			it("leaves a clean log", function()
-				server:assert_log_clean();
+				f.server:assert_log_clean();
 			end);
 		end);
 
 		describe("the " .. backend.name .. " backend with unified_push_registration_ttl = 2", function()
-			local server, client;
-
-			setup(function()
-				server = prosody.start({ users = USERS, modules = { "unified_push" },
-					config = options_for(backend, { unified_push_registration_ttl = 2 }) });
-				client = connect(server);
-			end);
-
-			teardown(function()
-				if client then client:close(); end
-				if server then server:cleanup(); end
-			end);
+			local f = up.fixture({ users = USERS, config = options_for(backend, { unified_push_registration_ttl = 2 }) });
 
 			it("delivers until the expiration time, then answers 404 and relays nothing", function()
-				local application, instance = util.hash(seed * 10 + 9), util.hash(seed * 10);
 				local registered_after = os.time();
-				local endpoint, expires = util.register(client, HOST, application, instance);
+				local application, instance, registration = register(f, 9);
+				local expires = registration.expires;
 				assert.truthy(expires >= registered_after + 2 and expires <= os.time() + 2,
 					"expiration " .. expires .. " is not 2 s after registering at " .. registered_after);
-				assert_delivered(client, 0, util.push(server, endpoint, BODY), application, instance, BODY);
+				assert_delivered(f.client, 0, f:push(registration.endpoint, BODY), application, instance, BODY);
 
 				-- Inherently a wait on the clock: bounded, and only until expiry has passed.
-				assert.is_true(util.wait_until_past(expires, 5), "the clock did not pass the expiration");
-				assert_refused(client, 1, util.push(server, endpoint, BODY));
+				assert.is_true(up.wait_past(expires, 5), "the clock did not pass the expiration");
+				assert_refused(f.client, 1, f:push(registration.endpoint, BODY));
 			end);
 
 			it("leaves a clean log", function()
-				server:assert_log_clean();
+				f.server:assert_log_clean();
 			end);
 		end);
 	end
 
 	describe("the storage backend on Prosody's SQL storage (SQLite3)", function()
-		local server, client;
 		local database = "unified_push.sqlite"; -- relative: Prosody puts it in its data directory
-
-		setup(function()
-			server = prosody.start({ users = USERS, modules = { "unified_push" }, storage = "sql",
-				config = options_for(BY_NAME.storage, { sql = { driver = "SQLite3", database = database } }) });
-			client = connect(server);
-		end);
-
-		teardown(function()
-			if client then client:close(); end
-			if server then server:cleanup(); end
-		end);
+		local f = up.fixture({ users = USERS, storage = "sql",
+			config = options_for(BY_NAME.storage, { sql = { driver = "SQLite3", database = database } }) });
 
 		-- Rows of the module's store under key (a user name), read from the database file.
 		local function rows_for(key)
-			local DBI = require "DBI";
-			local db = assert(DBI.Connect("SQLite3", server.data_dir .. "/" .. database));
-			local query = assert(db:prepare(
-				"SELECT COUNT(*) FROM prosody WHERE host = ? AND user = ? AND store = 'unified_push'"));
-			assert(query:execute(HOST, key));
-			local row = query:fetch(false);
-			query:close();
-			db:close();
-			return tonumber(row[1]);
+			return f.server:storage({ sql_database = database }):entries(HOST, "unified_push", key);
 		end
 
 		it("is named in the startup log", function()
-			assert.truthy(server:wait_log("Using the %w+ backend", 5), "no backend line in the log");
-			assert.same({ "storage" }, backends_logged(server));
+			assert.truthy(f.server:wait_log("Using the %w+ backend", 5), "no backend line in the log");
+			assert.same({ "storage" }, backends_logged(f.server));
 		end);
 
 		it("issues an endpoint that delivers a push to the client, answered 201", function()
-			local application, instance = util.hash(101), util.hash(102);
-			local endpoint = util.register(client, HOST, application, instance);
-			assert_delivered(client, #client.received, util.push(server, endpoint, BODY), application, instance, BODY);
+			local application, instance = up.hash(101), up.hash(102);
+			local endpoint = f:register({ application = application, instance = instance }).endpoint;
+			assert_delivered(f.client, #f.client.received, f:push(endpoint, BODY), application, instance, BODY);
 		end);
 
 		it("keeps the registration in the SQL database, not in files", function()
-			local endpoint = util.register(client, HOST, util.hash(103), util.hash(104));
+			local endpoint = f:register({ application = up.hash(103), instance = up.hash(104) }).endpoint;
 			-- Records are kept under a hash of the token (src/backends/backend.ts
 			-- tokenKey), so the store never holds a usable token.
-			local token = util.token(endpoint);
-			assert.truthy(rows_for(util.token_key(token)) >= 1, "no row for the token in the database");
+			local token = up.token_of(endpoint);
+			assert.truthy(rows_for(up.token_key(token)) >= 1, "no row for the token in the database");
 			assert.equal(0, rows_for(token), "the token itself is a key in the database");
-			assert.is_false(is_dir(server.data_dir .. "/example%2etest/unified_push"), "a file store was used");
+			assert.is_false(is_dir(f.server.data_dir .. "/example%2etest/unified_push"), "a file store was used");
 		end);
 
 		it("answers 404 to its token with one character changed", function()
-			local endpoint = util.register(client, HOST, util.hash(105), util.hash(106));
-			assert_refused(client, #client.received, util.push(server, util.tamper(endpoint), BODY));
+			local endpoint = f:register({ application = up.hash(105), instance = up.hash(106) }).endpoint;
+			assert_refused(f.client, #f.client.received, f:push(up.tamper(endpoint), BODY));
 		end);
 
 		it("keeps an endpoint working across a server restart", function()
-			local application, instance = util.hash(107), util.hash(108);
-			local endpoint = util.register(client, HOST, application, instance);
-			client:close();
-			client = nil;
-			server:restart();
-			assert.truthy(server:wait_log("Using the storage backend.-Using the storage backend", 5));
-			assert.same({ "storage", "storage" }, backends_logged(server), "the module did not load again");
-			client = connect(server);
-			assert_delivered(client, 0, util.push(server, endpoint, BODY), application, instance, BODY);
+			local application, instance = up.hash(107), up.hash(108);
+			local endpoint = f:register({ application = application, instance = instance }).endpoint;
+			f:restart();
+			assert.truthy(f.server:wait_log("Using the storage backend.-Using the storage backend", 5));
+			assert.same({ "storage", "storage" }, backends_logged(f.server), "the module did not load again");
+			assert_delivered(f.client, 0, f:push(endpoint, BODY), application, instance, BODY);
 		end);
 
 		it("leaves a clean log", function()
-			server:assert_log_clean();
+			f.server:assert_log_clean();
 		end);
 	end);
 
 	describe("without unified_push_backend", function()
-		local server, client;
-
-		setup(function()
-			server = prosody.start({ users = USERS, modules = { "unified_push" } });
-			client = connect(server);
-		end);
-
-		teardown(function()
-			if client then client:close(); end
-			if server then server:cleanup(); end
-		end);
+		local f = up.fixture({ users = USERS });
 
 		it("uses the " .. DEFAULT_BACKEND .. " backend and says so in the startup log", function()
-			assert.truthy(server:wait_log("Using the %w+ backend", 5), "no backend line in the log");
-			assert.same({ DEFAULT_BACKEND }, backends_logged(server));
+			assert.truthy(f.server:wait_log("Using the %w+ backend", 5), "no backend line in the log");
+			assert.same({ DEFAULT_BACKEND }, backends_logged(f.server));
 			-- The tokens show the log tells the truth.
-			local application, instance = util.hash(201), util.hash(202);
-			local endpoint, expires = util.register(client, HOST, application, instance);
-			BY_NAME[DEFAULT_BACKEND].check_token(util.token(endpoint), expires, application, instance);
-			assert_delivered(client, #client.received, util.push(server, endpoint, BODY), application, instance, BODY);
+			local application, instance = up.hash(201), up.hash(202);
+			local registration = f:register({ application = application, instance = instance });
+			BY_NAME[DEFAULT_BACKEND].check_token(up.token_of(registration.endpoint), registration.expires, application, instance);
+			assert_delivered(f.client, #f.client.received, f:push(registration.endpoint, BODY), application, instance, BODY);
 		end);
 	end);
 
@@ -327,28 +265,20 @@ describe("registration backends on Prosody " .. prosody.version, function()
 		for _, case in ipairs(cases) do
 			if not (case.only_012 and on_13) then
 				describe(case.what, function()
-					local server;
-
-					setup(function()
-						server = prosody.start({ users = USERS, modules = { "unified_push" }, config = case.options });
-					end);
-
-					teardown(function()
-						if server then server:cleanup(); end
-					end);
+					local f = up.fixture({ users = USERS, config = case.options, distributor = false });
 
 					it("stops the module with an error naming the option", function()
-						local line = server:wait_log(INIT_ERROR .. "[^\n]*", 5);
+						local line = f.server:wait_log(INIT_ERROR .. "[^\n]*", 5);
 						assert.truthy(line, "no initialisation error for unified_push in the log");
 						for _, text in ipairs(case.mentions) do
 							assert.truthy(line:find(text, 1, true), "the error does not mention " .. text .. ": " .. line);
 						end
-						assert.same({}, backends_logged(server));
+						assert.same({}, backends_logged(f.server));
 					end);
 
 					if case.not_offered and #case.not_offered > 0 then
 						it("does not offer a backend this Prosody lacks", function()
-							local line = assert(server:wait_log(INIT_ERROR .. "[^\n]*", 5));
+							local line = assert(f.server:wait_log(INIT_ERROR .. "[^\n]*", 5));
 							for _, name in ipairs(case.not_offered) do
 								assert.falsy(line:find(name, 1, true), "the error offers " .. name .. ": " .. line);
 							end
@@ -356,13 +286,12 @@ describe("registration backends on Prosody " .. prosody.version, function()
 					end
 
 					it("leaves the rest of the server working: a client logs in, the host offers no UnifiedPush", function()
-						local client = connect(server);
-						finally(function() client:close(); end);
+						local client = f:connect();
 						assert.equal(FULL_JID, client.full_jid);
 						local features = assert(client:disco_info(HOST));
 						assert.truthy(table.concat(features, " "):find("disco#info", 1, true));
-						assert.falsy(table.concat(features, " "):find(NS, 1, true), "the feature is advertised");
-						local reply = client:request(util.register_iq(HOST, util.hash(1), util.hash(2)), 5);
+						assert.falsy(table.concat(features, " "):find(up.NS, 1, true), "the feature is advertised");
+						local reply = client:request(up.register_iq(HOST, up.hash(1), up.hash(2)), 5);
 						assert.truthy(reply, "no answer to <register/>");
 						assert.equal("error", reply.attr.type);
 					end);
@@ -370,9 +299,9 @@ describe("registration backends on Prosody " .. prosody.version, function()
 					it("logs no other error", function()
 						-- modulemanager appends a traceback to the initialisation error; that
 						-- one traceback is the only one allowed.
-						local _, tracebacks = server:log():gsub("stack traceback:", "");
+						local _, tracebacks = f.server:log():gsub("stack traceback:", "");
 						assert.equal(1, tracebacks);
-						server:assert_log_clean({ allow = { INIT_ERROR, "^\tstack traceback:$" } });
+						f.server:assert_log_clean({ allow = { INIT_ERROR, "^\tstack traceback:$" } });
 					end);
 				end);
 			end

@@ -7,12 +7,10 @@
 -- refuses unexplained differences).
 local prosody = require "prosody";
 local prosody_libs = require "prosody_libs";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
 local loop = require "loop";
 local json = require "util.json";
 local datetime = require "util.datetime";
-local socket = require "socket";
 local base64 = require "util.encodings".base64;
 
 local REFERENCE = "/usr/lib/prosody/modules/mod_unified_push/mod_unified_push.lua";
@@ -44,13 +42,6 @@ local function start_server(variant, ttl)
 	});
 end
 
-local function connect(server, user, host, resource)
-	return xmpp.connect({
-		port = server.c2s_port, host = host or "example.test",
-		user = user or "alice", password = PASSWORD, resource = resource or "phone",
-	});
-end
-
 -- How a registration was answered, in words.
 local function registration_outcome(reply, err)
 	if not reply then return "no answer (" .. tostring(err) .. ")"; end
@@ -71,7 +62,7 @@ local function http_outcome(res, err)
 		return err == "timeout" and "no answer within 15 s" or ("no answer (" .. tostring(err) .. ")");
 	end
 	local text = tostring(res.status);
-	if res.body and (res.body:find("stack traceback", 1, true) or res.body:find("%.lua:%d+")) then
+	if up.traceback_in(res.body) then
 		text = text .. ", Lua traceback in the body";
 	end
 	return text;
@@ -212,13 +203,10 @@ local SCENARIOS = {
 		id = "push-tampered", title = "POST to a token with one character changed", expect = "404",
 		run = function(ctx)
 			local reg = assert(up.register(ctx.client, "example.test"));
-			local token = reg.token; -- the whole token, whichever shape the module issues
-			local middle = math.floor(#token / 2);
-			local changed = token:sub(middle, middle) == "A" and "B" or "A";
-			local tampered = token:sub(1, middle - 1) .. changed .. token:sub(middle + 1);
-			-- Same origin and shape as the genuine endpoint, only the token differs.
-			assert(up.endpoint_for(reg.endpoint, token) == reg.endpoint, "cannot rebuild " .. reg.endpoint);
-			return http_outcome(up.push(ctx.server, up.endpoint_for(reg.endpoint, tampered), "hello"));
+			-- Same origin and shape as the genuine endpoint (whichever shape the module
+			-- issues), only the token differs.
+			assert(up.endpoint_for(reg.endpoint, reg.token) == reg.endpoint, "cannot rebuild " .. reg.endpoint);
+			return http_outcome(up.push(ctx.server, up.tamper(reg.endpoint), "hello"));
 		end,
 	},
 	{
@@ -255,7 +243,7 @@ local SCENARIOS = {
 		id = "offline", title = "POST with TTL: 0 while the distributor is offline", expect = "503",
 		improvement = "ours sees the distributor is offline and answers 503 instead of losing the push",
 		run = function(ctx)
-			local phone = connect(ctx.server, "alice", "example.test", "offline-phone");
+			local phone = up.connect(ctx.server, { resource = "offline-phone" });
 			local reg = assert(up.register(phone, "example.test"));
 			phone:close();
 			-- The server has processed the disconnect once our own ping returns.
@@ -406,8 +394,8 @@ for _, variant in ipairs(VARIANTS) do
 
 		setup(function()
 			ctx.server = start_server(variant);
-			ctx.client = connect(ctx.server);
-			ctx.mallory = connect(ctx.server, "mallory", "other.test");
+			ctx.client = up.connect(ctx.server);
+			ctx.mallory = up.connect(ctx.server, "mallory@other.test");
 		end);
 
 		teardown(function()
@@ -427,15 +415,13 @@ for _, variant in ipairs(VARIANTS) do
 
 		it(EXPIRY.title, function()
 			local server = start_server(variant, 2);
-			local client = connect(server);
+			local client = up.connect(server);
 			local ok, outcome = pcall(function()
 				local reg = assert(up.register(client, "example.test"));
 				local before = http_outcome(up.push(server, reg.endpoint, "hello"));
 				assert(before == "201", "fresh endpoint answered " .. before);
 				-- Expiry is time itself: wait, bounded, until the expiration has passed.
-				local expires = datetime.parse(reg.expiration);
-				local deadline = os.time() + 10;
-				while os.time() <= expires and os.time() < deadline do socket.sleep(0.25); end
+				assert(up.wait_past(datetime.parse(reg.expiration), 10), "the clock did not pass the expiration");
 				return http_outcome(up.push(server, reg.endpoint, "hello"));
 			end);
 			client:close();

@@ -1,11 +1,9 @@
--- Fault handling (SPEC §3, §7; issue 7 item 4): a distributor that never
--- answers, one that goes offline while a push awaits its answer, storage that
--- fails, and the module reloaded through Prosody's admin shell.
+-- Fault handling (docs/design.md, "HTTP semantics" and "Pushes in flight"): a
+-- distributor that never answers, one that goes offline while a push awaits its
+-- answer, storage that fails, and the module reloaded through Prosody's admin shell.
 local prosody = require "prosody";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
 local loop = require "loop";
-local fu = require "faults_util";
 local socket = require "socket";
 local lfs = require "lfs";
 
@@ -26,29 +24,9 @@ local function changes(before, after)
 	return table.concat(lines, "\n");
 end
 
-local function connect(server, resource)
-	return xmpp.connect({ port = server.c2s_port, host = HOST, user = "alice", password = "password",
-		resource = resource, timeout = 10 });
-end
-
-local function is_push(stanza)
-	return stanza:get_child("push", up.NS) ~= nil;
-end
-
--- An IQ policy: pushes get `on_push(stanza)` (nil: no answer), other sets a result.
-local function answering_pushes_with(on_push)
-	return function(stanza)
-		if is_push(stanza) then return on_push(stanza); end
-		if stanza.attr.type == "set" then return "result"; end
-		return "service-unavailable";
-	end;
-end
-
 local function assert_retry_later(res)
 	assert.equal(503, res.status, "status; body: " .. tostring(res.body));
-	local retry_after = tonumber(res.headers["retry-after"]);
-	assert.truthy(retry_after and retry_after > 0 and retry_after == math.floor(retry_after),
-		"Retry-After is not a positive number of seconds: " .. tostring(res.headers["retry-after"]));
+	up.retry_after(res);
 end
 
 -- Pushes; returns the response, the seconds it took and when it came (fails if none came).
@@ -61,60 +39,39 @@ local function timed_push(server, endpoint, body)
 end
 
 describe("a distributor that never answers", function()
-	local server, client;
 	local IQ_TIMEOUT = 2;
-
-	setup(function()
-		server = prosody.start({ users = USERS, modules = { "unified_push" },
-			config = { unified_push_iq_timeout = IQ_TIMEOUT } });
-		client = connect(server, "silent");
-	end);
-
-	teardown(function()
-		if client then client:close(); end
-		if server then server:cleanup(); end
-		loop.clear();
-	end);
+	local f = up.fixture({ users = USERS, config = { unified_push_iq_timeout = IQ_TIMEOUT },
+		distributor = { resource = "silent" } });
 
 	it("gets 503 with Retry-After once unified_push_iq_timeout (2 s) has passed", function()
 		local silent = {};
-		client:on_iq(answering_pushes_with(function(stanza)
+		f.client:on_iq(up.answering_pushes(function(stanza)
 			silent[#silent + 1] = stanza;
 			return nil;
 		end));
-		local reg = assert(up.register(client, HOST));
-		local res, elapsed = timed_push(server, reg.endpoint, "nobody answers");
+		local reg = f:register();
+		local res, elapsed = timed_push(f.server, reg.endpoint, "nobody answers");
 		assert.equal(1, #silent, "the push did not reach the distributor");
 		assert_retry_later(res);
 		assert.is_true(elapsed >= IQ_TIMEOUT - 0.5 and elapsed < IQ_TIMEOUT + 3,
 			("answered after %.2f s, not after about %d s"):format(elapsed, IQ_TIMEOUT));
 
 		-- The answer that comes too late changes nothing; the next push is relayed as usual.
-		client:send(require "util.stanza".reply(silent[1]));
-		client:on_iq(answering_pushes_with(function() return "result"; end));
-		res = assert(up.push(server, reg.endpoint, "answered"));
+		f.client:send(require "util.stanza".reply(silent[1]));
+		f.client:on_iq(up.answering_pushes("result"));
+		res = assert(up.push(f.server, reg.endpoint, "answered"));
 		assert.equal(201, res.status);
 	end);
 
 	it("leaves a clean log", function()
-		server:assert_log_clean();
+		f.server:assert_log_clean();
 	end);
 end);
 
 describe("a distributor that goes offline while a push awaits its answer", function()
-	local server;
 	-- Long enough that an answer within seconds can only come from noticing the disconnect.
 	local IQ_TIMEOUT = 30;
-
-	setup(function()
-		server = prosody.start({ users = USERS, modules = { "unified_push" },
-			config = { unified_push_iq_timeout = IQ_TIMEOUT } });
-	end);
-
-	teardown(function()
-		if server then server:cleanup(); end
-		loop.clear();
-	end);
+	local f = up.fixture({ users = USERS, config = { unified_push_iq_timeout = IQ_TIMEOUT }, distributor = false });
 
 	local WAYS = {
 		{ "closes its stream", function(client) client:send("</stream:stream>"); end },
@@ -123,17 +80,17 @@ describe("a distributor that goes offline while a push awaits its answer", funct
 
 	for i, way in ipairs(WAYS) do
 		it("answers 503 with Retry-After within seconds when the distributor " .. way[1], function()
-			local client = connect(server, "leaving" .. i);
+			local client = f:connect({ resource = "leaving" .. i });
 			local left_at;
-			client:on_iq(answering_pushes_with(function()
+			client:on_iq(up.answering_pushes(function()
 				if not left_at then
 					left_at = socket.gettime();
 					way[2](client);
 				end
 				return nil;
 			end));
-			local reg = assert(up.register(client, HOST));
-			local res, _, finished = timed_push(server, reg.endpoint, "going away");
+			local reg = f:register(nil, client);
+			local res, _, finished = timed_push(f.server, reg.endpoint, "going away");
 			assert.truthy(left_at, "the push never reached the distributor");
 			assert_retry_later(res);
 			assert.is_true(finished - left_at < 3,
@@ -143,7 +100,7 @@ describe("a distributor that goes offline while a push awaits its answer", funct
 	end
 
 	it("leaves a clean log", function()
-		server:assert_log_clean();
+		f.server:assert_log_clean();
 	end);
 end);
 
@@ -178,7 +135,7 @@ describe("a distributor of a component that goes offline while a push awaits its
 
 	local function reactivate_parent(server)
 		for _, line in ipairs({ ("host:deactivate(%q)"):format(HOST), ("host:activate(%q)"):format(HOST) }) do
-			local ok, output = fu.shell(server, line);
+			local ok, output = server:shell(line);
 			assert.truthy(ok and output:find("Result: true", 1, true), line .. ":\n" .. output);
 		end
 	end
@@ -195,16 +152,16 @@ describe("a distributor of a component that goes offline while a push awaits its
 			local server = start(case[2]);
 			finally(function() server:cleanup(); loop.clear(); end);
 			if case[3] then case[3](server); end
-			local client = connect(server, "leaving");
+			local client = up.connect(server, { resource = "leaving" });
 			local left_at;
-			client:on_iq(answering_pushes_with(function()
+			client:on_iq(up.answering_pushes(function()
 				if not left_at then
 					left_at = socket.gettime();
 					client.sock:shutdown("both");
 				end
 				return nil;
 			end));
-			local reg = assert(up.register(client, COMPONENT));
+			local reg = up.must_register(client, COMPONENT);
 			local res, _, finished = timed_push(server, reg.endpoint, "going away");
 			assert.truthy(left_at, "the push never reached the distributor");
 			assert_retry_later(res);
@@ -216,22 +173,15 @@ describe("a distributor of a component that goes offline while a push awaits its
 end);
 
 describe("storage that fails (spec/fixtures/mod_storage_broken.lua)", function()
-	local server, client, flag;
 	local SOURCE = HOST .. ":unified_push";
+	local f = up.fixture({ users = USERS,
+		plugin_paths = { lfs.currentdir() .. "/spec/fixtures" },
+		storage = { unified_push = "broken", unified_push_users = "broken" },
+		config = { unified_push_backend = "storage" } });
+	local flag;
 
 	setup(function()
-		server = prosody.start({ users = USERS, modules = { "unified_push" },
-			plugin_paths = { lfs.currentdir() .. "/spec/fixtures" },
-			storage = { unified_push = "broken", unified_push_users = "broken" },
-			config = { unified_push_backend = "storage" } });
-		flag = server.data_dir .. "/storage-broken.flag";
-		client = connect(server, "phone");
-	end);
-
-	teardown(function()
-		if client then client:close(); end
-		if server then server:cleanup(); end
-		loop.clear();
+		flag = f.server.data_dir .. "/storage-broken.flag";
 	end);
 
 	local function break_storage()
@@ -242,104 +192,94 @@ describe("storage that fails (spec/fixtures/mod_storage_broken.lua)", function()
 	end
 
 	it("answers a push to a valid endpoint with 500 and a warning, without a traceback", function()
-		local reg = assert(up.register(client, HOST));
-		local mark = fu.log_mark(server);
+		local reg = f:register();
+		local mark = f.server:log_mark();
 		break_storage();
-		local res = assert(up.push(server, reg.endpoint, "cannot look it up"));
+		local res = assert(up.push(f.server, reg.endpoint, "cannot look it up"));
 		repair_storage();
 		assert.equal(500, res.status);
-		assert.is_false(fu.traceback_in(res.body), "traceback in the body: " .. res.body);
-		assert.equal(0, #up.pushes(client), "a push was relayed without its registration");
-		local warnings = fu.log_lines(server, "warn", SOURCE, mark);
-		assert.equal(1, #warnings, "warnings:\n" .. fu.log_since(server, mark));
+		assert.is_false(up.traceback_in(res.body), "traceback in the body: " .. res.body);
+		assert.equal(0, #up.pushes(f.client), "a push was relayed without its registration");
+		local warnings = f.server:log_lines("warn", SOURCE, mark);
+		assert.equal(1, #warnings, "warnings:\n" .. f.server:log_since(mark));
 		assert.matches("broken", warnings[1], 1, true); -- the driver's own message
 	end);
 
 	it("answers a registration with wait/internal-server-error and a warning", function()
-		local mark = fu.log_mark(server);
+		local mark = f.server:log_mark();
 		break_storage();
-		local reg, reply = up.register(client, HOST);
+		local reg, reply = up.register(f.client, HOST);
 		repair_storage();
 		assert.is_nil(reg, "registered although storage fails");
 		local error_type, condition, text = up.error_of(reply);
 		assert.same({ "wait", "internal-server-error" }, { error_type, condition });
-		assert.is_false(fu.traceback_in(text), "traceback in the error text: " .. tostring(text));
-		assert.equal(1, #fu.log_lines(server, "warn", SOURCE, mark), "warnings:\n" .. fu.log_since(server, mark));
+		assert.is_false(up.traceback_in(text), "traceback in the error text: " .. tostring(text));
+		assert.equal(1, #f.server:log_lines("warn", SOURCE, mark), "warnings:\n" .. f.server:log_since(mark));
 	end);
 
 	it("registers and relays again once storage is back", function()
-		local reg = assert(up.register(client, HOST));
-		local res = assert(up.push(server, reg.endpoint, "back"));
+		local reg = f:register();
+		local res = assert(up.push(f.server, reg.endpoint, "back"));
 		assert.equal(201, res.status);
 	end);
 
 	it("has no Lua error or traceback in the log", function()
-		server:assert_log_clean();
-		assert.is_false(fu.traceback_in(server:log() .. server:output()), "a traceback was logged");
+		f.server:assert_log_clean();
+		assert.is_false(up.traceback_in(f.server:log() .. f.server:output()), "a traceback was logged");
 	end);
 end);
 
 describe("reloading the module through the admin shell", function()
-	local server, client, before, endpoint_before;
+	local before, endpoint_before;
 	local HOSTS = { HOST, COMPONENT };
 	local IQ_TIMEOUT = 30;
-
-	setup(function()
-		server = prosody.start({ users = USERS, modules = { "unified_push", "admin_shell" },
-			config = { unified_push_iq_timeout = IQ_TIMEOUT },
-			components = { [COMPONENT] = { module = "unified_push" } } });
-		client = connect(server, "phone");
-	end);
-
-	teardown(function()
-		if client then client:close(); end
-		if server then server:cleanup(); end
-		loop.clear();
-	end);
+	local f = up.fixture({ users = USERS, modules = { "unified_push", "admin_shell" },
+		config = { unified_push_iq_timeout = IQ_TIMEOUT },
+		components = { [COMPONENT] = { module = "unified_push" } } });
 
 	local function reload_line(host)
-		return ("module:reload(%q, %q)"):format(server.module_name, host);
+		return ("module:reload(%q, %q)"):format(f.server.module_name, host);
 	end
 
 	local function reload(host)
-		local ok, output = fu.shell(server, reload_line(host));
+		local ok, output = f.server:shell(reload_line(host));
 		assert.truthy(ok and output:find("Module reloaded on 1 host", 1, true), "reload on " .. host .. ":\n" .. output);
 	end
 
 	-- Pushes and checks it got 201 after exactly one push IQ reached the client.
 	local function assert_one_push(endpoint)
-		local received = #client.received;
-		local res = assert(up.push(server, endpoint, "exactly once"));
+		local received = #f.client.received;
+		local res = assert(up.push(f.server, endpoint, "exactly once"));
 		assert.equal(201, res.status);
-		assert.truthy(up.ping(client, HOST)); -- every stanza sent to us before the pong has arrived
-		assert.equal(received + 1, #client.received, "push IQs for one POST");
+		assert.truthy(up.ping(f.client, HOST)); -- every stanza sent to us before the pong has arrived
+		assert.equal(received + 1, #f.client.received, "push IQs for one POST");
 	end
 
 	it("has the same hooks, HTTP routes and tasks after five reloads on a host and a component", function()
-		endpoint_before = assert(up.register(client, HOST)).endpoint;
+		endpoint_before = f:register().endpoint;
 		-- Counted from after a first reload: a component that started before its parent host
 		-- hooks host-activated to find it; reloaded once the host is there, it does not need
 		-- to. That changes the counts once, which is not a leak.
 		for _, host in ipairs(HOSTS) do reload(host); end
-		before = fu.event_snapshot(server, HOSTS);
+		before = f.server:event_snapshot(HOSTS);
 		assert.truthy(before["host:" .. HOST .. " resource-unbind"], "the snapshot does not see the module's hooks");
-		local loaded = #fu.lines_with(server:log(), "Using the ");
+		local loaded = #up.lines_with(f.server:log(), "Using the ");
 		for _ = 1, 5 do
 			for _, host in ipairs(HOSTS) do reload(host); end
 		end
-		assert.equal(loaded + 10, #fu.lines_with(server:log(), "Using the "), "times the module loaded");
-		assert.equal("", changes(before, fu.event_snapshot(server, HOSTS)), "handlers or items changed");
+		assert.equal(loaded + 10, #up.lines_with(f.server:log(), "Using the "), "times the module loaded");
+		assert.equal("", changes(before, f.server:event_snapshot(HOSTS)), "handlers or items changed");
 	end);
 
 	it("answers a push that awaits the distributor when the module unloads", function()
-		local reg = assert(up.register(client, HOST));
+		local reg = f:register();
 		local job;
-		client:on_iq(answering_pushes_with(function()
-			job = job or fu.shell_background(server, reload_line(HOST));
+		f.client:on_iq(up.answering_pushes(function()
+			job = job or f.server:shell_background(reload_line(HOST));
 			return nil;
 		end));
-		local res, elapsed = timed_push(server, reg.endpoint, "unloading meanwhile");
-		client:on_iq(nil);
+		local res, elapsed = timed_push(f.server, reg.endpoint, "unloading meanwhile");
+		f.client:on_iq(nil);
 		assert.truthy(job, "the push never reached the distributor");
 		local ok, output = job:wait(15);
 		assert.truthy(ok, "reload: " .. tostring(output));
@@ -348,13 +288,13 @@ describe("reloading the module through the admin shell", function()
 	end);
 
 	it("then registers, and relays each push exactly once with 201, on the host and the component", function()
-		assert.equal("", changes(before, fu.event_snapshot(server, HOSTS)), "handlers or items changed");
+		assert.equal("", changes(before, f.server:event_snapshot(HOSTS)), "handlers or items changed");
 		assert_one_push(endpoint_before);
-		assert_one_push(assert(up.register(client, HOST)).endpoint);
-		assert_one_push(assert(up.register(client, COMPONENT)).endpoint);
+		assert_one_push(f:register().endpoint);
+		assert_one_push(up.must_register(f.client, COMPONENT).endpoint);
 	end);
 
 	it("leaves a clean log", function()
-		server:assert_log_clean();
+		f.server:assert_log_clean();
 	end);
 end);

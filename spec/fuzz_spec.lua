@@ -1,4 +1,4 @@
--- Fuzz (issue 7, SPEC §2-§3): thousands of random and mutated registrations and
+-- Fuzz (docs/design.md, "Protocol" and "HTTP semantics"): thousands of random and mutated registrations and
 -- HTTP requests against a live Prosody that runs the module on every backend this
 -- Prosody supports. Every answer must be one the specification allows for that
 -- input, no client is ever disconnected, and afterwards the server still registers
@@ -11,20 +11,18 @@
 -- Tokens, ids and hashes the server makes are random, so a replay repeats the
 -- inputs and mutations, not every byte of them; failures print the exact input.
 local prosody = require "prosody";
-local xmpp = require "xmpp_client";
-local push_util = require "push_util";
+local up = require "unified_push";
 local fuzz = require "fuzz";
 local st = require "util.stanza";
 local jid = require "util.jid";
 local json = require "util.json";
 local jwt = require "util.jwt";
 local base64 = require "util.encodings".base64;
-local new_id = require "util.id".short;
 local urlencode = require "util.http".urlencode;
 local loop = require "loop";
 local deepcompare = require "luassert.util".deepcompare;
 
-local NS = push_util.NS;
+local NS = up.NS;
 local MAX_BODY = 4096;
 local IQ_TIMEOUT = 1;
 -- 44 characters, like `openssl rand -base64 32`.
@@ -88,7 +86,7 @@ end
 
 local HASH_PATTERN = "^" .. ("[A-Za-z0-9+/]"):rep(43) .. "=$";
 
--- SPEC §2: standard base64 of exactly 32 bytes. "unclear" for the encodings that
+-- docs/design.md, "Protocol": standard base64 of exactly 32 bytes. "unclear" for the encodings that
 -- decode to 32 bytes but are not canonical (decoders may accept them).
 local function hash_verdict(value)
 	if value == nil then return "invalid"; end
@@ -100,6 +98,14 @@ end
 
 describe("fuzzing the module", function()
 	local seed = fuzz.seed();
+	local users, host_options = {}, {};
+	for _, host in ipairs(HOSTS) do
+		users[#users + 1] = { "alice", host.name, "password" };
+		users[#users + 1] = { "fuzzer", host.name, "password" };
+		host_options[host.name] = host.options;
+	end
+	local f = up.fixture({ hosts = HOST_NAMES, users = users, config = { unified_push_iq_timeout = IQ_TIMEOUT },
+		host_options = host_options, distributor = false });
 	local server;
 	local phones = {};           -- host name -> alice@host/phone: registers endpoints, takes pushes
 	local fuzzers = {};          -- host name -> fuzzer@host/pc: sends the fuzzed IQs
@@ -166,10 +172,8 @@ describe("fuzzing the module", function()
 		registrations_made = registrations_made + 1;
 		local rng = fuzz.rng(seed, "registration", registrations_made);
 		local application, instance = base64.encode(rng:bytes(32)), base64.encode(rng:bytes(32));
-		local reply = assert(phones[host_name]:request(st.iq({ type = "set", to = host_name, id = new_id() })
-			:tag("register", { xmlns = NS, application = application, instance = instance }), 10));
-		local registered = assert(reply:get_child("registered", NS), "registration refused: " .. tostring(reply));
-		local endpoint = registered.attr.endpoint;
+		local endpoint = up.must_register(phones[host_name], host_name,
+			{ application = application, instance = instance }).endpoint;
 		local target = assert(endpoint:match("^https?://[^/]+(/.*)$"), "endpoint without a path: " .. endpoint);
 		local route = assert(fuzz.route(target));
 		local registration = {
@@ -232,30 +236,12 @@ describe("fuzzing the module", function()
 
 	setup(function()
 		print(("\nfuzz: MUP_FUZZ_SEED=%d (Prosody %s)"):format(seed, prosody.version));
-		local users, host_options = {}, {};
+		server = f.server;
 		for _, host in ipairs(HOSTS) do
-			users[#users + 1] = { "alice", host.name, "password" };
-			users[#users + 1] = { "fuzzer", host.name, "password" };
-			host_options[host.name] = host.options;
-		end
-		server = prosody.start({
-			hosts = HOST_NAMES,
-			users = users,
-			modules = { "unified_push" },
-			config = { unified_push_iq_timeout = IQ_TIMEOUT },
-			host_options = host_options,
-		});
-		for _, host in ipairs(HOSTS) do
-			local phone = xmpp.connect({
-				port = server.c2s_port, host = host.name,
-				user = "alice", password = "password", resource = "phone",
-			});
+			local phone = f:connect({ host = host.name });
 			phones[host.name] = phone;
 			phone:on_iq(phone_policy(phone));
-			local fuzzer = xmpp.connect({
-				port = server.c2s_port, host = host.name,
-				user = "fuzzer", password = "password", resource = "pc",
-			});
+			local fuzzer = f:connect({ host = host.name, user = "fuzzer", resource = "pc" });
 			fuzzers[host.name] = fuzzer;
 			replies[host.name] = track_replies(fuzzer);
 			live[host.name] = {};
@@ -266,13 +252,10 @@ describe("fuzzing the module", function()
 
 	teardown(function()
 		print("\nfuzz: MUP_FUZZ_SEED=" .. seed .. "\n  " .. table.concat(summary, "\n  "));
-		for _, client in pairs(phones) do client:close(); end
-		for _, client in pairs(fuzzers) do client:close(); end
-		if server then server:cleanup(); end
 	end);
 
 	---------------------------------------------------------------------------
-	-- Registrations (SPEC §2)
+	-- Registrations (docs/design.md, "Protocol")
 	---------------------------------------------------------------------------
 	describe("registration IQs", function()
 		-- Values a distributor would send again and again (renewals).
@@ -346,7 +329,7 @@ describe("fuzzing the module", function()
 			loop.run_until(answered_all, 10);
 			-- Everything the server sent before the pong has arrived.
 			for host_name in pairs(by_host) do
-				if not fuzzers[host_name].closed then push_util.sync(fuzzers[host_name], host_name); end
+				if not fuzzers[host_name].closed then up.sync(fuzzers[host_name]); end
 			end
 			local problems = {};
 			for _, case in ipairs(pending) do
@@ -412,7 +395,7 @@ describe("fuzzing the module", function()
 			return rng:chance(0.5) and rng:pick(POOL) or base64.encode(rng:bytes(32));
 		end
 
-		it("answers random and mutated application/instance values as SPEC §2 says", function()
+		it("answers random and mutated application/instance values as docs/design.md (Protocol) says", function()
 			pending = {};
 			run_category("attributes", batched(function(rng, id)
 				local host = rng:pick(HOSTS).name;
@@ -493,7 +476,7 @@ describe("fuzzing the module", function()
 					if not name:match("^[%a_][%w._-]*$") then name = "x" .. name:gsub("[^%w]", ""); end
 				elseif variant == "namespace" then
 					ns = rng:pick({ "", "jabber:client", NS .. "/", NS:upper(), "urn:xmpp:push:0",
-						"http://gultsch.de/xmpp/drafts/unified-push#x", fuzz.mutate(rng, NS, fuzz.PRINTABLE, 3),
+						NS .. "#x", fuzz.mutate(rng, NS, fuzz.PRINTABLE, 3),
 						rng:xml_text(rng:int(1, 40)) });
 				end
 				attrs.xmlns = ns;
@@ -600,13 +583,13 @@ describe("fuzzing the module", function()
 	end);
 
 	---------------------------------------------------------------------------
-	-- HTTP (SPEC §3)
+	-- HTTP (docs/design.md, "HTTP semantics")
 	---------------------------------------------------------------------------
 	describe("HTTP requests", function()
 		local POST_STATUSES = set_of({ 201, 400, 404, 413, 429, 503 });
 		local GONE = set_of({ "item-not-found", "feature-not-implemented" });
 
-		-- The status a POST gets once the distributor answered `answer` (SPEC §3).
+		-- The status a POST gets once the distributor answered `answer` (docs/design.md, "HTTP semantics").
 		local function status_for_answer(answer)
 			if answer == "result" then return 201; end
 			if type(answer) == "string" and GONE[answer] then return 404; end
@@ -691,7 +674,7 @@ describe("fuzzing the module", function()
 			if not response then return "no HTTP response: " .. tostring(err); end
 			local status = response.status;
 			if status == 500 then return "500"; end
-			if push_util.traceback_in(response.body) then return "a traceback in the body: " .. fuzz.show(response.body); end
+			if up.traceback_in(response.body) then return "a traceback in the body: " .. fuzz.show(response.body); end
 			if status == 503 or status == 429 then
 				local retry = response.headers["retry-after"];
 				if not (retry and retry:match("^%d+$")) then
@@ -774,7 +757,7 @@ describe("fuzzing the module", function()
 				return ("%d without a push to the distributor"):format(status);
 			end
 
-			-- The pushes must match the status (SPEC §2 push delivery, §3 statuses).
+			-- The pushes must match the status (docs/design.md, "Protocol" and "HTTP semantics").
 			if #pushes > 1 then return #pushes .. " pushes for one request"; end
 			local push = pushes[1];
 			if push then
@@ -848,15 +831,15 @@ describe("fuzzing the module", function()
 			return headers;
 		end
 
-		-- A registration to push to: now and then one a distributor revoked (SPEC
-		-- §3: 404, and no IQ is sent).
+		-- A registration to push to: now and then one a distributor revoked
+		-- (docs/design.md, "HTTP semantics": 404, and no IQ is sent).
 		local function any_live(rng)
 			if #revoked > 0 and rng:chance(0.08) then return rng:pick(revoked); end
 			local host = rng:pick(HOSTS).name;
 			return rng:pick(live[host]);
 		end
 
-		it("answers random methods with the statuses SPEC §3 allows", function()
+		it("answers random methods with the statuses docs/design.md (HTTP semantics) allows", function()
 			run_category("methods", function(rng)
 				local registration = any_live(rng);
 				local method = fuzz.method(rng);
@@ -885,7 +868,7 @@ describe("fuzzing the module", function()
 			})();
 		end
 
-		it("answers mutated endpoint paths (and Host headers) with the statuses SPEC §3 allows", function()
+		it("answers mutated endpoint paths (and Host headers) with the statuses docs/design.md (HTTP semantics) allows", function()
 			run_category("paths", function(rng)
 				local registration = any_live(rng);
 				local target, target_kind = fuzz.target(rng, registration.target);
@@ -908,7 +891,7 @@ describe("fuzzing the module", function()
 		for name in pairs(fuzz.headers) do HEADER_NAMES[#HEADER_NAMES + 1] = name; end
 		table.sort(HEADER_NAMES);
 
-		it("answers POSTs with random and garbage headers as SPEC §3 says", function()
+		it("answers POSTs with random and garbage headers as docs/design.md (HTTP semantics) says", function()
 			run_category("headers", function(rng)
 				local registration = any_live(rng);
 				local body = rng:bytes(rng:int(1, 300));
@@ -977,7 +960,7 @@ describe("fuzzing the module", function()
 			end);
 		end);
 
-		it("turns whatever the distributor answers into the status SPEC §3 gives it", function()
+		it("turns whatever the distributor answers into the status docs/design.md (HTTP semantics) gives it", function()
 			local silent = 0;
 			local STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 			run_category("answers", function(rng)

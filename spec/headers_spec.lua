@@ -1,9 +1,7 @@
--- RFC 8030 headers on the push resource (SPEC §3, §7, issue 7 item 2): every 201
+-- RFC 8030 headers on the push resource (docs/design.md, "HTTP semantics"): every 201
 -- says the message was not stored (TTL: 0) and names it (Location); the request
 -- headers TTL, Urgency and Topic are validated, and a malformed one is answered
 -- 400 with a short plain-text reason before anything reaches the distributor.
-local prosody = require "prosody";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
 
 local HOST = "example.test";
@@ -53,42 +51,13 @@ local function describe_headers(headers)
 end
 
 describe("RFC 8030 headers", function()
-	local server, phone;
-
-	setup(function()
-		server = prosody.start({
-			hosts = { HOST },
-			users = { { "alice", HOST, "password" } },
-			modules = { "unified_push" },
-		});
-		phone = xmpp.connect({ port = server.c2s_port, host = HOST, user = "alice", password = "password",
-			resource = "phone", timeout = 10 });
-	end);
-
-	teardown(function()
-		if phone then phone:close(); end
-		if server then server:cleanup(); end
-	end);
-
-	local function register()
-		local registration, err = up.register(phone, HOST);
-		assert(registration, "registration failed: " .. tostring(err));
-		return registration;
-	end
+	local f = up.fixture({ hosts = { HOST } });
 
 	-- POSTs to the endpoint; returns the response and how many push IQs the
-	-- phone got for it (final once the ping's answer is back).
+	-- distributor got for it (final once the ping's answer is back).
 	local function post(endpoint, headers)
-		local before = #phone.received;
-		local response, err = up.push(server, endpoint, "hello", headers);
-		assert(response, "no answer to the POST: " .. tostring(err));
-		local pong = up.ping(phone, HOST);
-		assert(pong and pong.attr.type == "result", "no answer to the ping: " .. tostring(pong));
-		local pushes = 0;
-		for i = before + 1, #phone.received do
-			if phone.received[i]:get_child("push", up.NS) then pushes = pushes + 1; end
-		end
-		return response, pushes;
+		local response, pushes = f:post(endpoint, "hello", headers);
+		return response, #pushes;
 	end
 
 	-- Checks a 201's TTL and Location; returns the Location.
@@ -110,7 +79,7 @@ describe("RFC 8030 headers", function()
 		for _, headers in ipairs({ {}, { TTL = "60" }, { Urgency = "high", Topic = "news" } }) do
 			local name = next(headers) and describe_headers(headers) or "no request headers";
 			it("sends TTL: 0 and a Location under the push base (" .. name .. ")", function()
-				local registration = register();
+				local registration = f:register();
 				local response, pushes = post(registration.endpoint, headers);
 				assert.equal(1, pushes);
 				assert_message_headers(registration.endpoint, response);
@@ -118,7 +87,7 @@ describe("RFC 8030 headers", function()
 		end
 
 		it("names each push message with a Location of its own", function()
-			local first, second = register(), register();
+			local first, second = f:register(), f:register();
 			local seen = {};
 			for i = 1, 6 do
 				local endpoint = (i % 2 == 0 and first or second).endpoint;
@@ -132,7 +101,7 @@ describe("RFC 8030 headers", function()
 	describe("accepts well-formed request headers", function()
 		for _, headers in ipairs(ACCEPTED) do
 			it(describe_headers(headers), function()
-				local registration = register();
+				local registration = f:register();
 				local response, pushes = post(registration.endpoint, headers);
 				assert.equal(201, response.status);
 				assert.equal(1, pushes);
@@ -144,7 +113,7 @@ describe("RFC 8030 headers", function()
 		for _, case in ipairs(REJECTED) do
 			local name, value = case[1], case[2];
 			it(describe_headers({ [name] = value }), function()
-				local registration = register();
+				local registration = f:register();
 				local response, pushes = post(registration.endpoint, { [name] = value });
 				assert.equal(400, response.status);
 				assert.equal(0, pushes, "a malformed push reached the distributor");
@@ -161,6 +130,6 @@ describe("RFC 8030 headers", function()
 	end);
 
 	it("leaves a clean log", function()
-		server:assert_log_clean();
+		f.server:assert_log_clean();
 	end);
 end);

@@ -7,6 +7,7 @@ local base64 = require "util.encodings".base64;
 local sha256 = require "util.hashes".sha256;
 local loop = require "loop";
 local http = require "http_client";
+local up = require "unified_push";
 
 -- A one-shot HTTP server on 127.0.0.1 driven by the same loop as the client.
 -- respond(request, reply) returns the raw response, or nil to answer later
@@ -149,6 +150,38 @@ describe("http_client", function()
 		assert.is_true(socket.gettime() - started < 2);
 	end);
 
+	it("answers requests started together in the order the replies come (start and wait)", function()
+		local replies = {};
+		server = serve(function(request, reply)
+			replies[#replies + 1] = { body = request.body, reply = reply };
+			if #replies == 2 then
+				-- The second request is answered first.
+				replies[2].reply("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond");
+				replies[1].reply("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst");
+			end
+		end);
+		local first = http.start({ method = "POST", url = server.url, body = "1", timeout = 5 });
+		local second = http.start({ method = "POST", url = server.url, body = "2", timeout = 5 });
+		assert.is_false(first.done or second.done, "answered before the server replied");
+		assert.is_true(http.wait({ first, second }));
+		assert.same({ "first", "second" }, { first.response.body, second.response.body });
+	end);
+
+	it("sends raw request bytes exactly as given", function()
+		server = serve(function() return "HTTP/1.1 204 No Content\r\n\r\n"; end);
+		local raw = "POST /push/token HTTP/1.1\r\nX-Odd:  spaced \r\nContent-Length: 3\r\n\r\nabc";
+		local res = assert(http.request({ url = server.url, method = "POST", raw = raw, timeout = 5 }));
+		assert.equal(204, res.status);
+		assert.equal(raw, server.requests[1].head .. "\r\n\r\n" .. server.requests[1].body);
+	end);
+
+	it("ends a started request with 'timeout' at its deadline", function()
+		server = serve(function() return nil; end);
+		local handle = http.start({ url = server.url, timeout = 0.3 });
+		assert.is_false(http.wait({ handle }));
+		assert.same({ true, "timeout" }, { handle.done, handle.error });
+	end);
+
 	it("reports a refused connection", function()
 		local probe = assert(socket.bind("127.0.0.1", 0));
 		local _, port = probe:getsockname();
@@ -165,7 +198,7 @@ describe("util.stanza and util.xmppstream as xmpp_client uses them", function()
 	it("round-trips a push IQ with a binary payload", function()
 		local payload = "\0\1\2\255 binary \r\n";
 		local sent = st.iq({ type = "set", id = "p1", from = "example.test", to = "alice@example.test/phone" })
-			:text_tag("push", base64.encode(payload), { xmlns = "http://gultsch.de/xmpp/drafts/unified-push",
+			:text_tag("push", base64.encode(payload), { xmlns = up.NS,
 				instance = "I", application = "A" });
 		local received = {};
 		local session = { notopen = true };
@@ -181,6 +214,76 @@ describe("util.stanza and util.xmppstream as xmpp_client uses them", function()
 		local got = received[1];
 		got.attr["xml:lang"] = nil; -- inherited from the stream
 		assert.same({ sent.attr, sent.tags[1].attr }, { got.attr, got.tags[1].attr });
-		assert.equal(payload, base64.decode(got:get_child_text("push", "http://gultsch.de/xmpp/drafts/unified-push")));
+		assert.equal(payload, base64.decode(got:get_child_text("push", up.NS)));
+	end);
+end);
+
+describe("the UnifiedPush kit's endpoints and tokens", function()
+	local cases = {
+		{ "an endpoint of ours", "https://push.example.test/push/AbCdEfGh?IjKl-_Mn",
+			{ host = "push.example.test", prefix = "/push/", path_part = "AbCdEfGh", query_part = "IjKl-_Mn",
+				token = "AbCdEfGhIjKl-_Mn", shape = "split" } },
+		{ "an old-style endpoint (the whole token in the path)", "http://example.test:5280/push/AbCdEfGhIjKl",
+			{ host = "example.test", port = 5280, prefix = "/push/", path_part = "AbCdEfGhIjKl", token = "AbCdEfGhIjKl",
+				shape = "whole" } },
+		{ "a short token, all in the path", "/push/AbC", { prefix = "/push/", token = "AbC", shape = "split" } },
+		{ "escapes in both parts", "/push/v3.local?.a%2Fb%3D", { path_part = "v3.local", query_part = ".a/b=",
+			token = "v3.local.a/b=", shape = "split" } },
+	};
+	for _, case in ipairs(cases) do
+		it("parses " .. case[1] .. " and rebuilds it", function()
+			local parts = assert(up.parse_endpoint(case[2]));
+			for name, value in pairs(case[3]) do
+				assert.equal(value, parts[name], name);
+			end
+			local rebuilt = up.endpoint_for(case[2], parts.token);
+			assert.equal(parts.token, up.token_of(rebuilt));
+			assert.equal(parts.shape, assert(up.parse_endpoint(rebuilt)).shape);
+		end);
+	end
+
+	it("refuses what is not an endpoint", function()
+		for _, text in ipairs({ "push/x", "https://example.test", 42 }) do
+			assert.is_nil((up.parse_endpoint(text)), tostring(text));
+		end
+	end);
+
+	it("tampers a token by one letter or digit from its middle on", function()
+		for _, token in ipairs({ "AAAAAAAAAAAA", "abc.def.ghi", "a-_-_-_-_-b", "v3.local.Zm9vYmFy" }) do
+			local tampered = up.tamper_token(token);
+			assert.equal(#token, #tampered);
+			local differ = 0;
+			for i = 1, #token do
+				if token:sub(i, i) ~= tampered:sub(i, i) then
+					differ = differ + 1;
+					assert.truthy(token:sub(i, i):match("%w") and tampered:sub(i, i):match("%w"), token);
+					assert.is_true(i > #token // 2, token);
+				end
+			end
+			assert.equal(1, differ, token);
+		end
+	end);
+
+	it("reads only XEP-0082 UTC times with a literal Z", function()
+		assert.equal(0, up.parse_utc("1970-01-01T00:00:00Z"));
+		assert.equal(951868800, up.parse_utc("2000-03-01T00:00:00Z"));
+		for _, text in ipairs({ "1970-01-01T00:00:00", "1970-01-01T00:00:00.5Z", "1970-01-01 00:00:00Z",
+			"1970-13-01T00:00:00Z", "1970-01-01T00:00:00+00:00" }) do
+			assert.is_nil(up.parse_utc(text), text);
+		end
+	end);
+
+	it("makes hashes the module accepts: base64 of 32 bytes, stable for a seed", function()
+		assert.equal(up.hash("seed"), up.hash("seed"));
+		assert.are_not.equal(up.hash(), up.hash());
+		for _, value in ipairs({ up.hash(), up.hash("seed"), up.hash(7) }) do
+			assert.equal(32, #base64.decode(value));
+			assert.equal(44, #value);
+		end
+	end);
+
+	it("names a token's key as the module's stores do: 32 hex digits of its SHA-256", function()
+		assert.equal(sha256("token", true):sub(1, 32), up.token_key("token"));
+		assert.truthy(up.token_key("token"):match("^%x+$") and #up.token_key("token") == 32);
 	end);
 end);

@@ -1,15 +1,11 @@
--- Storage hygiene (SPEC §4 "expired records must not accumulate forever", §7;
--- issue 7 item 5): with a registration TTL of one second, a distributor that
+-- Storage hygiene (docs/design.md, "What is stored where"): expired records must
+-- not accumulate. With a registration TTL of one second, a distributor that
 -- renews the same app again and again leaves only its live registrations in the
 -- store, and the expired registrations of a user who stops registering are
 -- removed by the module's hourly job (mod_cron). Every backend this Prosody
 -- supports, on internal storage; the storage backend also on SQL (SQLite3).
 local prosody = require "prosody";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
-local loop = require "loop";
-local fu = require "faults_util";
-local datetime = require "util.datetime";
 
 local HOST = "example.test";
 local USERS = { { "alice", HOST, "password" }, { "bob", HOST, "password" } };
@@ -31,15 +27,6 @@ local CASES = {
 	{ backend = "paseto", storage = "internal", records = 0, needs_13 = true },
 };
 
-local function connect(server, user)
-	return xmpp.connect({ port = server.c2s_port, host = HOST, user = user, password = "password",
-		resource = "phone", timeout = 10 });
-end
-
-local function expiry_of(reg)
-	return (assert(datetime.parse(reg.expiration), "not a XEP-0082 datetime: " .. tostring(reg.expiration)));
-end
-
 -- Names in `names` that are not in `old` (a list), as a list.
 local function without(names, old)
 	local seen, rest = {}, {};
@@ -53,7 +40,16 @@ end
 for _, case in ipairs(CASES) do
 	if not case.needs_13 or on_13 then
 		describe("the " .. case.backend .. " backend on " .. case.storage .. " storage, with a one-second TTL", function()
-			local server, store, alice, bob;
+			local config = { unified_push_backend = case.backend, unified_push_registration_ttl = TTL };
+			for k, v in pairs(case.options or {}) do config[k] = v; end
+			local sql;
+			if case.storage == "sql" then
+				config.sql = { driver = "SQLite3", database = SQL_DATABASE };
+				sql = SQL_DATABASE;
+			end
+			local f = up.fixture({ users = USERS, modules = { "unified_push", "admin_shell" },
+				storage = case.storage, config = config, distributor = false });
+			local store, alice, bob;
 			local own; -- the module's own records (present before any registration)
 
 			local function registration_records()
@@ -64,25 +60,10 @@ for _, case in ipairs(CASES) do
 			end
 
 			setup(function()
-				local config = { unified_push_backend = case.backend, unified_push_registration_ttl = TTL };
-				for k, v in pairs(case.options or {}) do config[k] = v; end
-				local sql;
-				if case.storage == "sql" then
-					config.sql = { driver = "SQLite3", database = SQL_DATABASE };
-					sql = SQL_DATABASE;
-				end
-				server = prosody.start({ users = USERS, modules = { "unified_push", "admin_shell" },
-					storage = case.storage, config = config });
-				store = fu.storage(server, { sql_database = sql });
-				alice = connect(server, "alice");
-				bob = connect(server, "bob");
+				store = f.server:storage({ sql_database = sql });
+				alice = f:connect({ user = "alice" });
+				bob = f:connect({ user = "bob" });
 				own = store:records(HOST, "unified_push");
-			end);
-
-			teardown(function()
-				for _, client in ipairs({ alice, bob }) do client:close(); end
-				if server then server:cleanup(); end
-				loop.clear();
 			end);
 
 			it("keeps only live registrations while one app renews 30 times over 6 expiry periods", function()
@@ -90,10 +71,9 @@ for _, case in ipairs(CASES) do
 				local most_records, most_entries, last = 0, 0, nil;
 				for _ = 1, BATCHES do
 					-- Each batch starts on a new second of the clock: the earlier ones expire meanwhile.
-					local second = os.time();
-					assert.is_true(loop.run_until(function() return os.time() > second; end, 2), "the clock stood still");
+					assert.is_true(up.next_second(), "the clock stood still");
 					for _ = 1, PER_BATCH do
-						last = assert(up.register(alice, HOST, { application = application, instance = instance }));
+						last = f:register({ application = application, instance = instance }, alice);
 						most_records = math.max(most_records, #registration_records());
 						most_entries = math.max(most_entries, index_entries("alice"));
 					end
@@ -107,45 +87,36 @@ for _, case in ipairs(CASES) do
 					("%d entries at once in alice's index record (bound %d)"):format(most_entries, bound));
 
 				-- Once all 30 have expired, the next renewal leaves exactly the live one.
-				local expires = expiry_of(last);
-				assert.is_true(loop.run_until(function() return os.time() > expires; end, TTL + 3), "the clock did not pass the expiry");
-				local live = assert(up.register(alice, HOST, { application = application, instance = instance }));
+				assert.is_true(up.wait_past(last.expires, TTL + 3), "the clock did not pass the expiry");
+				local live = f:register({ application = application, instance = instance }, alice);
 				assert.equal(case.records, #registration_records(),
 					"records left besides the module's own: " .. table.concat(registration_records(), ", "));
 				assert.equal(1, index_entries("alice"), "entries in alice's index record");
 				assert.same({ "alice@" .. HOST }, store:records(HOST, "unified_push_users"));
 				-- The live one is the one just issued: it delivers.
-				local res = assert(up.push(server, live.endpoint, "still here"));
+				local res = f:push(live.endpoint, "still here");
 				assert.equal(201, res.status);
 			end);
 
 			it("removes a quiet user's expired registrations in the hourly job (mod_cron)", function()
 				local latest = 0;
 				for _ = 1, 3 do
-					latest = math.max(latest, expiry_of(assert(up.register(bob, HOST))));
+					latest = math.max(latest, f:register(nil, bob).expires);
 				end
-				assert.is_true(loop.run_until(function() return os.time() > latest; end, TTL + 3), "the clock did not pass the expiry");
+				assert.is_true(up.wait_past(latest, TTL + 3), "the clock did not pass the expiry");
 				-- Expired, and bob registers no more: nothing has removed them yet.
 				local expired = index_entries("alice") + index_entries("bob");
 				assert.equal(3, index_entries("bob"));
 				assert.equal(case.records * expired, #registration_records());
 
-				-- mod_cron runs the hourly tasks that are due one second after it starts (both
-				-- versions; neither has a shell command to run a task on demand). Record the job's
-				-- last run as two hours ago in mod_cron's own store (opened through the module's API
-				-- in the admin shell, so any storage driver works), and restart.
-				local prefix = server.module_name .. "/";
-				local set_back = ([[local m = prosody.hosts[%q].modules[%q].module; local runs = m:open_store("cron", "map"); ]]
-					.. [[local n = 0; for _, task in ipairs(m:get_host_items("task")) do ]]
-					.. [[if task.id and task.id:sub(1, %d) == %q then assert(runs:set(nil, task.id, os.time() - 7200)); n = n + 1; end end; ]]
-					.. [[return n]]):format(HOST, server.module_name, #prefix, prefix);
-				assert.equal("1", fu.lua(server, set_back), "the module's hourly task was not found");
+				-- The hourly job runs once the server restarts with it due.
+				up.make_hourly_due(f.server, HOST);
 				alice:close();
 				bob:close();
-				local mark = fu.log_mark(server);
-				server:restart();
+				local mark = f.server:log_mark();
+				f.server:restart();
 
-				local purged, why = fu.wait_log_since(server, mark, "Purged %d+ expired push registrations", 10);
+				local purged, why = f.server:wait_log_since(mark, "Purged %d+ expired push registrations", 10);
 				assert.truthy(purged, why);
 				assert.equal(expired, tonumber(purged:match("%d+")), "registrations purged by the job");
 				assert.same({}, registration_records());
@@ -153,7 +124,7 @@ for _, case in ipairs(CASES) do
 			end);
 
 			it("leaves a clean log", function()
-				server:assert_log_clean();
+				f.server:assert_log_clean();
 			end);
 		end);
 	end

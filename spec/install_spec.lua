@@ -3,7 +3,6 @@
 -- and runs luarocks (which needs the Lua headers, liblua5.4-dev) to install into
 -- installer_plugin_path, where Prosody then finds the module.
 local prosody = require "prosody";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
 local lfs = require "lfs";
 
@@ -65,7 +64,7 @@ describe("prosodyctl install of the source rock", function()
 		});
 		-- The module logs its backend while loading, which may end after the ports open.
 		assert.truthy(server:wait_log("Using the %a+ backend", 5), "the installed module did not load");
-		client = xmpp.connect({ port = server.c2s_port, host = "example.test", user = "alice", password = "password" });
+		client = up.connect(server);
 		local reg = assert(up.register(client, "example.test"));
 		local res = assert(up.push(server, reg.endpoint, "installed"));
 		assert.equal(201, res.status);

@@ -4,7 +4,6 @@
 -- distributors that are offline; on a VirtualHost (with a second host that turns
 -- the gateway off), as a component with http_host, and behind http_external_url.
 local prosody = require "prosody";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
 local json = require "util.json";
 local socket = require "socket";
@@ -13,8 +12,7 @@ local PASSWORD = "password";
 local DISCOVERY = { unifiedpush = { gateway = "matrix" } };
 
 local function connect(server, host, resource)
-	return xmpp.connect({ port = server.c2s_port, host = host, user = "alice", password = PASSWORD,
-		resource = resource or "phone" });
+	return up.connect(server, { host = host, resource = resource, password = PASSWORD });
 end
 
 -- A notification shaped like a homeserver's in the default format (the example of

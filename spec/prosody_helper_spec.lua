@@ -3,8 +3,7 @@
 local prosody = require "prosody";
 local xmpp = require "xmpp_client";
 local http = require "http_client";
-
-local NS = "http://gultsch.de/xmpp/drafts/unified-push";
+local up = require "unified_push";
 
 local function write_temp(text)
 	local path = os.tmpname();
@@ -34,7 +33,7 @@ describe("prosody helper", function()
 			local client = xmpp.connect({ port = server.c2s_port, host = "example.test", user = "alice", password = "password" });
 			local features = assert(client:disco_info("push.example.test"));
 			client:close();
-			assert.truthy(table.concat(features, " "):find(NS, 1, true));
+			assert.truthy(table.concat(features, " "):find(up.NS, 1, true));
 		end);
 
 		it("keeps the admin socket in its own directory", function()

@@ -1,17 +1,13 @@
--- The HTTP push resource (SPEC §3) as an app server and a distributor see it:
--- a real Prosody with the module on its host, a real XMPP client as the
--- distributor and real HTTP requests to the endpoints it registered.
-local prosody = require "prosody";
-local xmpp = require "xmpp_client";
-local push_util = require "push_util";
+-- The HTTP push resource (docs/design.md, "HTTP semantics") as an app server
+-- and a distributor see it: a real Prosody with the module on its host, a real
+-- XMPP client as the distributor and real HTTP requests to the endpoints it
+-- registered.
 local up = require "unified_push";
-local base64 = require "util.encodings".base64;
 local json = require "util.json";
 local socket = require "socket";
 local loop = require "loop";
 
 local HOST = "example.test";
-local NS = push_util.NS;
 -- Seconds the module waits for the distributor's answer (set short below).
 local IQ_TIMEOUT = 2;
 
@@ -19,20 +15,6 @@ local function all_bytes()
 	local bytes = {};
 	for i = 0, 255 do bytes[#bytes + 1] = string.char(i); end
 	return table.concat(bytes);
-end
-
--- The token with one character in its middle changed, same length.
-local function change_one_character(s)
-	local i = #s // 2;
-	local replacement = s:sub(i, i) == "A" and "B" or "A";
-	return s:sub(1, i - 1) .. replacement .. s:sub(i + 1);
-end
-
-local function assert_retry_after(response)
-	local value = response.headers["retry-after"];
-	assert.is_string(value, "503 without a Retry-After header");
-	assert.truthy(value:match("^%d+$") and tonumber(value) > 0,
-		"Retry-After is not a positive number of seconds: " .. value);
 end
 
 -- "a, B ,c" -> { a = true, b = true, c = true }
@@ -45,50 +27,18 @@ local function header_set(value)
 end
 
 describe("the push resource", function()
-	local server, phone, push;
-
-	setup(function()
-		server = prosody.start({
-			hosts = { HOST },
-			users = { { "alice", HOST, "password" } },
-			modules = { "unified_push" },
-			config = { unified_push_iq_timeout = IQ_TIMEOUT },
-		});
-		push = push_util.new(server, HOST);
-		phone = xmpp.connect({
-			port = server.c2s_port, host = HOST,
-			user = "alice", password = "password", resource = "phone",
-		});
-	end);
-
-	teardown(function()
-		if phone then phone:close(); end
-		if server then server:cleanup(); end
-	end);
-
-	after_each(function()
-		-- Every test starts with a distributor that acknowledges pushes.
-		if phone then phone:on_iq(nil); end
-	end);
-
-	-- POSTs body to endpoint; returns the response and the push IQs the phone
-	-- received meanwhile (all of them: sync() waits for stragglers).
-	local function post(endpoint, body, headers)
-		local before = #phone.received;
-		local response = push:request("POST", endpoint, { body = body, headers = headers });
-		push_util.sync(phone, HOST);
-		return response, push_util.pushes(phone, before);
-	end
+	-- Every test starts with a distributor (f.client) that acknowledges pushes.
+	local f = up.fixture({ config = { unified_push_iq_timeout = IQ_TIMEOUT } });
 
 	describe("answers UnifiedPush discovery with GET", function()
 		local cases = {
-			{ "a registered endpoint", function() return push_util.register(phone, HOST).endpoint; end },
+			{ "a registered endpoint", function() return f:register().endpoint; end },
 			{ "an unknown token", function() return "/push/no-such-token"; end },
 			{ "a token of garbage", function() return "/push/%00%FF%25zz"; end },
 		};
 		for _, case in ipairs(cases) do
 			it("for " .. case[1], function()
-				local response = push:request("GET", case[2]());
+				local response = f:push(case[2](), nil, nil, "GET");
 				assert.equal(200, response.status);
 				assert.truthy((response.headers["content-type"] or ""):match("^application/json"),
 					"Content-Type: " .. tostring(response.headers["content-type"]));
@@ -99,7 +49,7 @@ describe("the push resource", function()
 
 	describe("relays a valid POST to the distributor", function()
 		it("issues endpoints under /push on the host", function()
-			local registration = push_util.register(phone, HOST);
+			local registration = f:register();
 			assert.truthy(registration.endpoint:match("^https?://" .. HOST:gsub("%.", "%%.") .. "[:/]"),
 				"endpoint: " .. registration.endpoint);
 			assert.truthy(registration.expiration:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$"),
@@ -107,7 +57,7 @@ describe("the push resource", function()
 		end);
 
 		it("keeps most of the token out of the path: <origin>/push/<first 8 characters>?<rest>", function()
-			local registration = push_util.register(phone, HOST);
+			local registration = f:register();
 			local parts = assert(up.parse_endpoint(registration.endpoint));
 			assert.equal("/push/", parts.prefix);
 			local path_part, query_part = parts.path_part, parts.query_part;
@@ -125,8 +75,8 @@ describe("the push resource", function()
 		end);
 
 		it("answers 201 with TTL: 0 and a Location under the push base", function()
-			local registration = push_util.register(phone, HOST);
-			local response, pushes = post(registration.endpoint, "where is it?");
+			local registration = f:register();
+			local response, pushes = f:post(registration.endpoint, "where is it?");
 			assert.equal(201, response.status);
 			assert.equal(1, #pushes);
 			assert.equal("0", response.headers["ttl"]);
@@ -137,38 +87,36 @@ describe("the push resource", function()
 			local id = location:sub(#base + 1);
 			assert.truthy(id:match("^[%w_%-]+$"), "Location: " .. location);
 			-- Each message gets its own.
-			local again = post(registration.endpoint, "and this one?");
+			local again = f:post(registration.endpoint, "and this one?");
 			assert.equal(201, again.status);
 			assert.are_not.equal(location, again.headers["location"]);
 		end);
 
 		it("still delivers (201) to an old-style endpoint with the whole token in the path", function()
-			local registration = push_util.register(phone, HOST);
+			local registration = f:register();
 			local old_style = up.endpoint_for(registration.endpoint, registration.token, "whole");
 			local parts = assert(up.parse_endpoint(old_style));
 			assert.is_nil(parts.query, old_style);
 			assert.equal(registration.token, parts.path_part);
-			local response, pushes = post(old_style, "the old way");
+			local response, pushes = f:post(old_style, "the old way");
 			assert.equal(201, response.status);
 			assert.equal(1, #pushes);
-			local payload = pushes[1]:get_child("push", NS);
-			assert.equal(registration.application, payload.attr.application);
-			assert.equal(registration.instance, payload.attr.instance);
-			assert.equal("the old way", base64.decode(payload:get_text()));
+			assert.equal(registration.application, pushes[1].application);
+			assert.equal(registration.instance, pushes[1].instance);
+			assert.equal("the old way", pushes[1].body);
 		end);
 
 		it("answers 201 after delivering exactly one push IQ from the host with the registration's names", function()
-			local registration = push_util.register(phone, HOST);
-			local response, pushes = post(registration.endpoint, "hello, phone");
+			local registration = f:register();
+			local response, pushes = f:post(registration.endpoint, "hello, phone");
 			assert.equal(201, response.status);
 			assert.equal(1, #pushes);
-			local iq = pushes[1];
-			assert.equal(HOST, iq.attr.from);
-			assert.equal(phone.full_jid, iq.attr.to);
-			local payload = iq:get_child("push", NS);
-			assert.equal(registration.application, payload.attr.application);
-			assert.equal(registration.instance, payload.attr.instance);
-			assert.equal("hello, phone", base64.decode(payload:get_text()));
+			local push = pushes[1];
+			assert.equal(HOST, push.from);
+			assert.equal(f.client.full_jid, push.to);
+			assert.equal(registration.application, push.application);
+			assert.equal(registration.instance, push.instance);
+			assert.equal("hello, phone", push.body);
 		end);
 
 		local bodies = {
@@ -178,12 +126,12 @@ describe("the push resource", function()
 		};
 		for _, case in ipairs(bodies) do
 			it("carries " .. case[1] .. " byte for byte", function()
-				local registration = push_util.register(phone, HOST);
-				local response, pushes = post(registration.endpoint, case[2],
+				local registration = f:register();
+				local response, pushes = f:post(registration.endpoint, case[2],
 					{ ["Content-Type"] = "application/octet-stream", ["Content-Encoding"] = "aes128gcm", TTL = "60" });
 				assert.equal(201, response.status);
 				assert.equal(1, #pushes);
-				local decoded = base64.decode(pushes[1]:get_child_text("push", NS));
+				local decoded = pushes[1].body;
 				assert.equal(#case[2], #decoded);
 				assert.is_true(case[2] == decoded, "the relayed body differs from the one posted");
 			end);
@@ -198,8 +146,8 @@ describe("the push resource", function()
 		};
 		for _, case in ipairs(cases) do
 			it(("with %d for %s"):format(case[3], case[1]), function()
-				local registration = push_util.register(phone, HOST);
-				local response, pushes = post(registration.endpoint, case[2]);
+				local registration = f:register();
+				local response, pushes = f:post(registration.endpoint, case[2]);
 				assert.equal(case[3], response.status);
 				assert.equal(0, #pushes);
 			end);
@@ -219,14 +167,14 @@ describe("the push resource", function()
 		for _, case in ipairs(cases) do
 			local name, policy, status = case[1], case[2], case[3];
 			it(("answers %d when the distributor answers %s"):format(status, name), function()
-				local registration = push_util.register(phone, HOST);
-				phone:on_iq(policy);
+				local registration = f:register();
+				f.client:on_iq(policy);
 				local started = socket.gettime();
-				local response, pushes = post(registration.endpoint, "ping?");
+				local response, pushes = f:post(registration.endpoint, "ping?");
 				local elapsed = socket.gettime() - started;
 				assert.equal(status, response.status);
 				assert.equal(1, #pushes, "the distributor was not asked");
-				if status == 503 then assert_retry_after(response); end
+				if status == 503 then up.retry_after(response); end
 				if policy == no_answer then
 					assert.is_true(elapsed >= IQ_TIMEOUT - 0.5,
 						("503 after %.2fs, before the %ds timeout"):format(elapsed, IQ_TIMEOUT));
@@ -240,22 +188,22 @@ describe("the push resource", function()
 	describe("revokes an endpoint the distributor disowns", function()
 		for _, condition in ipairs({ "item-not-found", "feature-not-implemented" }) do
 			it("after " .. condition .. ": later POSTs answer 404 without an IQ", function()
-				local registration = push_util.register(phone, HOST);
-				local other = push_util.register(phone, HOST);
-				phone:on_iq(condition);
-				local response, pushes = post(registration.endpoint, "anyone?");
+				local registration = f:register();
+				local other = f:register();
+				f.client:on_iq(condition);
+				local response, pushes = f:post(registration.endpoint, "anyone?");
 				assert.equal(404, response.status);
 				assert.equal(1, #pushes, "the distributor was not asked");
 				-- The distributor would accept now, but the endpoint is gone.
-				phone:on_iq(nil);
-				response, pushes = post(registration.endpoint, "again?");
+				f.client:on_iq(nil);
+				response, pushes = f:post(registration.endpoint, "again?");
 				assert.equal(404, response.status);
 				assert.equal(0, #pushes, "a revoked endpoint still sent an IQ");
-				response, pushes = post(up.endpoint_for(registration.endpoint, registration.token, "whole"), "old style?");
+				response, pushes = f:post(up.endpoint_for(registration.endpoint, registration.token, "whole"), "old style?");
 				assert.equal(404, response.status);
 				assert.equal(0, #pushes, "a revoked endpoint still sent an IQ (old style)");
 				-- Only that endpoint.
-				response, pushes = post(other.endpoint, "still yours");
+				response, pushes = f:post(other.endpoint, "still yours");
 				assert.equal(201, response.status);
 				assert.equal(1, #pushes);
 			end);
@@ -267,20 +215,9 @@ describe("the push resource", function()
 
 		setup(function()
 			-- Alice's laptop sees her tablet go offline (unavailable presence).
-			laptop = xmpp.connect({
-				port = server.c2s_port, host = HOST,
-				user = "alice", password = "password", resource = "laptop",
-			});
-			tablet = xmpp.connect({
-				port = server.c2s_port, host = HOST,
-				user = "alice", password = "password", resource = "tablet",
-			});
-			registration = push_util.register(tablet, HOST);
-		end);
-
-		teardown(function()
-			if tablet then tablet:close(); end
-			if laptop then laptop:close(); end
+			laptop = f:connect({ resource = "laptop" });
+			tablet = f:connect({ resource = "tablet" });
+			registration = f:register(nil, tablet);
 		end);
 
 		local function tablet_gone()
@@ -296,28 +233,21 @@ describe("the push resource", function()
 			tablet:close();
 			assert.is_true(loop.run_until(tablet_gone, 10), "the server never saw the tablet leave");
 			-- TTL 0: now or never (anything else is kept for later, spec/store_forward_spec.lua).
-			local response = push:request("POST", registration.endpoint,
-				{ body = "anyone there?", headers = { TTL = "0" } });
+			local response = f:push(registration.endpoint, "anyone there?", { TTL = "0" });
 			assert.equal(503, response.status);
-			assert_retry_after(response);
-			assert.is_false(push_util.traceback_in(response.body), response.body);
-			server:assert_log_clean();
+			up.retry_after(response);
+			assert.is_false(up.traceback_in(response.body), response.body);
+			f.server:assert_log_clean();
 		end);
 
 		it("delivers again (201) after the same full JID reconnects", function()
 			local full_jid = tablet.full_jid;
-			tablet = xmpp.connect({
-				port = server.c2s_port, host = HOST,
-				user = "alice", password = "password", resource = "tablet",
-			});
+			tablet = f:connect({ resource = "tablet" });
 			assert.equal(full_jid, tablet.full_jid);
-			local before = #tablet.received;
-			local response = push:request("POST", registration.endpoint, { body = "welcome back" });
+			local response, pushes = f:post(registration.endpoint, "welcome back", nil, tablet);
 			assert.equal(201, response.status);
-			push_util.sync(tablet, HOST);
-			local pushes = push_util.pushes(tablet, before);
 			assert.equal(1, #pushes);
-			assert.equal("welcome back", base64.decode(pushes[1]:get_child_text("push", NS)));
+			assert.equal("welcome back", pushes[1].body);
 		end);
 	end);
 
@@ -328,9 +258,9 @@ describe("the push resource", function()
 		local cases = {
 			{ "an unknown token", function() return "/push/AAAAAAAAAAAAAAAA"; end },
 			{ "an unknown token, split like ours", function(e) return up.endpoint_for(e, string.rep("A", 16)); end },
-			{ "a token with one character changed", function(e) return up.endpoint_for(e, change_one_character(up.token_of(e))); end },
+			{ "a token with one character changed", function(e) return up.endpoint_for(e, up.tamper_token(up.token_of(e))); end },
 			{ "a token with one character changed, old style",
-				function(e) return up.endpoint_for(e, change_one_character(up.token_of(e)), "whole"); end },
+				function(e) return up.endpoint_for(e, up.tamper_token(up.token_of(e)), "whole"); end },
 			{ "a truncated token", function(e) local t = up.token_of(e); return up.endpoint_for(e, t:sub(1, #t - 8)); end },
 			{ "the path part of the token alone", function(e) return up.endpoint_for(e, up.token_of(e):sub(1, 8)); end },
 			{ "a token of 10000 characters", function() return "/push/" .. string.rep("A", 10000); end },
@@ -346,10 +276,10 @@ describe("the push resource", function()
 		};
 		for _, case in ipairs(cases) do
 			it("for " .. case[1], function()
-				local registration = push_util.register(phone, HOST);
+				local registration = f:register();
 				local target = case[2](registration.endpoint);
 				assert.are_not.equal(registration.token, up.token_of(target));
-				local response, pushes = post(target, "for nobody");
+				local response, pushes = f:post(target, "for nobody");
 				assert.equal(404, response.status);
 				assert.equal(0, #pushes);
 			end);
@@ -359,17 +289,16 @@ describe("the push resource", function()
 	describe("answers 405 to other methods", function()
 		for _, method in ipairs({ "PUT", "DELETE", "PATCH" }) do
 			it("for " .. method, function()
-				local registration = push_util.register(phone, HOST);
-				local response, pushes = post(registration.endpoint, "x");
+				local registration = f:register();
+				local response, pushes = f:post(registration.endpoint, "x");
 				assert.equal(201, response.status, "the endpoint works for POST");
 				assert.equal(1, #pushes);
-				local before = #phone.received;
-				response = push:request(method, registration.endpoint, { body = method ~= "DELETE" and "x" or nil });
+				local before = #f.client.received;
+				response = f:push(registration.endpoint, method ~= "DELETE" and "x" or nil, nil, method);
 				assert.equal(405, response.status);
 				local allowed = header_set(response.headers["allow"]);
 				assert.is_true(allowed.post == true, "Allow: " .. tostring(response.headers["allow"]));
-				push_util.sync(phone, HOST);
-				assert.equal(0, #push_util.pushes(phone, before));
+				assert.equal(0, #up.new_pushes(f.client, before));
 			end);
 		end
 	end);
@@ -378,12 +307,12 @@ describe("the push resource", function()
 		local origin = "https://app.example.org";
 
 		it("allows POST and the Web Push headers in a preflight", function()
-			local registration = push_util.register(phone, HOST);
-			local response = push:request("OPTIONS", registration.endpoint, { headers = {
+			local registration = f:register();
+			local response = f:push(registration.endpoint, nil, {
 				Origin = origin,
 				["Access-Control-Request-Method"] = "POST",
 				["Access-Control-Request-Headers"] = "content-encoding, ttl",
-			} });
+			}, "OPTIONS");
 			assert.truthy(response.status >= 200 and response.status < 300, "status " .. response.status);
 			local methods = header_set(response.headers["access-control-allow-methods"]);
 			assert.is_true(methods.post == true,
@@ -399,8 +328,8 @@ describe("the push resource", function()
 		end);
 
 		it("lets the browser read the answer to the POST itself", function()
-			local registration = push_util.register(phone, HOST);
-			local response = post(registration.endpoint, "from a browser", { Origin = origin });
+			local registration = f:register();
+			local response = f:post(registration.endpoint, "from a browser", { Origin = origin });
 			assert.equal(201, response.status);
 			local allowed_origin = response.headers["access-control-allow-origin"];
 			assert.is_true(allowed_origin == origin or allowed_origin == "*",
@@ -410,22 +339,23 @@ describe("the push resource", function()
 
 	describe("after all of the above", function()
 		it("still delivers a valid push (201)", function()
-			local registration = push_util.register(phone, HOST);
-			local response, pushes = post(registration.endpoint, "still here");
+			local registration = f:register();
+			local response, pushes = f:post(registration.endpoint, "still here");
 			assert.equal(201, response.status);
 			assert.equal(1, #pushes);
 		end);
 
 		it("never answered with a Lua traceback", function()
-			assert.is_true(#push.responses >= 30, "only " .. #push.responses .. " responses recorded");
-			for _, exchange in ipairs(push.responses) do
-				assert.is_false(push_util.traceback_in(exchange.response.body),
+			local exchanges = up.exchanges(f.server);
+			assert.is_true(#exchanges >= 30, "only " .. #exchanges .. " responses recorded");
+			for _, exchange in ipairs(exchanges) do
+				assert.is_false(up.traceback_in(exchange.response.body),
 					exchange.method .. " " .. exchange.url:sub(1, 200) .. " answered:\n" .. exchange.response.body);
 			end
 		end);
 
 		it("leaves a clean log", function()
-			server:assert_log_clean();
+			f.server:assert_log_clean();
 		end);
 	end);
 end);

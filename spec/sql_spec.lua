@@ -6,13 +6,9 @@
 -- each checked in the database's own tables.
 local prosody = require "prosody";
 local postgres = require "postgres";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
-local fu = require "faults_util";
 local loop = require "loop";
 local lfs = require "lfs";
-local datetime = require "util.datetime";
-local sha256 = require "util.hashes".sha256;
 
 -- alice's host keeps the default registration TTL; bob's expires in a second,
 -- for the purge.
@@ -63,23 +59,11 @@ local ENGINES = {
 
 -- Where the module keeps a token: records and index entries are named by a hash.
 local function token_key(registration)
-	return sha256(registration.token, true):sub(1, 32);
+	return up.token_key(registration.token);
 end
 
 local function expiry_of(registration)
-	return (assert(datetime.parse(registration.expiration), "not a XEP-0082 datetime: " .. tostring(registration.expiration)));
-end
-
--- The module's hourly task on `host` is made due (its last run recorded two hours
--- ago in mod_cron's own store, through the module API, so any storage driver
--- works): mod_cron runs due tasks one second after it starts, on both versions.
-local function make_hourly_due(server, host)
-	local prefix = server.module_name .. "/";
-	local code = ([[local m = prosody.hosts[%q].modules[%q].module; local runs = m:open_store("cron", "map"); ]]
-		.. [[local n = 0; for _, task in ipairs(m:get_host_items("task")) do ]]
-		.. [[if task.id and task.id:sub(1, %d) == %q then assert(runs:set(nil, task.id, os.time() - 7200)); n = n + 1; end end; ]]
-		.. [[return n]]):format(host, server.module_name, #prefix, prefix);
-	assert.equal("1", fu.lua(server, code), "the module's hourly task was not found on " .. host);
+	return (assert(up.parse_utc(registration.expiration), "not a XEP-0082 datetime: " .. tostring(registration.expiration)));
 end
 
 for _, engine in ipairs(ENGINES) do
@@ -111,8 +95,7 @@ for _, engine in ipairs(ENGINES) do
 				end
 
 				local function connect(user, host)
-					return xmpp.connect({ port = server.c2s_port, host = host, user = user, password = "password",
-						resource = "phone", timeout = 10 });
+					return up.connect(server, { user = user, host = host });
 				end
 
 				-- POSTs to an endpoint; returns the response and the pushes the distributor got
@@ -204,13 +187,13 @@ for _, engine in ipairs(ENGINES) do
 						assert.is_true(rows(SHORT, "unified_push", token_key(quiet[2])) > 0);
 					end
 
-					make_hourly_due(server, SHORT);
+					up.make_hourly_due(server, SHORT);
 					alice:close();
 					bob:close();
-					local mark = fu.log_mark(server);
+					local mark = server:log_mark();
 					server:restart();
 					alice = connect("alice", HOST);
-					local purged, why = fu.wait_log_since(server, mark, "short%.test:unified_push\tdebug\tPurged %d+ expired push registrations", 10);
+					local purged, why = server:wait_log_since(mark, "short%.test:unified_push\tdebug\tPurged %d+ expired push registrations", 10);
 					assert.truthy(purged, why);
 					assert.equal(2, tonumber(purged:match("Purged (%d+)")));
 

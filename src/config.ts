@@ -1,4 +1,4 @@
-// The module's configuration (SPEC §5), read and validated once at load.
+// The module's configuration (docs/design.md, "Options"), read and validated once at load.
 import { prep } from "util.jid";
 import {
   booleanOption,

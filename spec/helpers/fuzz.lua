@@ -24,7 +24,6 @@
 
 require "prosody_libs";
 local socket = require "socket";
-local loop = require "loop";
 local http = require "http_client";
 local urldecode = require "util.http".urldecode;
 
@@ -255,55 +254,8 @@ end
 -- Sends the request to 127.0.0.1:port and reads one response through loop, so
 -- XMPP clients keep answering pushes meanwhile. -> response | nil, error.
 function fuzz.request(port, request, timeout)
-	timeout = timeout or 10;
-	local deadline = socket.gettime() + timeout;
-	local sock = assert(socket.tcp());
-	sock:settimeout(timeout);
-	local ok, err = sock:connect("127.0.0.1", port);
-	if not ok then
-		sock:close();
-		return nil, "connect: " .. tostring(err);
-	end
-	local data = fuzz.raw_request(request);
-	local sent, send_err = 0, nil;
-	while sent < #data do
-		sock:settimeout(math.max(deadline - socket.gettime(), 0.01));
-		local last, serr, partial = sock:send(data, sent + 1);
-		if last then
-			sent = last;
-		else
-			sent = partial or sent;
-			-- The server may answer and close before reading everything.
-			if serr ~= "timeout" or socket.gettime() >= deadline then send_err = serr; break; end
-		end
-	end
-	sock:settimeout(0);
-
-	local parser = http.parser(request.method);
-	local finished, failure = false, nil;
-	loop.add(sock, function()
-		local bytes, rerr, partial = sock:receive(65536);
-		bytes = bytes or partial;
-		if bytes and #bytes > 0 then
-			local complete, perr = parser:feed(bytes);
-			if complete then
-				finished = true;
-			elseif complete == nil then
-				failure = perr;
-			end
-		end
-		if not finished and not failure and rerr == "closed" then
-			local complete, ferr = parser:finish();
-			finished, failure = complete == true, ferr;
-		elseif not finished and not failure and rerr and rerr ~= "timeout" then
-			failure = rerr;
-		end
-	end);
-	loop.run_until(function() return finished or failure ~= nil; end, math.max(deadline - socket.gettime(), 0));
-	loop.remove(sock);
-	sock:close();
-	if finished then return parser.response; end
-	return nil, failure or send_err or "timeout";
+	return http.request({ url = "http://127.0.0.1:" .. port .. "/", method = request.method,
+		raw = fuzz.raw_request(request), timeout = timeout or 10 });
 end
 
 -- Bytes made printable for a failure message: escapes, at most max characters.

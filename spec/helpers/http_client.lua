@@ -6,6 +6,9 @@
 --   res.status (number), res.reason, res.headers (names lowercased), res.body
 --   err: "timeout", "connection refused", ... when no complete response arrived
 --
+--   local handle = http.start(options)   same options; returns at once (see below)
+--   http.wait({ handle, ... })          -> true once every one has its response
+--
 --   http.parser() -> p; p:feed(bytes) -> true once a whole response was read;
 --   p:finish() at end of stream; p.response. Exposed for unit specs.
 
@@ -206,58 +209,90 @@ local function send_all(sock, data, deadline)
 	return true;
 end
 
-function http.request(options)
-	assert(type(options) == "table", "http.request: options table required");
+-- Starts a request and returns at once; the answer is read while loop.lua runs
+-- (http.wait, or any other wait on the loop). Returns a handle:
+--   handle.done      true once a response, an error or the deadline came
+--   handle.response  the response (as http.request returns it), or nil
+--   handle.error     why there is none ("timeout", "connection refused", ...)
+-- options as for http.request, plus `raw`: bytes to send exactly as given instead
+-- of a request built from method, headers and body (the URL still names the
+-- server; method still tells the parser whether a body follows).
+function http.start(options)
+	assert(type(options) == "table", "http.start: options table required");
 	local method = (options.method or "GET"):upper();
 	local timeout = options.timeout or default_timeout;
-	local target = assert(parse_url(assert(options.url, "http.request: url required")));
+	local target = assert(parse_url(assert(options.url, "http.start: url required")));
 	local body = options.body;
 	if body == nil and (method == "POST" or method == "PUT") then body = ""; end
-	local deadline = socket.gettime() + timeout;
+	local handle = { done = false, deadline = socket.gettime() + timeout };
 
 	local sock = assert(socket.tcp());
 	sock:settimeout(timeout);
 	local ok, err = sock:connect(target.host, target.port);
 	if not ok then
 		sock:close();
-		return nil, err;
+		handle.done, handle.error = true, err;
+		return handle;
 	end
 	sock:settimeout(0);
 
 	-- A server may answer (413, 400) and close before reading a large body;
 	-- a failed send is reported only if no response arrives either.
-	local sent, send_err = send_all(sock, build_request(method, target, options.headers or {}, body), deadline);
+	local sent, send_err = send_all(sock, options.raw or build_request(method, target, options.headers or {}, body),
+		handle.deadline);
 
 	local parser = http.parser(method);
-	local finished, failure = false, nil;
+	local function finish(response, failure)
+		handle.done, handle.response, handle.error = true, response, failure;
+		loop.remove(sock);
+		sock:close();
+	end
+	function handle.expire()
+		if not handle.done then finish(nil, not sent and send_err or "timeout"); end
+	end
 	loop.add(sock, function()
 		local data, rerr, partial = sock:receive(read_size);
 		data = data or partial;
 		if data and #data > 0 then
 			local complete, perr = parser:feed(data);
-			if complete then
-				finished = true;
-			elseif complete == nil then
-				failure = perr;
-			end
+			if complete then return finish(parser.response); end
+			if complete == nil then return finish(nil, perr); end
 		end
-		if not finished and not failure and rerr == "closed" then
-			finished, failure = parser:finish();
-			finished = not not finished;
-		elseif not finished and not failure and rerr and rerr ~= "timeout" then
-			failure = rerr;
+		if rerr == "closed" then
+			local complete, perr = parser:finish();
+			return finish(complete and parser.response or nil, perr);
+		elseif rerr and rerr ~= "timeout" then
+			return finish(nil, rerr);
 		end
 	end);
-	loop.run_until(function()
-		return finished or failure ~= nil;
-	end, math.max(deadline - socket.gettime(), 0));
-	loop.remove(sock);
-	sock:close();
+	return handle;
+end
 
-	if finished then return parser.response; end
-	if failure then return nil, failure; end
-	if not sent then return nil, send_err; end
-	return nil, "timeout";
+-- Runs the loop until every handle is done or its deadline has passed; those
+-- past it end with error "timeout". True when every one has a response.
+function http.wait(handles)
+	local latest = 0;
+	for _, handle in ipairs(handles) do latest = math.max(latest, handle.deadline); end
+	loop.run_until(function()
+		for _, handle in ipairs(handles) do
+			if not handle.done then return false; end
+		end
+		return true;
+	end, math.max(latest - socket.gettime(), 0));
+	local all = true;
+	for _, handle in ipairs(handles) do
+		if not handle.done then handle.expire(); end
+		if not handle.response then all = false; end
+	end
+	return all;
+end
+
+function http.request(options)
+	assert(type(options) == "table", "http.request: options table required");
+	local handle = http.start(options);
+	http.wait({ handle });
+	if handle.response then return handle.response; end
+	return nil, handle.error;
 end
 
 return http;

@@ -17,6 +17,11 @@
 --   })
 --   server.c2s_port, server.http_port, server.http_base, server.dir, server.config_file
 --   server:log(), server:wait_log(pattern, timeout), server:assert_log_clean(options)
+--   server:log_mark(), server:log_since(mark), server:wait_log_since(mark, pattern, timeout),
+--   server:log_lines(level, source, mark)        the log from a point on
+--   server:shell(line), server:eval(code), server:shell_background(line),
+--   server:event_snapshot(hosts)                 the admin shell (needs mod_admin_shell)
+--   server:storage(options) -> :records(host, store), :entries(host, store, user), :load(...)
 --   server:stop(), server:restart(), server:running(), server:cleanup()
 --
 -- Everything Prosody writes stays in server.dir (config, log, pidfile, admin
@@ -25,6 +30,7 @@
 
 local prosody_libs = require "prosody_libs";
 local socket = require "socket";
+local lfs = require "lfs";
 
 local prosody = {};
 
@@ -32,7 +38,7 @@ prosody.version = prosody_libs.version;
 prosody.major = prosody_libs.major;
 
 -- The built module of the checkout busted runs in (/work/mup, or another slot).
-local default_module_file = require "lfs".currentdir() .. "/dist/mod_unified_push.lua";
+local default_module_file = lfs.currentdir() .. "/dist/mod_unified_push.lua";
 local prosody_bin = "/usr/bin/prosody";
 local prosodyctl_bin = "/usr/bin/prosodyctl";
 
@@ -434,6 +440,242 @@ function server_mt:assert_log_clean(options)
 		error("Prosody log " .. self.log_file .. " is not clean:\n" .. table.concat(offending, "\n"), 2);
 	end
 	return true;
+end
+
+-- Log positions: the text written after a mark (the log only grows, also across
+-- restarts). server:log_mark() -> position; server:log_since(mark) -> text after it.
+function server_mt:log_mark()
+	return #self:log();
+end
+
+function server_mt:log_since(mark)
+	return self:log():sub((mark or 0) + 1);
+end
+
+-- server:wait_log, looking only at what was written after mark.
+function server_mt:wait_log_since(mark, pattern, timeout, plain)
+	local deadline = socket.gettime() + (timeout or 5);
+	repeat
+		local text = self:log_since(mark);
+		local from, to = text:find(pattern, 1, plain);
+		if from then return text:sub(from, to); end
+		socket.sleep(0.05);
+	until socket.gettime() > deadline;
+	return nil, "not in the log within " .. (timeout or 5) .. "s: " .. pattern;
+end
+
+-- Log lines ("<date> <time> <source>\t<level>\t<message>") of one level, from
+-- sources ending in `source` if given, written after mark.
+function server_mt:log_lines(level, source, mark)
+	local found = {};
+	for line in self:log_since(mark):gmatch("[^\n]+") do
+		local from, lvl = line:match("^%S+ +%S+ +%S+ (%S+)\t(%a+)\t");
+		if lvl == level and (source == nil or (from and from:sub(-#source) == source)) then
+			found[#found + 1] = line;
+		end
+	end
+	return found;
+end
+
+-- The admin shell (prosodyctl shell, both versions; the server needs mod_admin_shell).
+
+local function shell_command(server, line, timeout)
+	return string.format("timeout %d %s --config %s shell %s", timeout or 15, prosodyctl_bin,
+		shell_quote(server.config_file), shell_quote(line));
+end
+
+-- Runs one admin shell line against the running server, bounded by `timeout`
+-- seconds. True when prosodyctl exited 0, and its output.
+function server_mt:shell(line, timeout)
+	local ok, output = run(shell_command(self, line, timeout));
+	return ok, output;
+end
+
+-- Runs Lua in the server (the shell's ">" escape to the global environment) and
+-- returns what it returned, as the shell prints it after "Result: ".
+function server_mt:eval(code, timeout)
+	local ok, output = self:shell(">" .. code, timeout);
+	local result = output:match("Result: ([^\n]*)");
+	if not ok or not result then
+		error("admin shell: " .. code .. "\n--- output ---\n" .. output, 2);
+	end
+	return result;
+end
+
+-- Starts an admin shell line in the background (it returns at once).
+-- job:wait(timeout) -> true/false (exit status 0), output; nil, "timeout" if still running.
+function server_mt:shell_background(line, timeout)
+	local base = os.tmpname();
+	local out_file, rc_file = base .. ".out", base .. ".rc";
+	os.remove(base);
+	local command = string.format("(%s >%s 2>&1; echo $? >%s) </dev/null >/dev/null 2>&1 &",
+		shell_command(self, line, timeout), shell_quote(out_file), shell_quote(rc_file));
+	assert(os.execute(command), "could not start: " .. command);
+	local job = {};
+	function job.wait(_, wait_timeout)
+		local deadline = socket.gettime() + (wait_timeout or 15);
+		local rc;
+		repeat
+			rc = tonumber((read_file(rc_file) or ""):match("%d+"));
+			if not rc then socket.sleep(0.05); end
+		until rc or socket.gettime() > deadline;
+		if not rc then return nil, "timeout"; end
+		local output = read_file(out_file) or "";
+		os.remove(out_file);
+		os.remove(rc_file);
+		return rc == 0, output;
+	end
+	return job;
+end
+
+-- Every event handler on the given hosts' event buses, on the global bus and on
+-- the HTTP server's bus, counted per event, plus the items (cron tasks, HTTP
+-- apps, features, shell commands) each host has. A module that leaks a hook,
+-- a route or a task across a reload changes one of these counts.
+local snapshot_code = [[
+local out = {};
+local function count(t) local n = 0; for _ in pairs(t) do n = n + 1; end return n; end
+local function bus(label, events)
+	for name, handlers in pairs(events._event_map) do
+		local n = count(handlers);
+		if n > 0 then out[#out + 1] = label .. " " .. tostring(name) .. "=" .. n; end
+	end
+end
+local modulemanager = require "core.modulemanager";
+for host in (%q):gmatch("%%S+") do
+	bus("host:" .. host, prosody.hosts[host].events);
+	for _, key in ipairs({ "task", "http-provider", "feature", "shell-command" }) do
+		out[#out + 1] = "items " .. key .. " " .. host .. "=" .. #(modulemanager.get_items(key, host) or {});
+	end
+end
+bus("global", prosody.events);
+bus("http", require "net.http.server"._events);
+table.sort(out);
+return table.concat(out, " ;; ");
+]];
+
+-- -> { ["<bus> <event>"] = handlers, ["items <key> <host>"] = n } (through the admin shell)
+function server_mt:event_snapshot(hosts)
+	local code = snapshot_code:format(table.concat(hosts, " ")):gsub("%s*\n%s*", " ");
+	local text = self:eval(code);
+	local counts = {};
+	for entry in (text .. " ;; "):gmatch("(.-) ;; ") do
+		local name, n = entry:match("^(.*)=(%d+)$");
+		assert(name, "unexpected snapshot entry: " .. entry);
+		counts[name] = tonumber(n);
+	end
+	return counts;
+end
+
+-- What the server keeps in storage, read from outside: internal files, or the
+-- SQLite3 database named by options.sql_database (relative to the data directory,
+-- as in the server's `sql` option).
+--   store:records(host, store)        the record names (users, or other keys), sorted
+--   store:entries(host, store, user)  how many keys one record holds (0: no record)
+--   store:load(host, store, user)     the record itself (internal files only), or nil
+
+-- Prosody's file names (util.datamanager): hosts and users with every character
+-- but [A-Za-z0-9] as %xx; store names keep their underscores too.
+local function file_encode(s)
+	return (s:gsub("%W", function(c) return string.format("%%%02x", c:byte()); end));
+end
+local function store_encode(s)
+	return (s:gsub("[^_%w]", function(c) return string.format("%%%02x", c:byte()); end));
+end
+local function file_decode(s)
+	return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)); end));
+end
+
+local internal_mt = {};
+internal_mt.__index = internal_mt;
+
+function internal_mt:_dir(host, store)
+	return self.data_dir .. "/" .. file_encode(host) .. "/" .. store_encode(store);
+end
+
+function internal_mt:records(host, store)
+	local dir = self:_dir(host, store);
+	local names = {};
+	if lfs.attributes(dir, "mode") ~= "directory" then return names; end
+	for file in lfs.dir(dir) do
+		local name = file:match("^(.+)%.dat$");
+		if name then names[#names + 1] = file_decode(name); end
+	end
+	table.sort(names);
+	return names;
+end
+
+function internal_mt:load(host, store, user)
+	local path = self:_dir(host, store) .. "/" .. file_encode(user) .. ".dat";
+	if not read_file(path) then return nil; end
+	local chunk = assert(loadfile(path, "t", {}));
+	return chunk();
+end
+
+function internal_mt:entries(host, store, user)
+	local n = 0;
+	for _ in pairs(self:load(host, store, user) or {}) do n = n + 1; end
+	return n;
+end
+
+local sql_mt = {};
+sql_mt.__index = sql_mt;
+
+local function sql_rows(database, sql, ...)
+	local DBI = require "DBI";
+	local db = assert(DBI.Connect("SQLite3", database));
+	local query, err = db:prepare(sql);
+	local ok = query ~= nil;
+	if ok then ok, err = query:execute(...); end
+	local rows = {};
+	if ok then
+		for row in query:rows(false) do rows[#rows + 1] = row; end
+	end
+	if query then query:close(); end
+	db:close();
+	if not ok then return nil, err; end
+	return rows;
+end
+
+-- Prosody may hold the database's lock for a moment (a write right after a
+-- start, say): a locked database is tried again, for at most five seconds.
+function sql_mt:_query(sql, ...)
+	local deadline = socket.gettime() + 5;
+	while true do
+		local rows, err = sql_rows(self.database, sql, ...);
+		if rows then return rows; end
+		if not tostring(err):find("locked", 1, true) or socket.gettime() > deadline then
+			error("SQLite3 " .. self.database .. ": " .. tostring(err), 2);
+		end
+		socket.sleep(0.05);
+	end
+end
+
+function sql_mt:records(host, store)
+	local names = {};
+	for _, row in ipairs(self:_query("SELECT DISTINCT user FROM prosody WHERE host = ? AND store = ?", host, store)) do
+		names[#names + 1] = row[1];
+	end
+	table.sort(names);
+	return names;
+end
+
+-- mod_storage_sql keeps one row per key of a keyval record.
+function sql_mt:entries(host, store, user)
+	local rows = self:_query("SELECT COUNT(*) FROM prosody WHERE host = ? AND store = ? AND user = ?", host, store, user);
+	return tonumber(rows[1][1]);
+end
+
+function sql_mt.load()
+	error("store:load reads internal storage only");
+end
+
+function server_mt:storage(options)
+	options = options or {};
+	if options.sql_database then
+		return setmetatable({ database = self.data_dir .. "/" .. options.sql_database }, sql_mt);
+	end
+	return setmetatable({ data_dir = self.data_dir }, internal_mt);
 end
 
 function prosody.start(options)

@@ -13,7 +13,12 @@ local loader_path = "/usr/lib/prosody/loader.lua";
 local has_loader = rawget(package, "prosody_loader_installed");
 if has_loader == nil then
 	local chunk = loadfile(loader_path);
-	if chunk then chunk("loader"); end
+	if chunk then
+		-- Lua 5.1 and LuaJIT keep the searchers in package.loaders (the unit specs
+		-- also run there: spec/lua_versions_spec.lua).
+		package.searchers = package.searchers or package.loaders;
+		chunk("loader");
+	end
 	has_loader = chunk ~= nil;
 	rawset(package, "prosody_loader_installed", has_loader);
 end

@@ -1,29 +1,75 @@
--- The UnifiedPush side of the tests: what a distributor and an app server do.
+-- The specs' one UnifiedPush kit: what a distributor and an app server do, the
+-- endpoints and tokens the module issues, and a fixture that starts a server with
+-- a connected distributor. Every spec that registers, pushes or looks at a token
+-- goes through here; spec/helpers/README.md lists it all.
 --
 --   local up = require "unified_push";
---   local reg = assert(up.register(client, "example.test"));   -- reg.endpoint, reg.token, reg.expiration
---   local res = up.push(server, reg.endpoint, "body");          -- an http_client response
---   up.token_of(reg.endpoint)                                   -- the whole token
---   up.endpoint_for(reg.endpoint, other_token)                  -- same origin and shape, another token
---
--- This is the one endpoint parser of the specs: the other helpers use it.
+--   local f = up.fixture({ config = { unified_push_iq_timeout = 2 } }); -- inside describe()
+--   local reg = f:register();                  -- { endpoint, expiration, expires, token, application, instance, reply }
+--   local res, pushes = f:post(reg.endpoint, "body"); -- the answer and the push IQs it caused
 require "prosody_libs";
+local luassert = require "luassert";
 local st = require "util.stanza";
 local base64 = require "util.encodings".base64;
+local hashes = require "util.hashes";
+local json = require "util.json";
 local http_util = require "util.http";
 local random = require "util.random";
 local new_id = require "util.id".short;
+local socket = require "socket";
 local http = require "http_client";
+local loop = require "loop";
+local xmpp = require "xmpp_client";
 
 local up = {};
 
+-- Protocol ---------------------------------------------------------------------
+
 up.NS = "http://gultsch.de/xmpp/drafts/unified-push";
 
--- Endpoints: our module issues `<origin>/push/<first 8 characters>?<rest>`, each
--- part URL-encoded (a token of 8 characters or fewer is all in the path); the
--- whole token is the decoded path part followed by the decoded query. Endpoints
--- with the whole token in the path (`<origin>/push/<token>`, issued by the
--- reference module and by earlier versions) name the same token and still work.
+-- An application or instance value: standard base64 of 32 bytes, as the salted
+-- SHA-256 hashes a distributor sends. Random, or the same for the same seed.
+function up.hash(seed)
+	if seed == nil then return base64.encode(random.bytes(32)); end
+	return base64.encode(hashes.sha256(tostring(seed)));
+end
+
+-- The registration IQ, with attributes as given (nil leaves one out).
+function up.register_iq(service, application, instance, iq_type)
+	return st.iq({ type = iq_type or "set", to = service, id = new_id() })
+		:tag("register", { xmlns = up.NS, application = application, instance = instance });
+end
+
+-- Days from 1970-01-01 to a civil date (proleptic Gregorian), independent of the
+-- local time zone, so the check leans neither on os.time() nor on util.datetime.
+local function days_from_civil(y, m, d)
+	if m <= 2 then y = y - 1; end
+	local era = (y >= 0 and y or y - 399) // 400;
+	local yoe = y - era * 400;
+	local mp = (m + 9) % 12;
+	local doy = (153 * mp + 2) // 5 + d - 1;
+	local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy;
+	return era * 146097 + doe - 719468;
+end
+
+-- Seconds since the epoch of an XEP-0082 DateTime in UTC with a literal Z and no
+-- fraction ("2024-05-01T12:00:00Z"), the form the module answers; nil otherwise.
+function up.parse_utc(text)
+	if type(text) ~= "string" then return nil; end
+	local y, mo, d, h, mi, s = text:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)Z$");
+	if not y then return nil; end
+	y, mo, d, h, mi, s = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(s);
+	if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or s > 60 then return nil; end
+	return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+end
+
+-- Endpoints and tokens ---------------------------------------------------------
+
+-- The module issues `<origin>/push/<first 8 characters>?<rest>`, each part
+-- URL-encoded (a token of 8 characters or fewer is all in the path); the whole
+-- token is the decoded path part followed by the decoded query. Endpoints with the
+-- whole token in the path (`<origin>/push/<token>`, issued by the reference module
+-- and by earlier versions) name the same token and still work.
 up.PATH_CHARACTERS = 8;
 
 -- Prosody's URL coding, the one the module uses: urlencode leaves only
@@ -32,8 +78,8 @@ up.urlencode = http_util.urlencode;
 up.urldecode = http_util.urldecode;
 
 -- The parts of an endpoint: an absolute http(s) URL or a path such as "/push/x?y".
--- Returns { origin, authority, host, port, scheme, prefix, path, query, path_part,
--- query_part, token, shape }, or nil and why:
+-- Returns { origin, authority, host, port, scheme, prefix, path, query, target,
+-- path_part, query_part, token, shape }, or nil and why:
 --   origin      "https://push.example.test" ("" for a bare path), authority its host[:port]
 --   prefix      the path up to and with its last '/' ("/push/")
 --   path, query the path and the query as sent (query nil when there is no '?')
@@ -88,19 +134,85 @@ function up.endpoint_for(endpoint, token, shape)
 	return parts.origin .. up.token_path(parts.prefix, token, shape or parts.shape);
 end
 
--- A fresh application or instance value: base64 of 32 random bytes.
-function up.hash()
-	return base64.encode(random.bytes(32));
+-- Checks `endpoint` has the shape the module issues, an absolute http(s) URL
+-- `<origin>/push/<at most 8 characters>[?<rest>]`; returns its parts.
+function up.check_endpoint(endpoint)
+	local parts = up.parse_endpoint(endpoint);
+	luassert(parts and parts.scheme and parts.scheme:match("^https?$") and parts.prefix == "/push/"
+		and parts.shape == "split" and #parts.path_part <= up.PATH_CHARACTERS,
+		"endpoint is not <origin>/push/<first 8 characters>?<rest>: " .. tostring(endpoint));
+	return parts;
 end
 
--- The registration IQ, with attributes as given (nil leaves one out).
-function up.register_iq(service, application, instance, iq_type)
-	return st.iq({ type = iq_type or "set", to = service, id = new_id() })
-		:tag("register", { xmlns = up.NS, application = application, instance = instance });
+-- The token with one character changed: the first letter or digit from its middle
+-- on becomes another, so the token stays as well-formed as it was, only wrong.
+function up.tamper_token(token)
+	local i = #token // 2 + 1;
+	while i <= #token and not token:sub(i, i):match("%w") do i = i + 1; end
+	assert(i <= #token, "no character to change in the token");
+	local old = token:sub(i, i);
+	return token:sub(1, i - 1) .. (old == "A" and "B" or "A") .. token:sub(i + 1);
+end
+
+-- The endpoint with a tampered token, rebuilt with the same origin and shape.
+function up.tamper(endpoint)
+	return up.endpoint_for(endpoint, up.tamper_token(up.token_of(endpoint)));
+end
+
+-- The key the module keeps a token under in its stores: the first 32 hex digits of
+-- the token's SHA-256 (what src/backends/backend.ts tokenKey computes).
+function up.token_key(token)
+	return hashes.sha256(token, true):sub(1, 32);
+end
+
+-- base64url (no padding) to bytes.
+function up.base64url_decode(s)
+	local std = s:gsub("-", "+"):gsub("_", "/");
+	std = std .. string.rep("=", (4 - #std % 4) % 4);
+	return base64.decode(std);
+end
+
+-- A JWT's header and payload, decoded from JSON, and its signature; nil and why
+-- if it is not a JWT.
+function up.jwt_parts(token)
+	local header, payload, signature = token:match("^([%w_%-]+)%.([%w_%-]+)%.([%w_%-]+)$");
+	if not header then return nil, "not three base64url parts: " .. token; end
+	local decoded_header = json.decode(up.base64url_decode(header) or "");
+	local decoded_payload = json.decode(up.base64url_decode(payload) or "");
+	if type(decoded_header) ~= "table" or type(decoded_payload) ~= "table" then
+		return nil, "header or payload is not JSON";
+	end
+	return decoded_header, decoded_payload, signature;
+end
+
+-- The distributor ----------------------------------------------------------------
+
+-- An XMPP client logged in to `server`. options: a JID string ("bob@b.test",
+-- "alice@example.test/tablet"), or a table of user (default "alice"), host
+-- ("example.test"), resource ("phone"), password ("password"), timeout (10),
+-- presence (false: none), policy (how it answers IQs: xmpp_client's on_iq).
+function up.connect(server, options)
+	if type(options) == "string" then
+		local user, host, resource = options:match("^([^@/]+)@([^/]+)/?(.*)$");
+		assert(user, "not a JID with a user: " .. options);
+		options = { user = user, host = host, resource = resource ~= "" and resource or nil };
+	end
+	options = options or {};
+	return xmpp.connect({
+		port = server.c2s_port,
+		host = options.host or "example.test",
+		user = options.user or "alice",
+		password = options.password or "password",
+		resource = options.resource or "phone",
+		timeout = options.timeout or 10,
+		presence = options.presence,
+		on_iq = options.policy,
+	});
 end
 
 -- Registers `client` with `service`. Returns { endpoint, expiration, token,
 -- application, instance, reply }, or nil, the reply (an error stanza) or "timeout".
+-- options: application, instance (fresh hashes by default), timeout.
 function up.register(client, service, options)
 	options = options or {};
 	local application = options.application or up.hash();
@@ -119,10 +231,30 @@ function up.register(client, service, options)
 	};
 end
 
+-- up.register that fails the test unless the module registered: the endpoint has
+-- the module's shape (up.check_endpoint) and the expiration is an XEP-0082 UTC
+-- time, also given as `expires` (seconds since the epoch).
+function up.must_register(client, service, options)
+	local registration, err = up.register(client, service, options);
+	luassert(registration, "registration with " .. service .. " failed: " .. tostring(err));
+	up.check_endpoint(registration.endpoint);
+	registration.expires = up.parse_utc(registration.expiration);
+	luassert(registration.expires, "expiration is not an XEP-0082 UTC time: " .. tostring(registration.expiration));
+	return registration;
+end
+
 -- A ping to `service`: once its answer is back, the server has processed everything
--- this client sent before it (one stream, in order).
+-- this client sent before it, and the client has everything the server sent it
+-- before the answer (one stream, in order).
 function up.ping(client, service)
 	return client:request(st.iq({ type = "get", to = service, id = new_id() }):tag("ping", { xmlns = "urn:xmpp:ping" }), 5);
+end
+
+-- up.ping (by default to the client's own host) that fails the test unless the
+-- ping was answered with a result.
+function up.sync(client, service)
+	local pong, err = up.ping(client, service or client.host);
+	luassert(pong and pong.attr.type == "result", "no answer to the ping: " .. tostring(pong or err));
 end
 
 -- type, condition and text of an error reply.
@@ -131,24 +263,19 @@ function up.error_of(reply)
 	return reply:get_error();
 end
 
--- The endpoint's path on this test server (endpoints name hosts that are not in DNS).
-function up.local_url(server, endpoint)
-	return server.http_base .. assert(up.parse_endpoint(endpoint)).target;
-end
-
--- POSTs `body` to an endpoint of `server`; returns the response or nil, error.
--- The request goes to the server's port, with the endpoint's host as Host header
--- (Prosody picks the HTTP host by it).
-function up.push(server, endpoint, body, headers, method)
-	local request_headers = { Host = assert(up.parse_endpoint(endpoint)).host or "example.test" };
-	for name, value in pairs(headers or {}) do request_headers[name] = value; end
-	return http.request({
-		method = method or "POST",
-		url = up.local_url(server, endpoint),
-		headers = request_headers,
-		body = body,
-		timeout = 15,
-	});
+-- Makes the module's hourly job on `host` of `server` due. mod_cron runs due tasks
+-- one second after it starts (both versions; neither can run one on demand), so the
+-- job's last run is recorded as two hours ago in mod_cron's own store (through the
+-- module API in the admin shell, so any storage driver works): restart the server
+-- next. Raises unless the module has exactly one such job.
+function up.make_hourly_due(server, host)
+	local prefix = server.module_name .. "/";
+	local code = ([[local m = prosody.hosts[%q].modules[%q].module; local runs = m:open_store("cron", "map"); ]]
+		.. [[local n = 0; for _, task in ipairs(m:get_host_items("task")) do ]]
+		.. [[if task.id and task.id:sub(1, %d) == %q then assert(runs:set(nil, task.id, os.time() - 7200)); n = n + 1; end end; ]]
+		.. [[return n]]):format(host, server.module_name, #prefix, prefix);
+	local found = server:eval(code);
+	if found ~= "1" then error(("%s tasks of the module on %s, expected 1"):format(found, host), 2); end
 end
 
 -- The Matrix push gateway: where a homeserver posts notifications and an app
@@ -168,21 +295,241 @@ function up.matrix_notify(server, host, body, method)
 	});
 end
 
--- The pushes a client received: { application, instance, from, body } each.
-function up.pushes(client)
+-- The pushes a client received after its first `after` IQs (all of them when
+-- `after` is nil): { from, to, application, instance, body, stanza } each.
+function up.pushes(client, after)
 	local found = {};
-	for _, iq in ipairs(client.received) do
-		local push = iq:get_child("push", up.NS);
+	for i = (after or 0) + 1, #client.received do
+		local iq = client.received[i];
+		local push = iq.attr.type == "set" and iq:get_child("push", up.NS);
 		if push then
 			found[#found + 1] = {
 				from = iq.attr.from,
+				to = iq.attr.to,
 				application = push.attr.application,
 				instance = push.attr.instance,
 				body = base64.decode(push:get_text()),
+				stanza = iq,
 			};
 		end
 	end
 	return found;
+end
+
+-- The pushes a client received after its first `after` IQs, once a ping round
+-- trip (up.sync) has made the list final.
+function up.new_pushes(client, after)
+	up.sync(client);
+	return up.pushes(client, after);
+end
+
+-- An IQ policy for xmpp_client: pushes get `answer` (a condition, "result", a
+-- function of the stanza, or nil for no answer at all); other sets a result and
+-- gets service-unavailable, as the default policy does.
+function up.answering_pushes(answer)
+	return function(stanza)
+		if stanza:get_child("push", up.NS) then
+			if type(answer) == "function" then return answer(stanza); end
+			return answer;
+		end
+		if stanza.attr.type == "set" then return "result"; end
+		return "service-unavailable";
+	end;
+end
+
+-- True if another IQ get/set reaches the client within `seconds` (bounded).
+function up.iq_arrives(client, seconds)
+	local before = #client.received;
+	return loop.run_until(function() return #client.received > before; end, seconds);
+end
+
+-- The app server -------------------------------------------------------------------
+
+-- The endpoint's path on this test server (endpoints name hosts that are not in DNS).
+function up.local_url(server, endpoint)
+	return server.http_base .. assert(up.parse_endpoint(endpoint)).target;
+end
+
+-- Every request up.push sent to a server, with its answer: { method, url, response }.
+local exchanges = setmetatable({}, { __mode = "k" });
+
+function up.exchanges(server)
+	exchanges[server] = exchanges[server] or {};
+	return exchanges[server];
+end
+
+local function push_request(server, endpoint, body, headers, method, timeout)
+	-- The endpoint's host goes in the Host header: Prosody picks the HTTP host by it.
+	local request_headers = { Host = assert(up.parse_endpoint(endpoint)).host or "example.test" };
+	for name, value in pairs(headers or {}) do request_headers[name] = value; end
+	return {
+		method = method or "POST",
+		url = up.local_url(server, endpoint),
+		headers = request_headers,
+		body = body,
+		timeout = timeout or 15,
+	};
+end
+
+-- POSTs `body` to an endpoint of `server` (or sends `method`); returns the
+-- http_client response, or nil and why.
+function up.push(server, endpoint, body, headers, method)
+	local request = push_request(server, endpoint, body, headers, method);
+	local response, err = http.request(request);
+	if response then
+		local log = up.exchanges(server);
+		log[#log + 1] = { method = request.method, url = request.url, response = response };
+	end
+	return response, err;
+end
+
+-- up.push that fails the test unless an HTTP answer came.
+function up.must_push(server, endpoint, body, headers, method)
+	local response, err = up.push(server, endpoint, body, headers, method);
+	luassert(response, (method or "POST") .. " " .. tostring(endpoint) .. " got no answer: " .. tostring(err));
+	return response;
+end
+
+-- Starts a POST to an endpoint and returns at once with http_client's handle
+-- (done, response, error); up.wait runs the loop until the answers are in, while
+-- the clients of this process keep answering pushes.
+function up.push_later(server, endpoint, body, headers, timeout)
+	return http.start(push_request(server, endpoint, body, headers, "POST", timeout));
+end
+
+up.wait = http.wait;
+
+-- The Retry-After of a response, checked to be a positive whole number of seconds.
+function up.retry_after(response)
+	local value = response.headers["retry-after"];
+	luassert.is_string(value, response.status .. " without a Retry-After header");
+	luassert.truthy(value:match("^%d+$") and tonumber(value) > 0,
+		"Retry-After is not a positive whole number of seconds: " .. value);
+	return tonumber(value);
+end
+
+-- True when text holds a Lua error location or a traceback.
+function up.traceback_in(text)
+	text = text or "";
+	return text:find("stack traceback", 1, true) ~= nil or text:find("%.lua:%d+") ~= nil;
+end
+
+-- The lines of text that contain needle (plain).
+function up.lines_with(text, needle)
+	local found = {};
+	for line in text:gmatch("[^\n]+") do
+		if line:find(needle, 1, true) then found[#found + 1] = line; end
+	end
+	return found;
+end
+
+-- Time -----------------------------------------------------------------------------
+-- Expiry and rate limits are about the clock itself: these wait on it, running the
+-- loop meanwhile (so clients keep answering), never longer than `timeout`.
+
+-- True once os.time() is past t (whole seconds, as expiry is checked).
+function up.wait_past(t, timeout)
+	return loop.run_until(function() return os.time() > t; end, timeout);
+end
+
+-- True once the clock has moved on to a new second (a fresh second to work in).
+function up.next_second(timeout)
+	return up.wait_past(os.time(), timeout or 2);
+end
+
+-- True once socket.gettime() has reached t (fractions of a second).
+function up.wait_until(t, timeout)
+	return loop.run_until(function() return socket.gettime() >= t; end, timeout);
+end
+
+-- The fixture ------------------------------------------------------------------------
+
+local fixture_mt = {};
+fixture_mt.__index = fixture_mt;
+
+-- A server with the module and a connected distributor, for one describe block:
+-- call it inside describe(); it starts both in setup and stops them in teardown,
+-- and gives the distributor its default IQ policy back after each test.
+--   options: everything prosody.start takes (users default to alice@<host> with
+--   password "password", modules to { "unified_push" }), plus
+--     service      the JID distributors register with (default: the first host)
+--     distributor  up.connect options of f.client (default alice@<service host>/phone),
+--                  or false for none
+-- Fields once started: f.server, f.client, f.service, f.host.
+function up.fixture(options)
+	local busted = require "busted";
+	options = options or {};
+	local host = options.hosts and options.hosts[1] or "example.test";
+	local f = setmetatable({ options = options, host = host, service = options.service or host, clients = {} },
+		fixture_mt);
+	busted.setup(function() f:start(); end);
+	busted.teardown(function() f:stop(); end);
+	busted.after_each(function()
+		if f.client then f.client:on_iq(nil); end
+	end);
+	return f;
+end
+
+function fixture_mt:start()
+	local prosody = require "prosody";
+	local start_options = { users = { { "alice", self.host, "password" } }, modules = { "unified_push" } };
+	for name, value in pairs(self.options) do
+		if name ~= "service" and name ~= "distributor" then start_options[name] = value; end
+	end
+	self.server = prosody.start(start_options);
+	self:connect_distributor();
+end
+
+function fixture_mt:connect_distributor()
+	if self.options.distributor == false then return; end
+	local options = { host = self.host };
+	for name, value in pairs(self.options.distributor or {}) do options[name] = value; end
+	self.client = self:connect(options);
+end
+
+-- Another client, closed in teardown.
+function fixture_mt:connect(options)
+	local client = up.connect(self.server, options);
+	self.clients[#self.clients + 1] = client;
+	return client;
+end
+
+function fixture_mt:close_clients()
+	for _, client in ipairs(self.clients) do client:close(); end
+	self.clients, self.client = {}, nil;
+end
+
+function fixture_mt:stop()
+	self:close_clients();
+	if self.server then self.server:cleanup(); end
+	loop.clear();
+end
+
+-- Restarts the server (same directory, data and ports) and connects the
+-- distributor again with the same options.
+function fixture_mt:restart()
+	self:close_clients();
+	self.server:restart();
+	self:connect_distributor();
+end
+
+-- Registers the distributor (or `client`) with the service: up.must_register.
+function fixture_mt:register(options, client)
+	return up.must_register(client or self.client, self.service, options);
+end
+
+-- Sends to an endpoint of the server: up.must_push.
+function fixture_mt:push(endpoint, body, headers, method)
+	return up.must_push(self.server, endpoint, body, headers, method);
+end
+
+-- POSTs `body` (default "hello") to an endpoint; returns the answer and the push
+-- IQs the distributor (or `client`) received meanwhile, made final by a ping.
+function fixture_mt:post(endpoint, body, headers, client)
+	client = client or self.client;
+	local before = #client.received;
+	local response = self:push(endpoint, body or "hello", headers);
+	return response, up.new_pushes(client, before);
 end
 
 return up;

@@ -5,7 +5,7 @@ import { pickRunner, serveProsody } from "../../scripts/lib/environments.mjs";
 
 /** The environment the host-side suites target (npm test sets it per run). */
 export const ENV = process.env.MUP_ENV_NAME || "prosody-13";
-export const NS = "http://gultsch.de/xmpp/drafts/unified-push";
+export { NS } from "../../scripts/lib/unified-push.mjs";
 
 /** Starts Prosody; resolves with { c2s_port, http_port, http_base, dir, stop() }. */
 export function startProsody(options, timeoutMs = 30_000) {
