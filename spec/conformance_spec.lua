@@ -256,12 +256,12 @@ local SCENARIOS = {
 		expect = "201, delivered on return",
 		improvement = "ours keeps the message for its TTL and sends it when the distributor comes back; the reference answers 201 and loses it",
 		run = function(ctx)
-			local phone = connect(ctx.server, "alice", "example.test", "roaming-phone");
+			local phone = up.connect(ctx.server, { resource = "roaming-phone" });
 			local reg = assert(up.register(phone, "example.test"));
 			phone:close();
 			up.ping(ctx.client, "example.test");
 			local outcome = http_outcome(up.push(ctx.server, reg.endpoint, "kept for you", { TTL = "3600" }));
-			phone = connect(ctx.server, "alice", "example.test", "roaming-phone");
+			phone = up.connect(ctx.server, { resource = "roaming-phone" });
 			-- Bounded: whatever is kept arrives right after the bind.
 			loop.run_until(function() return delivered_intact(phone, "kept for you"); end, 3);
 			local delivered = delivered_intact(phone, "kept for you");
