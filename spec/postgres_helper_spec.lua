@@ -9,7 +9,7 @@ local function alive(pid)
 	return os.execute("kill -0 " .. math.floor(pid) .. " 2>/dev/null") == true;
 end
 
-local port_accepts = require "system".port_accepts;
+local port_accepts = require "os_util".port_accepts;
 
 local function first_value(db, sql)
 	local statement = assert(db:prepare(sql));

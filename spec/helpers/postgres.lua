@@ -37,7 +37,7 @@ local DATABASE = "prosody";
 -- Clusters started and not yet stopped (see the finaliser at the end).
 local running = {};
 
-local sys = require "system";
+local sys = require "os_util";
 local shell_quote, run, read_file, write_file, tail = sys.shell_quote, sys.run, sys.read_file, sys.write_file, sys.tail;
 local own_pid, signal = sys.own_pid, sys.signal;
 

@@ -50,7 +50,7 @@ local base_modules = { "disco", "roster", "saslauth", "ping", "http", "posix" };
 -- Prosody behind when busted exits (see the finaliser at the end).
 local running = {};
 
-local sys = require "system";
+local sys = require "os_util";
 local shell_quote, run, read_file, write_file, tail = sys.shell_quote, sys.run, sys.read_file, sys.write_file, sys.tail;
 local free_ports, port_accepts, own_pid, signal = sys.free_ports, sys.port_accepts, sys.own_pid, sys.signal;
 

@@ -1,7 +1,7 @@
 -- What the server launchers (prosody.lua, postgres.lua) need of the system:
 -- shell commands, files, free ports and signals. Loopback only.
 --
---   local sys = require "system";
+--   local sys = require "os_util";
 --   sys.shell_quote(s)            s as one shell word
 --   sys.run(command)              -> exited 0, everything it printed, exit code
 --   sys.read_file(path)           -> contents, or nil
