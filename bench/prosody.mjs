@@ -16,7 +16,12 @@ export function installBenchPlugins(env, benchDir) {
   const inside = `${slotDir()}/bench-plugins`;
   const folder = hostPath("chroot", env, inside);
   mkdirSync(folder, { recursive: true });
-  for (const name of ["mod_bench_ceiling.lua", "mod_bench_alloc.lua", "mod_bench_profile.lua"]) {
+  for (const name of [
+    "mod_bench_ceiling.lua",
+    "mod_bench_alloc.lua",
+    "mod_bench_profile.lua",
+    "mod_bench_floor.lua",
+  ]) {
     copyFileSync(path.join(benchDir, name), path.join(folder, name));
   }
   return inside;

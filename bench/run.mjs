@@ -30,7 +30,8 @@ import { writeReport } from "./report.mjs";
 
 process.env.MUP_SLOT ||= "bench";
 const HOST = "bench.test";
-const MODULES = ["reference", "ours"];
+/** The reference module, ours, and the relay floor (mod_bench_floor.lua, loaded as unified_push). */
+const MODULES = ["reference", "ours", "floor"];
 const config = readConfig();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
@@ -137,8 +138,12 @@ async function freshServer(variant, name, pluginDir, workers, users, tag) {
         "bench_alloc",
         ...(config.profile === "lua" ? ["bench_profile"] : []),
       ],
-      module_file:
-        name === "reference" ? REFERENCE_MODULE : `${slotDir()}/dist/mod_unified_push.lua`,
+      module_file: {
+        reference: REFERENCE_MODULE,
+        ours: `${slotDir()}/dist/mod_unified_push.lua`,
+        floor: `${pluginDir}/mod_bench_floor.lua`,
+      }[name],
+      module_name: "unified_push",
       plugin_paths: [pluginDir],
       data_dir: dataDir,
       authentication: "internal_plain",
