@@ -102,11 +102,15 @@ for _, engine in ipairs(ENGINES) do
 				-- for it. The ping round trip makes that final: once its answer is back, every
 				-- IQ the server sent before it has arrived.
 				local function post(endpoint)
-					local before = #up.pushes(alice);
+					local before = #alice.received;
 					local response = assert(up.push(server, endpoint, BODY, { ["Content-Type"] = "application/octet-stream" }));
 					local pong = up.ping(alice, HOST);
 					assert(pong and pong.attr.type == "result", "no answer to the ping: " .. tostring(pong));
-					return response, { table.unpack(up.pushes(alice), before + 1) };
+					local pushes = {};
+					for _, push in ipairs(up.pushes(alice, before)) do
+						pushes[#pushes + 1] = { from = push.from, application = push.application, instance = push.instance, body = push.body };
+					end
+					return response, pushes;
 				end
 
 				setup(function()
