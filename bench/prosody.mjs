@@ -64,7 +64,13 @@ export function removeStaleDataDirs(env) {
 
 export function removeDataDir(env, inside) {
   if (!inside.startsWith("/tmp/mup-bench-data-")) return;
-  rmSync(hostPath("chroot", env, inside), { recursive: true, force: true });
+  // Prosody may still be finishing a write as it stops: retry a directory that refills.
+  rmSync(hostPath("chroot", env, inside), {
+    recursive: true,
+    force: true,
+    maxRetries: 5,
+    retryDelay: 200,
+  });
 }
 
 /** Starts Prosody in `env` with prosody.start's options; resolves with its ports and pid. */
