@@ -20,6 +20,8 @@ export const RELAY_CAPACITY_OPTIONS = {
   unified_push_rate_burst: 1000000, // burst per endpoint (default 100)
   unified_push_max_in_flight: 1000000, // unanswered pushes per distributor (default 64)
   unified_push_max_registrations: 1000000, // registrations per user (default 100)
+  unified_push_max_stored_messages: 1000000, // messages kept per user (default 1000)
+  unified_push_max_stored_bytes: 1073741824, // bytes kept per user (default 1 MiB)
 };
 
 /** Backends per environment, as each Prosody supports them (paseto needs 13). */
@@ -49,6 +51,7 @@ const DEFAULTS = {
   memoryConcurrency: 64,
   warmupPushes: 5000, // pushes before the first memory reading
   allocPushes: 5000, // pushes with the collector stopped, to weigh what one allocates
+  keptPushes: 10000, // pushes kept for offline distributors, then sent on their return (0: skip)
   afterBurst: true, // run concurrency 64 again after the highest one, on the same server
   ceiling: true, // measure the trivial-route ceiling (first backend of each env)
   logLevel: "info", // Prosody's log level during the bench (debug costs a lot)

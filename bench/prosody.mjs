@@ -16,7 +16,12 @@ export function installBenchPlugins(env, benchDir) {
   const inside = `${slotDir()}/bench-plugins`;
   const folder = hostPath("chroot", env, inside);
   mkdirSync(folder, { recursive: true });
-  for (const name of ["mod_bench_ceiling.lua", "mod_bench_alloc.lua", "mod_bench_profile.lua"]) {
+  for (const name of [
+    "mod_bench_ceiling.lua",
+    "mod_bench_alloc.lua",
+    "mod_bench_profile.lua",
+    "mod_bench_floor.lua",
+  ]) {
     copyFileSync(path.join(benchDir, name), path.join(folder, name));
   }
   return inside;
@@ -59,7 +64,13 @@ export function removeStaleDataDirs(env) {
 
 export function removeDataDir(env, inside) {
   if (!inside.startsWith("/tmp/mup-bench-data-")) return;
-  rmSync(hostPath("chroot", env, inside), { recursive: true, force: true });
+  // Prosody may still be finishing a write as it stops: retry a directory that refills.
+  rmSync(hostPath("chroot", env, inside), {
+    recursive: true,
+    force: true,
+    maxRetries: 5,
+    retryDelay: 200,
+  });
 }
 
 /** Starts Prosody in `env` with prosody.start's options; resolves with its ports and pid. */

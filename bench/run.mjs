@@ -30,7 +30,8 @@ import { writeReport } from "./report.mjs";
 
 process.env.MUP_SLOT ||= "bench";
 const HOST = "bench.test";
-const MODULES = ["reference", "ours"];
+/** The reference module, ours, and the relay floor (mod_bench_floor.lua, loaded as unified_push). */
+const MODULES = ["reference", "ours", "floor"];
 const config = readConfig();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
@@ -137,8 +138,12 @@ async function freshServer(variant, name, pluginDir, workers, users, tag) {
         "bench_alloc",
         ...(config.profile === "lua" ? ["bench_profile"] : []),
       ],
-      module_file:
-        name === "reference" ? REFERENCE_MODULE : `${slotDir()}/dist/mod_unified_push.lua`,
+      module_file: {
+        reference: REFERENCE_MODULE,
+        ours: `${slotDir()}/dist/mod_unified_push.lua`,
+        floor: `${pluginDir}/mod_bench_floor.lua`,
+      }[name],
+      module_name: "unified_push",
       plugin_paths: [pluginDir],
       data_dir: dataDir,
       authentication: "internal_plain",
@@ -282,6 +287,21 @@ async function benchBackend(variant, pluginDir, workers, withCeiling, full) {
     }
   }
 
+  if (full && config.keptPushes > 0) {
+    const server = await freshServer(variant, "ours", pluginDir, workers, users, "ours-kept");
+    try {
+      section.kept = await storeAndForward(workers, server, users);
+      const { kept, returned } = section.kept;
+      log(
+        `${env} ${backend} ours: ${Math.round(kept.perSecond)}/s kept (${kept.ok} answered 201),`,
+        `${Math.round(returned.perSecond)}/s delivered on return (${returned.delivered} in`,
+        `${returned.seconds.toFixed(1)} s)`,
+      );
+    } finally {
+      noteErrors("ours", await retire(env, workers, server));
+    }
+  }
+
   // Rounds: every target at every concurrency, each on a fresh server (a burst
   // of 2000 requests leaves Prosody's Lua heap spread over far more memory, and
   // everything measured after it on the same process is slower), the order of
@@ -344,6 +364,43 @@ function logRun(what, result) {
     result.quiet.waited > 1 ? `(waited ${result.quiet.waited} s for quiet)` : "",
     result.rss ? `RSS ${(result.rss / 2 ** 20).toFixed(1)} MB` : "",
   );
+}
+
+/**
+ * Store and forward, ours only (the reference answers 201 and loses the push):
+ * the distributors log out, config.keptPushes pushes are kept for them, then
+ * they log in again and everything kept is sent to them. Kept/s is the POSTs
+ * answered; delivered on return counts from the first login to the last message.
+ */
+async function storeAndForward(workers, server, users) {
+  const servers = { ours: server };
+  await workers.distributor.call("close", { name: server.key });
+  // Prosody has ended the sessions once a new login goes through; a second is plenty.
+  await sleep(1000);
+  const kept = await measure(workers, servers, server, server.targets, {
+    concurrency: 64,
+    count: config.keptPushes,
+  });
+  const started = performance.now();
+  await workers.distributor.call("connect", {
+    name: server.key,
+    port: server.c2s_port,
+    host: HOST,
+    users,
+    resource: "distributor",
+  });
+  const deadline = started + 120_000;
+  let delivered = 0;
+  while (performance.now() < deadline) {
+    delivered = (await workers.distributor.call("stats")).pushes;
+    if (delivered >= kept.ok) break;
+    await sleep(50);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    kept: { perSecond: kept.pushesPerSecond, ok: kept.ok, statuses: kept.statuses },
+    returned: { delivered, seconds, perSecond: delivered / seconds },
+  };
 }
 
 /**

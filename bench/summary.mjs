@@ -74,11 +74,11 @@ export function summarise(results) {
     const panel = { env, backend, gc, label, rows: [] };
     for (const c of results.config.concurrency) {
       const byModule = {};
-      for (const module of ["reference", "ours"]) {
+      for (const module of ["reference", "ours", "floor"]) {
         const runs = section.runs.filter((r) => r.module === module && r.concurrency === c);
         if (runs.length) byModule[module] = rowOf(runs);
       }
-      const { reference, ours } = byModule;
+      const { reference, ours, floor } = byModule;
       const ceiling = ceilings[ceilingKey(section)]?.byConcurrency[c];
       const row = {
         env,
@@ -88,6 +88,11 @@ export function summarise(results) {
         concurrency: c,
         reference,
         ours,
+        floor,
+        oursOfFloor:
+          floor && ours && floor.pushesPerSecond > 0
+            ? ours.pushesPerSecond / floor.pushesPerSecond
+            : null,
         ratio:
           reference && ours && reference.pushesPerSecond > 0
             ? ours.pushesPerSecond / reference.pushesPerSecond
@@ -123,6 +128,7 @@ export function summarise(results) {
       ours: reg("ours", "sameEndpoint"),
     };
     panel.memory = section.memory;
+    panel.kept = section.kept;
     panel.servers = section.servers;
     panel.errors = section.errors || {};
     panel.afterBurst = {};

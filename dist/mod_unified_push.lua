@@ -187,7 +187,7 @@ local ____util_2Estanza = require("util.stanza")
 local iq = ____util_2Estanza.iq
 local reply = ____util_2Estanza.reply
 ____exports.NS = "http://gultsch.de/xmpp/drafts/unified-push"
---- Largest push message accepted, bytes (docs/design.md, "HTTP").
+--- Largest push message accepted, bytes (docs/design.md, "HTTP semantics").
 ____exports.MAX_BODY_BYTES = 4096
 --- Size of the SHA-256 hashes distributors send as `application` and `instance`.
 local HASH_BYTES = 32

@@ -13,7 +13,7 @@ import path from "node:path";
 import {
   ENVIRONMENTS,
   hostPath,
-  insideDir,
+  INSIDE,
   pickRunner,
   prepare,
   repo,
@@ -21,12 +21,11 @@ import {
 } from "./lib/environments.mjs";
 
 const DOC = path.join(repo, "docs/compatibility.md");
-const RECORD = "build/out/conformance.json";
+const RECORD = `${INSIDE}/build/out/conformance.json`;
 
 function readRecords(runner) {
   return ENVIRONMENTS.map((env) => {
-    // The run wrote it in the environment's copy of the repository (MUP_SLOT's, with chroot).
-    const file = hostPath(runner, env, `${insideDir(runner)}/${RECORD}`);
+    const file = hostPath(runner, env, RECORD);
     try {
       return { env, ...JSON.parse(readFileSync(file, "utf8")) };
     } catch {

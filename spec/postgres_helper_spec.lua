@@ -9,13 +9,7 @@ local function alive(pid)
 	return os.execute("kill -0 " .. math.floor(pid) .. " 2>/dev/null") == true;
 end
 
-local function port_accepts(port)
-	local sock = socket.tcp();
-	sock:settimeout(1);
-	local ok = sock:connect("127.0.0.1", port);
-	sock:close();
-	return ok ~= nil;
-end
+local port_accepts = require "os_util".port_accepts;
 
 local function first_value(db, sql)
 	local statement = assert(db:prepare(sql));

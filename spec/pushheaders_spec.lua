@@ -6,21 +6,21 @@ local pushheaders = require "pushheaders";
 local TOPIC_32 = ("Az09_-xY"):rep(4);
 
 describe("the push request headers", function()
-	-- headers -> { ttl, urgency, topic } that the push is sent with.
+	-- headers -> { ttl, urgency, topic } that the push is sent with (no TTL header: no ttl).
 	local accepted = {
-		{ "no headers at all", {}, { ttl = 0, urgency = "normal" } },
+		{ "no headers at all", {}, { urgency = "normal" } },
 		{ "TTL 0", { ttl = "0" }, { ttl = 0, urgency = "normal" } },
 		{ "TTL 60", { ttl = "60" }, { ttl = 60, urgency = "normal" } },
 		{ "TTL with leading zeros", { ttl = "007" }, { ttl = 7, urgency = "normal" } },
 		{ "a TTL of a year", { ttl = "31536000" }, { ttl = 31536000, urgency = "normal" } },
 		{ "a TTL above a year, taken as a year", { ttl = "99999999999" }, { ttl = 31536000, urgency = "normal" } },
-		{ "Urgency very-low", { urgency = "very-low" }, { ttl = 0, urgency = "very-low" } },
-		{ "Urgency low", { urgency = "low" }, { ttl = 0, urgency = "low" } },
-		{ "Urgency normal", { urgency = "normal" }, { ttl = 0, urgency = "normal" } },
-		{ "Urgency high", { urgency = "high" }, { ttl = 0, urgency = "high" } },
-		{ "Urgency in any case", { urgency = "Very-LOW" }, { ttl = 0, urgency = "very-low" } },
-		{ "a one-character Topic", { topic = "a" }, { ttl = 0, urgency = "normal", topic = "a" } },
-		{ "a 32-character Topic", { topic = TOPIC_32 }, { ttl = 0, urgency = "normal", topic = TOPIC_32 } },
+		{ "Urgency very-low", { urgency = "very-low" }, { urgency = "very-low" } },
+		{ "Urgency low", { urgency = "low" }, { urgency = "low" } },
+		{ "Urgency normal", { urgency = "normal" }, { urgency = "normal" } },
+		{ "Urgency high", { urgency = "high" }, { urgency = "high" } },
+		{ "Urgency in any case", { urgency = "Very-LOW" }, { urgency = "very-low" } },
+		{ "a one-character Topic", { topic = "a" }, { urgency = "normal", topic = "a" } },
+		{ "a 32-character Topic", { topic = TOPIC_32 }, { urgency = "normal", topic = TOPIC_32 } },
 		{ "all three", { ttl = "86400", urgency = "low", topic = "inbox" }, { ttl = 86400, urgency = "low", topic = "inbox" } },
 	};
 	for _, case in ipairs(accepted) do

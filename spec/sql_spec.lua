@@ -6,11 +6,9 @@
 -- each checked in the database's own tables.
 local prosody = require "prosody";
 local postgres = require "postgres";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
 local loop = require "loop";
 local lfs = require "lfs";
-local datetime = require "util.datetime";
 
 -- alice's host keeps the default registration TTL; bob's expires in a second,
 -- for the purge.
@@ -65,19 +63,7 @@ local function token_key(registration)
 end
 
 local function expiry_of(registration)
-	return (assert(datetime.parse(registration.expiration), "not a XEP-0082 datetime: " .. tostring(registration.expiration)));
-end
-
--- The module's hourly task on `host` is made due (its last run recorded two hours
--- ago in mod_cron's own store, through the module API, so any storage driver
--- works): mod_cron runs due tasks one second after it starts, on both versions.
-local function make_hourly_due(server, host)
-	local prefix = server.module_name .. "/";
-	local code = ([[local m = prosody.hosts[%q].modules[%q].module; local runs = m:open_store("cron", "map"); ]]
-		.. [[local n = 0; for _, task in ipairs(m:get_host_items("task")) do ]]
-		.. [[if task.id and task.id:sub(1, %d) == %q then assert(runs:set(nil, task.id, os.time() - 7200)); n = n + 1; end end; ]]
-		.. [[return n]]):format(host, server.module_name, #prefix, prefix);
-	assert.equal("1", server:eval(code), "the module's hourly task was not found on " .. host);
+	return (assert(up.parse_utc(registration.expiration), "not a XEP-0082 datetime: " .. tostring(registration.expiration)));
 end
 
 for _, engine in ipairs(ENGINES) do
@@ -109,19 +95,20 @@ for _, engine in ipairs(ENGINES) do
 				end
 
 				local function connect(user, host)
-					return xmpp.connect({ port = server.c2s_port, host = host, user = user, password = "password",
-						resource = "phone", timeout = 10 });
+					return up.connect(server, { user = user, host = host });
 				end
 
 				-- POSTs to an endpoint; returns the response and the pushes the distributor got
-				-- for it (sender, hashes and body). up.new_pushes makes that final: once its
-				-- ping is answered, every IQ the server sent before it has arrived.
+				-- for it. The ping round trip makes that final: once its answer is back, every
+				-- IQ the server sent before it has arrived.
 				local function post(endpoint)
 					local before = #alice.received;
 					local response = assert(up.push(server, endpoint, BODY, { ["Content-Type"] = "application/octet-stream" }));
+					local pong = up.ping(alice, HOST);
+					assert(pong and pong.attr.type == "result", "no answer to the ping: " .. tostring(pong));
 					local pushes = {};
-					for i, push in ipairs(up.new_pushes(alice, before)) do
-						pushes[i] = { from = push.from, application = push.application, instance = push.instance, body = push.body };
+					for _, push in ipairs(up.pushes(alice, before)) do
+						pushes[#pushes + 1] = { from = push.from, application = push.application, instance = push.instance, body = push.body };
 					end
 					return response, pushes;
 				end
@@ -204,7 +191,7 @@ for _, engine in ipairs(ENGINES) do
 						assert.is_true(rows(SHORT, "unified_push", token_key(quiet[2])) > 0);
 					end
 
-					make_hourly_due(server, SHORT);
+					up.make_hourly_due(server, SHORT);
 					alice:close();
 					bob:close();
 					local mark = server:log_mark();

@@ -4,10 +4,8 @@
 -- expired or revoked endpoint is never revived. One server, one VirtualHost per
 -- backend this Prosody supports, so the waits for expiry are shared.
 local prosody = require "prosody";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
 local loop = require "loop";
-local datetime = require "util.datetime";
 
 -- 44 characters, like `openssl rand -base64 32`.
 local SECRET = "Qm9ndXMgc2VjcmV0IGZvciB0ZXN0cyBvbmx5ISEhIQ==";
@@ -36,7 +34,7 @@ for _, backend in ipairs(BACKENDS) do
 end
 
 local function expiry_of(registration)
-	return (assert(datetime.parse(registration.expiration), "not a XEP-0082 datetime: " .. tostring(registration.expiration)));
+	return (assert(up.parse_utc(registration.expiration), "not a XEP-0082 datetime: " .. tostring(registration.expiration)));
 end
 
 -- Waits until the clock shows `second` or later (bounded).
@@ -50,8 +48,7 @@ describe("stable endpoints", function()
 	local clients = {}; -- [host] = { phone, tablet, bob } (alice's phone and tablet, bob's phone)
 
 	local function connect(host, user, resource)
-		return xmpp.connect({ port = server.c2s_port, host = host, user = user, password = "password",
-			resource = resource, timeout = 10 });
+		return up.connect(server, { host = host, user = user, resource = resource });
 	end
 
 	local function connect_all()

@@ -5,7 +5,6 @@
 -- cancels, bounds refuse with 429, TTL 0 keeps today's 503, item-not-found on
 -- delivery revokes. On internal storage and on SQL (SQLite3 and PostgreSQL).
 local prosody = require "prosody";
-local xmpp = require "xmpp_client";
 local up = require "unified_push";
 local loop = require "loop";
 local st = require "util.stanza";
@@ -36,10 +35,9 @@ for _, storage in ipairs(STORAGES) do
 	describe("store and forward on " .. storage.name .. " storage", function()
 		local server, phone;
 
+		-- alice, as a phone by default. options: resource, policy (how it answers IQs).
 		local function connect(options)
-			options = options or {};
-			return xmpp.connect({ port = server.c2s_port, host = HOST, user = "alice", password = "password",
-				resource = options.resource or "phone", on_iq = options.on_iq, timeout = 10 });
+			return up.connect(server, options);
 		end
 
 		-- Registers fresh apps (one, or `n`) from the phone, then takes the phone offline.
@@ -126,7 +124,7 @@ for _, storage in ipairs(STORAGES) do
 			local reg = offline_endpoint();
 			assert.equal(201, push(reg, "try again", { TTL = "600" }).status);
 			-- It comes back, but refuses pushes for now: the message stays.
-			phone = connect({ on_iq = "service-unavailable" });
+			phone = connect({ policy = "service-unavailable" });
 			assert.is_true(loop.run_until(function() return #bodies_for(phone, reg) >= 1; end, 5), "no delivery attempt");
 			phone:on_iq("result");
 			phone:send(st.presence({ to = HOST }));
@@ -225,7 +223,7 @@ for _, storage in ipairs(STORAGES) do
 			local reg = offline_endpoint();
 			assert.equal(201, push(reg, "to an uninstalled app", { TTL = "600" }).status);
 			assert.equal(201, push(reg, "and another", { TTL = "600" }).status);
-			local delivered = come_back(reg, 1, { on_iq = "item-not-found" });
+			local delivered = come_back(reg, 1, { policy = "item-not-found" });
 			assert.equal("to an uninstalled app", delivered[1]);
 			assert.equal(404, push(reg, "after revocation", { TTL = "600" }).status);
 		end);

@@ -1,7 +1,6 @@
 // Pushes waiting for the distributor's answer. This replaces module:send_iq,
 // which keeps at most 256 IQs in flight (evicting older ones with an error) and
-// leaves two event handlers and a timer behind for every evicted IQ
-// (docs/design.md, "Pushes in flight").
+// leaves two event handlers and a timer behind for every evicted IQ (docs/design.md, "Decisions").
 // Here one hook on the host serves every answer, one timer serves every
 // timeout, and pushes to a distributor that goes offline are settled at once.
 import { bare } from "util.jid";

@@ -6,7 +6,7 @@ import { iq, reply, Stanza } from "util.stanza";
 
 export const NS = "http://gultsch.de/xmpp/drafts/unified-push";
 
-/** Largest push message accepted, bytes (docs/design.md, "HTTP"). */
+/** Largest push message accepted, bytes (docs/design.md, "HTTP semantics"). */
 export const MAX_BODY_BYTES = 4096;
 
 /** Size of the SHA-256 hashes distributors send as `application` and `instance`. */

@@ -1,4 +1,4 @@
-// The registration IQ (docs/design.md, "Registration"): validate, check the
+// The registration IQ (docs/design.md, "Protocol"): validate, check the
 // ACL, and hand out the app's endpoint: the same one on a renewal, else a new
 // one within the per-user cap.
 import { error_reply, Stanza } from "util.stanza";

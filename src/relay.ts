@@ -1,4 +1,4 @@
-// The HTTP push resource (docs/design.md, "HTTP"; RFC 8030 §5): turns a POST
+// The HTTP push resource (docs/design.md, "HTTP semantics"; RFC 8030 §5): turns a POST
 // to an endpoint into a push IQ to the distributor, and the distributor's
 // answer into the HTTP status; a push for a distributor that is offline is
 // kept for later (mailbox.ts), and a kept message can be cancelled (DELETE on

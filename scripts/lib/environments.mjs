@@ -1,6 +1,7 @@
 // The Prosody test environments (env/), entered through Docker when an engine
 // answers, else through env/chroot.sh. Shared by `npm test`, `npm start` and the
-// host-side suites. Inside an environment the repository is at /work/mup.
+// host-side suites. Inside an environment the repository is at /work/mup, or with
+// the chroot runner at /work/$MUP_SLOT (env/chroot.sh: one copy per slot).
 import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -8,15 +9,8 @@ import path from "node:path";
 
 export const repo = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 export const ENVIRONMENTS = ["prosody-0.12", "prosody-13"];
-export const INSIDE = "/work/mup";
-
-/**
- * Where the repository's files are inside the environment: Docker mounts the
- * clone at /work/mup; env/chroot.sh copies them to /work/$MUP_SLOT (default mup).
- */
-export function insideDir(runner) {
-  return runner === "docker" ? INSIDE : `/work/${process.env.MUP_SLOT || "mup"}`;
-}
+/** The checkout inside the environments: this run's slot (Docker mounts it at /work/mup). */
+export const INSIDE = `/work/${process.env.MUP_SLOT || "mup"}`;
 
 function succeeds(cmd, args) {
   const result = spawnSync(cmd, args, { cwd: repo, stdio: "ignore", timeout: 20_000 });

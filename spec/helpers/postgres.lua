@@ -37,37 +37,9 @@ local DATABASE = "prosody";
 -- Clusters started and not yet stopped (see the finaliser at the end).
 local running = {};
 
-local function shell_quote(s)
-	return "'" .. tostring(s):gsub("'", "'\\''") .. "'";
-end
-
--- Runs a shell command; returns ok, combined output.
-local function run(command)
-	local pipe = assert(io.popen(command .. " 2>&1", "r"));
-	local output = pipe:read("*a");
-	local ok, _, code = pipe:close();
-	return ok and code == 0, output;
-end
-
-local function read_file(path)
-	local f = io.open(path, "rb");
-	if not f then return nil; end
-	local data = f:read("*a");
-	f:close();
-	return data;
-end
-
-local function write_file(path, data)
-	local f = assert(io.open(path, "wb"));
-	assert(f:write(data));
-	assert(f:close());
-end
-
-local function tail(text, n)
-	local lines = {};
-	for line in (text or ""):gmatch("[^\n]*") do lines[#lines + 1] = line; end
-	return table.concat(lines, "\n", math.max(1, #lines - n + 1));
-end
+local sys = require "os_util";
+local shell_quote, run, read_file, write_file, tail = sys.shell_quote, sys.run, sys.read_file, sys.write_file, sys.tail;
+local own_pid, signal = sys.own_pid, sys.signal;
 
 -- The newest installed server: { version = "15", bin = "/usr/lib/postgresql/15/bin" }.
 function postgres.installation()
@@ -87,14 +59,6 @@ function postgres.installation()
 		return nil, "no PostgreSQL server in " .. INSTALL_ROOT .. "/<version>/bin (Debian package postgresql)";
 	end
 	return best;
-end
-
--- A free 127.0.0.1 port: bound, then released for the server.
-local function free_port()
-	local sock = assert(socket.bind("127.0.0.1", 0));
-	local _, port = sock:getsockname();
-	sock:close();
-	return tonumber(port);
 end
 
 -- Runs a program as the postgres system user (util-linux's setpriv: no PAM, no
@@ -137,11 +101,6 @@ echo "$?" >"$exitfile"
 kill "$watchdog" 2>/dev/null
 if [ "$parent" != 0 ] && ! kill -0 "$parent" 2>/dev/null; then rm -rf "$dir"; fi
 ]];
-
-local function own_pid()
-	local ok, pposix = pcall(require, "util.pposix");
-	return ok and pposix.getpid and pposix.getpid() or 0;
-end
 
 local cluster_mt = {};
 cluster_mt.__index = cluster_mt;
@@ -208,10 +167,6 @@ function cluster_mt:create_database(name)
 	};
 end
 
-local function signal(pid, sig)
-	return run("kill -" .. sig .. " " .. math.floor(pid));
-end
-
 -- Fast shutdown (SIGINT: PostgreSQL ends the client sessions; SIGTERM's "smart"
 -- shutdown would wait for Prosody to disconnect), wait (bounded), then SIGKILL.
 -- Returns true if it exited before SIGKILL.
@@ -274,7 +229,7 @@ function postgres.start(options)
 		launcher_file = dir .. "/launch.sh",
 		version = installation.version,
 		bin = installation.bin,
-		port = free_port(),
+		port = sys.free_ports(1)[1],
 		password = hex.encode(random.bytes(16)),
 		start_timeout = options.start_timeout or 30,
 		max_lifetime = options.max_lifetime or 1800,

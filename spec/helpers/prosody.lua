@@ -52,61 +52,9 @@ local base_modules = { "disco", "roster", "saslauth", "ping", "http", "posix" };
 -- Prosody behind when busted exits (see the finaliser at the end).
 local running = {};
 
-local function shell_quote(s)
-	return "'" .. tostring(s):gsub("'", "'\\''") .. "'";
-end
-
--- Runs a shell command, returns ok, combined output.
-local function run(command)
-	local pipe = assert(io.popen(command .. " 2>&1", "r"));
-	local output = pipe:read("*a");
-	local ok, _, code = pipe:close();
-	return ok and code == 0, output, code;
-end
-
-local function read_file(path)
-	local f = io.open(path, "rb");
-	if not f then return nil; end
-	local data = f:read("*a");
-	f:close();
-	return data;
-end
-
-local function write_file(path, data)
-	local f = assert(io.open(path, "wb"));
-	assert(f:write(data));
-	assert(f:close());
-end
-
-local function tail(text, n)
-	local lines = {};
-	for line in (text or ""):gmatch("[^\n]*") do
-		lines[#lines + 1] = line;
-	end
-	local from = math.max(1, #lines - n + 1);
-	return table.concat(lines, "\n", from);
-end
-
--- Free ports: bound together (so they differ), then released for Prosody.
-local function free_ports(n)
-	local socks, ports = {}, {};
-	for i = 1, n do
-		local sock = assert(socket.bind("127.0.0.1", 0));
-		socks[i] = sock;
-		local _, port = sock:getsockname();
-		ports[i] = tonumber(port);
-	end
-	for _, sock in ipairs(socks) do sock:close(); end
-	return ports;
-end
-
-local function port_accepts(port)
-	local sock = socket.tcp();
-	sock:settimeout(0.5);
-	local ok = sock:connect("127.0.0.1", port);
-	sock:close();
-	return ok ~= nil;
-end
+local sys = require "os_util";
+local shell_quote, run, read_file, write_file, tail = sys.shell_quote, sys.run, sys.read_file, sys.write_file, sys.tail;
+local free_ports, port_accepts, own_pid, signal = sys.free_ports, sys.port_accepts, sys.own_pid, sys.signal;
 
 -- Lua literal for the simple values a config holds.
 local function literal(value)
@@ -315,11 +263,6 @@ echo "$?" >"$6"
 kill "$watchdog" 2>/dev/null
 ]];
 
-local function own_pid()
-	local ok, pposix = pcall(require, "util.pposix");
-	return ok and pposix.getpid and pposix.getpid() or 0;
-end
-
 function server_mt:_launch()
 	os.remove(self.exit_file);
 	os.remove(self.pid_file);
@@ -360,10 +303,6 @@ function server_mt:_launch()
 		error(self:_describe_failure(string.format("prosody.start: ports %d/%d not open after %ds",
 			self.c2s_port, self.http_port, self.start_timeout)), 3);
 	end
-end
-
-local function signal(pid, sig)
-	return run("kill -" .. sig .. " " .. math.floor(pid));
 end
 
 -- SIGTERM, wait (bounded) for exit, then SIGKILL. Returns true if it exited

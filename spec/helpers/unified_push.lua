@@ -263,6 +263,21 @@ function up.error_of(reply)
 	return reply:get_error();
 end
 
+-- Makes the module's hourly job on `host` of `server` due. mod_cron runs due tasks
+-- one second after it starts (both versions; neither can run one on demand), so the
+-- job's last run is recorded as two hours ago in mod_cron's own store (through the
+-- module API in the admin shell, so any storage driver works): restart the server
+-- next. Raises unless the module has exactly one such job.
+function up.make_hourly_due(server, host)
+	local prefix = server.module_name .. "/";
+	local code = ([[local m = prosody.hosts[%q].modules[%q].module; local runs = m:open_store("cron", "map"); ]]
+		.. [[local n = 0; for _, task in ipairs(m:get_host_items("task")) do ]]
+		.. [[if task.id and task.id:sub(1, %d) == %q then assert(runs:set(nil, task.id, os.time() - 7200)); n = n + 1; end end; ]]
+		.. [[return n]]):format(host, server.module_name, #prefix, prefix);
+	local found = server:eval(code);
+	if found ~= "1" then error(("%s tasks of the module on %s, expected 1"):format(found, host), 2); end
+end
+
 -- The Matrix push gateway: where a homeserver posts notifications and an app
 -- looks for a gateway on the endpoint's server (Matrix Push Gateway API).
 up.MATRIX_GATEWAY_PATH = "/_matrix/push/v1/notify";

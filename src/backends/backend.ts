@@ -2,7 +2,7 @@ import { sha256 } from "util.hashes";
 import { prep, split } from "util.jid";
 import { hashAttributeProblem } from "../protocol";
 
-// What every registration backend provides (docs/design.md, "Backends"). A
+// What every registration backend provides (docs/design.md, "Backends and tokens"). A
 // backend turns a registration into an opaque token for the endpoint URL, a
 // genuine token back into what it was issued for, and revokes tokens. Expiry is
 // not its business: the registry (registry.ts) checks it, because a renewal
