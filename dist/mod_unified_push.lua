@@ -2260,7 +2260,10 @@ function ____exports.storageBackend(store)
         end,
         revoke = function(token)
             if #token == REFERENCE_TOKEN_LENGTH then
-                store:set(token, nil)
+                local ok, err = store:set(token, nil)
+                if ok ~= true then
+                    return false, tostring(err)
+                end
             end
             return deleteRecord(tokenKey(token))
         end,

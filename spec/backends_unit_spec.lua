@@ -149,6 +149,17 @@ describe("the storage backend", function()
 		assert.same({ nil, "invalid" }, { backend.open(token) });
 	end);
 
+	it("reports a revoke of a reference-module token as failed when its own record cannot be deleted", function()
+		local store = memory_store();
+		local backend = storage.storageBackend(store);
+		local token = ("R"):rep(16) .. ("_-"):rep(8);
+		store.data[token] = odd({ indexed = false });
+		store.broken_set = "disk full";
+		assert.same({ false, "disk full" }, { backend.revoke(token, 2000000000, 1) });
+		store.broken_set = nil;
+		assert.equal(SUB, backend.open(token).sub, "the record went although revoke said it failed");
+	end);
+
 	it("looks a token of another length up only under its key", function()
 		local store = memory_store();
 		local backend = storage.storageBackend(store);

@@ -49,8 +49,12 @@ export function storageBackend(store: KeyValStore<Registration>): Backend {
       return $multi(claims, undefined);
     },
     revoke(token) {
-      // The reference module kept its records under the token itself.
-      if (token.length === REFERENCE_TOKEN_LENGTH) store.set(token, undefined);
+      // The reference module kept its records under the token itself: that is
+      // the record such a token opens, so its deletion must succeed too.
+      if (token.length === REFERENCE_TOKEN_LENGTH) {
+        const [ok, err] = store.set(token, undefined);
+        if (ok !== true) return $multi(false, tostring(err));
+      }
       return deleteRecord(tokenKey(token));
     },
     revokeKey: deleteRecord,
