@@ -413,6 +413,30 @@ ____exports.errors = init(
 )
 return ____exports
  end,
+["src.httpanswer"] = function(...)
+local ____exports = {}
+local ____net_2Ehttp_2Eserver = require("net.http.server")
+local fire_event = ____net_2Ehttp_2Eserver.fire_event
+function ____exports.sendLater(response, outcome)
+    local body
+    if type(outcome) == "number" then
+        local code = outcome
+        response.status_code = code
+        if code >= 400 then
+            body = fire_event("http-error", {request = response.request, response = response, code = code})
+        end
+    elseif type(outcome) == "string" then
+        body = outcome
+    else
+        local failure = outcome
+        local code = failure.code or 500
+        response.status_code = code
+        body = fire_event("http-error", {request = response.request, response = response, code = code, error = failure})
+    end
+    response:send(body)
+end
+return ____exports
+ end,
 ["src.log"] = function(...)
 local ____exports = {}
 return ____exports
@@ -1703,8 +1727,14 @@ local MAX_TOKEN_LENGTH = 1024
 local MAX_MESSAGE_ID_LENGTH = 64
 --- Seconds an app server is asked to wait before retrying a 503.
 ____exports.RETRY_AFTER_SECONDS = 60
---- Handles one POST to an endpoint: the answer now, or a promise of it.
-function ____exports.relayPush(context, token, request, response)
+--- What relayPush returns when the answer waits for the distributor: `true`, as
+-- Prosody's HTTP server reads it from a handler ("the response is sent later").
+-- Not a util.promise: Prosody runs each new promise and each `next` through a
+-- timer task, two timer-heap entries per push for nothing (bench/README.md).
+____exports.LATER = true
+--- Handles one POST to an endpoint: the answer now, or LATER and the answer to
+-- `reply` once the distributor has settled the push.
+function ____exports.relayPush(context, token, request, response, reply)
     local pushes = context.pushes
     if #token > MAX_TOKEN_LENGTH then
         pushes.unknown_endpoint:add(1)
@@ -1775,23 +1805,53 @@ function ____exports.relayPush(context, token, request, response)
         registration.instance,
         body
     )
-    return newPromise(function(resolve)
-        context.pending.send(
-            iq,
-            function(settled, waited)
-                if settled.answered then
-                    context.answerTime:sample(waited)
-                end
-                resolve(outcome(
-                    context,
-                    settled,
-                    token,
-                    registration,
-                    id,
-                    response
-                ))
+    context.pending.send(
+        iq,
+        function(settled, waited)
+            if settled.answered then
+                context.answerTime:sample(waited)
             end
-        )
+            reply(outcome(
+                context,
+                settled,
+                token,
+                registration,
+                id,
+                response
+            ))
+        end
+    )
+    return ____exports.LATER
+end
+--- relayPush for a caller that wants a value or a util.promise (the Matrix gateway).
+function ____exports.relayPushPromised(context, token, request, response)
+    local answered
+    local resolveLater
+    local now = ____exports.relayPush(
+        context,
+        token,
+        request,
+        response,
+        function(later)
+            if resolveLater == nil then
+                answered = later
+            else
+                resolveLater(later)
+            end
+        end
+    )
+    if now ~= ____exports.LATER then
+        return now
+    end
+    if answered ~= nil then
+        return answered
+    end
+    return newPromise(function(resolve)
+        if answered ~= nil then
+            resolve(answered)
+        else
+            resolveLater = resolve
+        end
     end)
 end
 --- Characters of a kept message's reference that name its endpoint (a tokenKey).
@@ -2835,9 +2895,12 @@ local ____ratelimit = require("src.ratelimit")
 local rateLimiter = ____ratelimit.rateLimiter
 local ____registeriq = require("src.registeriq")
 local answerRegistration = ____registeriq.answerRegistration
+local ____httpanswer = require("src.httpanswer")
+local sendLater = ____httpanswer.sendLater
 local ____relay = require("src.relay")
 local cancelMessage = ____relay.cancelMessage
 local relayPush = ____relay.relayPush
+local relayPushPromised = ____relay.relayPushPromised
 local ____registry = require("src.registry")
 local endpointRegistry = ____registry.endpointRegistry
 local ____sessions = require("src.sessions")
@@ -3080,12 +3143,16 @@ module:provides(
                 event.response.headers.content_type = "application/json"
                 return DISCOVERY
             end,
-            ["POST /*"] = function(event, path) return relayPush(
-                relay,
-                tokenOf(path, event.request.url.query, urldecode),
-                event.request,
-                event.response
-            ) end,
+            ["POST /*"] = function(event, path)
+                local response = event.response
+                return relayPush(
+                    relay,
+                    tokenOf(path, event.request.url.query, urldecode),
+                    event.request,
+                    response,
+                    function(outcome) return sendLater(response, outcome) end
+                )
+            end,
             ["DELETE /*"] = function(event, path)
                 if string.sub(path, 1, #MESSAGE_PREFIX) ~= MESSAGE_PREFIX then
                     return methodNotAllowed(event)
@@ -3104,7 +3171,7 @@ module:provides(
 if config.matrixGateway then
     local gateway = {
         endpointPrefix = function() return base() .. "/" end,
-        relay = function(token, request, response) return relayPush(relay, token, request, response) end,
+        relay = function(token, request, response) return relayPushPromised(relay, token, request, response) end,
         decode = urldecode,
         log = log
     }

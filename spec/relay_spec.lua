@@ -1,10 +1,9 @@
 -- Unit: the push resource (src/relay.ts) through its RelayContext, with scripted
 -- doubles for the registry, the pending pushes, the mailbox, the rate limiter and
--- the clocks; Prosody's real util.error, util.promise and util.stanza. Every row of
+-- the clocks; Prosody's real util.error and util.stanza. Every row of
 -- docs/design.md "HTTP semantics" that relayPush and cancelMessage answer; the
 -- routes themselves (GET discovery, 405) are the server's (push_spec.lua).
 local relay = require "relay";
-local promise = require "util.promise";
 local base64 = require "util.encodings".base64;
 local sha256 = require "util.hashes".sha256;
 
@@ -135,23 +134,30 @@ end
 
 local function new_response() return { status_code = 200, headers = {} }; end
 
--- POSTs through relayPush; returns the outcome (a promise when it waits) and the response.
+-- A POST whose answer waits for the distributor: what relayPush handed its reply, once it has.
+local waiting_mt = {};
+local function is_waiting(x) return getmetatable(x) == waiting_mt; end
+
+-- POSTs through relayPush; returns the outcome (a waiting handle when the answer
+-- waits for the distributor) and the response.
 local function post(h, options)
 	options = options or {};
 	local response = new_response();
 	local body = BODY;
 	if options.body ~= nil then body = options.body or nil; end
-	local outcome = relay.relayPush(h.context, options.token or TOKEN, { body = body, headers = options.headers or {} }, response);
+	local waiting = setmetatable({ replies = 0 }, waiting_mt);
+	local outcome = relay.relayPush(h.context, options.token or TOKEN, { body = body, headers = options.headers or {} }, response,
+		function(value) waiting.value, waiting.replies = value, waiting.replies + 1; end);
+	if outcome == relay.LATER then return waiting, response; end
+	assert.equal(0, waiting.replies, "an answer given at once was also sent to the reply");
 	return outcome, response;
 end
 
--- The value a settled promise resolved to.
-local function value_of(p)
-	assert.is_true(promise.is_promise(p), "relayPush did not wait for the distributor");
-	local value, settled = nil, false;
-	p:next(function(v) value, settled = v, true; end, function(e) error("rejected: " .. tostring(e)); end);
-	assert.is_true(settled, "the promise has not settled");
-	return value;
+-- The answer a waiting POST was given, exactly once.
+local function value_of(waiting)
+	assert.is_true(is_waiting(waiting), "relayPush did not wait for the distributor");
+	assert.equal(1, waiting.replies, "the answer was not given exactly once");
+	return waiting.value;
 end
 
 -- POSTs, then settles the one push IQ sent with `settlement` after `waited` seconds.
@@ -207,7 +213,7 @@ describe("a push refused before anything is sent", function()
 		it(("answers %d to %s"):format(status, name), function()
 			local h = tracked(script);
 			local outcome, response = post(h, options);
-			assert.is_false(promise.is_promise(outcome), "waited for a distributor");
+			assert.is_false(is_waiting(outcome), "waited for a distributor");
 			assert.equal(status, status_of(outcome, response));
 			assert.equal(retry_after, response.headers.retry_after);
 			assert.same({ [label] = 1 }, counted(h));
@@ -398,7 +404,7 @@ describe("a push sent to the distributor", function()
 	it("waits for the answer: nothing is counted before it settles", function()
 		local h = tracked();
 		local p = post(h);
-		assert.is_true(promise.is_promise(p));
+		assert.is_true(is_waiting(p));
 		assert.same({}, counted(h));
 	end);
 

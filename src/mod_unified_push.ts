@@ -26,7 +26,8 @@ import { pendingPushes } from "./pending";
 import { NS } from "./protocol";
 import { rateLimiter } from "./ratelimit";
 import { answerRegistration } from "./registeriq";
-import { cancelMessage, RelayContext, relayPush } from "./relay";
+import { sendLater } from "./httpanswer";
+import { cancelMessage, RelayContext, relayPush, relayPushPromised } from "./relay";
 import { endpointRegistry } from "./registry";
 import { isOffline, sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
@@ -246,13 +247,16 @@ module.provides("http", {
       event.response.headers.content_type = "application/json";
       return DISCOVERY;
     },
-    "POST /*": (event: HttpEvent, path: string) =>
-      relayPush(
+    "POST /*": (event: HttpEvent, path: string) => {
+      const response = event.response;
+      return relayPush(
         relay,
         tokenOf(path, event.request.url.query, urldecode),
         event.request,
-        event.response,
-      ),
+        response,
+        (outcome) => sendLater(response, outcome),
+      );
+    },
     "DELETE /*": (event: HttpEvent, path: string) => {
       if (string.sub(path, 1, MESSAGE_PREFIX.length) !== MESSAGE_PREFIX) {
         return methodNotAllowed(event);
@@ -270,7 +274,7 @@ module.provides("http", {
 if (config.matrixGateway) {
   const gateway: GatewayContext = {
     endpointPrefix: () => `${base()}/`,
-    relay: (token, request, response) => relayPush(relay, token, request, response),
+    relay: (token, request, response) => relayPushPromised(relay, token, request, response),
     decode: urldecode,
     log,
   };

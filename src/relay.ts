@@ -61,6 +61,17 @@ export interface RelayContext {
 
 export type PushOutcome = number | string | ErrorObject;
 
+/** Where the answer to a push goes once the distributor has settled it. */
+export type Reply = (this: void, outcome: PushOutcome) => void;
+
+/**
+ * What relayPush returns when the answer waits for the distributor: `true`, as
+ * Prosody's HTTP server reads it from a handler ("the response is sent later").
+ * Not a util.promise: Prosody runs each new promise and each `next` through a
+ * timer task, two timer-heap entries per push for nothing (bench/README.md).
+ */
+export const LATER = true;
+
 /** What relayPush reads of a request: a real one, or one the Matrix gateway makes. */
 export type PushRequest = Pick<HttpRequest, "body" | "headers">;
 /** What relayPush writes of a response. */
@@ -75,13 +86,17 @@ function retryLater(
   return errors.new(error);
 }
 
-/** Handles one POST to an endpoint: the answer now, or a promise of it. */
+/**
+ * Handles one POST to an endpoint: the answer now, or LATER and the answer to
+ * `reply` once the distributor has settled the push.
+ */
 export function relayPush(
   context: RelayContext,
   token: string,
   request: PushRequest,
   response: PushResponse,
-): PushOutcome | Promise<PushOutcome> {
+  reply: Reply,
+): PushOutcome | typeof LATER {
   const pushes = context.pushes;
   if (token.length > MAX_TOKEN_LENGTH) {
     pushes.unknown_endpoint.add(1);
@@ -139,11 +154,31 @@ export function relayPush(
 
   const id = context.newId();
   const iq = pushIq(context.service, to, id, registration.application, registration.instance, body);
+  context.pending.send(iq, (settled, waited) => {
+    if (settled.answered) context.answerTime.sample(waited);
+    reply(outcome(context, settled, token, registration, id, response));
+  });
+  return LATER;
+}
+
+/** relayPush for a caller that wants a value or a util.promise (the Matrix gateway). */
+export function relayPushPromised(
+  context: RelayContext,
+  token: string,
+  request: PushRequest,
+  response: PushResponse,
+): PushOutcome | Promise<PushOutcome> {
+  let answered: PushOutcome | undefined;
+  let resolveLater: Reply | undefined;
+  const now = relayPush(context, token, request, response, (later) => {
+    if (resolveLater === undefined) answered = later;
+    else resolveLater(later);
+  });
+  if (now !== LATER) return now;
+  if (answered !== undefined) return answered;
   return newPromise<PushOutcome>((resolve) => {
-    context.pending.send(iq, (settled, waited) => {
-      if (settled.answered) context.answerTime.sample(waited);
-      resolve(outcome(context, settled, token, registration, id, response));
-    });
+    if (answered !== undefined) resolve(answered);
+    else resolveLater = resolve;
   });
 }
 

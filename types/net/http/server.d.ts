@@ -189,4 +189,20 @@ declare module "net.http.server" {
     readonly route: HttpRoutes;
     readonly cors?: HttpCorsOptions;
   }
+
+  /** What mod_http's `http-error` handler renders an error page from. */
+  export interface HttpErrorEvent {
+    readonly request: HttpRequest;
+    readonly response: HttpResponse;
+    readonly code: number;
+    readonly error?: ErrorObject;
+  }
+
+  /**
+   * Fires an event of the HTTP server's own event bus (0.12 and 13), where
+   * mod_http renders error pages: `http-error` returns the body of the page a
+   * handler's error result would have got.
+   * @see https://prosody.im/doc/developers/http
+   */
+  export function fire_event(event: "http-error", payload: HttpErrorEvent): string | undefined;
 }
