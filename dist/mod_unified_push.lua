@@ -1721,8 +1721,9 @@ end
 function messageReference(key, id)
     return key .. id
 end
---- Longer tokens are not ours (paseto and jwt tokens are a few hundred characters).
-local MAX_TOKEN_LENGTH = 1024
+--- Longer tokens are no backend's (paseto and jwt tokens are a few hundred
+-- characters): refused before any lookup. Each backend checks its own shape.
+local LONGEST_TOKEN = 1024
 --- Longer archive ids are not ours (util.id gives 16 characters, SQL storage a 36-character UUID).
 local MAX_MESSAGE_ID_LENGTH = 64
 --- Seconds an app server is asked to wait before retrying a 503.
@@ -1736,7 +1737,7 @@ ____exports.LATER = true
 -- `reply` once the distributor has settled the push.
 function ____exports.relayPush(context, token, request, response, reply)
     local pushes = context.pushes
-    if #token > MAX_TOKEN_LENGTH then
+    if #token > LONGEST_TOKEN then
         pushes.unknown_endpoint:add(1)
         return errors.new("unknown-endpoint")
     end
@@ -1860,7 +1861,7 @@ local KEY_LENGTH = 32
 function ____exports.cancelMessage(context, reference)
     local key = string.sub(reference, 1, KEY_LENGTH)
     local id = string.sub(reference, KEY_LENGTH + 1)
-    if (string.find(key, "^%x+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_-]+$")) == nil then
+    if (string.find(key, "^[0-9a-f]+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_-]+$")) == nil then
         return errors.new("unknown-message")
     end
     local found, err = context.mailbox.cancel(key, id)
@@ -2272,7 +2273,7 @@ local ____backend = require("src.backends.backend")
 local asRegistration = ____backend.asRegistration
 local tokenKey = ____backend.tokenKey
 local TOKEN_PATTERN = "^[%w_-]+$"
-local MAX_TOKEN_LENGTH = 32
+--- The reference module's tokens, the longest a storage token can be.
 local REFERENCE_TOKEN_LENGTH = 32
 function ____exports.storageBackend(store)
     --- The record of a token: ours by key, else one the reference module stored; or the store's error.
@@ -2305,7 +2306,7 @@ function ____exports.storageBackend(store)
             return token, nil
         end,
         open = function(token)
-            if #token > MAX_TOKEN_LENGTH or (string.find(token, TOKEN_PATTERN)) == nil then
+            if #token > REFERENCE_TOKEN_LENGTH or (string.find(token, TOKEN_PATTERN)) == nil then
                 return nil, "invalid"
             end
             local record, err = lookup(token)
@@ -3100,6 +3101,8 @@ module.unload = function()
     pending.dropAll()
     withdrawShellCommands()
 end
+--- Endpoints whose rate buckets are remembered (an LRU: memory stays flat).
+local RATE_TRACKED_ENDPOINTS = 10000
 --- Where the push message resources (the Locations of 201s) live under the base.
 local MESSAGE_PREFIX = "message/"
 local relay = {
@@ -3108,7 +3111,7 @@ local relay = {
     pending = pending,
     mailbox = mailbox,
     messageTtl = config.messageTtl,
-    limiter = rateLimiter(config.rateLimit, config.rateBurst, 10000),
+    limiter = rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
     maxInFlight = config.maxInFlight,
     isOffline = isOffline,
     locationFor = function(id) return ((base() .. "/") .. MESSAGE_PREFIX) .. id end,

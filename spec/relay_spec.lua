@@ -498,6 +498,7 @@ describe("cancelling a kept message", function()
 		{ "a key without an id", KEY },
 		{ "a key with a character that is not hex", KEY:sub(1, 31) .. "g" .. "abcdef" },
 		{ "a key with a dash in it", KEY:sub(1, 16) .. "-" .. KEY:sub(18) .. "abcdef" },
+		{ "a key in upper-case hex (keys are lower case)", KEY:upper() .. "abcdef" },
 		{ "an id of 65 characters", KEY .. ("a"):rep(65) },
 		{ "an id with a slash", KEY .. "ab/cd" },
 		{ "an id with a dot", KEY .. "ab.cd" },

@@ -197,6 +197,8 @@ module.unload = () => {
   withdrawShellCommands();
 };
 
+/** Endpoints whose rate buckets are remembered (an LRU: memory stays flat). */
+const RATE_TRACKED_ENDPOINTS = 10000;
 /** Where the push message resources (the Locations of 201s) live under the base. */
 const MESSAGE_PREFIX = "message/";
 
@@ -206,7 +208,7 @@ const relay: RelayContext = {
   pending,
   mailbox,
   messageTtl: config.messageTtl,
-  limiter: rateLimiter(config.rateLimit, config.rateBurst, 10000),
+  limiter: rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
   maxInFlight: config.maxInFlight,
   isOffline,
   locationFor: (id) => `${base()}/${MESSAGE_PREFIX}${id}`,

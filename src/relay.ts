@@ -18,8 +18,11 @@ import { parsePushHeaders, PushOptions } from "./pushheaders";
 import { RateLimiter } from "./ratelimit";
 import { Registry } from "./registry";
 
-/** Longer tokens are not ours (paseto and jwt tokens are a few hundred characters). */
-const MAX_TOKEN_LENGTH = 1024;
+/**
+ * Longer tokens are no backend's (paseto and jwt tokens are a few hundred
+ * characters): refused before any lookup. Each backend checks its own shape.
+ */
+const LONGEST_TOKEN = 1024;
 
 /** Longer archive ids are not ours (util.id gives 16 characters, SQL storage a 36-character UUID). */
 const MAX_MESSAGE_ID_LENGTH = 64;
@@ -98,7 +101,7 @@ export function relayPush(
   reply: Reply,
 ): PushOutcome | typeof LATER {
   const pushes = context.pushes;
-  if (token.length > MAX_TOKEN_LENGTH) {
+  if (token.length > LONGEST_TOKEN) {
     pushes.unknown_endpoint.add(1);
     return errors.new("unknown-endpoint");
   }
@@ -279,7 +282,7 @@ export function cancelMessage(context: RelayContext, reference: string): PushOut
   const id = string.sub(reference, KEY_LENGTH + 1);
   // Anything else is not a reference of ours, and must not reach the store.
   if (
-    string.find(key, "^%x+$")[0] === undefined ||
+    string.find(key, "^[0-9a-f]+$")[0] === undefined ||
     key.length !== KEY_LENGTH ||
     id.length > MAX_MESSAGE_ID_LENGTH ||
     string.find(id, "^[%w_-]+$")[0] === undefined

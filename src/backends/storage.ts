@@ -11,7 +11,7 @@ import { asRegistration, Backend, Registration, tokenKey } from "./backend";
 // Anything else is not a token and must not reach the store (the internal driver
 // turns keys into file names, and a long one fails with an error in the log).
 const TOKEN_PATTERN = "^[%w_-]+$";
-const MAX_TOKEN_LENGTH = 32;
+/** The reference module's tokens, the longest a storage token can be. */
 const REFERENCE_TOKEN_LENGTH = 32;
 
 export function storageBackend(store: KeyValStore<Registration>): Backend {
@@ -39,7 +39,10 @@ export function storageBackend(store: KeyValStore<Registration>): Backend {
       return $multi(token, undefined);
     },
     open(token) {
-      if (token.length > MAX_TOKEN_LENGTH || string.find(token, TOKEN_PATTERN)[0] === undefined) {
+      if (
+        token.length > REFERENCE_TOKEN_LENGTH ||
+        string.find(token, TOKEN_PATTERN)[0] === undefined
+      ) {
         return $multi(undefined, "invalid");
       }
       const [record, err] = lookup(token);
