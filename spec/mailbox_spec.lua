@@ -1,5 +1,6 @@
 -- Unit: the mailbox of store and forward (bounds, Topic, flushing in order and
 -- in windows, cancel, expiry) over in-memory stores and a scripted pending table.
+local up = require "unified_push";
 local mailbox_module = require "mailbox";
 
 local NS = "http://gultsch.de/xmpp/drafts/unified-push";
@@ -72,7 +73,7 @@ local ENTRY = { a = "A", i = "I", e = 1000, t = "token", j = "u@h/phone" };
 -- Counters as the metrics hand them out (add), with what was added (n).
 local function counters()
 	return setmetatable({}, { __index = function(t, name)
-		local counter = { n = 0, add = function(self, delta) self.n = self.n + delta; end };
+		local counter = up.counter();
 		rawset(t, name, counter);
 		return counter;
 	end });

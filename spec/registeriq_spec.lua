@@ -1,6 +1,7 @@
 -- Unit: the registration IQ (src/registeriq.ts) through its context, with a
 -- scripted registry; Prosody's real util.stanza, util.jid and util.encodings.
 -- The same IQ against a real server is in registration_spec.lua.
+local up = require "unified_push";
 local registeriq = require "registeriq";
 local st = require "util.stanza";
 local base64 = require "util.encodings".base64;
@@ -15,19 +16,10 @@ local NOW, TTL, CAP = 1700000000, 86400, 7;
 
 local OUTCOMES = { "new", "renewed", "forbidden", "bad_request", "limited", "failed" };
 
--- Counters for every registration outcome (add), with what was added (n); any other name is an error.
-local function counters()
-	local t = {};
-	for _, name in ipairs(OUTCOMES) do
-		t[name] = { n = 0, add = function(self, delta) self.n = self.n + delta; end };
-	end
-	return setmetatable(t, { __index = function(_, name) error("no such counter: " .. tostring(name), 2); end });
-end
-
 -- A context whose registry answers `answer` ({ token, renewed } or { nil, refusal, detail })
 -- and records each call; the ACL is `acl` (default: the service's domain).
 local function harness(answer, acl)
-	local h = { calls = {}, logs = {}, registrations = counters() };
+	local h = { calls = {}, logs = {}, registrations = up.counters(OUTCOMES) };
 	h.context = {
 		config = { acl = acl or { SERVICE }, registrationTtl = TTL, maxRegistrations = CAP },
 		registry = {
@@ -40,13 +32,7 @@ local function harness(answer, acl)
 		backendName = "scripted",
 		endpointFor = function(token) return "https://push.example.test/push/" .. token; end,
 		now = function() return NOW; end,
-		log = function(level, message, ...)
-			local args = table.pack(...);
-			local ok, line = pcall(string.format, message, ...);
-			if not ok then line = message; end
-			for i = 1, args.n do line = line .. " | " .. tostring(args[i]); end
-			h.logs[#h.logs + 1] = { level = level, line = line };
-		end,
+		log = up.recording_log(h.logs),
 		registrations = h.registrations,
 	};
 	return h;
@@ -59,21 +45,9 @@ local function request(from, application, instance, no_register)
 	return iq;
 end
 
-local function counted(h)
-	local found = {};
-	for _, name in ipairs(OUTCOMES) do
-		if h.registrations[name].n ~= 0 then found[name] = h.registrations[name].n; end
-	end
-	return found;
-end
+local function counted(h) return up.counted(h.registrations, OUTCOMES); end
 
-local function lines_at(h, level)
-	local found = {};
-	for _, entry in ipairs(h.logs) do
-		if entry.level == level then found[#found + 1] = entry.line; end
-	end
-	return found;
-end
+local function lines_at(h, level) return up.lines_at(h.logs, level); end
 
 -- type, condition and text of an error reply (and that it is one, to the sender, with the id).
 local function error_of(reply, from)

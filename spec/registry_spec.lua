@@ -1,6 +1,7 @@
 -- Unit: the endpoint registry (stable endpoints, the resolved-token cache,
 -- expiry and revocation) over a scripted backend and the real user index on an
 -- in-memory store.
+local up = require "unified_push";
 local registry_module = require "registry";
 local userindex = require "userindex";
 local tokenKey = require "backends.backend".tokenKey;
@@ -39,7 +40,7 @@ end
 -- Counters as the metrics hand them out (add), with what was added (n).
 local function counters()
 	return setmetatable({}, { __index = function(t, name)
-		local counter = { n = 0, add = function(self, delta) self.n = self.n + delta; end };
+		local counter = up.counter();
 		rawset(t, name, counter);
 		return counter;
 	end });

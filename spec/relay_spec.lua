@@ -3,6 +3,7 @@
 -- the clocks; Prosody's real util.error and util.stanza. Every row of
 -- docs/design.md "HTTP semantics" that relayPush and cancelMessage answer; the
 -- routes themselves (GET discovery, 405) are the server's (push_spec.lua).
+local up = require "unified_push";
 local relay = require "relay";
 local base64 = require "util.encodings".base64;
 local sha256 = require "util.hashes".sha256;
@@ -29,15 +30,6 @@ local function registration(overrides)
 	return r;
 end
 
--- Counters for every push outcome (add), with what was added (n); any other name is an error.
-local function counters(names)
-	local t = {};
-	for _, name in ipairs(names) do
-		t[name] = { n = 0, add = function(self, delta) self.n = self.n + delta; end };
-	end
-	return setmetatable(t, { __index = function(_, name) error("no such counter: " .. tostring(name), 2); end });
-end
-
 -- A context whose doubles follow `script`:
 --   resolve = registration table, or { nil, failure, detail };  revoke = { ok, reason }
 --   offline = set of full JIDs;  in_flight = number the pending table reports for the user
@@ -45,7 +37,7 @@ end
 local function harness(script)
 	script = script or {};
 	local h = { logs = {}, sent = {}, kept = {}, cancels = {}, revoked = {}, takes = {}, resolved = {}, counted = {}, ids = 0 };
-	h.pushes = counters(OUTCOMES);
+	h.pushes = up.counters(OUTCOMES);
 	h.answer_times = {};
 	h.context = {
 		service = SERVICE,
@@ -95,35 +87,16 @@ local function harness(script)
 		newId = function() h.ids = h.ids + 1; return "push" .. h.ids; end,
 		now = function() return NOW; end,
 		clock = function() return CLOCK; end,
-		log = function(level, message, ...)
-			local args = table.pack(...);
-			local ok, line = pcall(string.format, message, ...);
-			if not ok then line = message; end
-			for i = 1, args.n do line = line .. " | " .. tostring(args[i]); end
-			h.logs[#h.logs + 1] = { level = level, line = line };
-		end,
+		log = up.recording_log(h.logs),
 		pushes = h.pushes,
 		answerTime = { sample = function(_, seconds) h.answer_times[#h.answer_times + 1] = seconds; end },
 	};
 	return h;
 end
 
--- The labels counted so far, as { label = n } for the ones above zero.
-local function counted(h)
-	local found = {};
-	for _, name in ipairs(OUTCOMES) do
-		if h.pushes[name].n ~= 0 then found[name] = h.pushes[name].n; end
-	end
-	return found;
-end
+local function counted(h) return up.counted(h.pushes, OUTCOMES); end
 
-local function lines_at(h, level)
-	local found = {};
-	for _, entry in ipairs(h.logs) do
-		if entry.level == level then found[#found + 1] = entry.line; end
-	end
-	return found;
-end
+local function lines_at(h, level) return up.lines_at(h.logs, level); end
 
 -- The HTTP status an outcome becomes (a number, a util.error's code, or a string body with the status set).
 local function status_of(outcome, response)

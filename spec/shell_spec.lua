@@ -1,6 +1,7 @@
 -- Unit: what the admin shell's unified_push commands print and do (src/shell.ts),
 -- over the real endpoint registry and user index on in-memory stores. The
 -- commands inside a real `prosodyctl shell` are in operability_spec.lua.
+local up = require "unified_push";
 local shell = require "shell";
 local registry_module = require "registry";
 local userindex = require "userindex";
@@ -17,7 +18,7 @@ end
 
 local function counters()
 	return setmetatable({}, { __index = function(t, name)
-		local counter = { n = 0, add = function(self, delta) self.n = self.n + delta; end };
+		local counter = up.counter();
 		rawset(t, name, counter);
 		return counter;
 	end });

@@ -579,4 +579,49 @@ function fixture_mt:post(endpoint, body, headers, client)
 	return response, up.new_pushes(client, before);
 end
 
+-- Doubles for unit specs ---------------------------------------------------------------
+
+-- A counter as the logic modules record to (src/metrics.ts Count): `n` is what was added.
+function up.counter()
+	return { n = 0, add = function(self, delta) self.n = self.n + delta; end };
+end
+
+-- One counter per name; asking for any other name is an error (so a typo cannot pass).
+function up.counters(names)
+	local t = {};
+	for _, name in ipairs(names) do t[name] = up.counter(); end
+	return setmetatable(t, { __index = function(_, name) error("no such counter: " .. tostring(name), 2); end });
+end
+
+-- { name = n } of the counters above zero.
+function up.counted(counters, names)
+	local found = {};
+	for _, name in ipairs(names) do
+		if counters[name].n ~= 0 then found[name] = counters[name].n; end
+	end
+	return found;
+end
+
+-- A Logger (src/log.ts) that records into `entries` as { level, line }: the message
+-- formatted with its arguments, and every argument appended as well, so that a
+-- value passed to the log is found even where the format leaves it out.
+function up.recording_log(entries)
+	return function(level, message, ...)
+		local args = table.pack(...);
+		local ok, line = pcall(string.format, message, ...);
+		if not ok then line = message; end
+		for i = 1, args.n do line = line .. " | " .. tostring(args[i]); end
+		entries[#entries + 1] = { level = level, line = line };
+	end;
+end
+
+-- The lines recorded at `level`.
+function up.lines_at(entries, level)
+	local found = {};
+	for _, entry in ipairs(entries) do
+		if entry.level == level then found[#found + 1] = entry.line; end
+	end
+	return found;
+end
+
 return up;

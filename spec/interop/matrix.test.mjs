@@ -5,8 +5,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { client, xml } from "@xmpp/client";
-import { ENV, NS, startProsody } from "./prosody.mjs";
+import { xml } from "@xmpp/client";
+import { connectDistributor, ENV, NS, registerApp, startProsody } from "./prosody.mjs";
 
 const HOST = "localhost"; // endpoints on "localhost" resolve here without DNS
 const PASSWORD = "secret-password";
@@ -69,21 +69,16 @@ describe(`Matrix notifications to an XMPP distributor through mod_unified_push (
       users: [["alice", HOST, PASSWORD]],
       modules: ["unified_push"],
     });
-    distributor = client({
-      service: `xmpp://127.0.0.1:${server.c2s_port}`,
-      domain: HOST,
-      resource: "phone",
+    distributor = await connectDistributor(server, {
+      host: HOST,
       username: "alice",
       password: PASSWORD,
+      resource: "phone",
+      onPush: (stanza) => {
+        pushes.push(stanza);
+        return answer();
+      },
     });
-    distributor.on("error", () => {});
-    // @xmpp/client keeps the first handler for a payload, so the answer is a variable.
-    distributor.iqCallee.set(NS, "push", (ctx) => {
-      pushes.push(ctx.stanza);
-      return answer();
-    });
-    await distributor.start();
-    await distributor.send(xml("presence"));
   });
 
   after(async () => {
@@ -91,16 +86,7 @@ describe(`Matrix notifications to an XMPP distributor through mod_unified_push (
     await server?.stop();
   });
 
-  async function register() {
-    const application = randomBytes(32).toString("base64");
-    const instance = randomBytes(32).toString("base64");
-    const reply = await distributor.iqCaller.request(
-      xml("iq", { type: "set", to: HOST }, xml("register", { xmlns: NS, application, instance })),
-    );
-    const registered = reply.getChild("registered", NS);
-    assert.ok(registered, "the service answers with <registered/>");
-    return { endpoint: registered.attrs.endpoint, application, instance };
-  }
+  const register = () => registerApp(distributor, HOST);
 
   /** What a homeserver does: POST the notification to the gateway on the endpoint's server. */
   async function notify(endpoint, notification) {

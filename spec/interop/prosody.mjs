@@ -1,13 +1,50 @@
 // A real Prosody in one of the test environments, for suites that run on the
 // host: spec/helpers/serve.lua starts it with prosody.start's options and keeps
-// it until its stdin closes.
+// it until its stdin closes. Also what a distributor does there (@xmpp/client).
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { client, xml } from "@xmpp/client";
 import { pickRunner, serveProsody } from "../../scripts/lib/environments.mjs";
+import { NS } from "../../scripts/lib/unified-push.mjs";
 
 /** The environment the host-side suites target (npm test sets it per run). */
 export const ENV = process.env.MUP_ENV_NAME || "prosody-13";
-export { NS } from "../../scripts/lib/unified-push.mjs";
+export { NS };
 
 /** Starts Prosody; resolves with { c2s_port, http_port, http_base, dir, stop() }. */
 export function startProsody(options, timeoutMs = 30_000) {
   return serveProsody(pickRunner(), ENV, options, timeoutMs);
+}
+
+/**
+ * A distributor (@xmpp/client) logged in to `server` as `username`/`resource` on
+ * `host`, with initial presence sent. `onPush(stanza)` is called for every push IQ
+ * and returns the answer (@xmpp/client keeps the first handler for a payload, so
+ * make it read a variable to change answers later).
+ */
+export async function connectDistributor(server, { host, username, password, resource, onPush }) {
+  const xmpp = client({
+    service: `xmpp://127.0.0.1:${server.c2s_port}`,
+    domain: host,
+    resource,
+    username,
+    password,
+  });
+  xmpp.on("error", () => {});
+  xmpp.iqCallee.set(NS, "push", (ctx) => onPush(ctx.stanza));
+  await xmpp.start();
+  await xmpp.send(xml("presence"));
+  return xmpp;
+}
+
+/** Registers a fresh app with `service`; resolves with { endpoint, application, instance }. */
+export async function registerApp(xmpp, service) {
+  const application = randomBytes(32).toString("base64");
+  const instance = randomBytes(32).toString("base64");
+  const reply = await xmpp.iqCaller.request(
+    xml("iq", { type: "set", to: service }, xml("register", { xmlns: NS, application, instance })),
+  );
+  const registered = reply.getChild("registered", NS);
+  assert.ok(registered, "the service answers with <registered/>");
+  return { endpoint: registered.attrs.endpoint, application, instance };
 }

@@ -5,10 +5,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createECDH, randomBytes } from "node:crypto";
-import { client, xml } from "@xmpp/client";
+import { xml } from "@xmpp/client";
 import webpush from "web-push";
 import ece from "http_ece";
-import { ENV, NS, startProsody } from "./prosody.mjs";
+import { connectDistributor, ENV, NS, registerApp, startProsody } from "./prosody.mjs";
 
 const HOST = "localhost"; // endpoints on "localhost" resolve here without DNS
 const PASSWORD = "secret-password";
@@ -65,27 +65,21 @@ describe(`Web Push to an XMPP distributor through mod_unified_push (${ENV})`, ()
       users: [["alice", HOST, PASSWORD]],
       modules: ["unified_push"],
     });
-    distributor = await connectDistributor("phone", pushes);
+    distributor = await connectAs("phone", pushes);
   });
 
   /** A distributor logged in as alice/`resource`, queueing the push IQs it gets. */
-  async function connectDistributor(resource, queue) {
-    const xmpp = client({
-      service: `xmpp://127.0.0.1:${server.c2s_port}`,
-      domain: HOST,
-      resource,
+  function connectAs(resource, queue) {
+    return connectDistributor(server, {
+      host: HOST,
       username: "alice",
       password: PASSWORD,
+      resource,
+      onPush: (stanza) => {
+        queue.push(stanza);
+        return answer();
+      },
     });
-    xmpp.on("error", () => {});
-    // @xmpp/client keeps the first handler for a payload, so the answer is a variable.
-    xmpp.iqCallee.set(NS, "push", (ctx) => {
-      queue.push(ctx.stanza);
-      return answer();
-    });
-    await xmpp.start();
-    await xmpp.send(xml("presence"));
-    return xmpp;
   }
 
   after(async () => {
@@ -93,16 +87,7 @@ describe(`Web Push to an XMPP distributor through mod_unified_push (${ENV})`, ()
     await server?.stop();
   });
 
-  async function register(by = distributor) {
-    const application = randomBytes(32).toString("base64");
-    const instance = randomBytes(32).toString("base64");
-    const reply = await by.iqCaller.request(
-      xml("iq", { type: "set", to: HOST }, xml("register", { xmlns: NS, application, instance })),
-    );
-    const registered = reply.getChild("registered", NS);
-    assert.ok(registered, "the service answers with <registered/>");
-    return { endpoint: registered.attrs.endpoint, application, instance };
-  }
+  const register = (by = distributor) => registerApp(by, HOST);
 
   it("registers and hands out an endpoint a Web Push library accepts", async () => {
     const { endpoint } = await register();
@@ -160,7 +145,7 @@ describe(`Web Push to an XMPP distributor through mod_unified_push (${ENV})`, ()
 
   it("keeps a message for an offline distributor, which decrypts it when it comes back", async () => {
     const laptopPushes = newQueue();
-    const laptop = await connectDistributor("laptop", laptopPushes);
+    const laptop = await connectAs("laptop", laptopPushes);
     const { endpoint, application } = await register(laptop);
     await laptop.stop();
     const { subscription, decrypt } = subscriptionFor(endpoint);
@@ -171,7 +156,7 @@ describe(`Web Push to an XMPP distributor through mod_unified_push (${ENV})`, ()
     const ttl = Number(result.headers.get("ttl"));
     assert.ok(ttl > 0 && ttl <= 3600, `TTL of a kept message: ${result.headers.get("ttl")}`);
 
-    const back = await connectDistributor("laptop", laptopPushes);
+    const back = await connectAs("laptop", laptopPushes);
     try {
       const push = (await waitFor(laptopPushes)).getChild("push", NS);
       assert.equal(push.attrs.application, application);
