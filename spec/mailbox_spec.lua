@@ -70,15 +70,6 @@ local function body_of(sent) return require "util.encodings".base64.decode(sent.
 
 local ENTRY = { a = "A", i = "I", e = 1000, t = "token", j = "u@h/phone" };
 
--- Counters as the metrics hand them out (add), with what was added (n).
-local function counters()
-	return setmetatable({}, { __index = function(t, name)
-		local counter = up.counter();
-		rawset(t, name, counter);
-		return counter;
-	end });
-end
-
 -- How many messages were removed for each reason, reasons with none left out.
 local function removals(context)
 	local found = {};
@@ -103,7 +94,7 @@ local function new_mailbox(options)
 		newId = (function() local n = 0; return function() n = n + 1; return "iq" .. n; end; end)(),
 		now = function() return clock.now; end,
 		log = function() end,
-		removed = counters(),
+		removed = up.any_counters(),
 	};
 	context.revoke = function(user, key) context.revoked[#context.revoked + 1] = user .. " " .. key; end;
 	return mailbox_module.mailbox(context), context, clock;

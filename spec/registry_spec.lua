@@ -37,17 +37,8 @@ local function scripted_backend()
 	return backend;
 end
 
--- Counters as the metrics hand them out (add), with what was added (n).
-local function counters()
-	return setmetatable({}, { __index = function(t, name)
-		local counter = up.counter();
-		rawset(t, name, counter);
-		return counter;
-	end });
-end
-
 local function new_registry()
-	local backend, store, revocations = scripted_backend(), memory_store(), counters();
+	local backend, store, revocations = scripted_backend(), memory_store(), up.any_counters();
 	local index = userindex.userIndex(store, 10, backend.dropRecord);
 	return registry_module.endpointRegistry(backend, index, 16, revocations), backend, store, revocations;
 end
@@ -68,7 +59,7 @@ describe("the endpoint registry", function()
 		local token = registry.register("u@h/phone", "A", "I", 100, 0);
 		registry.register("u@h/tablet", "A", "I", 200, 50);
 		local index = userindex.userIndex(store, 10, backend.dropRecord);
-		local restarted = registry_module.endpointRegistry(backend, index, 16, counters());
+		local restarted = registry_module.endpointRegistry(backend, index, 16, up.any_counters());
 		local registration = restarted.resolve(token, 150);
 		assert.equal("u@h/tablet", registration.sub);
 		assert.equal(200, registration.exp);
@@ -122,7 +113,7 @@ describe("the endpoint registry", function()
 		backend.claims.t = { sub = "u@h/phone", application = "A", instance = "I", exp = 100, indexed = true };
 		local broken_store = { get = function() return nil, "disk on fire"; end };
 		local registry = registry_module.endpointRegistry(backend, userindex.userIndex(broken_store, 10, function() end), 16,
-			counters());
+			up.any_counters());
 		assert.same({ nil, "failed", "disk on fire" }, { registry.resolve("t", 1) });
 		assert.same({ nil, "failed", "disk on fire" }, { registry.resolve("t", 1) }, "a failure was cached");
 	end);

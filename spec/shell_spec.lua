@@ -16,14 +16,6 @@ local function memory_store()
 	};
 end
 
-local function counters()
-	return setmetatable({}, { __index = function(t, name)
-		local counter = up.counter();
-		rawset(t, name, counter);
-		return counter;
-	end });
-end
-
 -- A base64 application hash as distributors send them (44 characters).
 local function app(prefix) return prefix .. ("x"):rep(43 - #prefix) .. "="; end
 
@@ -41,7 +33,7 @@ local function context()
 		revokeKey = function() return true; end,
 		dropRecord = function() end,
 	};
-	local revocations = counters();
+	local revocations = up.any_counters();
 	local registry = registry_module.endpointRegistry(backend, index, 16, revocations);
 	local tokens = {
 		phone = registry.register("alice@example.test/phone", app("Phone1AB"), app("i1"), NOW + 3600, NOW),

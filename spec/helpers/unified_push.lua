@@ -593,6 +593,15 @@ function up.counters(names)
 	return setmetatable(t, { __index = function(_, name) error("no such counter: " .. tostring(name), 2); end });
 end
 
+-- Counters made on first use, whatever their name (for contexts that take a table of them).
+function up.any_counters()
+	return setmetatable({}, { __index = function(t, name)
+		local counter = up.counter();
+		rawset(t, name, counter);
+		return counter;
+	end });
+end
+
 -- { name = n } of the counters above zero.
 function up.counted(counters, names)
 	local found = {};
