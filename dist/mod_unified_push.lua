@@ -975,6 +975,8 @@ return ____exports
 local ____exports = {}
 local ____util_2Eencodings = require("util.encodings")
 local base64 = ____util_2Eencodings.base64
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
 local ____util_2Estanza = require("util.stanza")
 local iq = ____util_2Estanza.iq
 local stanza = ____util_2Estanza.stanza
@@ -1289,7 +1291,8 @@ function ____exports.mailbox(context)
             end
             return id, nil, nil
         end,
-        flush = function(fullJid, user)
+        flush = function(fullJid)
+            local user = bare(fullJid) or fullJid
             local record, err = kept:get(user)
             if err ~= nil or record == nil then
                 return
@@ -2863,8 +2866,6 @@ local medium = ____util_2Eid.medium
 local ____util_2Ehttp = require("util.http")
 local urldecode = ____util_2Ehttp.urldecode
 local urlencode = ____util_2Ehttp.urlencode
-local ____util_2Ejid = require("util.jid")
-local bare = ____util_2Ejid.bare
 local ____util_2Estanza = require("util.stanza")
 local error_reply = ____util_2Estanza.error_reply
 local ____util_2Etime = require("util.time")
@@ -3039,10 +3040,7 @@ module:hook(
         event.origin.send(answer)
         local from = event.stanza.attr.from
         if answer.attr.type == "result" and from ~= nil then
-            mailbox.flush(
-                from,
-                bare(from) or from
-            )
+            mailbox.flush(from)
         end
         return true
     end
@@ -3070,10 +3068,7 @@ watchSessions(
     sessionHost,
     {
         offline = pending.dropTarget,
-        online = function(fullJid) return mailbox.flush(
-            fullJid,
-            bare(fullJid) or fullJid
-        ) end,
+        online = mailbox.flush,
         deleted = function(user)
             local removed, err = registry.removeUser(
                 user,

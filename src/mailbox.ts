@@ -8,6 +8,7 @@
 // summed from those records at load, then moved with every change to them.
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { base64 } from "util.encodings";
+import { bare } from "util.jid";
 import { iq, Stanza, stanza } from "util.stanza";
 import { Logger } from "./log";
 import { Counts, RemovalReason } from "./metrics";
@@ -78,7 +79,7 @@ export interface Mailbox {
     | [id: undefined, refusal: KeepRefusal, detail: string]
   >;
   /** Sends what the endpoints targeting `fullJid` keep, oldest first. */
-  flush(this: void, fullJid: string, user: string): void;
+  flush(this: void, fullJid: string): void;
   /** Removes one kept message before delivery; false when there is none (or it expired). */
   cancel(
     this: void,
@@ -349,7 +350,8 @@ export function mailbox(context: MailboxContext): Mailbox {
       return $multi(id, undefined, undefined);
     },
 
-    flush(fullJid, user) {
+    flush(fullJid) {
+      const user = bare(fullJid) ?? fullJid;
       const [record, err] = kept.get(user);
       if (err !== undefined || record === undefined) return;
       for (const [key] of record) {

@@ -6,7 +6,6 @@ import { get_metric_registry } from "core.statsmanager";
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
 import { urldecode, urlencode } from "util.http";
-import { bare } from "util.jid";
 import { error_reply } from "util.stanza";
 import { monotonic, now as clock } from "util.time";
 import { createBackend, supportedBackends } from "./backends";
@@ -153,7 +152,7 @@ module.hook(`iq-set/host/${NS}:register`, (event) => {
   event.origin.send(answer);
   // A renewal may have moved the endpoint to this (online) full JID.
   const from = event.stanza.attr.from;
-  if (answer.attr.type === "result" && from !== undefined) mailbox.flush(from, bare(from) ?? from);
+  if (answer.attr.type === "result" && from !== undefined) mailbox.flush(from);
   return true;
 });
 
@@ -177,7 +176,7 @@ module.hook(
 
 watchSessions(module, sessionHost, {
   offline: pending.dropTarget,
-  online: (fullJid) => mailbox.flush(fullJid, bare(fullJid) ?? fullJid),
+  online: mailbox.flush,
   deleted: (user) => {
     const [removed, err] = registry.removeUser(user, os.time());
     if (removed === undefined)
