@@ -681,10 +681,9 @@ function ____exports.pendingPushes(context)
         return nil
     end
     return {
-        send = function(iq, settle)
+        send = function(iq, user, settle)
             local id = iq.attr.id
             local to = iq.attr.to
-            local user = bare(to) or to
             byId[id] = {
                 to = to,
                 user = user,
@@ -1201,6 +1200,7 @@ function ____exports.mailbox(context)
                 }):add_child(item.message.tags[1])
                 context.pending.send(
                     push,
+                    user,
                     function(settled)
                         waiting = waiting - 1
                         if settled.answer == "delivered" then
@@ -1471,13 +1471,25 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
         backend.revokeKey(key, entry.e, now)
         return true
     end
-    --- The registration a token's claims stand for now: its index entry's, if it is bound to one.
+    --- Where a token's pushes go now: its index entry's JID and expiry, if it is bound to one.
     local function current(token, claims)
+        local user = userOf(claims.sub)
         if claims.indexed == nil then
-            return claims, nil
+            local ____claims_0 = claims
+            local sub = ____claims_0.sub
+            local application = ____claims_0.application
+            local instance = ____claims_0.instance
+            local exp = ____claims_0.exp
+            return {
+                sub = sub,
+                user = user,
+                application = application,
+                instance = instance,
+                exp = exp
+            }, nil
         end
         local entry, err = index.entry(
-            userOf(claims.sub),
+            user,
             tokenKey(token)
         )
         if err ~= nil then
@@ -1488,6 +1500,7 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
         end
         return {
             sub = entry.j or claims.sub,
+            user = user,
             application = claims.application,
             instance = claims.instance,
             exp = entry.e,
@@ -1496,8 +1509,9 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
     end
     return {
         register = function(fullJid, application, instance, exp, now)
+            local user = userOf(fullJid)
             local token, renewed, detail = index.register(
-                userOf(fullJid),
+                user,
                 fullJid,
                 application,
                 instance,
@@ -1517,6 +1531,7 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
             if renewed then
                 resolved:set(token, {
                     sub = fullJid,
+                    user = user,
                     application = application,
                     instance = instance,
                     exp = exp,
@@ -1609,7 +1624,7 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
         revoke = function(token, registration, now)
             resolved:set(token, nil)
             local forgotten, reason = index.forget(
-                userOf(registration.sub),
+                registration.user,
                 tokenKey(token)
             )
             if not forgotten then
@@ -1632,8 +1647,6 @@ return ____exports
 ["src.relay"] = function(...)
 local ____exports = {}
 local retryLater, outcome, keepForLater, messageReference
-local ____util_2Ejid = require("util.jid")
-local bare = ____util_2Ejid.bare
 local ____util_2Epromise = require("util.promise")
 local newPromise = ____util_2Epromise.new
 local ____backend = require("src.backends.backend")
@@ -1697,7 +1710,7 @@ function keepForLater(context, token, registration, body, options, response)
     end
     local key = tokenKey(token)
     local id, refusal, detail = context.mailbox.keep(
-        bare(to) or to,
+        registration.user,
         key,
         registration.application,
         registration.instance,
@@ -1794,8 +1807,7 @@ function ____exports.relayPush(context, token, request, response, reply)
             response
         )
     end
-    local user = bare(to) or to
-    if context.pending.countFor(user) >= context.maxInFlight then
+    if context.pending.countFor(registration.user) >= context.maxInFlight then
         context.log("debug", "Push for <%s> refused: %d already awaiting an answer", to, context.maxInFlight)
         pushes.limited:add(1)
         return retryLater(response, 1, "too-many-in-flight")
@@ -1811,18 +1823,22 @@ function ____exports.relayPush(context, token, request, response, reply)
     )
     context.pending.send(
         iq,
+        registration.user,
         function(settled, waited)
             if settled.answered then
                 context.answerTime:sample(waited)
             end
-            reply(outcome(
-                context,
-                settled,
-                token,
-                registration,
-                id,
-                response
-            ))
+            reply(
+                response,
+                outcome(
+                    context,
+                    settled,
+                    token,
+                    registration,
+                    id,
+                    response
+                )
+            )
         end
     )
     return ____exports.LATER
@@ -1836,7 +1852,7 @@ function ____exports.relayPushPromised(context, token, request, response)
         token,
         request,
         response,
-        function(later)
+        function(_, later)
             if resolveLater == nil then
                 answered = later
             else
@@ -2553,6 +2569,9 @@ function ____exports.watchSessions(module, sessionHost, handlers)
 end
 --- True for a full JID of one of our own hosts that has no session now.
 function ____exports.isOffline(fullJid)
+    if prosody.full_sessions[fullJid] ~= nil then
+        return false
+    end
     local ____, host = split(fullJid)
     local ____temp_2
     if host == nil then
@@ -2561,10 +2580,7 @@ function ____exports.isOffline(fullJid)
         ____temp_2 = prosody.hosts[host]
     end
     local ours = ____temp_2
-    if ours == nil or ours.type ~= "local" then
-        return false
-    end
-    return prosody.full_sessions[fullJid] == nil
+    return ours ~= nil and ours.type == "local"
 end
 return ____exports
  end,
@@ -3008,6 +3024,8 @@ module:hourly(
         end
     end
 )
+--- Where the push message resources (the Locations of 201s) live under the base.
+local MESSAGE_PREFIX = "message/"
 --- The HTTP base of the endpoints; computed on first use (after mod_http is ready).
 local pushBase
 local function base()
@@ -3016,10 +3034,19 @@ local function base()
     end
     return pushBase
 end
+--- The base of the push message resources, made once: every delivered push names one.
+local messageBase
+local function messageUrl(tail)
+    if messageBase == nil then
+        messageBase = (base() .. "/") .. MESSAGE_PREFIX
+    end
+    return messageBase .. tail
+end
 module:hook_global(
     "config-reloaded",
     function()
         pushBase = nil
+        messageBase = nil
     end
 )
 module:hook(
@@ -3098,8 +3125,6 @@ module.unload = function()
 end
 --- Endpoints whose rate buckets are remembered (an LRU: memory stays flat).
 local RATE_TRACKED_ENDPOINTS = 10000
---- Where the push message resources (the Locations of 201s) live under the base.
-local MESSAGE_PREFIX = "message/"
 local relay = {
     service = module.host,
     registry = registry,
@@ -3109,8 +3134,8 @@ local relay = {
     limiter = rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
     maxInFlight = config.maxInFlight,
     isOffline = isOffline,
-    locationFor = function(id) return ((base() .. "/") .. MESSAGE_PREFIX) .. id end,
-    keptLocationFor = function(reference) return ((base() .. "/") .. MESSAGE_PREFIX) .. endpointPath(reference, urlencode) end,
+    locationFor = messageUrl,
+    keptLocationFor = function(reference) return messageUrl(endpointPath(reference, urlencode)) end,
     newId = medium,
     now = os.time,
     clock = clock,
@@ -3141,16 +3166,13 @@ module:provides(
                 event.response.headers.content_type = "application/json"
                 return DISCOVERY
             end,
-            ["POST /*"] = function(event, path)
-                local response = event.response
-                return relayPush(
-                    relay,
-                    tokenOf(path, event.request.url.query, urldecode),
-                    event.request,
-                    response,
-                    function(outcome) return sendLater(response, outcome) end
-                )
-            end,
+            ["POST /*"] = function(event, path) return relayPush(
+                relay,
+                tokenOf(path, event.request.url.query, urldecode),
+                event.request,
+                event.response,
+                sendLater
+            ) end,
             ["DELETE /*"] = function(event, path)
                 if string.sub(path, 1, #MESSAGE_PREFIX) ~= MESSAGE_PREFIX then
                     return methodNotAllowed(event)

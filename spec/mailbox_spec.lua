@@ -61,7 +61,7 @@ end
 -- Records every push IQ sent; `settle(i, answer)` answers the i-th.
 local function scripted_pending()
 	local pending = { sent = {} };
-	function pending.send(iq, settle) pending.sent[#pending.sent + 1] = { iq = iq, settle = settle }; end
+	function pending.send(iq, user, settle) pending.sent[#pending.sent + 1] = { iq = iq, user = user, settle = settle }; end
 	function pending.settle(i, answer) pending.sent[i].settle({ answer = answer, reason = answer }); end
 	return pending;
 end
@@ -139,6 +139,7 @@ describe("the mailbox", function()
 		for i = 3, 9 do pending.settle(i, "delivered"); end
 		assert.equal(9, #pending.sent);
 		assert.equal("u@h/phone", pending.sent[1].iq.attr.to);
+		assert.equal("u@h", pending.sent[1].user);
 		-- m2 (refused) and m10 (never sent) are still kept, in order.
 		local again = #pending.sent;
 		box.flush("u@h/phone");

@@ -4,6 +4,7 @@
 -- again after the number of seconds it returns.
 local st = require "util.stanza";
 local pending_lib = require "pending";
+local jid_bare = require "util.jid".bare;
 
 local SERVICE = "example.test";
 
@@ -23,7 +24,7 @@ local function harness(timeout)
 	-- Sends a push to `to` with id `id`; what it settles with lands in h.settled[id].
 	function h.push(id, to)
 		local iq = st.iq({ type = "set", from = SERVICE, to = to, id = id });
-		h.pending.send(iq, function(settlement, waited)
+		h.pending.send(iq, jid_bare(to), function(settlement, waited)
 			assert.is_nil(h.settled[id], "settled twice: " .. id);
 			h.settled[id] = settlement.answer .. "/" .. settlement.reason;
 			h.answered[id] = settlement.answered;

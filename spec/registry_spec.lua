@@ -50,6 +50,7 @@ describe("the endpoint registry", function()
 		assert.same({ token, true }, { registry.register("u@h/tablet", "A", "I", 200, 50) });
 		local registration = registry.resolve(token, 150);
 		assert.equal("u@h/tablet", registration.sub);
+		assert.equal("u@h", registration.user);
 		assert.equal(200, registration.exp);
 		assert.same({ nil, "expired" }, { registry.resolve(token, 201) });
 	end);
@@ -62,6 +63,7 @@ describe("the endpoint registry", function()
 		local restarted = registry_module.endpointRegistry(backend, index, 16, up.any_counters());
 		local registration = restarted.resolve(token, 150);
 		assert.equal("u@h/tablet", registration.sub);
+		assert.equal("u@h", registration.user);
 		assert.equal(200, registration.exp);
 	end);
 
@@ -100,6 +102,7 @@ describe("the endpoint registry", function()
 		local registry, backend = new_registry();
 		backend.claims.legacy = { sub = "u@h/phone", application = "A", instance = "I", exp = 50 };
 		assert.equal("u@h/phone", registry.resolve("legacy", 10).sub);
+		assert.equal("u@h", registry.resolve("legacy", 10).user);
 		assert.same({ nil, "expired" }, { registry.resolve("legacy", 51) });
 		backend.claims.legacy2 = { sub = "u@h/phone", application = "A", instance = "I", exp = 50 };
 		local registration = registry.resolve("legacy2", 10);

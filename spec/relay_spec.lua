@@ -7,6 +7,7 @@ local up = require "unified_push";
 local relay = require "relay";
 local base64 = require "util.encodings".base64;
 local sha256 = require "util.hashes".sha256;
+local jid_bare = require "util.jid".bare;
 
 local NS = "http://gultsch.de/xmpp/drafts/unified-push";
 local SERVICE = "push.example.test";
@@ -27,6 +28,8 @@ local function registration(overrides)
 	local r = { sub = SUB, application = APPLICATION, instance = INSTANCE, exp = NOW + 3600, indexed = true };
 	for k, v in pairs(overrides or {}) do r[k] = v; end
 	if r.indexed == false then r.indexed = nil; end
+	-- The registry works out the bare JID once, when it resolves the token.
+	r.user = r.user or jid_bare(r.sub);
 	return r;
 end
 
@@ -55,7 +58,7 @@ local function harness(script)
 			end,
 		},
 		pending = {
-			send = function(iq, settle) h.sent[#h.sent + 1] = { iq = iq, settle = settle }; end,
+			send = function(iq, user, settle) h.sent[#h.sent + 1] = { iq = iq, user = user, settle = settle }; end,
 			countFor = function(user)
 				h.counted[#h.counted + 1] = user;
 				return script.in_flight or 0;
@@ -120,7 +123,10 @@ local function post(h, options)
 	if options.body ~= nil then body = options.body or nil; end
 	local waiting = setmetatable({ replies = 0 }, waiting_mt);
 	local outcome = relay.relayPush(h.context, options.token or TOKEN, { body = body, headers = options.headers or {} }, response,
-		function(value) waiting.value, waiting.replies = value, waiting.replies + 1; end);
+		function(answered, value)
+			assert.equal(response, answered, "the reply did not get the response it answers");
+			waiting.value, waiting.replies = value, waiting.replies + 1;
+		end);
 	if outcome == relay.LATER then return waiting, response; end
 	assert.equal(0, waiting.replies, "an answer given at once was also sent to the reply");
 	return outcome, response;
@@ -353,6 +359,7 @@ describe("a push sent to the distributor", function()
 		assert.equal("set", iq.attr.type);
 		assert.equal(SERVICE, iq.attr.from);
 		assert.equal("alice@example.test/tablet", iq.attr.to);
+		assert.equal("alice@example.test", h.sent[1].user, "the user its in-flight count is kept for");
 		assert.equal("push1", iq.attr.id);
 		local push = iq:get_child("push", NS);
 		assert.equal(APPLICATION, push.attr.application);

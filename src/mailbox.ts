@@ -276,7 +276,7 @@ export function mailbox(context: MailboxContext): Mailbox {
           to: target,
           id: context.newId(),
         }).add_child(item.message.tags[0]);
-        context.pending.send(push, (settled) => {
+        context.pending.send(push, user, (settled) => {
           waiting--;
           if (settled.answer === "delivered") {
             done.push(item);

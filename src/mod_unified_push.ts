@@ -126,14 +126,24 @@ module.hourly("Purge expired push registrations and messages", () => {
   }
 });
 
+/** Where the push message resources (the Locations of 201s) live under the base. */
+const MESSAGE_PREFIX = "message/";
+
 /** The HTTP base of the endpoints; computed on first use (after mod_http is ready). */
 let pushBase: string | undefined;
 function base(this: void): string {
   pushBase ??= module.http_url("push", "/push");
   return pushBase;
 }
+/** The base of the push message resources, made once: every delivered push names one. */
+let messageBase: string | undefined;
+function messageUrl(this: void, tail: string): string {
+  messageBase ??= `${base()}/${MESSAGE_PREFIX}`;
+  return messageBase + tail;
+}
 module.hook_global("config-reloaded", () => {
   pushBase = undefined;
+  messageBase = undefined;
 });
 
 module.hook(`iq-set/host/${NS}:register`, (event) => {
@@ -198,9 +208,6 @@ module.unload = () => {
 
 /** Endpoints whose rate buckets are remembered (an LRU: memory stays flat). */
 const RATE_TRACKED_ENDPOINTS = 10000;
-/** Where the push message resources (the Locations of 201s) live under the base. */
-const MESSAGE_PREFIX = "message/";
-
 const relay: RelayContext = {
   service: module.host,
   registry,
@@ -210,9 +217,8 @@ const relay: RelayContext = {
   limiter: rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
   maxInFlight: config.maxInFlight,
   isOffline,
-  locationFor: (id) => `${base()}/${MESSAGE_PREFIX}${id}`,
-  keptLocationFor: (reference) =>
-    `${base()}/${MESSAGE_PREFIX}${endpointPath(reference, urlencode)}`,
+  locationFor: messageUrl,
+  keptLocationFor: (reference) => messageUrl(endpointPath(reference, urlencode)),
   newId: medium,
   now: os.time,
   clock,
@@ -248,16 +254,14 @@ module.provides("http", {
       event.response.headers.content_type = "application/json";
       return DISCOVERY;
     },
-    "POST /*": (event: HttpEvent, path: string) => {
-      const response = event.response;
-      return relayPush(
+    "POST /*": (event: HttpEvent, path: string) =>
+      relayPush(
         relay,
         tokenOf(path, event.request.url.query, urldecode),
         event.request,
-        response,
-        (outcome) => sendLater(response, outcome),
-      );
-    },
+        event.response,
+        sendLater,
+      ),
     "DELETE /*": (event: HttpEvent, path: string) => {
       if (string.sub(path, 1, MESSAGE_PREFIX.length) !== MESSAGE_PREFIX) {
         return methodNotAllowed(event);

@@ -64,10 +64,11 @@ export interface PendingContext {
 
 export interface PendingPushes {
   /**
-   * Sends the push IQ (its id must be unique) and calls `settle` once with what
+   * Sends the push IQ (its id must be unique) to a distributor of `user` (its
+   * bare JID, which the caller knows already) and calls `settle` once with what
    * came of it: an answer, the timeout, the distributor going offline or unload.
    */
-  send(this: void, iq: Stanza, settle: SettleCallback): void;
+  send(this: void, iq: Stanza, user: string, settle: SettleCallback): void;
   /** Handles an IQ result or error if it answers one of our pushes; true if it did. */
   answer(this: void, reply: Stanza): boolean;
   /** Settles every push waiting on a full JID that has gone offline. */
@@ -126,10 +127,9 @@ export function pendingPushes(context: PendingContext): PendingPushes {
   }
 
   return {
-    send(iq, settle) {
+    send(iq, user, settle) {
       const id = iq.attr.id as string;
       const to = iq.attr.to as string;
-      const user = bare(to) ?? to;
       byId.set(id, { to, user, settle, deadline: context.clock() + context.timeout });
       back++;
       queue.set(back, id);

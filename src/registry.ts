@@ -8,6 +8,15 @@ import { Backend, Registration, tokenKey } from "./backends/backend";
 import { Counts, RevocationReason } from "./metrics";
 import { Entry, RefusalReason, UserIndex, UserRecord } from "./userindex";
 
+/**
+ * A registration as a push needs it: with the distributor's bare JID (the user
+ * its in-flight pushes and kept messages count for) worked out once, when the
+ * token is resolved, not on every push.
+ */
+export interface Target extends Registration {
+  readonly user: string;
+}
+
 /** Why a token does not resolve. "failed" is our own fault (storage down). */
 export type ResolveFailure = "invalid" | "expired" | "revoked" | "failed";
 
@@ -37,7 +46,7 @@ export interface Registry {
     token: string,
     now: number,
   ): LuaMultiReturn<
-    | [registration: Registration, failure: undefined]
+    | [registration: Target, failure: undefined]
     | [registration: undefined, failure: ResolveFailure, detail?: string | undefined]
   >;
   /**
@@ -81,7 +90,7 @@ export interface Registry {
   revoke(
     this: void,
     token: string,
-    registration: Registration,
+    registration: Target,
     now: number,
   ): LuaMultiReturn<[ok: boolean, reason?: string | undefined]>;
 }
@@ -102,7 +111,7 @@ export function endpointRegistry(
   cacheSize: number,
   revocations: Counts<RevocationReason>,
 ): Registry {
-  const resolved = newCache<string, Registration>(cacheSize);
+  const resolved = newCache<string, Target>(cacheSize);
 
   /**
    * Makes an entry's token resolve no more, before its entry goes: true when the
@@ -120,22 +129,27 @@ export function endpointRegistry(
     return true;
   }
 
-  /** The registration a token's claims stand for now: its index entry's, if it is bound to one. */
+  /** Where a token's pushes go now: its index entry's JID and expiry, if it is bound to one. */
   function current(
     token: string,
     claims: Registration,
   ): LuaMultiReturn<
-    | [registration: Registration, failure: undefined]
+    | [registration: Target, failure: undefined]
     | [registration: undefined, failure: ResolveFailure, detail?: string]
   > {
-    if (claims.indexed === undefined) return $multi(claims, undefined);
-    const [entry, err] = index.entry(userOf(claims.sub), tokenKey(token));
+    const user = userOf(claims.sub);
+    if (claims.indexed === undefined) {
+      const { sub, application, instance, exp } = claims;
+      return $multi({ sub, user, application, instance, exp }, undefined);
+    }
+    const [entry, err] = index.entry(user, tokenKey(token));
     if (err !== undefined) return $multi(undefined, "failed", err);
     // Its entry is gone: revoked, or purged once expired.
     if (entry === undefined) return $multi(undefined, "revoked");
     return $multi(
       {
         sub: entry.j ?? claims.sub,
+        user,
         application: claims.application,
         instance: claims.instance,
         exp: entry.e,
@@ -147,8 +161,9 @@ export function endpointRegistry(
 
   return {
     register(fullJid, application, instance, exp, now) {
+      const user = userOf(fullJid);
       const [token, renewed, detail] = index.register(
-        userOf(fullJid),
+        user,
         fullJid,
         application,
         instance,
@@ -158,7 +173,7 @@ export function endpointRegistry(
       );
       if (token === undefined) return $multi(undefined, renewed, detail);
       if (renewed) {
-        resolved.set(token, { sub: fullJid, application, instance, exp, indexed: true });
+        resolved.set(token, { sub: fullJid, user, application, instance, exp, indexed: true });
       }
       return $multi(token, renewed, undefined);
     },
@@ -231,7 +246,7 @@ export function endpointRegistry(
 
     revoke(token, registration, now) {
       resolved.set(token, undefined);
-      const [forgotten, reason] = index.forget(userOf(registration.sub), tokenKey(token));
+      const [forgotten, reason] = index.forget(registration.user, tokenKey(token));
       if (!forgotten) return $multi(false, reason);
       // A token bound to an index entry dies with it; others need the backend's word.
       if (registration.indexed !== undefined) {

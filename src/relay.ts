@@ -4,10 +4,9 @@
 // kept for later (mailbox.ts), and a kept message can be cancelled (DELETE on
 // its Location).
 import { ErrorObject } from "util.error";
-import { bare } from "util.jid";
 import { new as newPromise, Promise } from "util.promise";
 import { HttpRequest, HttpResponse } from "net.http.server";
-import { Registration, tokenKey } from "./backends/backend";
+import { tokenKey } from "./backends/backend";
 import { errors } from "./errors";
 import { Logger } from "./log";
 import { Mailbox } from "./mailbox";
@@ -16,7 +15,7 @@ import { PendingPushes, Settlement } from "./pending";
 import { MAX_BODY_BYTES, pushIq } from "./protocol";
 import { parsePushHeaders, PushOptions } from "./pushheaders";
 import { RateLimiter } from "./ratelimit";
-import { Registry } from "./registry";
+import { Registry, Target } from "./registry";
 
 /**
  * Longer tokens are no backend's (paseto and jwt tokens are a few hundred
@@ -64,8 +63,12 @@ export interface RelayContext {
 
 export type PushOutcome = number | string | ErrorObject;
 
-/** Where the answer to a push goes once the distributor has settled it. */
-export type Reply = (this: void, outcome: PushOutcome) => void;
+/**
+ * Where the answer to a push goes once the distributor has settled it, with the
+ * response it answers (so the HTTP route passes sendLater itself, not a closure
+ * per push).
+ */
+export type Reply<R extends PushResponse> = (this: void, response: R, outcome: PushOutcome) => void;
 
 /**
  * What relayPush returns when the answer waits for the distributor: `true`, as
@@ -93,12 +96,12 @@ function retryLater(
  * Handles one POST to an endpoint: the answer now, or LATER and the answer to
  * `reply` once the distributor has settled the push.
  */
-export function relayPush(
+export function relayPush<R extends PushResponse>(
   context: RelayContext,
   token: string,
   request: PushRequest,
-  response: PushResponse,
-  reply: Reply,
+  response: R,
+  reply: Reply<R>,
 ): PushOutcome | typeof LATER {
   const pushes = context.pushes;
   if (token.length > LONGEST_TOKEN) {
@@ -143,8 +146,7 @@ export function relayPush(
   if (context.isOffline(to)) {
     return keepForLater(context, token, registration, body, options, response);
   }
-  const user = bare(to) ?? to;
-  if (context.pending.countFor(user) >= context.maxInFlight) {
+  if (context.pending.countFor(registration.user) >= context.maxInFlight) {
     context.log(
       "debug",
       "Push for <%s> refused: %d already awaiting an answer",
@@ -157,9 +159,9 @@ export function relayPush(
 
   const id = context.newId();
   const iq = pushIq(context.service, to, id, registration.application, registration.instance, body);
-  context.pending.send(iq, (settled, waited) => {
+  context.pending.send(iq, registration.user, (settled, waited) => {
     if (settled.answered) context.answerTime.sample(waited);
-    reply(outcome(context, settled, token, registration, id, response));
+    reply(response, outcome(context, settled, token, registration, id, response));
   });
   return LATER;
 }
@@ -172,8 +174,8 @@ export function relayPushPromised(
   response: PushResponse,
 ): PushOutcome | Promise<PushOutcome> {
   let answered: PushOutcome | undefined;
-  let resolveLater: Reply | undefined;
-  const now = relayPush(context, token, request, response, (later) => {
+  let resolveLater: ((this: void, outcome: PushOutcome) => void) | undefined;
+  const now = relayPush(context, token, request, response, (_, later) => {
     if (resolveLater === undefined) answered = later;
     else resolveLater(later);
   });
@@ -190,7 +192,7 @@ function outcome(
   context: RelayContext,
   settled: Settlement,
   token: string,
-  registration: Registration,
+  registration: Target,
   id: string,
   response: PushResponse,
 ): PushOutcome {
@@ -229,7 +231,7 @@ function outcome(
 function keepForLater(
   context: RelayContext,
   token: string,
-  registration: Registration,
+  registration: Target,
   body: string,
   options: PushOptions,
   response: PushResponse,
@@ -243,7 +245,7 @@ function keepForLater(
   }
   const key = tokenKey(token);
   const [id, refusal, detail] = context.mailbox.keep(
-    bare(to) ?? to,
+    registration.user,
     key,
     registration.application,
     registration.instance,

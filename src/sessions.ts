@@ -68,8 +68,9 @@ export function watchSessions(
 
 /** True for a full JID of one of our own hosts that has no session now. */
 export function isOffline(this: void, fullJid: string): boolean {
+  // Every push asks this: the answer for a session that exists needs no JID parsing.
+  if (prosody.full_sessions[fullJid] !== undefined) return false;
   const [, host] = split(fullJid);
   const ours = host === undefined ? undefined : prosody.hosts[host];
-  if (ours === undefined || ours.type !== "local") return false;
-  return prosody.full_sessions[fullJid] === undefined;
+  return ours !== undefined && ours.type === "local";
 }
