@@ -365,6 +365,120 @@ function ____exports.readConfig(read, context)
 end
 return ____exports
  end,
+["src.cors"] = function(...)
+local ____exports = {}
+--- mod_http's default for access_control_max_age: two hours.
+local DEFAULT_MAX_AGE = 7200
+--- The origins allowed, as a lookup table; undefined when any origin is.
+local function allowedOrigins(origins)
+    if origins == nil or origins == "*" then
+        return nil
+    end
+    local allowed = {}
+    local any = true
+    for ____, origin in ipairs(origins) do
+        if origin == "*" then
+            return nil
+        end
+        allowed[origin] = true
+        any = false
+    end
+    local ____any_0
+    if any then
+        ____any_0 = nil
+    else
+        ____any_0 = allowed
+    end
+    return ____any_0
+end
+--- A header value listing `base` and then the names `changes` maps to true, each
+-- once, leaving out those it maps to false.
+local function joined(base, changes)
+    local names = {}
+    local listed = {}
+    local function add(name)
+        if changes[name] == false or listed[name] ~= nil then
+            return
+        end
+        listed[name] = true
+        names[#names + 1] = name
+    end
+    for ____, name in ipairs(base) do
+        add(name)
+    end
+    for name in pairs(changes) do
+        if changes[name] then
+            add(name)
+        end
+    end
+    return table.concat(names, ", ")
+end
+--- The CORS answers of an app with these route methods and this `cors` field, as
+-- mod_http works them out (the operator's http_cors_override entry replaces the
+-- app's field); undefined when CORS is off for it.
+function ____exports.corsFor(settings, routeMethods, app)
+    local cors = settings.override or app
+    if cors.enabled == false then
+        return nil
+    end
+    local chosen = cors.enabled == true and cors or ({})
+    local routes = {}
+    for ____, method in ipairs(routeMethods) do
+        routes[method] = true
+    end
+    local methodsText = joined(settings.methods, routes)
+    local headersText = joined(settings.headers, chosen.headers or ({}))
+    local ____chosen_credentials_1 = chosen.credentials
+    if ____chosen_credentials_1 == nil then
+        ____chosen_credentials_1 = settings.credentials
+    end
+    local credentials = ____chosen_credentials_1
+    local allowed = allowedOrigins(chosen.origins or settings.origins)
+    local maxAgeText = tostring(settings.maxAge)
+    return {allow = function(origin, response)
+        if allowed ~= nil and (origin == nil or allowed[origin] == nil) then
+            return
+        end
+        response.access_control_allow_methods = methodsText
+        response.access_control_allow_headers = headersText
+        response.access_control_max_age = maxAgeText
+        response.access_control_allow_origin = origin or "*"
+        if credentials then
+            response.access_control_allow_credentials = "true"
+        end
+    end}
+end
+--- mod_http's CORS options as it reads them, with this app's http_cors_override entry.
+function ____exports.corsSettings(module, app)
+    local function list(name, fallback)
+        local items = {}
+        for item in module:get_option_set(name, fallback):items() do
+            items[#items + 1] = tostring(item)
+        end
+        return items
+    end
+    local overrides = module:get_option("http_cors_override")
+    local ____list_result_5 = list("access_control_allow_methods", {"GET", "OPTIONS"})
+    local ____list_result_6 = list("access_control_allow_headers", {"Content-Type"})
+    local ____list_result_7 = list("access_control_allow_origins", {})
+    local ____temp_8 = module:get_option_boolean("access_control_allow_credentials", false) == true
+    local ____temp_2
+    if module.get_option_period == nil then
+        ____temp_2 = module:get_option_number("access_control_max_age", DEFAULT_MAX_AGE)
+    else
+        ____temp_2 = module:get_option_period("access_control_max_age", DEFAULT_MAX_AGE)
+    end
+    return {
+        methods = ____list_result_5,
+        headers = ____list_result_6,
+        origins = ____list_result_7,
+        credentials = ____temp_8,
+        maxAge = ____temp_2 or DEFAULT_MAX_AGE,
+        override = overrides and overrides[app]
+    }
+end
+return ____exports
+ end,
 ["src.endpoint"] = function(...)
 local ____exports = {}
 --- Characters of the token that go in the path.
@@ -1380,19 +1494,19 @@ local URGENCIES = {["very-low"] = "very-low", low = "low", normal = "normal", hi
 --- Larger TTLs are taken as this (a year); nothing here keeps messages longer.
 local MAX_TTL = 31536000
 local MAX_TOPIC_LENGTH = 32
-local DEFAULTS = {ttl = nil, urgency = "normal", topic = nil}
---- The push options of a request, or undefined and the reason it is malformed.
+--- The push options of a request: no problem, then the TTL (seconds the app server
+-- wants the message kept if it cannot be delivered now; undefined when it did not
+-- say, as many UnifiedPush senders do not), the urgency and the topic (replaces an
+-- earlier undelivered message with the same topic). Or the reason the request is
+-- malformed. Values, not a table: this runs on every push.
 function ____exports.parsePushHeaders(headers)
     local ttlText = headers.ttl
     local urgencyText = headers.urgency
     local topic = headers.topic
-    if urgencyText == nil and topic == nil and ttlText == nil then
-        return DEFAULTS, nil
-    end
     local ttl
     if ttlText ~= nil then
         if (string.find(ttlText, "^%d+$")) == nil then
-            return nil, "TTL must be a whole number of seconds"
+            return "TTL must be a whole number of seconds"
         end
         ttl = math.min(
             tonumber(ttlText),
@@ -1403,14 +1517,14 @@ function ____exports.parsePushHeaders(headers)
     if urgencyText ~= nil then
         local known = URGENCIES[string.lower(urgencyText)]
         if known == nil then
-            return nil, "Urgency must be very-low, low, normal or high"
+            return "Urgency must be very-low, low, normal or high"
         end
         urgency = known
     end
     if topic ~= nil and (#topic > MAX_TOPIC_LENGTH or (string.find(topic, "^[%w_-]+$")) == nil) then
-        return nil, "Topic must be 1 to 32 characters of the base64url alphabet"
+        return "Topic must be 1 to 32 characters of the base64url alphabet"
     end
-    return {ttl = ttl, urgency = urgency, topic = topic}, nil
+    return nil, ttl, urgency, topic
 end
 return ____exports
  end,
@@ -1700,9 +1814,9 @@ function outcome(context, settled, token, registration, id, response)
     context.pushes.unavailable:add(1)
     return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
 end
-function keepForLater(context, token, registration, body, options, response)
+function keepForLater(context, token, registration, body, asked, topic, response)
     local to = registration.sub
-    local ttl = math.min(options.ttl or context.messageTtl, context.messageTtl)
+    local ttl = math.min(asked or context.messageTtl, context.messageTtl)
     if ttl <= 0 or registration.indexed == nil then
         context.log("debug", "Push for <%s> not relayed: distributor offline", to)
         context.pushes.unavailable:add(1)
@@ -1716,7 +1830,7 @@ function keepForLater(context, token, registration, body, options, response)
         registration.instance,
         body,
         ttl,
-        options.topic
+        topic
     )
     if id == nil then
         if refusal == "full" then
@@ -1780,8 +1894,8 @@ function ____exports.relayPush(context, token, request, response, reply)
         pushes.bad_request:add(1)
         return errors.new("body-too-large")
     end
-    local options, problem = parsePushHeaders(request.headers)
-    if options == nil then
+    local problem, ttl, ____, topic = parsePushHeaders(request.headers)
+    if problem ~= nil then
         pushes.bad_request:add(1)
         response.status_code = 400
         response.headers.content_type = "text/plain; charset=utf-8"
@@ -1803,7 +1917,8 @@ function ____exports.relayPush(context, token, request, response, reply)
             token,
             registration,
             body,
-            options,
+            ttl,
+            topic,
             response
         )
     end
@@ -2915,6 +3030,9 @@ local ____registeriq = require("src.registeriq")
 local answerRegistration = ____registeriq.answerRegistration
 local ____httpanswer = require("src.httpanswer")
 local sendLater = ____httpanswer.sendLater
+local ____cors = require("src.cors")
+local corsFor = ____cors.corsFor
+local corsSettings = ____cors.corsSettings
 local ____relay = require("src.relay")
 local cancelMessage = ____relay.cancelMessage
 local relayPush = ____relay.relayPush
@@ -2943,9 +3061,7 @@ local config = readConfig(
 module:depends("http")
 module:depends("disco")
 module:add_feature(NS)
-local function log(level, message, ...)
-    return module:log(level, message, ...)
-end
+local log = module._log
 local metrics = declareMetrics(
     module,
     function() return get_metric_registry() ~= nil end
@@ -3144,50 +3260,91 @@ local relay = {
     answerTime = metrics.answerTime
 }
 local DISCOVERY = "{\"unifiedpush\":{\"version\":1}}"
+local PUSH_CORS = {enabled = true, headers = {
+    ["Content-Encoding"] = true,
+    TTL = true,
+    Urgency = true,
+    Topic = true,
+    ["Content-Type"] = true,
+    Authorization = true
+}}
+--- CORS on the endpoints is ours, not mod_http's (src/cors.ts says why), except on
+-- Prosody 0.12: its mod_http cannot remove an app whose CORS is off (it unhooks a
+-- handler it never added, and the module would fail to unload or reload), so
+-- there mod_http answers CORS, as it always did.
+local ownCors = string.sub(prosody.version, 1, 2) ~= "0."
+local ____ownCors_0
+if ownCors then
+    ____ownCors_0 = corsFor(
+        corsSettings(module, "push"),
+        {
+            "GET",
+            "POST",
+            "DELETE",
+            "PUT",
+            "PATCH",
+            "OPTIONS"
+        },
+        PUSH_CORS
+    )
+else
+    ____ownCors_0 = nil
+end
+local cors = ____ownCors_0
+--- Lets a browser (a request with an Origin) read the answer, as CORS allows.
+local function fromBrowser(event)
+    local origin = event.request.headers.origin
+    if origin ~= nil then
+        if cors ~= nil then
+            cors.allow(origin, event.response.headers)
+        end
+    end
+end
 local function methodNotAllowed(event)
+    fromBrowser(event)
     event.response.headers.allow = "GET, POST, DELETE, OPTIONS"
     return errors.new("method-not-allowed")
 end
-module:provides(
-    "http",
-    {
-        name = "push",
-        default_path = "/push",
-        cors = {enabled = true, headers = {
-            ["Content-Encoding"] = true,
-            TTL = true,
-            Urgency = true,
-            Topic = true,
-            ["Content-Type"] = true,
-            Authorization = true
-        }},
-        route = {
-            ["GET /*"] = function(event)
-                event.response.headers.content_type = "application/json"
-                return DISCOVERY
-            end,
-            ["POST /*"] = function(event, path) return relayPush(
-                relay,
-                tokenOf(path, event.request.url.query, urldecode),
-                event.request,
-                event.response,
-                sendLater
-            ) end,
-            ["DELETE /*"] = function(event, path)
-                if string.sub(path, 1, #MESSAGE_PREFIX) ~= MESSAGE_PREFIX then
-                    return methodNotAllowed(event)
-                end
-                local reference = string.sub(path, #MESSAGE_PREFIX + 1)
-                return cancelMessage(
-                    relay,
-                    tokenOf(reference, event.request.url.query, urldecode)
-                )
-            end,
-            ["PUT /*"] = methodNotAllowed,
-            ["PATCH /*"] = methodNotAllowed
-        }
-    }
-)
+local pushRoutes = {
+    ["GET /*"] = function(event)
+        fromBrowser(event)
+        event.response.headers.content_type = "application/json"
+        return DISCOVERY
+    end,
+    ["POST /*"] = function(event, path)
+        fromBrowser(event)
+        return relayPush(
+            relay,
+            tokenOf(path, event.request.url.query, urldecode),
+            event.request,
+            event.response,
+            sendLater
+        )
+    end,
+    ["DELETE /*"] = function(event, path)
+        fromBrowser(event)
+        if string.sub(path, 1, #MESSAGE_PREFIX) ~= MESSAGE_PREFIX then
+            return methodNotAllowed(event)
+        end
+        local reference = string.sub(path, #MESSAGE_PREFIX + 1)
+        return cancelMessage(
+            relay,
+            tokenOf(reference, event.request.url.query, urldecode)
+        )
+    end,
+    ["PUT /*"] = methodNotAllowed,
+    ["PATCH /*"] = methodNotAllowed
+}
+if ownCors then
+    pushRoutes["OPTIONS /*"] = function(event)
+        if cors == nil then
+            return methodNotAllowed(event)
+        end
+        cors.allow(event.request.headers.origin, event.response.headers)
+        return ""
+    end
+end
+module:provides("http", {name = "push", default_path = "/push", cors = ownCors and ({enabled = false}) or PUSH_CORS, route = pushRoutes})
 if config.matrixGateway then
     local gateway = {
         endpointPrefix = function() return base() .. "/" end,

@@ -11,6 +11,7 @@ local PORTABLE_SPECS = {
 	"spec/options_spec.lua",
 	"spec/endpoint_spec.lua",
 	"spec/ratelimit_spec.lua",
+	"spec/cors_spec.lua",
 };
 
 local OTHER_LUAS = { "lua5.1", "lua5.2", "lua5.3", "luajit" };

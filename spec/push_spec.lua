@@ -3,6 +3,7 @@
 -- XMPP client as the distributor and real HTTP requests to the endpoints it
 -- registered.
 local up = require "unified_push";
+local ON_13 = require "prosody_libs".major >= 13;
 local json = require "util.json";
 local socket = require "socket";
 local loop = require "loop";
@@ -28,7 +29,12 @@ end
 
 describe("the push resource", function()
 	-- Every test starts with a distributor (f.client) that acknowledges pushes.
-	local f = up.fixture({ config = { unified_push_iq_timeout = IQ_TIMEOUT } });
+	-- Two of mod_http's CORS options, which the endpoints' answers follow.
+	local f = up.fixture({ config = {
+		unified_push_iq_timeout = IQ_TIMEOUT,
+		access_control_max_age = 600,
+		access_control_allow_credentials = true,
+	} });
 
 	describe("answers UnifiedPush discovery with GET", function()
 		local cases = {
@@ -325,6 +331,8 @@ describe("the push resource", function()
 			local allowed_origin = response.headers["access-control-allow-origin"];
 			assert.is_true(allowed_origin == origin or allowed_origin == "*",
 				"Access-Control-Allow-Origin: " .. tostring(allowed_origin));
+			assert.equal("600", response.headers["access-control-max-age"]);
+			assert.equal("true", response.headers["access-control-allow-credentials"]);
 		end);
 
 		it("lets the browser read the answer to the POST itself", function()
@@ -334,6 +342,24 @@ describe("the push resource", function()
 			local allowed_origin = response.headers["access-control-allow-origin"];
 			assert.is_true(allowed_origin == origin or allowed_origin == "*",
 				"Access-Control-Allow-Origin: " .. tostring(allowed_origin));
+		end);
+
+		-- On 0.12 mod_http answers CORS, to every request (src/mod_unified_push.ts).
+		local without_origin = ON_13 and "sends no CORS headers to an app server that is not a browser (no Origin)"
+			or "gets mod_http's CORS headers on 0.12 even without an Origin";
+		it(without_origin, function()
+			local registration = f:register();
+			local response = f:post(registration.endpoint, "from a server");
+			assert.equal(201, response.status);
+			local sent = {};
+			for name in pairs(response.headers) do
+				if name:match("^access%-control%-") then sent[#sent + 1] = name; end
+			end
+			if ON_13 then
+				assert.same({}, sent);
+			else
+				assert.equal("*", response.headers["access-control-allow-origin"]);
+			end
 		end);
 	end);
 

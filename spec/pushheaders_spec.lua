@@ -25,9 +25,9 @@ describe("the push request headers", function()
 	};
 	for _, case in ipairs(accepted) do
 		it("takes " .. case[1], function()
-			local options, problem = pushheaders.parsePushHeaders(case[2]);
+			local problem, ttl, urgency, topic = pushheaders.parsePushHeaders(case[2]);
 			assert.is_nil(problem);
-			assert.same(case[3], options);
+			assert.same(case[3], { ttl = ttl, urgency = urgency, topic = topic });
 		end);
 	end
 
@@ -53,9 +53,11 @@ describe("the push request headers", function()
 	};
 	for _, case in ipairs(refused) do
 		it("refuses " .. case[1], function()
-			local options, problem = pushheaders.parsePushHeaders(case[2]);
-			assert.is_nil(options);
+			local problem, ttl, urgency, topic = pushheaders.parsePushHeaders(case[2]);
 			assert.equal(case[3], problem);
+			assert.is_nil(ttl);
+			assert.is_nil(urgency);
+			assert.is_nil(topic);
 		end);
 	end
 end);

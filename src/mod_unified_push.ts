@@ -1,7 +1,7 @@
 // mod_unified_push: a UnifiedPush provider for Prosody. This file only wires the
 // pieces together: options, dependencies, metrics, stores, hooks, HTTP routes and
 // admin shell commands.
-import { HttpEvent } from "net.http.server";
+import { HttpCorsOptions, HttpEvent, HttpWildcardRouteHandler } from "net.http.server";
 import { get_metric_registry } from "core.statsmanager";
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
@@ -26,6 +26,7 @@ import { NS } from "./protocol";
 import { rateLimiter } from "./ratelimit";
 import { answerRegistration } from "./registeriq";
 import { sendLater } from "./httpanswer";
+import { corsFor, corsSettings } from "./cors";
 import { cancelMessage, RelayContext, relayPush, relayPushPromised } from "./relay";
 import { endpointRegistry } from "./registry";
 import { isOffline, sessionHostOf, watchSessions } from "./sessions";
@@ -45,7 +46,9 @@ module.depends("http");
 module.depends("disco");
 module.add_feature(NS);
 
-const log: Logger = (level, message, ...args) => module.log(level, message, ...args);
+// module:log's own logger, not a wrapper around module:log: the push path logs
+// at debug level, which costs nothing but these calls when debug is off.
+const log: Logger = module._log;
 
 const metrics = declareMetrics(module, () => get_metric_registry() !== undefined);
 
@@ -229,49 +232,84 @@ const relay: RelayContext = {
 
 const DISCOVERY = '{"unifiedpush":{"version":1}}';
 
+const PUSH_CORS: HttpCorsOptions = {
+  enabled: true,
+  headers: {
+    "Content-Encoding": true,
+    TTL: true,
+    Urgency: true,
+    Topic: true,
+    "Content-Type": true,
+    Authorization: true,
+  },
+};
+/**
+ * CORS on the endpoints is ours, not mod_http's (src/cors.ts says why), except on
+ * Prosody 0.12: its mod_http cannot remove an app whose CORS is off (it unhooks a
+ * handler it never added, and the module would fail to unload or reload), so
+ * there mod_http answers CORS, as it always did.
+ */
+const ownCors = string.sub(prosody.version, 1, 2) !== "0.";
+const cors = ownCors
+  ? corsFor(
+      corsSettings(module, "push"),
+      ["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"],
+      PUSH_CORS,
+    )
+  : undefined;
+
+/** Lets a browser (a request with an Origin) read the answer, as CORS allows. */
+function fromBrowser(this: void, event: HttpEvent): void {
+  const origin = event.request.headers.origin;
+  if (origin !== undefined) cors?.allow(origin, event.response.headers);
+}
+
 function methodNotAllowed(this: void, event: HttpEvent) {
+  fromBrowser(event);
   event.response.headers.allow = "GET, POST, DELETE, OPTIONS";
   return errors.new("method-not-allowed");
 }
 
+const pushRoutes: Record<`${string}/*`, HttpWildcardRouteHandler> = {
+  "GET /*": (event) => {
+    fromBrowser(event);
+    event.response.headers.content_type = "application/json";
+    return DISCOVERY;
+  },
+  "POST /*": (event, path) => {
+    fromBrowser(event);
+    return relayPush(
+      relay,
+      tokenOf(path, event.request.url.query, urldecode),
+      event.request,
+      event.response,
+      sendLater,
+    );
+  },
+  "DELETE /*": (event, path) => {
+    fromBrowser(event);
+    if (string.sub(path, 1, MESSAGE_PREFIX.length) !== MESSAGE_PREFIX) {
+      return methodNotAllowed(event);
+    }
+    const reference = string.sub(path, MESSAGE_PREFIX.length + 1);
+    return cancelMessage(relay, tokenOf(reference, event.request.url.query, urldecode));
+  },
+  "PUT /*": methodNotAllowed,
+  "PATCH /*": methodNotAllowed,
+};
+if (ownCors) {
+  // A preflight: what a browser may send.
+  pushRoutes["OPTIONS /*"] = (event) => {
+    if (cors === undefined) return methodNotAllowed(event);
+    cors.allow(event.request.headers.origin, event.response.headers);
+    return "";
+  };
+}
 module.provides("http", {
   name: "push",
   default_path: "/push",
-  // Browser-based app servers POST Web Push requests cross-origin.
-  cors: {
-    enabled: true,
-    headers: {
-      "Content-Encoding": true,
-      TTL: true,
-      Urgency: true,
-      Topic: true,
-      "Content-Type": true,
-      Authorization: true,
-    },
-  },
-  route: {
-    "GET /*": (event: HttpEvent) => {
-      event.response.headers.content_type = "application/json";
-      return DISCOVERY;
-    },
-    "POST /*": (event: HttpEvent, path: string) =>
-      relayPush(
-        relay,
-        tokenOf(path, event.request.url.query, urldecode),
-        event.request,
-        event.response,
-        sendLater,
-      ),
-    "DELETE /*": (event: HttpEvent, path: string) => {
-      if (string.sub(path, 1, MESSAGE_PREFIX.length) !== MESSAGE_PREFIX) {
-        return methodNotAllowed(event);
-      }
-      const reference = string.sub(path, MESSAGE_PREFIX.length + 1);
-      return cancelMessage(relay, tokenOf(reference, event.request.url.query, urldecode));
-    },
-    "PUT /*": methodNotAllowed,
-    "PATCH /*": methodNotAllowed,
-  },
+  cors: ownCors ? { enabled: false } : PUSH_CORS,
+  route: pushRoutes,
 });
 
 // The Matrix push gateway on the same HTTP host as the endpoints, where Matrix

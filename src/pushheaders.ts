@@ -4,17 +4,6 @@ import { HttpRequestHeaders } from "net.http.server";
 
 export type Urgency = "very-low" | "low" | "normal" | "high";
 
-export interface PushOptions {
-  /**
-   * Seconds the app server wants the message kept if it cannot be delivered now;
-   * undefined when it did not say (many UnifiedPush senders do not).
-   */
-  readonly ttl: number | undefined;
-  readonly urgency: Urgency;
-  /** Replaces an earlier undelivered message with the same topic. */
-  readonly topic: string | undefined;
-}
-
 const URGENCIES: Record<string, Urgency | undefined> = {
   "very-low": "very-low",
   low: "low",
@@ -26,40 +15,40 @@ const URGENCIES: Record<string, Urgency | undefined> = {
 const MAX_TTL = 31536000;
 const MAX_TOPIC_LENGTH = 32;
 
-const DEFAULTS: PushOptions = { ttl: undefined, urgency: "normal", topic: undefined };
-
-/** The push options of a request, or undefined and the reason it is malformed. */
+/**
+ * The push options of a request: no problem, then the TTL (seconds the app server
+ * wants the message kept if it cannot be delivered now; undefined when it did not
+ * say, as many UnifiedPush senders do not), the urgency and the topic (replaces an
+ * earlier undelivered message with the same topic). Or the reason the request is
+ * malformed. Values, not a table: this runs on every push.
+ */
 export function parsePushHeaders(
   headers: HttpRequestHeaders,
 ): LuaMultiReturn<
-  [options: PushOptions, problem: undefined] | [options: undefined, problem: string]
+  | [problem: undefined, ttl: number | undefined, urgency: Urgency, topic: string | undefined]
+  | [problem: string]
 > {
   const ttlText = headers.ttl;
   const urgencyText = headers.urgency;
   const topic = headers.topic;
-  // The common case: a Web Push library sends TTL only.
-  if (urgencyText === undefined && topic === undefined && ttlText === undefined) {
-    return $multi(DEFAULTS, undefined);
-  }
   let ttl: number | undefined;
   if (ttlText !== undefined) {
     if (string.find(ttlText, "^%d+$")[0] === undefined) {
-      return $multi(undefined, "TTL must be a whole number of seconds");
+      return $multi("TTL must be a whole number of seconds");
     }
     ttl = math.min(tonumber(ttlText) as number, MAX_TTL);
   }
   let urgency: Urgency = "normal";
   if (urgencyText !== undefined) {
     const known = URGENCIES[string.lower(urgencyText)];
-    if (known === undefined)
-      return $multi(undefined, "Urgency must be very-low, low, normal or high");
+    if (known === undefined) return $multi("Urgency must be very-low, low, normal or high");
     urgency = known;
   }
   if (
     topic !== undefined &&
     (topic.length > MAX_TOPIC_LENGTH || string.find(topic, "^[%w_-]+$")[0] === undefined)
   ) {
-    return $multi(undefined, "Topic must be 1 to 32 characters of the base64url alphabet");
+    return $multi("Topic must be 1 to 32 characters of the base64url alphabet");
   }
-  return $multi({ ttl, urgency, topic }, undefined);
+  return $multi(undefined, ttl, urgency, topic);
 }

@@ -13,7 +13,7 @@ import { Mailbox } from "./mailbox";
 import { Counts, PushOutcome as PushOutcomeName, Timing } from "./metrics";
 import { PendingPushes, Settlement } from "./pending";
 import { MAX_BODY_BYTES, pushIq } from "./protocol";
-import { parsePushHeaders, PushOptions } from "./pushheaders";
+import { parsePushHeaders } from "./pushheaders";
 import { RateLimiter } from "./ratelimit";
 import { Registry, Target } from "./registry";
 
@@ -128,8 +128,8 @@ export function relayPush<R extends PushResponse>(
     pushes.bad_request.add(1);
     return errors.new("body-too-large");
   }
-  const [options, problem] = parsePushHeaders(request.headers);
-  if (options === undefined) {
+  const [problem, ttl, , topic] = parsePushHeaders(request.headers);
+  if (problem !== undefined) {
     pushes.bad_request.add(1);
     response.status_code = 400;
     response.headers.content_type = "text/plain; charset=utf-8";
@@ -144,7 +144,7 @@ export function relayPush<R extends PushResponse>(
   }
   const to = registration.sub;
   if (context.isOffline(to)) {
-    return keepForLater(context, token, registration, body, options, response);
+    return keepForLater(context, token, registration, body, ttl, topic, response);
   }
   if (context.pending.countFor(registration.user) >= context.maxInFlight) {
     context.log(
@@ -233,11 +233,12 @@ function keepForLater(
   token: string,
   registration: Target,
   body: string,
-  options: PushOptions,
+  asked: number | undefined,
+  topic: string | undefined,
   response: PushResponse,
 ): PushOutcome {
   const to = registration.sub;
-  const ttl = math.min(options.ttl ?? context.messageTtl, context.messageTtl);
+  const ttl = math.min(asked ?? context.messageTtl, context.messageTtl);
   if (ttl <= 0 || registration.indexed === undefined) {
     context.log("debug", "Push for <%s> not relayed: distributor offline", to);
     context.pushes.unavailable.add(1);
@@ -251,7 +252,7 @@ function keepForLater(
     registration.instance,
     body,
     ttl,
-    options.topic,
+    topic,
   );
   if (id === undefined) {
     if (refusal === "full") {

@@ -315,6 +315,11 @@ declare namespace Prosody {
     get_directory(this: Module): string | undefined;
     set_global(this: Module): void;
     log(this: Module, level: LogLevel, message: string, ...args: unknown[]): void;
+    /**
+     * The logger `log` calls (util.logger's, for this module on this host; 0.12
+     * and 13 alike): the same arguments without the module, one call less.
+     */
+    readonly _log: (this: void, level: LogLevel, message: string, ...args: unknown[]) => void;
     set_status(
       this: Module,
       status_type: "error" | "warn" | "info" | "core",
