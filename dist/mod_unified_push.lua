@@ -477,6 +477,34 @@ function ____exports.corsSettings(module, app)
         override = overrides and overrides[app]
     }
 end
+--- A do-nothing event handler, for mod_http to unhook (below).
+local function nothing()
+end
+--- Prosody 0.12's mod_http removes an app (when the module unloads or reloads) by
+-- unhooking its CORS and preflight handlers even when it never added them, as
+-- with CORS off, and fails on the missing ones (13 checks first): the module
+-- could not be unloaded or reloaded. Giving each route a do-nothing handler of
+-- both kinds to unhook lets mod_http remove the app cleanly. Call it right after
+-- module:provides("http", app).
+function ____exports.letModHttpRemoveApp(host, app)
+    local session = prosody.hosts[host]
+    local ____opt_11 = session and session.modules
+    local ____opt_9 = ____opt_11 and ____opt_11.http
+    local apps = ____opt_9 and ____opt_9.apps
+    local routes = apps and apps[app]
+    if routes == nil then
+        return
+    end
+    for event in pairs(routes) do
+        local route = routes[event]
+        if route.cors == nil then
+            route.cors = nothing
+        end
+        if route.options == nil then
+            route.options = nothing
+        end
+    end
+end
 return ____exports
  end,
 ["src.endpoint"] = function(...)
@@ -3033,6 +3061,7 @@ local sendLater = ____httpanswer.sendLater
 local ____cors = require("src.cors")
 local corsFor = ____cors.corsFor
 local corsSettings = ____cors.corsSettings
+local letModHttpRemoveApp = ____cors.letModHttpRemoveApp
 local ____relay = require("src.relay")
 local cancelMessage = ____relay.cancelMessage
 local relayPush = ____relay.relayPush
@@ -3268,29 +3297,18 @@ local PUSH_CORS = {enabled = true, headers = {
     ["Content-Type"] = true,
     Authorization = true
 }}
---- CORS on the endpoints is ours, not mod_http's (src/cors.ts says why), except on
--- Prosody 0.12: its mod_http cannot remove an app whose CORS is off (it unhooks a
--- handler it never added, and the module would fail to unload or reload), so
--- there mod_http answers CORS, as it always did.
-local ownCors = string.sub(prosody.version, 1, 2) ~= "0."
-local ____ownCors_0
-if ownCors then
-    ____ownCors_0 = corsFor(
-        corsSettings(module, "push"),
-        {
-            "GET",
-            "POST",
-            "DELETE",
-            "PUT",
-            "PATCH",
-            "OPTIONS"
-        },
-        PUSH_CORS
-    )
-else
-    ____ownCors_0 = nil
-end
-local cors = ____ownCors_0
+local cors = corsFor(
+    corsSettings(module, "push"),
+    {
+        "GET",
+        "POST",
+        "DELETE",
+        "PUT",
+        "PATCH",
+        "OPTIONS"
+    },
+    PUSH_CORS
+)
 --- Lets a browser (a request with an Origin) read the answer, as CORS allows.
 local function fromBrowser(event)
     local origin = event.request.headers.origin
@@ -3332,19 +3350,18 @@ local pushRoutes = {
             tokenOf(reference, event.request.url.query, urldecode)
         )
     end,
-    ["PUT /*"] = methodNotAllowed,
-    ["PATCH /*"] = methodNotAllowed
-}
-if ownCors then
-    pushRoutes["OPTIONS /*"] = function(event)
+    ["OPTIONS /*"] = function(event)
         if cors == nil then
             return methodNotAllowed(event)
         end
         cors.allow(event.request.headers.origin, event.response.headers)
         return ""
-    end
-end
-module:provides("http", {name = "push", default_path = "/push", cors = ownCors and ({enabled = false}) or PUSH_CORS, route = pushRoutes})
+    end,
+    ["PUT /*"] = methodNotAllowed,
+    ["PATCH /*"] = methodNotAllowed
+}
+module:provides("http", {name = "push", default_path = "/push", cors = {enabled = false}, route = pushRoutes})
+letModHttpRemoveApp(module.host, "push")
 if config.matrixGateway then
     local gateway = {
         endpointPrefix = function() return base() .. "/" end,

@@ -5,8 +5,7 @@
 // on the push path that was the largest cost beyond the relay floor
 // (bench/README.md, "Where ours differs from the floor"). Here the answers are
 // made once at load, and only requests with an Origin (browsers send one) or a
-// preflight get them. On Prosody 0.12 mod_http keeps doing it (mod_unified_push.ts
-// says why).
+// preflight get them.
 import { HttpCorsOptions, HttpResponseHeaders } from "net.http.server";
 
 /** mod_http's default for access_control_max_age: two hours. */
@@ -124,4 +123,35 @@ export function corsSettings(module: Prosody.Module, app: string): CorsSettings 
         : module.get_option_period("access_control_max_age", DEFAULT_MAX_AGE)) ?? DEFAULT_MAX_AGE,
     override: overrides?.[app],
   };
+}
+
+/** A do-nothing event handler, for mod_http to unhook (below). */
+function nothing(this: void): void {}
+
+/** What Prosody 0.12's mod_http keeps per route of an app, in its host environment's `apps`. */
+interface ModHttpRoute {
+  cors?: unknown;
+  options?: unknown;
+}
+
+/**
+ * Prosody 0.12's mod_http removes an app (when the module unloads or reloads) by
+ * unhooking its CORS and preflight handlers even when it never added them, as
+ * with CORS off, and fails on the missing ones (13 checks first): the module
+ * could not be unloaded or reloaded. Giving each route a do-nothing handler of
+ * both kinds to unhook lets mod_http remove the app cleanly. Call it right after
+ * module:provides("http", app).
+ */
+export function letModHttpRemoveApp(host: string, app: string): void {
+  const session = prosody.hosts[host] as unknown as
+    { readonly modules?: { readonly http?: { readonly apps?: unknown } } } | undefined;
+  const apps = session?.modules?.http?.apps as
+    { readonly [app: string]: { readonly [event: string]: ModHttpRoute } | undefined } | undefined;
+  const routes = apps?.[app];
+  if (routes === undefined) return;
+  for (const event in routes) {
+    const route = routes[event];
+    route.cors ??= nothing;
+    route.options ??= nothing;
+  }
 }

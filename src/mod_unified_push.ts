@@ -1,7 +1,7 @@
 // mod_unified_push: a UnifiedPush provider for Prosody. This file only wires the
 // pieces together: options, dependencies, metrics, stores, hooks, HTTP routes and
 // admin shell commands.
-import { HttpCorsOptions, HttpEvent, HttpWildcardRouteHandler } from "net.http.server";
+import { HttpCorsOptions, HttpEvent, HttpRoutes } from "net.http.server";
 import { get_metric_registry } from "core.statsmanager";
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
@@ -26,7 +26,7 @@ import { NS } from "./protocol";
 import { rateLimiter } from "./ratelimit";
 import { answerRegistration } from "./registeriq";
 import { sendLater } from "./httpanswer";
-import { corsFor, corsSettings } from "./cors";
+import { corsFor, corsSettings, letModHttpRemoveApp } from "./cors";
 import { cancelMessage, RelayContext, relayPush, relayPushPromised } from "./relay";
 import { endpointRegistry } from "./registry";
 import { isOffline, sessionHostOf, watchSessions } from "./sessions";
@@ -243,20 +243,12 @@ const PUSH_CORS: HttpCorsOptions = {
     Authorization: true,
   },
 };
-/**
- * CORS on the endpoints is ours, not mod_http's (src/cors.ts says why), except on
- * Prosody 0.12: its mod_http cannot remove an app whose CORS is off (it unhooks a
- * handler it never added, and the module would fail to unload or reload), so
- * there mod_http answers CORS, as it always did.
- */
-const ownCors = string.sub(prosody.version, 1, 2) !== "0.";
-const cors = ownCors
-  ? corsFor(
-      corsSettings(module, "push"),
-      ["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"],
-      PUSH_CORS,
-    )
-  : undefined;
+// CORS on the endpoints is ours, not mod_http's (src/cors.ts says why).
+const cors = corsFor(
+  corsSettings(module, "push"),
+  ["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"],
+  PUSH_CORS,
+);
 
 /** Lets a browser (a request with an Origin) read the answer, as CORS allows. */
 function fromBrowser(this: void, event: HttpEvent): void {
@@ -270,7 +262,7 @@ function methodNotAllowed(this: void, event: HttpEvent) {
   return errors.new("method-not-allowed");
 }
 
-const pushRoutes: Record<`${string}/*`, HttpWildcardRouteHandler> = {
+const pushRoutes: HttpRoutes = {
   "GET /*": (event) => {
     fromBrowser(event);
     event.response.headers.content_type = "application/json";
@@ -294,23 +286,22 @@ const pushRoutes: Record<`${string}/*`, HttpWildcardRouteHandler> = {
     const reference = string.sub(path, MESSAGE_PREFIX.length + 1);
     return cancelMessage(relay, tokenOf(reference, event.request.url.query, urldecode));
   },
-  "PUT /*": methodNotAllowed,
-  "PATCH /*": methodNotAllowed,
-};
-if (ownCors) {
   // A preflight: what a browser may send.
-  pushRoutes["OPTIONS /*"] = (event) => {
+  "OPTIONS /*": (event) => {
     if (cors === undefined) return methodNotAllowed(event);
     cors.allow(event.request.headers.origin, event.response.headers);
     return "";
-  };
-}
+  },
+  "PUT /*": methodNotAllowed,
+  "PATCH /*": methodNotAllowed,
+};
 module.provides("http", {
   name: "push",
   default_path: "/push",
-  cors: ownCors ? { enabled: false } : PUSH_CORS,
+  cors: { enabled: false },
   route: pushRoutes,
 });
+letModHttpRemoveApp(module.host, "push");
 
 // The Matrix push gateway on the same HTTP host as the endpoints, where Matrix
 // apps look for it (README "Matrix push gateway").
