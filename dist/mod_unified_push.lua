@@ -186,6 +186,7 @@ local datetime = ____util_2Edatetime.datetime
 local ____util_2Estanza = require("util.stanza")
 local iq = ____util_2Estanza.iq
 local reply = ____util_2Estanza.reply
+local stanza = ____util_2Estanza.stanza
 ____exports.NS = "http://gultsch.de/xmpp/drafts/unified-push"
 --- Largest push message accepted, bytes (docs/design.md, "HTTP semantics").
 ____exports.MAX_BODY_BYTES = 4096
@@ -228,6 +229,14 @@ function ____exports.pushIq(from, to, id, application, instance, body)
         base64.encode(body),
         {xmlns = ____exports.NS, application = application, instance = instance}
     )
+end
+--- A `<push/>` element on its own, as a kept message stores it.
+function ____exports.pushElement(application, instance, body)
+    return stanza("push", {xmlns = ____exports.NS, application = application, instance = instance}):text(base64.encode(body))
+end
+--- The push IQ around a `<push/>` element made earlier (a kept message).
+function ____exports.pushIqWith(from, to, id, push)
+    return iq({type = "set", from = from, to = to, id = id}):add_child(push)
 end
 return ____exports
  end,
@@ -311,6 +320,13 @@ function ____exports.readConfig(read, context)
             1,
             300
         ),
+        answerWindow = integerOption(
+            read,
+            "unified_push_answer_window",
+            2,
+            1,
+            5
+        ),
         rateLimit = integerOption(
             read,
             "unified_push_rate_limit",
@@ -359,6 +375,13 @@ function ____exports.readConfig(read, context)
             1048576,
             MAX_BODY_BYTES,
             1073741824
+        ),
+        maxStoredPerEndpoint = integerOption(
+            read,
+            "unified_push_max_stored_per_endpoint",
+            250,
+            1,
+            1000000
         ),
         matrixGateway = booleanOption(read, "unified_push_matrix_gateway", true)
     }
@@ -775,13 +798,19 @@ local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] 
 local DELIVERED = {answer = "delivered", reason = "result", answered = true}
 local TIMED_OUT = {answer = "unavailable", reason = "timeout", answered = false}
 local WENT_OFFLINE = {answer = "unavailable", reason = "offline", answered = false}
+local LATE = {answer = "late", reason = "window", answered = false}
 function ____exports.pendingPushes(context)
     local byId = {}
     local perUser = {}
+    local stalled = {}
     local queue = {}
     local front = 1
     local back = 0
     local sweeper
+    local windows = {}
+    local windowFront = 1
+    local windowBack = 0
+    local windowSweeper
     --- Dequeues pushes at the front that have already settled.
     local function skipSettled()
         while front <= back and byId[queue[front]] == nil do
@@ -804,8 +833,12 @@ function ____exports.pendingPushes(context)
         skipSettled()
         waiting.settle(
             settlement,
-            context.clock() - (waiting.deadline - context.timeout)
+            context.clock() - waiting.sent
         )
+    end
+    local function enqueue(id)
+        back = back + 1
+        queue[back] = id
     end
     --- Times out what is overdue; returns the seconds until the next deadline, if any.
     local function sweep()
@@ -813,32 +846,76 @@ function ____exports.pendingPushes(context)
         skipSettled()
         while front <= back do
             local id = queue[front]
-            local deadline = byId[id].deadline
-            if deadline > now then
-                return deadline - now
+            local waiting = byId[id]
+            if waiting.deadline > now then
+                return waiting.deadline - now
             end
-            finish(id, TIMED_OUT)
+            if waiting.held and context.hasSession(waiting.to) then
+                queue[front] = nil
+                front = front + 1
+                waiting.deadline = now + context.timeout
+                enqueue(id)
+            else
+                finish(id, TIMED_OUT)
+            end
         end
         sweeper = nil
         return nil
     end
+    --- Settles "late" the pushes whose window has closed unanswered.
+    local function sweepWindows()
+        local now = context.clock()
+        while windowFront <= windowBack do
+            local waiting = byId[windows[windowFront]]
+            if waiting ~= nil and waiting.windowed then
+                local closes = waiting.sent + context.window
+                if closes > now then
+                    return closes - now
+                end
+                waiting.windowed = false
+                waiting.held = true
+                stalled[waiting.to] = true
+                waiting.settle(LATE, now - waiting.sent)
+            end
+            windows[windowFront] = nil
+            windowFront = windowFront + 1
+        end
+        windowSweeper = nil
+        return nil
+    end
     return {
-        send = function(iq, user, settle)
+        send = function(iq, user, settle, windowed)
+            if windowed == nil then
+                windowed = false
+            end
             local id = iq.attr.id
             local to = iq.attr.to
+            local sent = context.clock()
             byId[id] = {
                 to = to,
                 user = user,
                 settle = settle,
-                deadline = context.clock() + context.timeout
+                sent = sent,
+                deadline = sent + context.timeout,
+                windowed = windowed,
+                held = false
             }
-            back = back + 1
-            queue[back] = id
+            enqueue(id)
             perUser[user] = (perUser[user] or 0) + 1
             if sweeper == nil then
                 sweeper = context.addTimer(context.timeout, sweep)
             end
+            if windowed then
+                windowBack = windowBack + 1
+                windows[windowBack] = id
+                if windowSweeper == nil then
+                    windowSweeper = context.addTimer(context.window, sweepWindows)
+                end
+            end
             context.send(iq)
+        end,
+        stalled = function(fullJid)
+            return stalled[fullJid] ~= nil
         end,
         answer = function(reply)
             local id = reply.attr.id
@@ -857,9 +934,17 @@ function ____exports.pendingPushes(context)
                 local answer = GONE_CONDITIONS[reason] == true and "gone" or "unavailable"
                 finish(id, {answer = answer, reason = reason, answered = true})
             end
+            local to = waiting.to
+            if stalled[to] ~= nil then
+                stalled[to] = nil
+                if reply.attr.type == "result" then
+                    context.recovered(to)
+                end
+            end
             return true
         end,
         dropTarget = function(fullJid)
+            stalled[fullJid] = nil
             if perUser[bare(fullJid) or fullJid] == nil then
                 return
             end
@@ -877,6 +962,10 @@ function ____exports.pendingPushes(context)
                 sweeper:stop()
             end
             sweeper = nil
+            if windowSweeper ~= nil then
+                windowSweeper:stop()
+            end
+            windowSweeper = nil
         end,
         countFor = function(user)
             return perUser[user] or 0
@@ -1114,33 +1203,540 @@ return ____exports
  end,
 ["src.mailbox"] = function(...)
 local ____exports = {}
-local ____util_2Eencodings = require("util.encodings")
-local base64 = ____util_2Eencodings.base64
+local isEmpty, removedAny, noteRemoval, itemsOf, setCount, heal, removeEach, removeDone, finishFlush, sendMore, flushEndpoint, drop, FLUSH_WINDOW
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
 local ____util_2Estanza = require("util.stanza")
-local iq = ____util_2Estanza.iq
 local stanza = ____util_2Estanza.stanza
 local ____protocol = require("src.protocol")
-local NS = ____protocol.NS
---- The element a message is archived as; its one child is the `<push/>` to send.
-local KEPT = "kept"
-local KEPT_NS = "urn:x-mod-unified-push:kept"
---- Messages sent at once when a distributor comes back; the rest follow as it answers.
-local FLUSH_WINDOW = 8
-local function isEmpty(record)
+local pushElement = ____protocol.pushElement
+local pushIqWith = ____protocol.pushIqWith
+function isEmpty(record)
     local first = next(record)
     return first == nil
 end
+function removedAny(result)
+    return result == true or type(result) == "number" and result > 0
+end
+function noteRemoval(state, key)
+    state.removals[key] = (state.removals[key] or 0) + 1
+end
+function itemsOf(state, key, topic)
+    local ____self_2 = state.context.messages
+    local ____self_2_find_3 = ____self_2.find
+    local ____key_1 = key
+    local ____temp_0
+    if topic == nil then
+        ____temp_0 = nil
+    else
+        ____temp_0 = {with = topic}
+    end
+    local found, err = ____self_2_find_3(____self_2, ____key_1, ____temp_0)
+    if found == nil or found == false then
+        return nil, tostring(err)
+    end
+    local items = {}
+    for id, message, ____, withTopic in found do
+        local ____id_5 = id
+        local ____message_6 = message
+        local ____temp_7 = tonumber(message.attr.bytes) or 0
+        local ____temp_8 = tonumber(message.attr.expires) or 0
+        local ____temp_4
+        if withTopic == "" then
+            ____temp_4 = nil
+        else
+            ____temp_4 = withTopic
+        end
+        items[#items + 1] = {
+            id = ____id_5,
+            message = ____message_6,
+            bytes = ____temp_7,
+            expires = ____temp_8,
+            topic = ____temp_4
+        }
+    end
+    return items, nil
+end
+function setCount(state, user, key, change)
+    local ____state_context_9 = state.context
+    local kept = ____state_context_9.kept
+    local record, err = kept:get(user)
+    if err ~= nil then
+        return false
+    end
+    local counts = record or ({})
+    local current = counts[key] or ({n = 0, b = 0})
+    local n = change.exact and change.n or current.n + change.n
+    local b = change.exact and change.b or current.b + change.b
+    if n <= 0 then
+        n = 0
+        b = 0
+    end
+    if n > 0 then
+        state.known[key] = true
+    end
+    if n == current.n and b == current.b then
+        return true
+    end
+    if n > 0 then
+        counts[key] = {
+            n = n,
+            b = math.max(0, b)
+        }
+    else
+        counts[key] = nil
+    end
+    local ____kept_12 = kept
+    local ____kept_set_13 = kept.set
+    local ____user_11 = user
+    local ____isEmpty_result_10
+    if isEmpty(counts) then
+        ____isEmpty_result_10 = nil
+    else
+        ____isEmpty_result_10 = counts
+    end
+    local ok = ____kept_set_13(____kept_12, ____user_11, ____isEmpty_result_10)
+    if ok ~= true then
+        return false
+    end
+    state.totalMessages = state.totalMessages + (n - current.n)
+    state.totalBytes = state.totalBytes + (math.max(0, b) - current.b)
+    if n == 0 then
+        state.known[key] = nil
+    end
+    return true
+end
+function heal(state, user, key, items)
+    local bytes = 0
+    for ____, item in ipairs(items) do
+        bytes = bytes + item.bytes
+    end
+    local record = state.context.kept:get(user)
+    local ____temp_14
+    if record == nil or record == false then
+        ____temp_14 = nil
+    else
+        ____temp_14 = record[key]
+    end
+    local current = ____temp_14
+    if current ~= nil and current.n == #items and current.b == bytes then
+        return
+    end
+    if current ~= nil or #items > 0 then
+        state.context.log("debug", "Kept push messages of an endpoint counted %d, stored %d: corrected", current and current.n or 0, #items)
+    end
+    setCount(state, user, key, {n = #items, b = bytes, exact = true})
+end
+function removeEach(state, key, items)
+    local gone = 0
+    local bytes = 0
+    for ____, item in ipairs(items) do
+        local result = state.context.messages:delete(key, {key = item.id})
+        if removedAny(result) then
+            gone = gone + 1
+            bytes = bytes + item.bytes
+            state.held[key .. item.id] = nil
+        end
+    end
+    if gone > 0 then
+        noteRemoval(state, key)
+    end
+    return gone, bytes
+end
+function removeDone(state, flush)
+    local ____flush_18 = flush
+    local items = ____flush_18.items
+    local done = ____flush_18.done
+    local key = ____flush_18.key
+    local ____state_context_19 = state.context
+    local removed = ____state_context_19.removed
+    local prefix = 0
+    while prefix < #items and done[prefix] ~= nil do
+        prefix = prefix + 1
+    end
+    local from = 0
+    if prefix > 0 and (state.removals[key] or 0) == flush.removalsBefore then
+        local appended = (state.appended[key] or 0) - flush.appendedBefore
+        local result = state.context.messages:delete(key, {truncate = #items - prefix + appended})
+        if result == prefix then
+            noteRemoval(state, key)
+            do
+                local i = 0
+                while i < prefix do
+                    state.held[key .. items[i + 1].id] = nil;
+                    (done[i] == true and removed.expired or removed.delivered):add(1)
+                    i = i + 1
+                end
+            end
+            from = prefix
+        elseif removedAny(result) then
+            noteRemoval(state, key)
+        end
+    end
+    do
+        local i = from
+        while i < #items do
+            local expired = done[i]
+            if expired ~= nil then
+                local gone = removeEach(state, key, {items[i + 1]});
+                (expired and removed.expired or removed.delivered):add(gone)
+            end
+            i = i + 1
+        end
+    end
+end
+function finishFlush(state, flush)
+    local ____state_20 = state
+    local context = ____state_20.context
+    local ____flush_21 = flush
+    local user = ____flush_21.user
+    local key = ____flush_21.key
+    local target = ____flush_21.target
+    if state.flushing[key] == target then
+        state.flushing[key] = nil
+    end
+    removeDone(state, flush)
+    if flush.appGone then
+        context.revoke(user, key, flush.entry)
+        return
+    end
+    local left = itemsOf(state, key)
+    if left ~= nil then
+        heal(state, user, key, left)
+    end
+    context.log("debug", "Sent kept push messages to <%s>, %d left", target, left == nil and -1 or #left)
+    local arrived = (state.appended[key] or 0) > flush.appendedBefore
+    if arrived and not flush.stopped and left ~= nil and #left > 0 then
+        flushEndpoint(
+            state,
+            user,
+            key,
+            flush.entry,
+            target
+        )
+    end
+end
+function sendMore(state, flush)
+    local ____state_22 = state
+    local context = ____state_22.context
+    while not flush.stopped and flush.waiting < FLUSH_WINDOW and flush.next < #flush.due do
+        local index = flush.due[flush.next + 1]
+        flush.next = flush.next + 1
+        flush.waiting = flush.waiting + 1
+        local push = pushIqWith(
+            context.service,
+            flush.target,
+            context.newId(),
+            flush.items[index + 1].message.tags[1]
+        )
+        context.pending.send(
+            push,
+            flush.user,
+            function(settled)
+                flush.waiting = flush.waiting - 1
+                if settled.answer == "delivered" then
+                    flush.done[index] = false
+                else
+                    flush.stopped = true
+                    if settled.answer == "gone" then
+                        flush.appGone = true
+                    end
+                end
+                if flush.waiting == 0 and (flush.stopped or flush.next >= #flush.due) then
+                    finishFlush(state, flush)
+                else
+                    sendMore(state, flush)
+                end
+            end
+        )
+    end
+end
+function flushEndpoint(state, user, key, entry, target)
+    local ____state_23 = state
+    local context = ____state_23.context
+    local removalsBefore = state.removals[key] or 0
+    local appendedBefore = state.appended[key] or 0
+    local items, err = itemsOf(state, key)
+    if items == nil then
+        context.log("warn", "Could not read kept push messages: %s", err)
+        return
+    end
+    heal(state, user, key, items)
+    local now = context.now()
+    local due = {}
+    local done = {}
+    do
+        local i = 0
+        while i < #items do
+            local item = items[i + 1]
+            if item.expires < now then
+                done[i] = true
+            elseif state.held[key .. item.id] == nil then
+                due[#due + 1] = i
+            end
+            i = i + 1
+        end
+    end
+    state.flushing[key] = target
+    local flush = {
+        user = user,
+        key = key,
+        entry = entry,
+        target = target,
+        items = items,
+        due = due,
+        done = done,
+        removalsBefore = removalsBefore,
+        appendedBefore = appendedBefore,
+        next = 0,
+        waiting = 0,
+        stopped = false,
+        appGone = false
+    }
+    if #due == 0 then
+        finishFlush(state, flush)
+    else
+        sendMore(state, flush)
+    end
+end
+function drop(state, user, key)
+    local ____state_26 = state
+    local context = ____state_26.context
+    context.messages:delete(key)
+    noteRemoval(state, key)
+    local record, err = context.kept:get(user)
+    if err ~= nil or record == nil then
+        return
+    end
+    local current = record[key]
+    if current == nil then
+        return
+    end
+    if setCount(state, user, key, {n = 0, b = 0, exact = true}) then
+        context.removed.endpoint_gone:add(current.n)
+    end
+end
+--- The element a message is archived as; its one child is the `<push/>` to send.
+local KEPT = "kept"
+local KEPT_NS = "urn:x-mod-unified-push:kept"
+FLUSH_WINDOW = 8
+local function keep(state, user, key, application, instance, body, ttl, topic, held)
+    local ____state_17 = state
+    local context = ____state_17.context
+    local record, err = context.kept:get(user)
+    if err ~= nil then
+        return nil, "failed", tostring(err)
+    end
+    local messagesKept = 0
+    local bytesKept = 0
+    local endpointKept = 0
+    if record ~= nil then
+        for endpoint, counts in pairs(record) do
+            messagesKept = messagesKept + counts.n
+            bytesKept = bytesKept + counts.b
+            if endpoint == key then
+                endpointKept = counts.n
+            end
+        end
+    end
+    local replaced = {}
+    if topic ~= nil then
+        local items, findErr = itemsOf(state, key, topic)
+        if items == nil then
+            return nil, "failed", findErr
+        end
+        replaced = items
+        for ____, item in ipairs(items) do
+            messagesKept = messagesKept - 1
+            endpointKept = endpointKept - 1
+            bytesKept = bytesKept - item.bytes
+        end
+    end
+    if endpointKept + 1 > context.maxPerEndpoint then
+        return nil, "full", tostring(endpointKept) .. " messages kept for the endpoint"
+    end
+    if messagesKept + 1 > context.maxMessages then
+        return nil, "full", tostring(messagesKept) .. " messages kept"
+    end
+    if bytesKept + #body > context.maxBytes then
+        return nil, "full", tostring(bytesKept) .. " bytes kept"
+    end
+    local now = context.now()
+    local message = stanza(
+        KEPT,
+        {
+            xmlns = KEPT_NS,
+            user = user,
+            bytes = tostring(#body),
+            expires = tostring(now + ttl)
+        }
+    ):add_child(pushElement(application, instance, body))
+    local replacedCount, replacedBytes = removeEach(state, key, replaced)
+    context.removed.replaced:add(replacedCount)
+    local id, appendErr = context.messages:append(
+        key,
+        nil,
+        message,
+        now,
+        topic
+    )
+    if id == nil or id == false then
+        setCount(state, user, key, {n = -replacedCount, b = -replacedBytes, exact = false})
+        return nil, "failed", tostring(appendErr)
+    end
+    if not setCount(state, user, key, {n = 1 - replacedCount, b = #body - replacedBytes, exact = false}) then
+        context.messages:delete(key, {key = id})
+        noteRemoval(state, key)
+        return nil, "failed", "could not update the count of kept messages"
+    end
+    if held == true then
+        state.held[key .. id] = true
+    end
+    state.known[key] = true
+    state.appended[key] = (state.appended[key] or 0) + 1
+    return id, nil, nil
+end
+local function settleHeld(state, user, key, id, bytes, delivered)
+    if state.held[key .. id] == nil then
+        return
+    end
+    state.held[key .. id] = nil
+    if not delivered then
+        return
+    end
+    local result = state.context.messages:delete(key, {key = id})
+    if not removedAny(result) then
+        return
+    end
+    noteRemoval(state, key)
+    state.context.removed.delivered:add(1)
+    setCount(state, user, key, {n = -1, b = -bytes, exact = false})
+end
+local function flushFor(state, fullJid)
+    local ____state_24 = state
+    local context = ____state_24.context
+    local user = bare(fullJid) or fullJid
+    local record, err = context.kept:get(user)
+    if err ~= nil or record == nil then
+        return
+    end
+    for key in pairs(record) do
+        if state.flushing[key] ~= fullJid then
+            local entry, entryErr = context.entryOf(user, key)
+            if entryErr ~= nil then
+                context.log("warn", "Could not look up a push endpoint: %s", entryErr)
+            elseif entry == nil or entry.e < context.now() then
+                drop(state, user, key)
+            elseif entry.j == fullJid then
+                flushEndpoint(
+                    state,
+                    user,
+                    key,
+                    entry,
+                    fullJid
+                )
+            end
+        end
+    end
+end
+local function cancel(state, key, id)
+    local ____state_25 = state
+    local context = ____state_25.context
+    local found, err = context.messages:find(key, {key = id})
+    if found == nil or found == false then
+        return nil, tostring(err)
+    end
+    local message
+    for ____, value in found do
+        message = value
+    end
+    if message == nil then
+        return false, nil
+    end
+    local result, deleteErr = context.messages:delete(key, {key = id})
+    if result == nil or result == false then
+        return nil, tostring(deleteErr)
+    end
+    if not removedAny(result) then
+        return false, nil
+    end
+    noteRemoval(state, key)
+    state.held[key .. id] = nil
+    local user = message.attr.user
+    if user ~= nil then
+        setCount(
+            state,
+            user,
+            key,
+            {
+                n = -1,
+                b = -(tonumber(message.attr.bytes) or 0),
+                exact = false
+            }
+        )
+    end
+    local live = (tonumber(message.attr.expires) or 0) >= context.now();
+    (live and context.removed.cancelled or context.removed.expired):add(1)
+    return live, nil
+end
+--- Deletes an endpoint's expired messages and corrects its count; how many went.
+local function removeExpired(state, user, key, now)
+    local items = itemsOf(state, key)
+    if items == nil then
+        return 0
+    end
+    local expired = {}
+    local live = {}
+    for ____, item in ipairs(items) do
+        local ____temp_27 = item.expires < now and expired or live
+        ____temp_27[#____temp_27 + 1] = item
+    end
+    local gone = removeEach(state, key, expired)
+    state.context.removed.expired:add(gone)
+    heal(state, user, key, gone == #expired and live or items)
+    return gone
+end
+local function sweep(state)
+    local ____state_context_28 = state.context
+    local kept = ____state_context_28.kept
+    if kept.users == nil then
+        return nil
+    end
+    local users = {}
+    for user in kept:users() do
+        users[#users + 1] = user
+    end
+    local now = state.context.now()
+    local swept = 0
+    for ____, user in ipairs(users) do
+        local record, err = kept:get(user)
+        if err == nil and record ~= nil then
+            local keys = {}
+            for key in pairs(record) do
+                keys[#keys + 1] = key
+            end
+            for ____, key in ipairs(keys) do
+                if state.flushing[key] == nil then
+                    swept = swept + removeExpired(state, user, key, now)
+                end
+            end
+        end
+    end
+    return swept
+end
 function ____exports.mailbox(context)
-    local ____context_0 = context
-    local messages = ____context_0.messages
-    local kept = ____context_0.kept
-    local removed = ____context_0.removed
-    --- Endpoints being flushed now: a second trigger (presence after bind) waits for the first.
-    local flushing = {}
-    local totalMessages = 0
-    local totalBytes = 0
+    local ____context_29 = context
+    local kept = ____context_29.kept
+    local state = {
+        context = context,
+        flushing = {},
+        appended = {},
+        known = {},
+        held = {},
+        removals = {},
+        totalMessages = 0,
+        totalBytes = 0
+    }
     if kept.users ~= nil then
         local users = {}
         for user in kept:users() do
@@ -1149,359 +1745,39 @@ function ____exports.mailbox(context)
         for ____, user in ipairs(users) do
             local record = kept:get(user)
             if record ~= nil and record ~= false then
-                for ____, counts in pairs(record) do
-                    totalMessages = totalMessages + counts.n
-                    totalBytes = totalBytes + counts.b
+                for key, counts in pairs(record) do
+                    state.totalMessages = state.totalMessages + counts.n
+                    state.totalBytes = state.totalBytes + counts.b
+                    state.known[key] = true
                 end
             end
-        end
-    end
-    --- Every message an endpoint keeps, oldest first; or the store's error.
-    local function itemsOf(key, topic)
-        local ____messages_3 = messages
-        local ____messages_find_4 = messages.find
-        local ____key_2 = key
-        local ____temp_1
-        if topic == nil then
-            ____temp_1 = nil
-        else
-            ____temp_1 = {with = topic}
-        end
-        local found, err = ____messages_find_4(____messages_3, ____key_2, ____temp_1)
-        if found == nil or found == false then
-            return nil, tostring(err)
-        end
-        local items = {}
-        for id, message, ____, withTopic in found do
-            local ____id_6 = id
-            local ____message_7 = message
-            local ____temp_8 = tonumber(message.attr.bytes) or 0
-            local ____temp_9 = tonumber(message.attr.expires) or 0
-            local ____temp_5
-            if withTopic == "" then
-                ____temp_5 = nil
-            else
-                ____temp_5 = withTopic
-            end
-            items[#items + 1] = {
-                id = ____id_6,
-                message = ____message_7,
-                bytes = ____temp_8,
-                expires = ____temp_9,
-                topic = ____temp_5
-            }
-        end
-        return items, nil
-    end
-    --- Applies a change to what the user's endpoint `key` keeps; false when it could not be stored.
-    local function count(user, key, messageDelta, byteDelta)
-        local record, err = kept:get(user)
-        if err ~= nil then
-            return false
-        end
-        local counts = record or ({})
-        local current = counts[key] or ({n = 0, b = 0})
-        local n = current.n + messageDelta
-        local b = n > 0 and math.max(0, current.b + byteDelta) or 0
-        if n > 0 then
-            counts[key] = {n = n, b = b}
-        else
-            counts[key] = nil
-        end
-        local ____kept_12 = kept
-        local ____kept_set_13 = kept.set
-        local ____user_11 = user
-        local ____isEmpty_result_10
-        if isEmpty(counts) then
-            ____isEmpty_result_10 = nil
-        else
-            ____isEmpty_result_10 = counts
-        end
-        local ok = ____kept_set_13(____kept_12, ____user_11, ____isEmpty_result_10)
-        if ok ~= true then
-            return false
-        end
-        totalMessages = totalMessages + (math.max(0, n) - current.n)
-        totalBytes = totalBytes + (b - current.b)
-        return true
-    end
-    --- Forgets everything an endpoint keeps (it is gone).
-    local function drop(user, key)
-        messages:delete(key)
-        local record, err = kept:get(user)
-        if err ~= nil or record == nil then
-            return
-        end
-        local current = record[key]
-        if current == nil then
-            return
-        end
-        record[key] = nil
-        local ____kept_16 = kept
-        local ____kept_set_17 = kept.set
-        local ____user_15 = user
-        local ____isEmpty_result_14
-        if isEmpty(record) then
-            ____isEmpty_result_14 = nil
-        else
-            ____isEmpty_result_14 = record
-        end
-        local ok = ____kept_set_17(____kept_16, ____user_15, ____isEmpty_result_14)
-        if ok ~= true then
-            return
-        end
-        totalMessages = totalMessages - current.n
-        totalBytes = totalBytes - current.b
-        removed.endpoint_gone:add(current.n)
-    end
-    --- Deletes the given messages of an endpoint; how many messages and bytes went.
-    local function remove(key, items)
-        local gone = 0
-        local bytes = 0
-        for ____, item in ipairs(items) do
-            local ok = messages:delete(key, {key = item.id})
-            if ok ~= nil and ok ~= false then
-                gone = gone + 1
-                bytes = bytes + item.bytes
-            end
-        end
-        return gone, bytes
-    end
-    --- Deletes an endpoint's expired messages; how many.
-    local function removeExpired(user, key, now)
-        local items = itemsOf(key)
-        if items == nil then
-            return 0
-        end
-        local expired = {}
-        for ____, item in ipairs(items) do
-            if item.expires < now then
-                expired[#expired + 1] = item
-            end
-        end
-        local gone, bytes = remove(key, expired)
-        if gone > 0 then
-            count(user, key, -gone, -bytes)
-            removed.expired:add(gone)
-        end
-        return gone
-    end
-    --- Sends an endpoint's messages in order, a window at a time, then forgets what was delivered.
-    local function flushEndpoint(user, key, entry, target)
-        local items, err = itemsOf(key)
-        if items == nil then
-            context.log("warn", "Could not read kept push messages: %s", err)
-            return
-        end
-        local now = context.now()
-        local expired = {}
-        local due = {}
-        --- Delivered now.
-        local done = {}
-        for ____, item in ipairs(items) do
-            local ____temp_18 = item.expires < now and expired or due
-            ____temp_18[#____temp_18 + 1] = item
-        end
-        flushing[key] = true
-        local next = 0
-        local waiting = 0
-        local stopped = false
-        local appGone = false
-        local function finish()
-            flushing[key] = nil
-            local lapsed, lapsedBytes = remove(key, expired)
-            local delivered, deliveredBytes = remove(key, done)
-            removed.expired:add(lapsed)
-            removed.delivered:add(delivered)
-            local gone = lapsed + delivered
-            if gone > 0 and not count(user, key, -gone, -(lapsedBytes + deliveredBytes)) then
-                context.log("warn", "Could not update the count of kept push messages")
-            end
-            if appGone then
-                context.revoke(user, key, entry)
-                return
-            end
-            context.log(
-                "debug",
-                "Sent %d kept push messages to <%s>, %d left",
-                delivered,
-                target,
-                #due - next
-            )
-        end
-        local function sendMore()
-            while not stopped and waiting < FLUSH_WINDOW and next < #due do
-                local item = due[next + 1]
-                next = next + 1
-                waiting = waiting + 1
-                local push = iq({
-                    type = "set",
-                    from = context.service,
-                    to = target,
-                    id = context.newId()
-                }):add_child(item.message.tags[1])
-                context.pending.send(
-                    push,
-                    user,
-                    function(settled)
-                        waiting = waiting - 1
-                        if settled.answer == "delivered" then
-                            done[#done + 1] = item
-                        else
-                            stopped = true
-                            if settled.answer == "gone" then
-                                appGone = true
-                            end
-                        end
-                        if waiting == 0 and (stopped or next >= #due) then
-                            finish()
-                        else
-                            sendMore()
-                        end
-                    end
-                )
-            end
-        end
-        if #due == 0 then
-            finish()
-        else
-            sendMore()
         end
     end
     return {
-        keep = function(user, key, application, instance, body, ttl, topic)
-            local record, err = kept:get(user)
-            if err ~= nil then
-                return nil, "failed", tostring(err)
-            end
-            local messagesKept = 0
-            local bytesKept = 0
-            if record ~= nil then
-                for ____, counts in pairs(record) do
-                    messagesKept = messagesKept + counts.n
-                    bytesKept = bytesKept + counts.b
-                end
-            end
-            local replaced = {}
-            if topic ~= nil then
-                local items, findErr = itemsOf(key, topic)
-                if items == nil then
-                    return nil, "failed", findErr
-                end
-                replaced = items
-                for ____, item in ipairs(items) do
-                    messagesKept = messagesKept - 1
-                    bytesKept = bytesKept - item.bytes
-                end
-            end
-            if messagesKept + 1 > context.maxMessages then
-                return nil, "full", tostring(messagesKept) .. " messages kept"
-            end
-            if bytesKept + #body > context.maxBytes then
-                return nil, "full", tostring(bytesKept) .. " bytes kept"
-            end
-            local now = context.now()
-            local message = stanza(
-                KEPT,
-                {
-                    xmlns = KEPT_NS,
-                    user = user,
-                    bytes = tostring(#body),
-                    expires = tostring(now + ttl)
-                }
-            ):text_tag(
-                "push",
-                base64.encode(body),
-                {xmlns = NS, application = application, instance = instance}
-            ):up()
-            local replacedCount, replacedBytes = remove(key, replaced)
-            removed.replaced:add(replacedCount)
-            local id, appendErr = messages:append(
-                key,
-                nil,
-                message,
-                now,
-                topic
-            )
-            if id == nil or id == false then
-                count(user, key, -replacedCount, -replacedBytes)
-                return nil, "failed", tostring(appendErr)
-            end
-            if not count(user, key, 1 - replacedCount, #body - replacedBytes) then
-                messages:delete(key, {key = id})
-                return nil, "failed", "could not update the count of kept messages"
-            end
-            return id, nil, nil
-        end,
-        flush = function(fullJid)
-            local user = bare(fullJid) or fullJid
-            local record, err = kept:get(user)
-            if err ~= nil or record == nil then
-                return
-            end
-            for key in pairs(record) do
-                if flushing[key] == nil then
-                    local entry, entryErr = context.entryOf(user, key)
-                    if entryErr ~= nil then
-                        context.log("warn", "Could not look up a push endpoint: %s", entryErr)
-                    elseif entry == nil or entry.e < context.now() then
-                        drop(user, key)
-                    elseif entry.j == fullJid then
-                        flushEndpoint(user, key, entry, fullJid)
-                    end
-                end
-            end
-        end,
-        cancel = function(key, id)
-            local found, err = messages:find(key, {key = id})
-            if found == nil or found == false then
-                return nil, tostring(err)
-            end
-            local message
-            for ____, value in found do
-                message = value
-            end
-            if message == nil then
-                return false, nil
-            end
-            local ok, deleteErr = messages:delete(key, {key = id})
-            if ok == nil or ok == false then
-                return nil, tostring(deleteErr)
-            end
-            local user = message.attr.user
-            if user ~= nil then
-                count(
-                    user,
-                    key,
-                    -1,
-                    -(tonumber(message.attr.bytes) or 0)
-                )
-            end
-            local live = (tonumber(message.attr.expires) or 0) >= context.now();
-            (live and removed.cancelled or removed.expired):add(1)
-            return live, nil
-        end,
-        drop = drop,
-        sweep = function()
-            if kept.users == nil then
-                return nil
-            end
-            local users = {}
-            for user in kept:users() do
-                users[#users + 1] = user
-            end
-            local now = context.now()
-            local swept = 0
-            for ____, user in ipairs(users) do
-                local record, err = kept:get(user)
-                if err == nil and record ~= nil then
-                    for key in pairs(record) do
-                        swept = swept + removeExpired(user, key, now)
-                    end
-                end
-            end
-            return swept
-        end,
+        keep = function(user, key, application, instance, body, ttl, topic, held) return keep(
+            state,
+            user,
+            key,
+            application,
+            instance,
+            body,
+            ttl,
+            topic,
+            held
+        ) end,
+        settleHeld = function(user, key, id, bytes, delivered) return settleHeld(
+            state,
+            user,
+            key,
+            id,
+            bytes,
+            delivered
+        ) end,
+        hasKept = function(key) return state.known[key] ~= nil or state.flushing[key] ~= nil end,
+        flush = function(fullJid) return flushFor(state, fullJid) end,
+        cancel = function(key, id) return cancel(state, key, id) end,
+        drop = function(user, key) return drop(state, user, key) end,
+        sweep = function() return sweep(state) end,
         keptBy = function(user)
             local record, err = kept:get(user)
             if err ~= nil then
@@ -1509,9 +1785,7 @@ function ____exports.mailbox(context)
             end
             return record, nil
         end,
-        totals = function()
-            return totalMessages, totalBytes
-        end
+        totals = function() return state.totalMessages, state.totalBytes end
     }
 end
 return ____exports
@@ -1616,6 +1890,7 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
     --- Where a token's pushes go now: its index entry's JID and expiry, if it is bound to one.
     local function current(token, claims)
         local user = userOf(claims.sub)
+        local key = tokenKey(token)
         if claims.indexed == nil then
             local ____claims_0 = claims
             local sub = ____claims_0.sub
@@ -1625,15 +1900,13 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
             return {
                 sub = sub,
                 user = user,
+                key = key,
                 application = application,
                 instance = instance,
                 exp = exp
             }, nil
         end
-        local entry, err = index.entry(
-            user,
-            tokenKey(token)
-        )
+        local entry, err = index.entry(user, key)
         if err ~= nil then
             return nil, "failed", err
         end
@@ -1643,6 +1916,7 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
         return {
             sub = entry.j or claims.sub,
             user = user,
+            key = key,
             application = claims.application,
             instance = claims.instance,
             exp = entry.e,
@@ -1671,9 +1945,11 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
                 return nil, renewed, detail
             end
             if renewed then
+                local key = tokenKey(token)
                 resolved:set(token, {
                     sub = fullJid,
                     user = user,
+                    key = key,
                     application = application,
                     instance = instance,
                     exp = exp,
@@ -1765,10 +2041,7 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
         entries = index.entries,
         revoke = function(token, registration, now)
             resolved:set(token, nil)
-            local forgotten, reason = index.forget(
-                registration.user,
-                tokenKey(token)
-            )
+            local forgotten, reason = index.forget(registration.user, registration.key)
             if not forgotten then
                 return false, reason
             end
@@ -1788,11 +2061,9 @@ return ____exports
  end,
 ["src.relay"] = function(...)
 local ____exports = {}
-local retryLater, outcome, keepForLater, messageReference
+local retryLater, outcome, keepForLater, keepCopy, lateOutcome, messageReference
 local ____util_2Epromise = require("util.promise")
 local newPromise = ____util_2Epromise.new
-local ____backend = require("src.backends.backend")
-local tokenKey = ____backend.tokenKey
 local ____errors = require("src.errors")
 local errors = ____errors.errors
 local ____protocol = require("src.protocol")
@@ -1842,15 +2113,36 @@ function outcome(context, settled, token, registration, id, response)
     context.pushes.unavailable:add(1)
     return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
 end
-function keepForLater(context, token, registration, body, asked, topic, response)
-    local to = registration.sub
-    local ttl = math.min(asked or context.messageTtl, context.messageTtl)
-    if ttl <= 0 or registration.indexed == nil then
-        context.log("debug", "Push for <%s> not relayed: distributor offline", to)
-        context.pushes.unavailable:add(1)
-        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
+function keepForLater(context, registration, body, ttl, topic, response, held)
+    local answer = keepCopy(
+        context,
+        registration,
+        body,
+        ttl,
+        topic,
+        response,
+        held
+    )
+    return answer
+end
+function keepCopy(context, registration, body, ttl, topic, response, held)
+    if held == nil then
+        held = true
     end
-    local key = tokenKey(token)
+    local to = registration.sub
+    if registration.indexed == nil then
+        context.log("debug", "Push for <%s> not relayed: distributor away", to)
+        context.pushes.unavailable:add(1)
+        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable"), nil
+    end
+    if ttl <= 0 then
+        context.log("debug", "Push for <%s> with no time to keep: expired", to)
+        context.pushes.unavailable:add(1)
+        response.headers.ttl = "0"
+        response.headers.location = context.locationFor(context.newId())
+        return 201, nil
+    end
+    local key = registration.key
     local id, refusal, detail = context.mailbox.keep(
         registration.user,
         key,
@@ -1858,23 +2150,47 @@ function keepForLater(context, token, registration, body, asked, topic, response
         registration.instance,
         body,
         ttl,
-        topic
+        topic,
+        held
     )
     if id == nil then
         if refusal == "full" then
             context.log("debug", "Push for <%s> not kept: %s already", to, detail)
             context.pushes.limited:add(1)
-            return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "too-much-kept")
+            return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "too-much-kept"), nil
         end
         context.log("warn", "Could not keep a push message: %s", detail)
         context.pushes.failed:add(1)
-        return errors.new("internal")
+        return errors.new("internal"), nil
     end
-    context.log("debug", "Push for <%s> kept for %d s: distributor offline", to, ttl)
+    context.log("debug", "Push for <%s> kept for %d s", to, ttl)
     context.pushes.stored:add(1)
     response.headers.ttl = tostring(ttl)
     response.headers.location = context.keptLocationFor(messageReference(key, id))
-    return 201
+    return 201, id
+end
+function lateOutcome(context, settled, token, registration, copy, bytes)
+    context.log("debug", "Late answer from <%s>: %s", registration.sub, settled.reason)
+    if copy ~= nil then
+        local key = registration.key
+        context.mailbox.settleHeld(
+            registration.user,
+            key,
+            copy,
+            bytes,
+            settled.answer == "delivered"
+        )
+    end
+    if settled.answer == "gone" then
+        local revoked, reason = context.registry.revoke(
+            token,
+            registration,
+            context.now()
+        )
+        if not revoked then
+            context.log("warn", "Could not revoke a push endpoint: %s", reason)
+        end
+    end
 end
 function messageReference(key, id)
     return key .. id
@@ -1930,7 +2246,7 @@ function ____exports.relayPush(context, token, request, response, reply)
         return problem
     end
     local wait = context.limiter.take(
-        token,
+        registration.key,
         context.clock()
     )
     if wait > 0 then
@@ -1939,16 +2255,38 @@ function ____exports.relayPush(context, token, request, response, reply)
         return retryLater(response, wait, "rate-limited")
     end
     local to = registration.sub
-    if context.isOffline(to) then
+    local keptFor = math.max(
+        0,
+        math.min(
+            ttl or context.messageTtl,
+            context.messageTtl,
+            registration.exp - context.now()
+        )
+    )
+    if context.isAway(to) or context.pending.stalled(to) then
         return keepForLater(
             context,
-            token,
             registration,
             body,
-            ttl,
+            keptFor,
             topic,
-            response
+            response,
+            false
         )
+    end
+    local keepable = keptFor > 0 and registration.indexed ~= nil
+    if keepable and context.mailbox.hasKept(registration.key) then
+        local answer = keepForLater(
+            context,
+            registration,
+            body,
+            keptFor,
+            topic,
+            response,
+            false
+        )
+        context.mailbox.flush(to)
+        return answer
     end
     if context.pending.countFor(registration.user) >= context.maxInFlight then
         context.log("debug", "Push for <%s> refused: %d already awaiting an answer", to, context.maxInFlight)
@@ -1964,25 +2302,64 @@ function ____exports.relayPush(context, token, request, response, reply)
         registration.instance,
         body
     )
+    --- Set once the app server has its answer; with a held copy's id when that was at the window.
+    local answered = false
+    local copy
     context.pending.send(
         iq,
         registration.user,
         function(settled, waited)
+            if settled.answer == "late" then
+                answered = true
+                local kept, copyId = keepCopy(
+                    context,
+                    registration,
+                    body,
+                    keptFor,
+                    topic,
+                    response
+                )
+                copy = copyId
+                reply(response, kept)
+                return
+            end
             if settled.answered then
                 context.answerTime:sample(waited)
             end
-            reply(
-                response,
-                outcome(
-                    context,
-                    settled,
-                    token,
-                    registration,
-                    id,
-                    response
+            if not answered then
+                answered = true
+                local stay = keepable and not settled.answered and settled.answer == "unavailable"
+                reply(
+                    response,
+                    stay and keepForLater(
+                        context,
+                        registration,
+                        body,
+                        keptFor,
+                        topic,
+                        response,
+                        false
+                    ) or outcome(
+                        context,
+                        settled,
+                        token,
+                        registration,
+                        id,
+                        response
+                    )
                 )
+                return
+            end
+            lateOutcome(
+                context,
+                settled,
+                token,
+                registration,
+                copy,
+                #body
             )
-        end
+        end,
+        keepable
     )
     return ____exports.LATER
 end
@@ -2020,11 +2397,18 @@ end
 --- Characters of a kept message's reference that name its endpoint (a tokenKey).
 local KEY_LENGTH = 32
 --- Answers a DELETE on a push message resource: 204 when a kept message was removed.
-function ____exports.cancelMessage(context, reference)
+function ____exports.cancelMessage(context, reference, response)
     local key = string.sub(reference, 1, KEY_LENGTH)
     local id = string.sub(reference, KEY_LENGTH + 1)
     if (string.find(key, "^[0-9a-f]+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_-]+$")) == nil then
         return errors.new("unknown-message")
+    end
+    local wait = context.limiter.take(
+        key,
+        context.clock()
+    )
+    if wait > 0 then
+        return retryLater(response, wait, "rate-limited")
     end
     local found, err = context.mailbox.cancel(key, id)
     if found == nil then
@@ -2674,6 +3058,16 @@ function ____exports.watchSessions(module, sessionHost, handlers)
                 end
             end
         )
+        sessions:hook(
+            "smacks-hibernation-end",
+            function(event)
+                local fullJid = event.resumed.full_jid
+                module:add_timer(
+                    0,
+                    function() return handlers.online(fullJid) end
+                )
+            end
+        )
     end
     watch()
     module:hook_global(
@@ -2710,10 +3104,13 @@ function ____exports.watchSessions(module, sessionHost, handlers)
         1
     )
 end
---- True for a full JID of one of our own hosts that has no session now.
-function ____exports.isOffline(fullJid)
-    if prosody.full_sessions[fullJid] ~= nil then
-        return false
+--- True for a full JID of one of our own hosts that cannot take a push now: it
+-- has no session, or its session hibernates (stream management: the connection
+-- dropped and a push would only wait in its queue).
+function ____exports.isAway(fullJid)
+    local session = prosody.full_sessions[fullJid]
+    if session ~= nil then
+        return session.hibernating ~= nil
     end
     local ____, host = split(fullJid)
     local ____temp_2
@@ -3029,7 +3426,6 @@ local ____util_2Estanza = require("util.stanza")
 local error_reply = ____util_2Estanza.error_reply
 local ____util_2Etime = require("util.time")
 local monotonic = ____util_2Etime.monotonic
-local clock = ____util_2Etime.now
 local ____backends = require("src.backends.index")
 local createBackend = ____backends.createBackend
 local supportedBackends = ____backends.supportedBackends
@@ -3069,7 +3465,7 @@ local relayPushPromised = ____relay.relayPushPromised
 local ____registry = require("src.registry")
 local endpointRegistry = ____registry.endpointRegistry
 local ____sessions = require("src.sessions")
-local isOffline = ____sessions.isOffline
+local isAway = ____sessions.isAway
 local sessionHostOf = ____sessions.sessionHostOf
 local watchSessions = ____sessions.watchSessions
 local ____shell = require("src.shell")
@@ -3133,13 +3529,17 @@ local pending = pendingPushes({
     send = function(stanza) return module:send(stanza) end,
     addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
     clock = monotonic,
-    timeout = config.iqTimeout
+    timeout = config.iqTimeout,
+    window = config.answerWindow,
+    hasSession = function(fullJid) return prosody.full_sessions[fullJid] ~= nil end,
+    recovered = function(fullJid) return mailbox.flush(fullJid) end
 })
 mailbox = newMailbox({
     messages = archiveStore("unified_push_messages"),
     kept = keyvalStore("unified_push_kept"),
     maxMessages = config.maxStoredMessages,
     maxBytes = config.maxStoredBytes,
+    maxPerEndpoint = math.min(config.maxStoredPerEndpoint, config.maxStoredMessages),
     service = module.host,
     pending = pending,
     entryOf = index.entry,
@@ -3278,12 +3678,12 @@ local relay = {
     messageTtl = config.messageTtl,
     limiter = rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
     maxInFlight = config.maxInFlight,
-    isOffline = isOffline,
+    isAway = isAway,
     locationFor = messageUrl,
     keptLocationFor = function(reference) return messageUrl(endpointPath(reference, urlencode)) end,
     newId = medium,
     now = os.time,
-    clock = clock,
+    clock = monotonic,
     log = log,
     pushes = metrics.pushes,
     answerTime = metrics.answerTime
@@ -3347,7 +3747,8 @@ local pushRoutes = {
         local reference = string.sub(path, #MESSAGE_PREFIX + 1)
         return cancelMessage(
             relay,
-            tokenOf(reference, event.request.url.query, urldecode)
+            tokenOf(reference, event.request.url.query, urldecode),
+            event.response
         )
     end,
     ["OPTIONS /*"] = function(event)

@@ -20,15 +20,19 @@ local function memory_keyval()
 end
 
 -- An archive store as Prosody's drivers behave for what the mailbox asks: items in
--- order per archive, find by key or with, delete by key or all.
+-- order per archive, find by key or with, delete by key, all, or all but the
+-- newest `truncate`; a delete answers how many it removed (0 when none). `calls`
+-- counts the calls of each kind.
 local function memory_archive()
-	local data, ids = {}, 0;
+	local data, ids, calls = {}, 0, { append = 0, find = 0, delete = 0 };
 	local function matches(item, query)
 		return not query or ((query.key == nil or query.key == item.key) and (query.with == nil or query.with == item.with));
 	end
 	return {
 		data = data,
+		calls = calls,
 		append = function(_, user, key, value, when, with)
+			calls.append = calls.append + 1;
 			ids = ids + 1;
 			local list = data[user] or {};
 			data[user] = list;
@@ -36,6 +40,7 @@ local function memory_archive()
 			return list[#list].key;
 		end,
 		find = function(_, user, query)
+			calls.find = calls.find + 1;
 			local found = {};
 			for _, item in ipairs(data[user] or {}) do
 				if matches(item, query) then found[#found + 1] = item; end
@@ -48,8 +53,17 @@ local function memory_archive()
 			end;
 		end,
 		delete = function(_, user, query)
+			calls.delete = calls.delete + 1;
 			local kept, removed = {}, 0;
-			for _, item in ipairs(data[user] or {}) do
+			local list = data[user] or {};
+			if query and query.truncate then
+				for i, item in ipairs(list) do
+					if i > #list - query.truncate then kept[#kept + 1] = item; else removed = removed + 1; end
+				end
+				data[user] = kept;
+				return removed;
+			end
+			for _, item in ipairs(list) do
 				if query and not matches(item, query) then kept[#kept + 1] = item; else removed = removed + 1; end
 			end
 			data[user] = kept;
@@ -61,7 +75,10 @@ end
 -- Records every push IQ sent; `settle(i, answer)` answers the i-th.
 local function scripted_pending()
 	local pending = { sent = {} };
-	function pending.send(iq, user, settle) pending.sent[#pending.sent + 1] = { iq = iq, user = user, settle = settle }; end
+	function pending.send(iq, user, settle, windowed)
+		assert.falsy(windowed, "a flush waits for every answer: no window");
+		pending.sent[#pending.sent + 1] = { iq = iq, user = user, settle = settle };
+	end
 	function pending.settle(i, answer) pending.sent[i].settle({ answer = answer, reason = answer }); end
 	return pending;
 end
@@ -87,6 +104,7 @@ local function new_mailbox(options)
 		kept = options.kept or memory_keyval(),
 		maxMessages = options.maxMessages or 10,
 		maxBytes = options.maxBytes or 10000,
+		maxPerEndpoint = options.maxPerEndpoint or 1000,
 		service = "h",
 		pending = scripted_pending(),
 		entryOf = function() return options.entry or ENTRY; end,

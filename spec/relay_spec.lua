@@ -25,21 +25,26 @@ local OUTCOMES = { "delivered", "stored", "gone", "unavailable", "limited", "bad
 local function key_of(token) return sha256(token, true):sub(1, 32); end
 
 local function registration(overrides)
-	local r = { sub = SUB, application = APPLICATION, instance = INSTANCE, exp = NOW + 3600, indexed = true };
+	-- The endpoint outlives any message (a message is never kept past its endpoint's expiry).
+	local r = { sub = SUB, application = APPLICATION, instance = INSTANCE, exp = NOW + 2 * MESSAGE_TTL, indexed = true };
 	for k, v in pairs(overrides or {}) do r[k] = v; end
 	if r.indexed == false then r.indexed = nil; end
 	-- The registry works out the bare JID once, when it resolves the token.
 	r.user = r.user or jid_bare(r.sub);
+	r.key = r.key or key_of(TOKEN);
 	return r;
 end
 
 -- A context whose doubles follow `script`:
 --   resolve = registration table, or { nil, failure, detail };  revoke = { ok, reason }
---   offline = set of full JIDs;  in_flight = number the pending table reports for the user
+--   offline = set of full JIDs away (no session, or hibernating);  stalled = set of full JIDs
+--   silent past an answer window;  has_kept = the mailbox keeps messages for the endpoint
+--   in_flight = number the pending table reports for the user
 --   wait = the limiter's answer;  keep = { id } or { nil, refusal, detail };  cancel = { found, err }
 local function harness(script)
 	script = script or {};
-	local h = { logs = {}, sent = {}, kept = {}, cancels = {}, revoked = {}, takes = {}, resolved = {}, counted = {}, ids = 0 };
+	local h = { logs = {}, sent = {}, kept = {}, cancels = {}, revoked = {}, takes = {}, resolved = {}, counted = {}, ids = 0,
+		held = {}, flushed = {} };
 	h.pushes = up.counters(OUTCOMES);
 	h.answer_times = {};
 	h.context = {
@@ -58,7 +63,10 @@ local function harness(script)
 			end,
 		},
 		pending = {
-			send = function(iq, user, settle) h.sent[#h.sent + 1] = { iq = iq, user = user, settle = settle }; end,
+			send = function(iq, user, settle, windowed)
+				h.sent[#h.sent + 1] = { iq = iq, user = user, settle = settle, windowed = windowed };
+			end,
+			stalled = function(jid) return (script.stalled or {})[jid] == true; end,
 			countFor = function(user)
 				h.counted[#h.counted + 1] = user;
 				return script.in_flight or 0;
@@ -75,6 +83,9 @@ local function harness(script)
 				local answer = script.cancel or { true };
 				return answer[1], answer[2];
 			end,
+			hasKept = function() return script.has_kept == true; end,
+			settleHeld = function(...) h.held[#h.held + 1] = { ... }; end,
+			flush = function(jid) h.flushed[#h.flushed + 1] = jid; end,
 		},
 		messageTtl = script.message_ttl or MESSAGE_TTL,
 		limiter = {
@@ -84,7 +95,7 @@ local function harness(script)
 			end,
 		},
 		maxInFlight = MAX_IN_FLIGHT,
-		isOffline = function(jid) return (script.offline or {})[jid] == true; end,
+		isAway = function(jid) return (script.offline or {})[jid] == true; end,
 		locationFor = function(id) return "https://push.example.test/push/message/" .. id; end,
 		keptLocationFor = function(reference) return "https://push.example.test/push/message/kept/" .. reference; end,
 		newId = function() h.ids = h.ids + 1; return "push" .. h.ids; end,
@@ -209,11 +220,11 @@ describe("a push refused before anything is sent", function()
 		end);
 	end
 
-	it("asks the registry with the token and the time, and the limiter with the token and the clock", function()
+	it("asks the registry with the token and the time, and the limiter with the endpoint's key and the clock", function()
 		local h = tracked({ wait = 2 });
 		post(h);
 		assert.same({ { TOKEN, NOW } }, h.resolved);
-		assert.same({ { TOKEN, CLOCK } }, h.takes);
+		assert.same({ { key_of(TOKEN), CLOCK } }, h.takes);
 	end);
 
 	it("counts the in-flight pushes of the distributor's bare JID", function()
@@ -288,7 +299,7 @@ describe("a push for a distributor that is offline", function()
 			assert.equal(201, outcome);
 			assert.equal(tostring(case[3]), response.headers.ttl);
 			assert.equal("https://push.example.test/push/message/kept/" .. key_of(TOKEN) .. "msg42", response.headers.location);
-			assert.same({ { "alice@example.test", key_of(TOKEN), APPLICATION, INSTANCE, BODY, case[3], "inbox" } }, h.kept);
+			assert.same({ { "alice@example.test", key_of(TOKEN), APPLICATION, INSTANCE, BODY, case[3], "inbox", false } }, h.kept);
 			assert.equal(0, #h.sent);
 			assert.same({ stored = 1 }, counted(h));
 		end);
@@ -301,23 +312,50 @@ describe("a push for a distributor that is offline", function()
 		assert.is_nil(h.kept[1][7]);
 	end);
 
-	-- name, script, request options
-	local refused = {
+	-- name, script, request options (RFC 8030 §5.2: a message with no time left expires at once)
+	local expired = {
 		{ "with TTL 0", { offline = offline }, { headers = { ttl = "0" } } },
-		{ "of an endpoint from before store and forward (no indexed claim)", { offline = offline, resolve = registration({ indexed = false }) }, {} },
 		{ "when nothing may be kept (unified_push_message_ttl 0)", { offline = offline, message_ttl = 0 }, {} },
+		{ "for an endpoint that expires now", { offline = offline, resolve = registration({ exp = NOW }) }, {} },
 	};
-	for _, case in ipairs(refused) do
-		it("is refused with 503 and Retry-After: 60 " .. case[1], function()
+	for _, case in ipairs(expired) do
+		it("is answered 201 with TTL: 0 and kept nowhere " .. case[1], function()
 			local h = tracked(case[2]);
 			local outcome, response = post(h, case[3]);
-			assert.equal(503, status_of(outcome, response));
-			assert.equal("60", response.headers.retry_after);
+			assert.equal(201, outcome);
+			assert.equal("0", response.headers.ttl);
+			assert.equal("https://push.example.test/push/message/push1", response.headers.location);
+			assert.is_nil(response.headers.retry_after);
 			assert.equal(0, #h.kept, "kept anyway");
 			assert.equal(0, #h.sent, "sent anyway");
 			assert.same({ unavailable = 1 }, counted(h));
 		end);
 	end
+
+	it("is refused with 503 and Retry-After: 60 for an endpoint from before store and forward (no indexed claim)", function()
+		local h = tracked({ offline = offline, resolve = registration({ indexed = false }) });
+		local outcome, response = post(h);
+		assert.equal(503, status_of(outcome, response));
+		assert.equal("60", response.headers.retry_after);
+		assert.equal(0, #h.kept, "kept anyway");
+		assert.equal(0, #h.sent, "sent anyway");
+		assert.same({ unavailable = 1 }, counted(h));
+	end);
+
+	it("is kept no longer than its endpoint lives", function()
+		local h = tracked({ offline = offline, resolve = registration({ exp = NOW + 90 }) });
+		local outcome, response = post(h, { headers = { ttl = "600" } });
+		assert.equal(201, outcome);
+		assert.equal("90", response.headers.ttl);
+		assert.equal(90, h.kept[1][6]);
+	end);
+
+	it("is kept, not sent, while the distributor is silent past an answer window", function()
+		local h = tracked({ stalled = offline });
+		assert.equal(201, (post(h)));
+		assert.equal(1, #h.kept);
+		assert.equal(0, #h.sent);
+	end);
 
 	it("is refused with 429 and Retry-After: 60 when keeping it would pass a per-user bound", function()
 		local h = tracked({ offline = offline, keep = { nil, "full", "100 messages" } });
@@ -423,16 +461,17 @@ describe("a push sent to the distributor", function()
 		assert.same({ gone = 1 }, counted(h));
 	end);
 
-	-- reason, answered by the distributor
+	-- reason, answered by the distributor, kept (an endpoint from before store and forward cannot keep)
 	local unavailable = {
 		{ "service-unavailable", true },
 		{ "recipient-unavailable", true },
-		{ "timeout", false },
-		{ "offline", false },
+		{ "timeout", false, false },
+		{ "offline", false, false },
 	};
 	for _, case in ipairs(unavailable) do
 		it(("unavailable (%s): 503 with Retry-After: 60, answer time %s"):format(case[1], case[2] and "sampled" or "not sampled"), function()
-			local h = tracked();
+			local options = case[3] == false and { resolve = registration({ indexed = false }) } or nil;
+			local h = tracked(options);
 			local outcome, response = post_and_settle(h, { answer = "unavailable", reason = case[1], answered = case[2] }, 2);
 			assert.equal(503, status_of(outcome, response));
 			assert.equal("60", response.headers.retry_after);
@@ -442,6 +481,102 @@ describe("a push sent to the distributor", function()
 			assert.same({}, h.revoked);
 		end);
 	end
+
+	for _, reason in ipairs({ "timeout", "offline" }) do
+		it(("unanswered (%s) but it can be kept: 201 with TTL and the kept message's Location"):format(reason), function()
+			local h = tracked({ keep = { "msg7" } });
+			local outcome, response = post_and_settle(h, { answer = "unavailable", reason = reason, answered = false }, 2);
+			assert.equal(201, outcome);
+			assert.equal(tostring(MESSAGE_TTL), response.headers.ttl);
+			assert.equal("https://push.example.test/push/message/kept/" .. key_of(TOKEN) .. "msg7", response.headers.location);
+			assert.same({ stored = 1 }, counted(h));
+			assert.is_false(h.kept[1][8], "kept as held: nothing waits for its answer any more");
+		end);
+	end
+end);
+
+describe("a push the distributor has not answered within the answer window", function()
+	local LATE = { answer = "late", reason = "window", answered = false };
+
+	it("is sent with a window when it could be kept, without one when not", function()
+		local h = tracked();
+		post(h);
+		post(h, { headers = { ttl = "0" } });
+		assert.is_true(h.sent[1].windowed);
+		assert.is_false(h.sent[2].windowed);
+		local old = tracked({ resolve = registration({ indexed = false }) });
+		post(old);
+		assert.is_false(old.sent[1].windowed);
+	end);
+
+	it("is kept as a held copy and answered 201 with TTL and Location at once", function()
+		local h = tracked({ keep = { "copy1" } });
+		local p, response = post(h, { headers = { ttl = "600", topic = "t" } });
+		h.sent[1].settle(LATE, 2);
+		assert.equal(201, value_of(p));
+		assert.equal("600", response.headers.ttl);
+		assert.equal("https://push.example.test/push/message/kept/" .. key_of(TOKEN) .. "copy1", response.headers.location);
+		assert.same({ { "alice@example.test", key_of(TOKEN), APPLICATION, INSTANCE, BODY, 600, "t", true } }, h.kept);
+		assert.same({ stored = 1 }, counted(h));
+		assert.same({}, h.answer_times, "no answer yet");
+	end);
+
+	-- the late answer, and whether the copy counts as delivered
+	local late = {
+		{ "a late result makes the copy go", { answer = "delivered", reason = "result", answered = true }, true },
+		{ "a late error leaves the copy for the next flush", { answer = "unavailable", reason = "service-unavailable", answered = true }, false },
+		{ "the IQ given up (its session ended) leaves the copy", { answer = "unavailable", reason = "offline", answered = false }, false },
+	};
+	for _, case in ipairs(late) do
+		it(case[1] .. ", and the app server is not answered twice", function()
+			local h = tracked({ keep = { "copy1" } });
+			local p = post(h);
+			h.sent[1].settle(LATE, 2);
+			h.sent[1].settle(case[2], 7);
+			assert.equal(201, value_of(p));
+			assert.same({ { "alice@example.test", key_of(TOKEN), "copy1", #BODY, case[3] } }, h.held);
+			assert.same({}, h.revoked);
+			assert.same({ stored = 1 }, counted(h));
+		end);
+	end
+
+	it("a late item-not-found revokes the endpoint and drops the copy's hold", function()
+		local h = tracked({ keep = { "copy1" } });
+		local p = post(h);
+		h.sent[1].settle(LATE, 2);
+		h.sent[1].settle({ answer = "gone", reason = "item-not-found", answered = true }, 9);
+		assert.equal(201, value_of(p));
+		assert.equal(1, #h.revoked);
+		assert.equal(TOKEN, h.revoked[1].token);
+	end);
+
+	it("that cannot be kept (a bound) gets 429 at the window, and its late result changes nothing", function()
+		local h = tracked({ keep = { nil, "full", "250 messages kept for the endpoint" } });
+		local p, response = post(h);
+		h.sent[1].settle(LATE, 2);
+		assert.equal(429, status_of(value_of(p), response));
+		h.sent[1].settle({ answer = "delivered", reason = "result", answered = true }, 3);
+		assert.same({}, h.held);
+	end);
+end);
+
+describe("a push to an endpoint that keeps messages", function()
+	it("joins the kept queue behind them and starts a flush to the distributor", function()
+		local h = tracked({ has_kept = true, keep = { "m9" } });
+		local outcome, response = post(h);
+		assert.equal(201, outcome);
+		assert.equal(tostring(MESSAGE_TTL), response.headers.ttl);
+		assert.equal(0, #h.sent);
+		assert.same({ SUB }, h.flushed);
+		assert.is_false(h.kept[1][8], "held: no flush would send it");
+	end);
+
+	it("with TTL 0 is sent at once (it cannot wait behind them)", function()
+		local h = tracked({ has_kept = true });
+		post(h, { headers = { ttl = "0" } });
+		assert.equal(1, #h.sent);
+		assert.equal(0, #h.kept);
+	end);
 end);
 
 describe("the relay's log", function()
@@ -489,7 +624,7 @@ describe("cancelling a kept message", function()
 	for _, case in ipairs(malformed) do
 		it("answers 404 without asking the mailbox for " .. case[1], function()
 			local h = tracked();
-			local outcome = relay.cancelMessage(h.context, case[2]);
+			local outcome = relay.cancelMessage(h.context, case[2], new_response());
 			assert.equal(404, outcome.code);
 			assert.equal("item-not-found", outcome.condition);
 			assert.same({}, h.cancels);
@@ -507,10 +642,20 @@ describe("cancelling a kept message", function()
 	for _, case in ipairs(answered) do
 		it(("answers %d for %s"):format(case[4], case[1]), function()
 			local h = tracked({ cancel = case[3] });
-			local outcome = relay.cancelMessage(h.context, KEY .. case[2]);
+			local outcome = relay.cancelMessage(h.context, KEY .. case[2], new_response());
 			assert.equal(case[4], type(outcome) == "number" and outcome or outcome.code);
 			assert.same({ { KEY, case[2] } }, h.cancels);
 			assert.equal(case[4] == 500 and 1 or 0, #lines_at(h, "warn"));
 		end);
 	end
+
+	it("shares the endpoint's rate limit: over it, 429 with Retry-After and the mailbox never asked", function()
+		local h = tracked({ wait = 4 });
+		local response = new_response();
+		local outcome = relay.cancelMessage(h.context, KEY .. "abc", response);
+		assert.equal(429, outcome.code);
+		assert.equal("4", response.headers.retry_after);
+		assert.same({ { KEY, CLOCK } }, h.takes);
+		assert.same({}, h.cancels);
+	end);
 end);

@@ -23,6 +23,11 @@ export interface Config {
   readonly secret: string | undefined;
   /** How long to wait for the distributor to answer a push, seconds. */
   readonly iqTimeout: number;
+  /**
+   * How long an app server waits for the distributor's answer to a push that
+   * can be kept, seconds: unanswered by then, it is kept and answered 201.
+   */
+  readonly answerWindow: number;
   /** Pushes per second one endpoint may sustain, and how many may come at once. */
   readonly rateLimit: number;
   readonly rateBurst: number;
@@ -35,6 +40,8 @@ export interface Config {
   /** Messages, and bytes of them, kept for one user's offline distributors. */
   readonly maxStoredMessages: number;
   readonly maxStoredBytes: number;
+  /** Messages kept for one endpoint (one app), so one app cannot fill its user's room. */
+  readonly maxStoredPerEndpoint: number;
   /** Serve the Matrix push gateway (/_matrix/push/v1/notify) next to the endpoints. */
   readonly matrixGateway: boolean;
 }
@@ -111,6 +118,7 @@ export function readConfig(read: OptionSource, context: ConfigContext): Config {
     secret,
     registrationTtl: integerOption(read, "unified_push_registration_ttl", DAY, 1, 365 * DAY),
     iqTimeout: integerOption(read, "unified_push_iq_timeout", 20, 1, 300),
+    answerWindow: integerOption(read, "unified_push_answer_window", 2, 1, 5),
     rateLimit: integerOption(read, "unified_push_rate_limit", 10, 1, 1000000),
     rateBurst: integerOption(read, "unified_push_rate_burst", 100, 1, 1000000),
     maxInFlight: integerOption(read, "unified_push_max_in_flight", 64, 1, 1000000),
@@ -123,6 +131,13 @@ export function readConfig(read: OptionSource, context: ConfigContext): Config {
       1048576,
       MAX_BODY_BYTES,
       1073741824,
+    ),
+    maxStoredPerEndpoint: integerOption(
+      read,
+      "unified_push_max_stored_per_endpoint",
+      250,
+      1,
+      1000000,
     ),
     matrixGateway: booleanOption(read, "unified_push_matrix_gateway", true),
   };

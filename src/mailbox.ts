@@ -1,19 +1,24 @@
 // Store and forward (docs/design.md, "Store and forward"): a push for a
-// distributor that is offline is kept, at most until its TTL runs out, and
-// sent when the endpoint's full JID comes back. Messages live in an archive
-// store with one archive per endpoint (named by its token key), oldest first;
-// a small record per user counts what each endpoint keeps, for the per-user
-// bounds and to find the endpoints with messages when a distributor returns.
-// The totals over every user are kept in memory for the metrics' gauges:
-// summed from those records at load, then moved with every change to them.
+// distributor that is away is kept, at most until its TTL runs out, and sent
+// when the endpoint's full JID comes back. Messages live in an archive store
+// with one archive per endpoint (named by its token key), oldest first; a small
+// record per user counts what each endpoint keeps, for the bounds and to find
+// the endpoints with messages when a distributor returns. The store is the
+// truth: whenever a flush or the sweep reads an endpoint's messages, the count
+// is set from what it found.
+//
+// The steps, each a function below: keep (a new message, or a copy of a push
+// still waiting for its answer, "held"), flush (send what an endpoint keeps, a
+// window at a time, then delete what was delivered in one go), cancel (DELETE
+// on a message's Location), settle a held copy, drop (the endpoint is gone)
+// and sweep (expired messages).
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
-import { base64 } from "util.encodings";
 import { bare } from "util.jid";
-import { iq, Stanza, stanza } from "util.stanza";
+import { Stanza, stanza } from "util.stanza";
 import { Logger } from "./log";
 import { Counts, RemovalReason } from "./metrics";
 import { PendingPushes } from "./pending";
-import { NS } from "./protocol";
+import { pushElement, pushIqWith } from "./protocol";
 import { Entry } from "./userindex";
 
 /** What one endpoint keeps: messages and their bytes (decoded). */
@@ -39,8 +44,10 @@ export interface MailboxContext {
   readonly messages: ArchiveStore;
   /** Per bare JID: what each of the user's endpoints keeps. */
   readonly kept: KeyValStore<KeptRecord>;
+  /** Bounds per user (all endpoints) and per endpoint. */
   readonly maxMessages: number;
   readonly maxBytes: number;
+  readonly maxPerEndpoint: number;
   /** Our JID, the push IQs' sender. */
   readonly service: string;
   readonly pending: PendingPushes;
@@ -63,7 +70,9 @@ export interface MailboxContext {
 export interface Mailbox {
   /**
    * Keeps a message for the endpoint `key` of `user` for `ttl` seconds, replacing
-   * one with the same topic; its archive id, or why not ("full": a per-user bound).
+   * one with the same topic; its archive id, or why not ("full": a bound). A
+   * `held` message is the copy of a push still waiting for its answer: no flush
+   * sends it until settleHeld releases it.
    */
   keep(
     this: void,
@@ -74,10 +83,25 @@ export interface Mailbox {
     body: string,
     ttl: number,
     topic: string | undefined,
+    held?: boolean,
   ): LuaMultiReturn<
     | [id: string, refusal: undefined, detail: undefined]
     | [id: undefined, refusal: KeepRefusal, detail: string]
   >;
+  /**
+   * The push a held copy (of `bytes`) stands for was answered: delivered (the
+   * copy goes) or not (it stays, for the next flush).
+   */
+  settleHeld(
+    this: void,
+    user: string,
+    key: string,
+    id: string,
+    bytes: number,
+    delivered: boolean,
+  ): void;
+  /** True when the endpoint keeps messages (as far as known since load) or is being flushed. */
+  hasKept(this: void, key: string): boolean;
   /** Sends what the endpoints targeting `fullJid` keep, oldest first. */
   flush(this: void, fullJid: string): void;
   /** Removes one kept message before delivery; false when there is none (or it expired). */
@@ -112,303 +136,542 @@ interface Item {
   readonly topic: string | undefined;
 }
 
+/** What the steps share: the context and what is known in memory. */
+interface State {
+  readonly context: MailboxContext;
+  /** Endpoint key -> the full JID it is being flushed to now. */
+  readonly flushing: LuaTable<string, string>;
+  /** Endpoint key -> messages appended so far (a flush tells what came after its read). */
+  readonly appended: LuaTable<string, number>;
+  /** Endpoint keys known to keep messages (since load). */
+  readonly known: LuaTable<string, true>;
+  /** `key .. id` of held copies. */
+  readonly held: LuaTable<string, true>;
+  /**
+   * Endpoint key -> removals by anyone so far: a flush that saw none since it
+   * read the archive knows its delivered messages are still the oldest ones.
+   */
+  readonly removals: LuaTable<string, number>;
+  totalMessages: number;
+  totalBytes: number;
+}
+
 function isEmpty(record: KeptRecord): boolean {
   const [first] = next(record);
   return first === undefined;
 }
 
+/**
+ * True when an archive delete removed something. The drivers answer a number
+ * (0 when nothing matched, and 0 is true in Lua) or true.
+ */
+function removedAny(result: unknown): boolean {
+  return result === true || (type(result) === "number" && (result as number) > 0);
+}
+
+function noteRemoval(state: State, key: string): void {
+  state.removals.set(key, (state.removals.get(key) ?? 0) + 1);
+}
+
+/** Every message an endpoint keeps, oldest first (of one topic, if given); or the store's error. */
+function itemsOf(
+  state: State,
+  key: string,
+  topic?: string,
+): LuaMultiReturn<[items: Item[], err: undefined] | [items: undefined, err: string]> {
+  const [found, err] = state.context.messages.find(
+    key,
+    topic === undefined ? undefined : { with: topic },
+  );
+  if (found === undefined || found === false) return $multi(undefined, tostring(err));
+  const items: Item[] = [];
+  for (const [id, message, , withTopic] of found) {
+    items.push({
+      id,
+      message,
+      bytes: tonumber(message.attr.bytes) ?? 0,
+      expires: tonumber(message.attr.expires) ?? 0,
+      topic: withTopic === "" ? undefined : withTopic,
+    });
+  }
+  return $multi(items, undefined);
+}
+
+/**
+ * Sets what the user's endpoint `key` keeps, from a change (`delta`) or from
+ * the store (`exact`); false when the record could not be stored.
+ */
+function setCount(
+  state: State,
+  user: string,
+  key: string,
+  change: { readonly n: number; readonly b: number; readonly exact: boolean },
+): boolean {
+  const { kept } = state.context;
+  const [record, err] = kept.get(user);
+  if (err !== undefined) return false;
+  const counts: KeptRecord = record ?? new LuaMap();
+  const current = counts.get(key) ?? { n: 0, b: 0 };
+  let n = change.exact ? change.n : current.n + change.n;
+  let b = change.exact ? change.b : current.b + change.b;
+  if (n <= 0) {
+    n = 0;
+    b = 0;
+  }
+  if (n > 0) state.known.set(key, true);
+  if (n === current.n && b === current.b) return true;
+  if (n > 0) counts.set(key, { n, b: math.max(0, b) });
+  else counts.delete(key);
+  const [ok] = kept.set(user, isEmpty(counts) ? undefined : counts);
+  if (ok !== true) return false;
+  state.totalMessages += n - current.n;
+  state.totalBytes += math.max(0, b) - current.b;
+  if (n === 0) state.known.delete(key);
+  return true;
+}
+
+/** Trusts the store over the count (a flush or the sweep has just read it). */
+function heal(state: State, user: string, key: string, items: readonly Item[]): void {
+  let bytes = 0;
+  for (const item of items) bytes += item.bytes;
+  const [record] = state.context.kept.get(user);
+  const current = record === undefined || record === false ? undefined : record.get(key);
+  if (current !== undefined && current.n === items.length && current.b === bytes) return;
+  if (current !== undefined || items.length > 0) {
+    state.context.log(
+      "debug",
+      "Kept push messages of an endpoint counted %d, stored %d: corrected",
+      current?.n ?? 0,
+      items.length,
+    );
+  }
+  setCount(state, user, key, { n: items.length, b: bytes, exact: true });
+}
+
+/** Deletes the given messages one by one; how many went and their bytes. */
+function removeEach(
+  state: State,
+  key: string,
+  items: readonly Item[],
+): LuaMultiReturn<[messages: number, bytes: number]> {
+  let gone = 0;
+  let bytes = 0;
+  for (const item of items) {
+    const [result] = state.context.messages.delete(key, { key: item.id });
+    if (removedAny(result)) {
+      gone++;
+      bytes += item.bytes;
+      state.held.delete(key + item.id);
+    }
+  }
+  if (gone > 0) noteRemoval(state, key);
+  return $multi(gone, bytes);
+}
+
+// ---- keep
+
+function keep(
+  state: State,
+  user: string,
+  key: string,
+  application: string,
+  instance: string,
+  body: string,
+  ttl: number,
+  topic: string | undefined,
+  held: boolean | undefined,
+): LuaMultiReturn<
+  | [id: string, refusal: undefined, detail: undefined]
+  | [id: undefined, refusal: KeepRefusal, detail: string]
+> {
+  const { context } = state;
+  const [record, err] = context.kept.get(user);
+  if (err !== undefined) return $multi(undefined, "failed", tostring(err));
+  let messagesKept = 0;
+  let bytesKept = 0;
+  let endpointKept = 0;
+  if (record !== undefined) {
+    for (const [endpoint, counts] of record) {
+      messagesKept += counts.n;
+      bytesKept += counts.b;
+      if (endpoint === key) endpointKept = counts.n;
+    }
+  }
+
+  // RFC 8030 §5.4: a message with the same topic replaces the one kept.
+  let replaced: Item[] = [];
+  if (topic !== undefined) {
+    const [items, findErr] = itemsOf(state, key, topic);
+    if (items === undefined) return $multi(undefined, "failed", findErr);
+    replaced = items;
+    for (const item of items) {
+      messagesKept--;
+      endpointKept--;
+      bytesKept -= item.bytes;
+    }
+  }
+  if (endpointKept + 1 > context.maxPerEndpoint) {
+    return $multi(undefined, "full", `${endpointKept} messages kept for the endpoint`);
+  }
+  if (messagesKept + 1 > context.maxMessages) {
+    return $multi(undefined, "full", `${messagesKept} messages kept`);
+  }
+  if (bytesKept + body.length > context.maxBytes) {
+    return $multi(undefined, "full", `${bytesKept} bytes kept`);
+  }
+
+  const now = context.now();
+  const message = stanza(KEPT, {
+    xmlns: KEPT_NS,
+    user,
+    bytes: tostring(body.length),
+    expires: tostring(now + ttl),
+  }).add_child(pushElement(application, instance, body));
+  const [replacedCount, replacedBytes] = removeEach(state, key, replaced);
+  context.removed.replaced.add(replacedCount);
+  const [id, appendErr] = context.messages.append(key, undefined, message, now, topic);
+  if (id === undefined || id === false) {
+    setCount(state, user, key, { n: -replacedCount, b: -replacedBytes, exact: false });
+    return $multi(undefined, "failed", tostring(appendErr));
+  }
+  if (
+    !setCount(state, user, key, {
+      n: 1 - replacedCount,
+      b: body.length - replacedBytes,
+      exact: false,
+    })
+  ) {
+    // Kept but not counted: it would escape the bounds, so it must not stay.
+    context.messages.delete(key, { key: id });
+    noteRemoval(state, key);
+    return $multi(undefined, "failed", "could not update the count of kept messages");
+  }
+  if (held === true) state.held.set(key + id, true);
+  state.known.set(key, true);
+  state.appended.set(key, (state.appended.get(key) ?? 0) + 1);
+  return $multi(id, undefined, undefined);
+}
+
+function settleHeld(
+  state: State,
+  user: string,
+  key: string,
+  id: string,
+  bytes: number,
+  delivered: boolean,
+): void {
+  if (state.held.get(key + id) === undefined) return; // cancelled, expired or dropped meanwhile
+  state.held.delete(key + id);
+  if (!delivered) return;
+  const [result] = state.context.messages.delete(key, { key: id });
+  if (!removedAny(result)) return;
+  noteRemoval(state, key);
+  state.context.removed.delivered.add(1);
+  setCount(state, user, key, { n: -1, b: -bytes, exact: false });
+}
+
+// ---- flush
+
+/** One endpoint's flush: what it read, sent and learnt. */
+interface Flush {
+  readonly user: string;
+  readonly key: string;
+  readonly entry: Entry;
+  readonly target: string;
+  /** Everything the archive held when read, oldest first. */
+  readonly items: readonly Item[];
+  /** Indexes into items: what to send (live, not held). */
+  readonly due: readonly number[];
+  /** Per index into items: expired (true) or delivered (false), so to be deleted. */
+  readonly done: LuaTable<number, boolean>;
+  /** State.removals and State.appended of the endpoint when it read the archive. */
+  readonly removalsBefore: number;
+  readonly appendedBefore: number;
+  next: number;
+  waiting: number;
+  stopped: boolean;
+  appGone: boolean;
+}
+
+/**
+ * Deletes what a flush delivered or found expired, and counts it. Where nothing
+ * else removed a message of the endpoint since the flush read it, the done
+ * messages that lead the archive go in one delete (keeping the newest: the
+ * rest it read and what was appended since); the others one by one.
+ */
+function removeDone(state: State, flush: Flush): void {
+  const { items, done, key } = flush;
+  const { removed } = state.context;
+  let prefix = 0;
+  while (prefix < items.length && done.get(prefix) !== undefined) prefix++;
+  let from = 0;
+  if (prefix > 0 && (state.removals.get(key) ?? 0) === flush.removalsBefore) {
+    const appended = (state.appended.get(key) ?? 0) - flush.appendedBefore;
+    const [result] = state.context.messages.delete(key, {
+      truncate: items.length - prefix + appended,
+    });
+    if (result === prefix) {
+      noteRemoval(state, key);
+      for (let i = 0; i < prefix; i++) {
+        state.held.delete(key + items[i].id);
+        (done.get(i) === true ? removed.expired : removed.delivered).add(1);
+      }
+      from = prefix;
+    } else if (removedAny(result)) {
+      // Not what this flush expected: the ones it meant are looked for one by one.
+      noteRemoval(state, key);
+    }
+  }
+  for (let i = from; i < items.length; i++) {
+    const expired = done.get(i);
+    if (expired !== undefined) {
+      const [gone] = removeEach(state, key, [items[i]]);
+      (expired ? removed.expired : removed.delivered).add(gone);
+    }
+  }
+}
+
+function finishFlush(state: State, flush: Flush): void {
+  const { context } = state;
+  const { user, key, target } = flush;
+  if (state.flushing.get(key) === target) state.flushing.delete(key);
+  removeDone(state, flush);
+  if (flush.appGone) {
+    // The rest goes with the endpoint.
+    context.revoke(user, key, flush.entry);
+    return;
+  }
+  // The store is the truth: read it again and heal the count; go on with what
+  // arrived meanwhile if this flush ran to its end.
+  const [left] = itemsOf(state, key);
+  if (left !== undefined) heal(state, user, key, left);
+  context.log(
+    "debug",
+    "Sent kept push messages to <%s>, %d left",
+    target,
+    left === undefined ? -1 : left.length,
+  );
+  const arrived = (state.appended.get(key) ?? 0) > flush.appendedBefore;
+  if (arrived && !flush.stopped && left !== undefined && left.length > 0) {
+    flushEndpoint(state, user, key, flush.entry, target);
+  }
+}
+
+function sendMore(state: State, flush: Flush): void {
+  const { context } = state;
+  while (!flush.stopped && flush.waiting < FLUSH_WINDOW && flush.next < flush.due.length) {
+    const index = flush.due[flush.next];
+    flush.next++;
+    flush.waiting++;
+    const push = pushIqWith(
+      context.service,
+      flush.target,
+      context.newId(),
+      flush.items[index].message.tags[0],
+    );
+    context.pending.send(push, flush.user, (settled) => {
+      flush.waiting--;
+      if (settled.answer === "delivered") {
+        flush.done.set(index, false);
+      } else {
+        // Anything else ends this flush: the rest waits for the next chance.
+        flush.stopped = true;
+        if (settled.answer === "gone") flush.appGone = true;
+      }
+      if (flush.waiting === 0 && (flush.stopped || flush.next >= flush.due.length)) {
+        finishFlush(state, flush);
+      } else {
+        sendMore(state, flush);
+      }
+    });
+  }
+}
+
+/** Sends an endpoint's messages in order, a window at a time, then forgets what was delivered. */
+function flushEndpoint(
+  state: State,
+  user: string,
+  key: string,
+  entry: Entry,
+  target: string,
+): void {
+  const { context } = state;
+  const removalsBefore = state.removals.get(key) ?? 0;
+  const appendedBefore = state.appended.get(key) ?? 0;
+  const [items, err] = itemsOf(state, key);
+  if (items === undefined) {
+    context.log("warn", "Could not read kept push messages: %s", err);
+    return;
+  }
+  heal(state, user, key, items);
+  const now = context.now();
+  const due: number[] = [];
+  const done = new LuaTable<number, boolean>();
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item.expires < now) done.set(i, true);
+    else if (state.held.get(key + item.id) === undefined) due.push(i);
+  }
+  state.flushing.set(key, target);
+  const flush: Flush = {
+    user,
+    key,
+    entry,
+    target,
+    items,
+    due,
+    done,
+    removalsBefore,
+    appendedBefore,
+    next: 0,
+    waiting: 0,
+    stopped: false,
+    appGone: false,
+  };
+  if (due.length === 0) finishFlush(state, flush);
+  else sendMore(state, flush);
+}
+
+function flushFor(state: State, fullJid: string): void {
+  const { context } = state;
+  const user = bare(fullJid) ?? fullJid;
+  const [record, err] = context.kept.get(user);
+  if (err !== undefined || record === undefined) return;
+  for (const [key] of record) {
+    // A flush to another full JID (a dead resource) does not block this one.
+    if (state.flushing.get(key) !== fullJid) {
+      const [entry, entryErr] = context.entryOf(user, key);
+      if (entryErr !== undefined) {
+        context.log("warn", "Could not look up a push endpoint: %s", entryErr);
+      } else if (entry === undefined || entry.e < context.now()) {
+        // The endpoint is gone (expired or revoked): so is what it kept.
+        drop(state, user, key);
+      } else if (entry.j === fullJid) {
+        flushEndpoint(state, user, key, entry, fullJid);
+      }
+    }
+  }
+}
+
+// ---- cancel, drop, sweep
+
+function cancel(
+  state: State,
+  key: string,
+  id: string,
+): LuaMultiReturn<[found: boolean, err: undefined] | [found: undefined, err: string]> {
+  const { context } = state;
+  const [found, err] = context.messages.find(key, { key: id });
+  if (found === undefined || found === false) return $multi(undefined, tostring(err));
+  let message: Stanza | undefined;
+  for (const [, value] of found) message = value;
+  if (message === undefined) return $multi(false, undefined);
+  const [result, deleteErr] = context.messages.delete(key, { key: id });
+  if (result === undefined || result === false) return $multi(undefined, tostring(deleteErr));
+  // Someone else (a flush, the sweep) removed it first: theirs to count.
+  if (!removedAny(result)) return $multi(false, undefined);
+  noteRemoval(state, key);
+  state.held.delete(key + id);
+  const user = message.attr.user;
+  if (user !== undefined) {
+    setCount(state, user, key, { n: -1, b: -(tonumber(message.attr.bytes) ?? 0), exact: false });
+  }
+  const live = (tonumber(message.attr.expires) ?? 0) >= context.now();
+  (live ? context.removed.cancelled : context.removed.expired).add(1);
+  return $multi(live, undefined);
+}
+
+function drop(state: State, user: string, key: string): void {
+  const { context } = state;
+  context.messages.delete(key);
+  noteRemoval(state, key);
+  const [record, err] = context.kept.get(user);
+  if (err !== undefined || record === undefined) return;
+  const current = record.get(key);
+  if (current === undefined) return;
+  if (setCount(state, user, key, { n: 0, b: 0, exact: true })) {
+    context.removed.endpoint_gone.add(current.n);
+  }
+}
+
+/** Deletes an endpoint's expired messages and corrects its count; how many went. */
+function removeExpired(state: State, user: string, key: string, now: number): number {
+  const [items] = itemsOf(state, key);
+  if (items === undefined) return 0;
+  const expired: Item[] = [];
+  const live: Item[] = [];
+  for (const item of items) (item.expires < now ? expired : live).push(item);
+  const [gone] = removeEach(state, key, expired);
+  state.context.removed.expired.add(gone);
+  heal(state, user, key, gone === expired.length ? live : items);
+  return gone;
+}
+
+function sweep(state: State): number | undefined {
+  const { kept } = state.context;
+  if (kept.users === undefined) return undefined;
+  const users: string[] = [];
+  for (const user of kept.users()) users.push(user);
+  const now = state.context.now();
+  let swept = 0;
+  for (const user of users) {
+    const [record, err] = kept.get(user);
+    if (err === undefined && record !== undefined) {
+      const keys: string[] = [];
+      for (const [key] of record) keys.push(key);
+      // A key being flushed is the flush's to count.
+      for (const key of keys) {
+        if (state.flushing.get(key) === undefined) swept += removeExpired(state, user, key, now);
+      }
+    }
+  }
+  return swept;
+}
+
 export function mailbox(context: MailboxContext): Mailbox {
-  const { messages, kept, removed } = context;
-  /** Endpoints being flushed now: a second trigger (presence after bind) waits for the first. */
-  const flushing = new LuaTable<string, true>();
+  const { kept } = context;
+  const state: State = {
+    context,
+    flushing: new LuaTable(),
+    appended: new LuaTable(),
+    known: new LuaTable(),
+    held: new LuaTable(),
+    removals: new LuaTable(),
+    totalMessages: 0,
+    totalBytes: 0,
+  };
 
   // Every user's counts, summed once; changes to the records move them.
-  let totalMessages = 0;
-  let totalBytes = 0;
   if (kept.users !== undefined) {
     const users: string[] = [];
     for (const user of kept.users()) users.push(user);
     for (const user of users) {
       const [record] = kept.get(user);
       if (record !== undefined && record !== false) {
-        for (const [, counts] of record) {
-          totalMessages += counts.n;
-          totalBytes += counts.b;
+        for (const [key, counts] of record) {
+          state.totalMessages += counts.n;
+          state.totalBytes += counts.b;
+          state.known.set(key, true);
         }
       }
     }
-  }
-
-  /** Every message an endpoint keeps, oldest first; or the store's error. */
-  function itemsOf(
-    key: string,
-    topic?: string,
-  ): LuaMultiReturn<[items: Item[], err: undefined] | [items: undefined, err: string]> {
-    const [found, err] = messages.find(key, topic === undefined ? undefined : { with: topic });
-    if (found === undefined || found === false) return $multi(undefined, tostring(err));
-    const items: Item[] = [];
-    for (const [id, message, , withTopic] of found) {
-      items.push({
-        id,
-        message,
-        bytes: tonumber(message.attr.bytes) ?? 0,
-        expires: tonumber(message.attr.expires) ?? 0,
-        topic: withTopic === "" ? undefined : withTopic,
-      });
-    }
-    return $multi(items, undefined);
-  }
-
-  /** Applies a change to what the user's endpoint `key` keeps; false when it could not be stored. */
-  function count(user: string, key: string, messageDelta: number, byteDelta: number): boolean {
-    const [record, err] = kept.get(user);
-    if (err !== undefined) return false;
-    const counts: KeptRecord = record ?? new LuaMap();
-    const current = counts.get(key) ?? { n: 0, b: 0 };
-    const n = current.n + messageDelta;
-    const b = n > 0 ? math.max(0, current.b + byteDelta) : 0;
-    if (n > 0) counts.set(key, { n, b });
-    else counts.delete(key);
-    const [ok] = kept.set(user, isEmpty(counts) ? undefined : counts);
-    if (ok !== true) return false;
-    totalMessages += math.max(0, n) - current.n;
-    totalBytes += b - current.b;
-    return true;
-  }
-
-  /** Forgets everything an endpoint keeps (it is gone). */
-  function drop(user: string, key: string): void {
-    messages.delete(key);
-    const [record, err] = kept.get(user);
-    if (err !== undefined || record === undefined) return;
-    const current = record.get(key);
-    if (current === undefined) return;
-    record.delete(key);
-    const [ok] = kept.set(user, isEmpty(record) ? undefined : record);
-    if (ok !== true) return;
-    totalMessages -= current.n;
-    totalBytes -= current.b;
-    removed.endpoint_gone.add(current.n);
-  }
-
-  /** Deletes the given messages of an endpoint; how many messages and bytes went. */
-  function remove(
-    key: string,
-    items: readonly Item[],
-  ): LuaMultiReturn<[messages: number, bytes: number]> {
-    let gone = 0;
-    let bytes = 0;
-    for (const item of items) {
-      const [ok] = messages.delete(key, { key: item.id });
-      if (ok !== undefined && ok !== false) {
-        gone++;
-        bytes += item.bytes;
-      }
-    }
-    return $multi(gone, bytes);
-  }
-
-  /** Deletes an endpoint's expired messages; how many. */
-  function removeExpired(user: string, key: string, now: number): number {
-    const [items] = itemsOf(key);
-    if (items === undefined) return 0;
-    const expired: Item[] = [];
-    for (const item of items) if (item.expires < now) expired.push(item);
-    const [gone, bytes] = remove(key, expired);
-    if (gone > 0) {
-      count(user, key, -gone, -bytes);
-      removed.expired.add(gone);
-    }
-    return gone;
-  }
-
-  /** Sends an endpoint's messages in order, a window at a time, then forgets what was delivered. */
-  function flushEndpoint(user: string, key: string, entry: Entry, target: string): void {
-    const [items, err] = itemsOf(key);
-    if (items === undefined) {
-      context.log("warn", "Could not read kept push messages: %s", err);
-      return;
-    }
-    const now = context.now();
-    const expired: Item[] = [];
-    const due: Item[] = [];
-    /** Delivered now. */
-    const done: Item[] = [];
-    for (const item of items) (item.expires < now ? expired : due).push(item);
-    flushing.set(key, true);
-    let next = 0;
-    let waiting = 0;
-    let stopped = false;
-    let appGone = false;
-
-    function finish(): void {
-      flushing.delete(key);
-      const [lapsed, lapsedBytes] = remove(key, expired);
-      const [delivered, deliveredBytes] = remove(key, done);
-      removed.expired.add(lapsed);
-      removed.delivered.add(delivered);
-      const gone = lapsed + delivered;
-      if (gone > 0 && !count(user, key, -gone, -(lapsedBytes + deliveredBytes))) {
-        context.log("warn", "Could not update the count of kept push messages");
-      }
-      if (appGone) {
-        // The rest goes with the endpoint.
-        context.revoke(user, key, entry);
-        return;
-      }
-      context.log(
-        "debug",
-        "Sent %d kept push messages to <%s>, %d left",
-        delivered,
-        target,
-        due.length - next,
-      );
-    }
-
-    function sendMore(): void {
-      while (!stopped && waiting < FLUSH_WINDOW && next < due.length) {
-        const item = due[next];
-        next++;
-        waiting++;
-        const push = iq({
-          type: "set",
-          from: context.service,
-          to: target,
-          id: context.newId(),
-        }).add_child(item.message.tags[0]);
-        context.pending.send(push, user, (settled) => {
-          waiting--;
-          if (settled.answer === "delivered") {
-            done.push(item);
-          } else {
-            // Anything else ends this flush: the rest waits for the next chance.
-            stopped = true;
-            if (settled.answer === "gone") appGone = true;
-          }
-          if (waiting === 0 && (stopped || next >= due.length)) finish();
-          else sendMore();
-        });
-      }
-    }
-
-    if (due.length === 0) finish();
-    else sendMore();
   }
 
   return {
-    keep(user, key, application, instance, body, ttl, topic) {
-      const [record, err] = kept.get(user);
-      if (err !== undefined) return $multi(undefined, "failed", tostring(err));
-      let messagesKept = 0;
-      let bytesKept = 0;
-      if (record !== undefined) {
-        for (const [, counts] of record) {
-          messagesKept += counts.n;
-          bytesKept += counts.b;
-        }
-      }
-
-      // RFC 8030 §5.4: a message with the same topic replaces the one kept.
-      let replaced: Item[] = [];
-      if (topic !== undefined) {
-        const [items, findErr] = itemsOf(key, topic);
-        if (items === undefined) return $multi(undefined, "failed", findErr);
-        replaced = items;
-        for (const item of items) {
-          messagesKept--;
-          bytesKept -= item.bytes;
-        }
-      }
-      if (messagesKept + 1 > context.maxMessages) {
-        return $multi(undefined, "full", `${messagesKept} messages kept`);
-      }
-      if (bytesKept + body.length > context.maxBytes) {
-        return $multi(undefined, "full", `${bytesKept} bytes kept`);
-      }
-
-      const now = context.now();
-      const message = stanza(KEPT, {
-        xmlns: KEPT_NS,
-        user,
-        bytes: tostring(body.length),
-        expires: tostring(now + ttl),
-      })
-        .text_tag("push", base64.encode(body), { xmlns: NS, application, instance })
-        .up();
-      const [replacedCount, replacedBytes] = remove(key, replaced);
-      removed.replaced.add(replacedCount);
-      const [id, appendErr] = messages.append(key, undefined, message, now, topic);
-      if (id === undefined || id === false) {
-        count(user, key, -replacedCount, -replacedBytes);
-        return $multi(undefined, "failed", tostring(appendErr));
-      }
-      if (!count(user, key, 1 - replacedCount, body.length - replacedBytes)) {
-        // Kept but not counted: it would escape the bounds, so it must not stay.
-        messages.delete(key, { key: id });
-        return $multi(undefined, "failed", "could not update the count of kept messages");
-      }
-      return $multi(id, undefined, undefined);
-    },
-
-    flush(fullJid) {
-      const user = bare(fullJid) ?? fullJid;
-      const [record, err] = kept.get(user);
-      if (err !== undefined || record === undefined) return;
-      for (const [key] of record) {
-        if (flushing.get(key) === undefined) {
-          const [entry, entryErr] = context.entryOf(user, key);
-          if (entryErr !== undefined) {
-            context.log("warn", "Could not look up a push endpoint: %s", entryErr);
-          } else if (entry === undefined || entry.e < context.now()) {
-            // The endpoint is gone (expired or revoked): so is what it kept.
-            drop(user, key);
-          } else if (entry.j === fullJid) {
-            flushEndpoint(user, key, entry, fullJid);
-          }
-        }
-      }
-    },
-
-    cancel(key, id) {
-      const [found, err] = messages.find(key, { key: id });
-      if (found === undefined || found === false) return $multi(undefined, tostring(err));
-      let message: Stanza | undefined;
-      for (const [, value] of found) message = value;
-      if (message === undefined) return $multi(false, undefined);
-      const [ok, deleteErr] = messages.delete(key, { key: id });
-      if (ok === undefined || ok === false) return $multi(undefined, tostring(deleteErr));
-      const user = message.attr.user;
-      if (user !== undefined) count(user, key, -1, -(tonumber(message.attr.bytes) ?? 0));
-      const live = (tonumber(message.attr.expires) ?? 0) >= context.now();
-      (live ? removed.cancelled : removed.expired).add(1);
-      return $multi(live, undefined);
-    },
-
-    drop,
-
-    sweep() {
-      if (kept.users === undefined) return undefined;
-      const users: string[] = [];
-      for (const user of kept.users()) users.push(user);
-      const now = context.now();
-      let swept = 0;
-      for (const user of users) {
-        const [record, err] = kept.get(user);
-        if (err === undefined && record !== undefined) {
-          for (const [key] of record) swept += removeExpired(user, key, now);
-        }
-      }
-      return swept;
-    },
-
+    keep: (user, key, application, instance, body, ttl, topic, held) =>
+      keep(state, user, key, application, instance, body, ttl, topic, held),
+    settleHeld: (user, key, id, bytes, delivered) =>
+      settleHeld(state, user, key, id, bytes, delivered),
+    hasKept: (key) => state.known.get(key) !== undefined || state.flushing.get(key) !== undefined,
+    flush: (fullJid) => flushFor(state, fullJid),
+    cancel: (key, id) => cancel(state, key, id),
+    drop: (user, key) => drop(state, user, key),
+    sweep: () => sweep(state),
     keptBy(user) {
       const [record, err] = kept.get(user);
       if (err !== undefined) return $multi(undefined, tostring(err));
       return $multi(record, undefined);
     },
-
-    totals() {
-      return $multi(totalMessages, totalBytes);
-    },
+    totals: () => $multi(state.totalMessages, state.totalBytes),
   };
 }

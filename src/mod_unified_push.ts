@@ -7,7 +7,7 @@ import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
 import { urldecode, urlencode } from "util.http";
 import { error_reply } from "util.stanza";
-import { monotonic, now as clock } from "util.time";
+import { monotonic } from "util.time";
 import { createBackend, supportedBackends } from "./backends";
 import { readConfig } from "./config";
 import { endpointPath, tokenOf } from "./endpoint";
@@ -29,7 +29,7 @@ import { sendLater } from "./httpanswer";
 import { corsFor, corsSettings, letModHttpRemoveApp } from "./cors";
 import { cancelMessage, RelayContext, relayPush, relayPushPromised } from "./relay";
 import { endpointRegistry } from "./registry";
-import { isOffline, sessionHostOf, watchSessions } from "./sessions";
+import { isAway, sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
 import { userIndex, UserRecord } from "./userindex";
 
@@ -92,6 +92,10 @@ const pending = pendingPushes({
   addTimer: (delay, callback) => module.add_timer(delay, callback),
   clock: monotonic,
   timeout: config.iqTimeout,
+  window: config.answerWindow,
+  hasSession: (fullJid) => prosody.full_sessions[fullJid] !== undefined,
+  // A distributor that answers again gets what was kept while it was silent.
+  recovered: (fullJid) => mailbox.flush(fullJid),
 });
 
 const mailbox = newMailbox({
@@ -99,6 +103,7 @@ const mailbox = newMailbox({
   kept: keyvalStore<KeptRecord>("unified_push_kept"),
   maxMessages: config.maxStoredMessages,
   maxBytes: config.maxStoredBytes,
+  maxPerEndpoint: math.min(config.maxStoredPerEndpoint, config.maxStoredMessages),
   service: module.host,
   pending,
   entryOf: index.entry,
@@ -219,12 +224,12 @@ const relay: RelayContext = {
   messageTtl: config.messageTtl,
   limiter: rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
   maxInFlight: config.maxInFlight,
-  isOffline,
+  isAway,
   locationFor: messageUrl,
   keptLocationFor: (reference) => messageUrl(endpointPath(reference, urlencode)),
   newId: medium,
   now: os.time,
-  clock,
+  clock: monotonic,
   log,
   pushes: metrics.pushes,
   answerTime: metrics.answerTime,
@@ -284,7 +289,11 @@ const pushRoutes: HttpRoutes = {
       return methodNotAllowed(event);
     }
     const reference = string.sub(path, MESSAGE_PREFIX.length + 1);
-    return cancelMessage(relay, tokenOf(reference, event.request.url.query, urldecode));
+    return cancelMessage(
+      relay,
+      tokenOf(reference, event.request.url.query, urldecode),
+      event.response,
+    );
   },
   // A preflight: what a browser may send.
   "OPTIONS /*": (event) => {

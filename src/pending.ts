@@ -3,6 +3,10 @@
 // leaves two event handlers and a timer behind for every evicted IQ (docs/design.md, "Decisions").
 // Here one hook on the host serves every answer, one timer serves every
 // timeout, and pushes to a distributor that goes offline are settled at once.
+// A push that may be kept has an answer window (docs/design.md, "Real mobile
+// links"): unanswered by then, it is settled "late" first (and later once more
+// for good), held, and its target counts as stalled until it answers anything
+// or goes away.
 import { bare } from "util.jid";
 import { Stanza } from "util.stanza";
 
@@ -13,7 +17,9 @@ export type Answer =
   /** item-not-found or feature-not-implemented: the app is gone for good. */
   | "gone"
   /** Any other error, no answer in time, or the distributor went offline. */
-  | "unavailable";
+  | "unavailable"
+  /** Not yet answered when the answer window closed: not final, it is settled again later. */
+  | "late";
 
 export interface Settlement {
   readonly answer: Answer;
@@ -23,7 +29,10 @@ export interface Settlement {
   readonly answered: boolean;
 }
 
-/** Called once per push, with what came of it and the seconds from sending it to then. */
+/**
+ * Called once per push, with what came of it and the seconds from sending it
+ * to then; before that once with "late" for a push whose answer window closed.
+ */
 export type SettleCallback = (this: void, settlement: Settlement, waited: number) => void;
 
 interface Waiting {
@@ -31,8 +40,18 @@ interface Waiting {
   /** The distributor's bare JID: the user the in-flight limit counts for. */
   readonly user: string;
   readonly settle: SettleCallback;
-  /** When to give up waiting, on context.clock. */
-  readonly deadline: number;
+  /** When it was sent, on context.clock. */
+  readonly sent: number;
+  /** When to give up waiting, on context.clock; a held push moves it on. */
+  deadline: number;
+  /** For a push with an answer window, until the window closes. */
+  windowed: boolean;
+  /**
+   * Settled "late" (so kept elsewhere): no timeout gives up on it while its
+   * target has a session, since stream management still delivers it or
+   * bounces it when the session ends.
+   */
+  held: boolean;
 }
 
 const GONE_CONDITIONS: Record<string, true | undefined> = {
@@ -43,6 +62,7 @@ const GONE_CONDITIONS: Record<string, true | undefined> = {
 const DELIVERED: Settlement = { answer: "delivered", reason: "result", answered: true };
 const TIMED_OUT: Settlement = { answer: "unavailable", reason: "timeout", answered: false };
 const WENT_OFFLINE: Settlement = { answer: "unavailable", reason: "offline", answered: false };
+const LATE: Settlement = { answer: "late", reason: "window", answered: false };
 
 export interface PendingContext {
   /** Sends a stanza (module:send). */
@@ -60,6 +80,12 @@ export interface PendingContext {
   readonly clock: (this: void) => number;
   /** Seconds to wait for an answer. */
   readonly timeout: number;
+  /** Seconds a push sent with a window waits for its answer before it is settled "late". */
+  readonly window: number;
+  /** True while the full JID has a session (hibernating or not). */
+  readonly hasSession: (this: void, fullJid: string) => boolean;
+  /** A stalled target answered a push with a result. */
+  readonly recovered: (this: void, fullJid: string) => void;
 }
 
 export interface PendingPushes {
@@ -67,8 +93,15 @@ export interface PendingPushes {
    * Sends the push IQ (its id must be unique) to a distributor of `user` (its
    * bare JID, which the caller knows already) and calls `settle` once with what
    * came of it: an answer, the timeout, the distributor going offline or unload.
+   * A `windowed` push unanswered within the window is settled "late" first and
+   * then held (see Waiting.held), and its target is stalled.
    */
-  send(this: void, iq: Stanza, user: string, settle: SettleCallback): void;
+  send(this: void, iq: Stanza, user: string, settle: SettleCallback, windowed?: boolean): void;
+  /**
+   * True while a full JID has left a push unanswered past its window and has
+   * answered nothing since: new pushes for it are better kept than sent.
+   */
+  stalled(this: void, fullJid: string): boolean;
   /** Handles an IQ result or error if it answers one of our pushes; true if it did. */
   answer(this: void, reply: Stanza): boolean;
   /** Settles every push waiting on a full JID that has gone offline. */
@@ -84,6 +117,7 @@ export interface PendingPushes {
 export function pendingPushes(context: PendingContext): PendingPushes {
   const byId = new LuaTable<string, Waiting>();
   const perUser = new LuaTable<string, number>();
+  const stalled = new LuaTable<string, true>();
   // Ids in the order sent. Every push waits the same time, so this is also the
   // order of their deadlines: the front is the next to time out. One timer per
   // push (module:add_timer) would put an entry per push into the server's timer
@@ -92,6 +126,11 @@ export function pendingPushes(context: PendingContext): PendingPushes {
   let front = 1;
   let back = 0;
   let sweeper: { stop(this: unknown): void } | undefined;
+  // Pushes with an answer window, in the order sent (so of their windows' ends).
+  const windows = new LuaTable<number, string>();
+  let windowFront = 1;
+  let windowBack = 0;
+  let windowSweeper: { stop(this: unknown): void } | undefined;
 
   /** Dequeues pushes at the front that have already settled. */
   function skipSettled(): void {
@@ -109,7 +148,12 @@ export function pendingPushes(context: PendingContext): PendingPushes {
     if (left > 0) perUser.set(waiting.user, left);
     else perUser.delete(waiting.user);
     skipSettled();
-    waiting.settle(settlement, context.clock() - (waiting.deadline - context.timeout));
+    waiting.settle(settlement, context.clock() - waiting.sent);
+  }
+
+  function enqueue(id: string): void {
+    back++;
+    queue.set(back, id);
   }
 
   /** Times out what is overdue; returns the seconds until the next deadline, if any. */
@@ -118,24 +162,69 @@ export function pendingPushes(context: PendingContext): PendingPushes {
     skipSettled();
     while (front <= back) {
       const id = queue.get(front);
-      const deadline = byId.get(id).deadline;
-      if (deadline > now) return deadline - now;
-      finish(id, TIMED_OUT);
+      const waiting = byId.get(id);
+      if (waiting.deadline > now) return waiting.deadline - now;
+      if (waiting.held && context.hasSession(waiting.to)) {
+        // Still on its way (or in a stream-management queue): wait another round.
+        queue.delete(front);
+        front++;
+        waiting.deadline = now + context.timeout;
+        enqueue(id);
+      } else {
+        finish(id, TIMED_OUT);
+      }
     }
     sweeper = undefined;
     return undefined;
   }
 
+  /** Settles "late" the pushes whose window has closed unanswered. */
+  function sweepWindows(this: void): number | undefined {
+    const now = context.clock();
+    while (windowFront <= windowBack) {
+      const waiting = byId.get(windows.get(windowFront));
+      if (waiting !== undefined && waiting.windowed) {
+        const closes = waiting.sent + context.window;
+        if (closes > now) return closes - now;
+        waiting.windowed = false;
+        waiting.held = true;
+        stalled.set(waiting.to, true);
+        waiting.settle(LATE, now - waiting.sent);
+      }
+      windows.delete(windowFront);
+      windowFront++;
+    }
+    windowSweeper = undefined;
+    return undefined;
+  }
+
   return {
-    send(iq, user, settle) {
+    send(iq, user, settle, windowed = false) {
       const id = iq.attr.id as string;
       const to = iq.attr.to as string;
-      byId.set(id, { to, user, settle, deadline: context.clock() + context.timeout });
-      back++;
-      queue.set(back, id);
+      const sent = context.clock();
+      byId.set(id, {
+        to,
+        user,
+        settle,
+        sent,
+        deadline: sent + context.timeout,
+        windowed,
+        held: false,
+      });
+      enqueue(id);
       perUser.set(user, (perUser.get(user) ?? 0) + 1);
       sweeper ??= context.addTimer(context.timeout, sweep);
+      if (windowed) {
+        windowBack++;
+        windows.set(windowBack, id);
+        windowSweeper ??= context.addTimer(context.window, sweepWindows);
+      }
       context.send(iq);
+    },
+
+    stalled(fullJid) {
+      return stalled.get(fullJid) !== undefined;
     },
 
     answer(reply) {
@@ -152,10 +241,17 @@ export function pendingPushes(context: PendingContext): PendingPushes {
         const answer = GONE_CONDITIONS[reason] === true ? "gone" : "unavailable";
         finish(id, { answer, reason, answered: true });
       }
+      // It answers again; after a result, what was kept meanwhile can go.
+      const to = waiting.to;
+      if (stalled.get(to) !== undefined) {
+        stalled.delete(to);
+        if (reply.attr.type === "result") context.recovered(to);
+      }
       return true;
     },
 
     dropTarget(fullJid) {
+      stalled.delete(fullJid);
       if (perUser.get(bare(fullJid) ?? fullJid) === undefined) return;
       for (const [id, waiting] of byId) {
         if (waiting.to === fullJid) finish(id, WENT_OFFLINE);
@@ -166,6 +262,8 @@ export function pendingPushes(context: PendingContext): PendingPushes {
       for (const [id] of byId) finish(id, WENT_OFFLINE);
       sweeper?.stop();
       sweeper = undefined;
+      windowSweeper?.stop();
+      windowSweeper = undefined;
     },
 
     countFor(user) {

@@ -2,7 +2,7 @@
 // registration request looks like, and the stanzas we build.
 import { base64 } from "util.encodings";
 import { datetime } from "util.datetime";
-import { iq, reply, Stanza } from "util.stanza";
+import { iq, reply, Stanza, stanza } from "util.stanza";
 
 export const NS = "http://gultsch.de/xmpp/drafts/unified-push";
 
@@ -54,4 +54,14 @@ export function pushIq(
     application,
     instance,
   });
+}
+
+/** A `<push/>` element on its own, as a kept message stores it. */
+export function pushElement(application: string, instance: string, body: string): Stanza {
+  return stanza("push", { xmlns: NS, application, instance }).text(base64.encode(body));
+}
+
+/** The push IQ around a `<push/>` element made earlier (a kept message). */
+export function pushIqWith(from: string, to: string, id: string, push: Stanza): Stanza {
+  return iq({ type: "set", from, to, id }).add_child(push);
 }

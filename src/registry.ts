@@ -15,6 +15,8 @@ import { Entry, RefusalReason, UserIndex, UserRecord } from "./userindex";
  */
 export interface Target extends Registration {
   readonly user: string;
+  /** The token's key (tokenKey): where the endpoint's kept messages live. */
+  readonly key: string;
 }
 
 /** Why a token does not resolve. "failed" is our own fault (storage down). */
@@ -138,11 +140,12 @@ export function endpointRegistry(
     | [registration: undefined, failure: ResolveFailure, detail?: string]
   > {
     const user = userOf(claims.sub);
+    const key = tokenKey(token);
     if (claims.indexed === undefined) {
       const { sub, application, instance, exp } = claims;
-      return $multi({ sub, user, application, instance, exp }, undefined);
+      return $multi({ sub, user, key, application, instance, exp }, undefined);
     }
-    const [entry, err] = index.entry(user, tokenKey(token));
+    const [entry, err] = index.entry(user, key);
     if (err !== undefined) return $multi(undefined, "failed", err);
     // Its entry is gone: revoked, or purged once expired.
     if (entry === undefined) return $multi(undefined, "revoked");
@@ -150,6 +153,7 @@ export function endpointRegistry(
       {
         sub: entry.j ?? claims.sub,
         user,
+        key,
         application: claims.application,
         instance: claims.instance,
         exp: entry.e,
@@ -173,7 +177,8 @@ export function endpointRegistry(
       );
       if (token === undefined) return $multi(undefined, renewed, detail);
       if (renewed) {
-        resolved.set(token, { sub: fullJid, user, application, instance, exp, indexed: true });
+        const key = tokenKey(token);
+        resolved.set(token, { sub: fullJid, user, key, application, instance, exp, indexed: true });
       }
       return $multi(token, renewed, undefined);
     },
@@ -246,7 +251,7 @@ export function endpointRegistry(
 
     revoke(token, registration, now) {
       resolved.set(token, undefined);
-      const [forgotten, reason] = index.forget(registration.user, tokenKey(token));
+      const [forgotten, reason] = index.forget(registration.user, registration.key);
       if (!forgotten) return $multi(false, reason);
       // A token bound to an index entry dies with it; others need the backend's word.
       if (registration.indexed !== undefined) {

@@ -1,12 +1,12 @@
 // The HTTP push resource (docs/design.md, "HTTP semantics"; RFC 8030 §5): turns a POST
 // to an endpoint into a push IQ to the distributor, and the distributor's
-// answer into the HTTP status; a push for a distributor that is offline is
-// kept for later (mailbox.ts), and a kept message can be cancelled (DELETE on
-// its Location).
+// answer into the HTTP status; a push for a distributor that is away (offline,
+// hibernating, or silent) is kept for later (mailbox.ts), and so is one it has
+// not answered within the answer window (docs/design.md, "Real mobile links");
+// a kept message can be cancelled (DELETE on its Location).
 import { ErrorObject } from "util.error";
 import { new as newPromise, Promise } from "util.promise";
 import { HttpRequest, HttpResponse } from "net.http.server";
-import { tokenKey } from "./backends/backend";
 import { errors } from "./errors";
 import { Logger } from "./log";
 import { Mailbox } from "./mailbox";
@@ -40,8 +40,8 @@ export interface RelayContext {
   readonly limiter: RateLimiter;
   /** Pushes one user's distributors may have unanswered at once. */
   readonly maxInFlight: number;
-  /** True when the full JID is known to have no session right now. */
-  readonly isOffline: (this: void, fullJid: string) => boolean;
+  /** True when the full JID cannot take a push now: no session, or a hibernating one. */
+  readonly isAway: (this: void, fullJid: string) => boolean;
   /** The URL naming a delivered push message (the Location of its 201), from its id. */
   readonly locationFor: (this: void, id: string) => string;
   /**
@@ -52,7 +52,7 @@ export interface RelayContext {
   readonly newId: (this: void) => string;
   /** Seconds since the epoch (expiry). */
   readonly now: (this: void) => number;
-  /** Seconds, with fractions (rate limiting). */
+  /** Seconds on a monotonic clock, with fractions (rate limiting). */
   readonly clock: (this: void) => number;
   readonly log: Logger;
   /** Counted once per request, by what became of it. */
@@ -136,15 +136,28 @@ export function relayPush<R extends PushResponse>(
     return problem;
   }
 
-  const wait = context.limiter.take(token, context.clock());
+  // Keyed by the endpoint, so that DELETEs of its kept messages share the limit.
+  const wait = context.limiter.take(registration.key, context.clock());
   if (wait > 0) {
     context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub);
     pushes.limited.add(1);
     return retryLater(response, wait, "rate-limited");
   }
   const to = registration.sub;
-  if (context.isOffline(to)) {
-    return keepForLater(context, token, registration, body, ttl, topic, response);
+  // Kept no longer than asked, than the cap, or than the endpoint lives.
+  const keptFor = math.max(
+    0,
+    math.min(ttl ?? context.messageTtl, context.messageTtl, registration.exp - context.now()),
+  );
+  if (context.isAway(to) || context.pending.stalled(to)) {
+    return keepForLater(context, registration, body, keptFor, topic, response, false);
+  }
+  const keepable = keptFor > 0 && registration.indexed !== undefined;
+  if (keepable && context.mailbox.hasKept(registration.key)) {
+    // Messages kept for this endpoint go first: this one joins them.
+    const answer = keepForLater(context, registration, body, keptFor, topic, response, false);
+    context.mailbox.flush(to);
+    return answer;
   }
   if (context.pending.countFor(registration.user) >= context.maxInFlight) {
     context.log(
@@ -159,10 +172,37 @@ export function relayPush<R extends PushResponse>(
 
   const id = context.newId();
   const iq = pushIq(context.service, to, id, registration.application, registration.instance, body);
-  context.pending.send(iq, registration.user, (settled, waited) => {
-    if (settled.answered) context.answerTime.sample(waited);
-    reply(response, outcome(context, settled, token, registration, id, response));
-  });
+  /** Set once the app server has its answer; with a held copy's id when that was at the window. */
+  let answered = false;
+  let copy: string | undefined;
+  context.pending.send(
+    iq,
+    registration.user,
+    (settled, waited) => {
+      if (settled.answer === "late") {
+        // The window closed: keep a copy and answer now; the IQ goes on waiting.
+        answered = true;
+        const [kept, copyId] = keepCopy(context, registration, body, keptFor, topic, response);
+        copy = copyId;
+        reply(response, kept);
+        return;
+      }
+      if (settled.answered) context.answerTime.sample(waited);
+      if (!answered) {
+        answered = true;
+        const stay = keepable && !settled.answered && settled.answer === "unavailable";
+        reply(
+          response,
+          stay
+            ? keepForLater(context, registration, body, keptFor, topic, response, false)
+            : outcome(context, settled, token, registration, id, response),
+        );
+        return;
+      }
+      lateOutcome(context, settled, token, registration, copy, body.length);
+    },
+    keepable,
+  );
   return LATER;
 }
 
@@ -224,27 +264,47 @@ function outcome(
 }
 
 /**
- * Keeps a push for an offline distributor, for the TTL the app server asked
- * (capped; an absent TTL gets the cap), and answers 201 naming the kept message.
- * TTL 0, or an endpoint issued before store and forward, gets 503 as before.
+ * Keeps a push for a distributor that is away (or a copy of one it has not
+ * answered in time, `held`) for `ttl` seconds, and answers 201 naming the kept
+ * message. A TTL of 0 keeps nothing (RFC 8030 §5.2: it expires at once), still
+ * 201; an endpoint issued before store and forward cannot keep, so 503.
  */
 function keepForLater(
   context: RelayContext,
-  token: string,
   registration: Target,
   body: string,
-  asked: number | undefined,
+  ttl: number,
   topic: string | undefined,
   response: PushResponse,
+  held: boolean,
 ): PushOutcome {
+  const [answer] = keepCopy(context, registration, body, ttl, topic, response, held);
+  return answer;
+}
+
+function keepCopy(
+  context: RelayContext,
+  registration: Target,
+  body: string,
+  ttl: number,
+  topic: string | undefined,
+  response: PushResponse,
+  held = true,
+): LuaMultiReturn<[answer: PushOutcome, copy: string | undefined]> {
   const to = registration.sub;
-  const ttl = math.min(asked ?? context.messageTtl, context.messageTtl);
-  if (ttl <= 0 || registration.indexed === undefined) {
-    context.log("debug", "Push for <%s> not relayed: distributor offline", to);
+  if (registration.indexed === undefined) {
+    context.log("debug", "Push for <%s> not relayed: distributor away", to);
     context.pushes.unavailable.add(1);
-    return retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable");
+    return $multi(retryLater(response, RETRY_AFTER_SECONDS, "distributor-unavailable"), undefined);
   }
-  const key = tokenKey(token);
+  if (ttl <= 0) {
+    context.log("debug", "Push for <%s> with no time to keep: expired", to);
+    context.pushes.unavailable.add(1);
+    response.headers.ttl = "0";
+    response.headers.location = context.locationFor(context.newId());
+    return $multi(201, undefined);
+  }
+  const key = registration.key;
   const [id, refusal, detail] = context.mailbox.keep(
     registration.user,
     key,
@@ -253,22 +313,47 @@ function keepForLater(
     body,
     ttl,
     topic,
+    held,
   );
   if (id === undefined) {
     if (refusal === "full") {
       context.log("debug", "Push for <%s> not kept: %s already", to, detail);
       context.pushes.limited.add(1);
-      return retryLater(response, RETRY_AFTER_SECONDS, "too-much-kept");
+      return $multi(retryLater(response, RETRY_AFTER_SECONDS, "too-much-kept"), undefined);
     }
     context.log("warn", "Could not keep a push message: %s", detail);
     context.pushes.failed.add(1);
-    return errors.new("internal");
+    return $multi(errors.new("internal"), undefined);
   }
-  context.log("debug", "Push for <%s> kept for %d s: distributor offline", to, ttl);
+  context.log("debug", "Push for <%s> kept for %d s", to, ttl);
   context.pushes.stored.add(1);
   response.headers.ttl = tostring(ttl);
   response.headers.location = context.keptLocationFor(messageReference(key, id));
-  return 201;
+  return $multi(201, id);
+}
+
+/**
+ * What the distributor's answer does to a push answered 201 at its window:
+ * a result makes its kept copy go, item-not-found revokes, anything else
+ * leaves the copy for the next flush.
+ */
+function lateOutcome(
+  context: RelayContext,
+  settled: Settlement,
+  token: string,
+  registration: Target,
+  copy: string | undefined,
+  bytes: number,
+): void {
+  context.log("debug", "Late answer from <%s>: %s", registration.sub, settled.reason);
+  if (copy !== undefined) {
+    const key = registration.key;
+    context.mailbox.settleHeld(registration.user, key, copy, bytes, settled.answer === "delivered");
+  }
+  if (settled.answer === "gone") {
+    const [revoked, reason] = context.registry.revoke(token, registration, context.now());
+    if (!revoked) context.log("warn", "Could not revoke a push endpoint: %s", reason);
+  }
 }
 
 /** Characters of a kept message's reference that name its endpoint (a tokenKey). */
@@ -280,7 +365,11 @@ function messageReference(key: string, id: string): string {
 }
 
 /** Answers a DELETE on a push message resource: 204 when a kept message was removed. */
-export function cancelMessage(context: RelayContext, reference: string): PushOutcome {
+export function cancelMessage(
+  context: RelayContext,
+  reference: string,
+  response: PushResponse,
+): PushOutcome {
   const key = string.sub(reference, 1, KEY_LENGTH);
   const id = string.sub(reference, KEY_LENGTH + 1);
   // Anything else is not a reference of ours, and must not reach the store.
@@ -292,6 +381,8 @@ export function cancelMessage(context: RelayContext, reference: string): PushOut
   ) {
     return errors.new("unknown-message");
   }
+  const wait = context.limiter.take(key, context.clock());
+  if (wait > 0) return retryLater(response, wait, "rate-limited");
   const [found, err] = context.mailbox.cancel(key, id);
   if (found === undefined) {
     context.log("warn", "Could not cancel a kept push message: %s", err);

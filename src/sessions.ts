@@ -1,8 +1,9 @@
 // The distributors' comings and goings, as the relay and the mailbox need
 // them: a full JID that goes offline will not answer its pushes, one that
-// comes back (binds a resource, or sends the push service a directed presence,
-// as Conversations does on every bind) gets what was kept for it, and a deleted
-// account takes its endpoints along.
+// comes back (binds a resource, resumes a hibernating stream-management
+// session, or sends the push service a directed presence, as Conversations
+// does on every bind) gets what was kept for it, and a deleted account takes
+// its endpoints along (docs/design.md, "Real mobile links").
 // Distributors' sessions live on our host, or for a component on its parent
 // domain, which may be activated after us or again later.
 import { join, split } from "util.jid";
@@ -10,7 +11,7 @@ import { join, split } from "util.jid";
 export interface SessionHandlers {
   /** A full JID that had a session has none now. */
   readonly offline: (this: void, fullJid: string) => void;
-  /** A full JID is available (bound, or announced itself to us). */
+  /** A full JID is available (bound, resumed, or announced itself to us). */
   readonly online: (this: void, fullJid: string) => void;
   /** An account was deleted (its bare JID). */
   readonly deleted: (this: void, user: string) => void;
@@ -43,6 +44,12 @@ export function watchSessions(
       // After the bind result has gone out: a client expects that first.
       if (fullJid !== undefined) module.add_timer(0, () => handlers.online(fullJid));
     });
+    // Stream management (mod_smacks) resumed a hibernating session, after
+    // sending again what was queued for it (our pushes among them).
+    sessions.hook("smacks-hibernation-end", (event) => {
+      const fullJid = event.resumed.full_jid;
+      module.add_timer(0, () => handlers.online(fullJid));
+    });
   }
   watch();
   module.hook_global("host-activated", (host) => {
@@ -66,10 +73,15 @@ export function watchSessions(
   );
 }
 
-/** True for a full JID of one of our own hosts that has no session now. */
-export function isOffline(this: void, fullJid: string): boolean {
+/**
+ * True for a full JID of one of our own hosts that cannot take a push now: it
+ * has no session, or its session hibernates (stream management: the connection
+ * dropped and a push would only wait in its queue).
+ */
+export function isAway(this: void, fullJid: string): boolean {
   // Every push asks this: the answer for a session that exists needs no JID parsing.
-  if (prosody.full_sessions[fullJid] !== undefined) return false;
+  const session = prosody.full_sessions[fullJid];
+  if (session !== undefined) return session.hibernating !== undefined;
   const [, host] = split(fullJid);
   const ours = host === undefined ? undefined : prosody.hosts[host];
   return ours !== undefined && ours.type === "local";

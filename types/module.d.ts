@@ -63,6 +63,32 @@ declare namespace Prosody {
     readonly host: string;
     readonly resource: string;
     readonly full_jid: string;
+    /**
+     * Stream management (XEP-0198, core `mod_smacks` on 0.12 and 13): set, to the
+     * time it started (seconds since the epoch), while the session has lost its
+     * connection and waits `smacks_hibernation_time` to be resumed. Stanzas sent
+     * to it meanwhile are queued, not delivered.
+     * @see https://prosody.im/doc/modules/mod_smacks
+     */
+    readonly hibernating?: number;
+  }
+
+  /**
+   * `smacks-hibernation-start`: a session lost its connection and hibernates
+   * (fired on the session's host by mod_smacks).
+   */
+  interface SmacksHibernationStartEvent {
+    readonly origin: ClientSession;
+  }
+
+  /**
+   * `smacks-hibernation-end`: a hibernating session was resumed, after its queued
+   * stanzas were sent again. `resumed` is the original (now live) session,
+   * `origin` the connection it came back on.
+   */
+  interface SmacksHibernationEndEvent {
+    readonly origin: Session;
+    readonly resumed: ClientSession;
   }
 
   /** Objects from util.events (e.g. `prosody.events`, a host's `events`); functions are called with `.`. */
@@ -155,6 +181,8 @@ declare namespace Prosody {
     readonly "resource-bind": ResourceBindEvent;
     readonly "pre-resource-unbind": ResourceUnbindEvent;
     readonly "resource-unbind": ResourceUnbindEvent;
+    readonly "smacks-hibernation-start": SmacksHibernationStartEvent;
+    readonly "smacks-hibernation-end": SmacksHibernationEndEvent;
     readonly "module-loaded": ModuleEvent;
     readonly "module-unloaded": ModuleEvent;
     readonly "module-reloaded": ModuleEvent;

@@ -74,6 +74,11 @@ declare module "core.storagemanager" {
     readonly reverse?: boolean;
     readonly total?: boolean;
     readonly key?: string | readonly string[];
+    /**
+     * `delete` only: keep this many items, the newest (`reverse`: the oldest),
+     * and delete the rest (internal and SQL drivers, 0.12 and 13).
+     */
+    readonly truncate?: number;
   }
 
   /** Items from `find`: id, value, time, with. */

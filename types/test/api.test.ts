@@ -102,6 +102,13 @@ module.hook("resource-bind", (event) => {
   expectType<string>(event.session.full_jid);
   return undefined;
 });
+// Stream management: a session's hibernation, typed on both events and the session.
+module.hook("smacks-hibernation-end", (event) => {
+  expectType<string>(event.resumed.full_jid);
+  expectType<number | undefined>(event.resumed.hibernating);
+  return undefined;
+});
+module.hook("smacks-hibernation-start", (event) => expectType<string>(event.origin.full_jid));
 module.hook("pre-presence/full", (event) => expectType<Prosody.Stanza>(event.stanza));
 module.hook("some-custom-event", (event) => expectType<unknown>(event));
 // @ts-expect-error wrong payload type for a known event
