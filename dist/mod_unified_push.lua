@@ -798,6 +798,7 @@ local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] 
 local DELIVERED = {answer = "delivered", reason = "result", answered = true}
 local TIMED_OUT = {answer = "unavailable", reason = "timeout", answered = false}
 local WENT_OFFLINE = {answer = "unavailable", reason = "offline", answered = false}
+local UNLOADED = {answer = "unavailable", reason = "unload", answered = false}
 local LATE = {answer = "late", reason = "window", answered = false}
 function ____exports.pendingPushes(context)
     local byId = {}
@@ -855,6 +856,7 @@ function ____exports.pendingPushes(context)
                 front = front + 1
                 waiting.deadline = now + context.timeout
                 enqueue(id)
+                skipSettled()
             else
                 finish(id, TIMED_OUT)
             end
@@ -884,13 +886,12 @@ function ____exports.pendingPushes(context)
         return nil
     end
     return {
-        send = function(iq, user, settle, windowed)
-            if windowed == nil then
-                windowed = false
-            end
+        send = function(iq, user, settle, mode)
             local id = iq.attr.id
             local to = iq.attr.to
             local sent = context.clock()
+            local windowed = mode == "window"
+            local held = mode == "held"
             byId[id] = {
                 to = to,
                 user = user,
@@ -898,7 +899,7 @@ function ____exports.pendingPushes(context)
                 sent = sent,
                 deadline = sent + context.timeout,
                 windowed = windowed,
-                held = false
+                held = held
             }
             enqueue(id)
             perUser[user] = (perUser[user] or 0) + 1
@@ -956,7 +957,7 @@ function ____exports.pendingPushes(context)
         end,
         dropAll = function()
             for id in pairs(byId) do
-                finish(id, WENT_OFFLINE)
+                finish(id, UNLOADED)
             end
             if sweeper ~= nil then
                 sweeper:stop()
@@ -2061,7 +2062,7 @@ return ____exports
  end,
 ["src.relay"] = function(...)
 local ____exports = {}
-local retryLater, outcome, keepForLater, keepCopy, lateOutcome, messageReference
+local retryLater, keepAndSend, outcome, keepForLater, keepCopy, lateOutcome, messageReference
 local ____util_2Epromise = require("util.promise")
 local newPromise = ____util_2Epromise.new
 local ____errors = require("src.errors")
@@ -2074,6 +2075,43 @@ local parsePushHeaders = ____pushheaders.parsePushHeaders
 function retryLater(response, seconds, ____error)
     response.headers.retry_after = tostring(seconds)
     return errors.new(____error)
+end
+function keepAndSend(context, token, registration, body, ttl, topic, response)
+    local send = context.pending.countFor(registration.user) < context.maxInFlight
+    local answer, copy = keepCopy(
+        context,
+        registration,
+        body,
+        ttl,
+        topic,
+        response,
+        send
+    )
+    if copy == nil or not send then
+        return answer
+    end
+    local iq = pushIq(
+        context.service,
+        registration.sub,
+        context.newId(),
+        registration.application,
+        registration.instance,
+        body
+    )
+    context.pending.send(
+        iq,
+        registration.user,
+        function(settled) return lateOutcome(
+            context,
+            settled,
+            token,
+            registration,
+            copy,
+            #body
+        ) end,
+        "held"
+    )
+    return answer
 end
 function outcome(context, settled, token, registration, id, response)
     local to = registration.sub
@@ -2263,7 +2301,7 @@ function ____exports.relayPush(context, token, request, response, reply)
             registration.exp - context.now()
         )
     )
-    if context.isAway(to) or context.pending.stalled(to) then
+    if context.isAway(to) then
         return keepForLater(
             context,
             registration,
@@ -2275,6 +2313,17 @@ function ____exports.relayPush(context, token, request, response, reply)
         )
     end
     local keepable = keptFor > 0 and registration.indexed ~= nil
+    if keepable and context.pending.stalled(to) then
+        return keepAndSend(
+            context,
+            token,
+            registration,
+            body,
+            keptFor,
+            topic,
+            response
+        )
+    end
     if keepable and context.mailbox.hasKept(registration.key) then
         local answer = keepForLater(
             context,
@@ -2328,7 +2377,7 @@ function ____exports.relayPush(context, token, request, response, reply)
             end
             if not answered then
                 answered = true
-                local stay = keepable and not settled.answered and settled.answer == "unavailable"
+                local stay = keepable and not settled.answered and settled.reason ~= "unload"
                 reply(
                     response,
                     stay and keepForLater(
@@ -2359,7 +2408,7 @@ function ____exports.relayPush(context, token, request, response, reply)
                 #body
             )
         end,
-        keepable
+        keepable and "window" or nil
     )
     return ____exports.LATER
 end

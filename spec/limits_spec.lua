@@ -82,8 +82,9 @@ describe("the bound on pushes in flight (2, distributor timeout 3s)", function()
 		f.client:on_iq(function() return nil; end);
 		local before = #f.client.received;
 		local waiting = {
-			up.push_later(f.server, a.endpoint, "first", nil, IQ_TIMEOUT + 5),
-			up.push_later(f.server, b.endpoint, "second", nil, IQ_TIMEOUT + 5),
+			-- TTL 0: not kept when the distributor stays silent, so they wait it out.
+			up.push_later(f.server, a.endpoint, "first", { TTL = "0" }, IQ_TIMEOUT + 5),
+			up.push_later(f.server, b.endpoint, "second", { TTL = "0" }, IQ_TIMEOUT + 5),
 		};
 		assert.is_true(f.client:wait_received(before + 2, 5), "the two pushes did not reach the distributor");
 

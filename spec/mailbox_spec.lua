@@ -273,4 +273,130 @@ describe("the mailbox", function()
 		assert.same({ k1 = { n = 2, b = 5 } }, (box.keptBy("u@h")));
 		assert.is_nil((box.keptBy("v@h")));
 	end);
+
+	it("keeps at most the per-endpoint bound for one endpoint, leaving room for the user's other apps", function()
+		local box = new_mailbox({ maxMessages = 10, maxPerEndpoint = 2 });
+		assert.truthy((box.keep("u@h", "k1", "A", "I", "one", 60)));
+		assert.truthy((box.keep("u@h", "k1", "A", "I", "two", 60)));
+		assert.same({ nil, "full", "2 messages kept for the endpoint" }, { box.keep("u@h", "k1", "A", "I", "three", 60) });
+		assert.truthy((box.keep("u@h", "k2", "A", "I", "other app", 60)));
+	end);
+
+	it("does not flush a held copy, and settles it: delivered goes, refused stays for the next flush", function()
+		local box, context = new_mailbox();
+		local delivered = box.keep("u@h", "k1", "A", "I", "held 1", 60, nil, true);
+		local refused = box.keep("u@h", "k1", "A", "I", "held 2", 60, nil, true);
+		assert.is_true(box.hasKept("k1"));
+		box.flush("u@h/phone");
+		assert.equal(0, #context.pending.sent, "a held copy was sent");
+		box.settleHeld("u@h", "k1", delivered, 6, true);
+		box.settleHeld("u@h", "k1", refused, 6, false);
+		assert.same({ n = 1, b = 6 }, context.kept.data["u@h"].k1);
+		box.flush("u@h/phone");
+		assert.equal(1, #context.pending.sent);
+		assert.equal("held 2", body_of(context.pending.sent[1]));
+		context.pending.settle(1, "delivered");
+		assert.is_nil(context.kept.data["u@h"]);
+		assert.is_false(box.hasKept("k1"));
+		assert.same({ delivered = 2 }, removals(context));
+		assert.same({ 0, 0 }, { box.totals() });
+	end);
+
+	it("loses nothing to a DELETE during a flush: the refused message comes on the next one, counts end at 0", function()
+		local box, context = new_mailbox();
+		local first = box.keep("u@h", "k1", "A", "I", "m1", 60);
+		box.keep("u@h", "k1", "A", "I", "m2", 60);
+		box.keep("u@h", "k1", "A", "I", "m3", 60);
+		box.flush("u@h/phone");
+		assert.equal(3, #context.pending.sent);
+		assert.same({ true }, { (box.cancel("k1", first)) });
+		context.pending.settle(1, "delivered");
+		context.pending.settle(2, "delivered");
+		context.pending.settle(3, "unavailable");
+		assert.same({ n = 1, b = 2 }, context.kept.data["u@h"].k1);
+		box.flush("u@h/phone");
+		assert.equal("m3", body_of(context.pending.sent[4]));
+		context.pending.settle(4, "delivered");
+		assert.is_nil(context.kept.data["u@h"]);
+		assert.same({}, context.messages.data.k1);
+		assert.same({ cancelled = 1, delivered = 2 }, removals(context));
+		assert.same({ 0, 0 }, { box.totals() });
+	end);
+
+	it("loses nothing to the sweep during a flush", function()
+		local box, context, clock = new_mailbox();
+		box.keep("u@h", "k1", "A", "I", "short", 10);
+		box.keep("u@h", "k1", "A", "I", "long", 600);
+		box.flush("u@h/phone");
+		clock.now = clock.now + 11;
+		assert.equal(0, box.sweep(), "the sweep took a message a flush has in hand");
+		context.pending.settle(1, "delivered");
+		context.pending.settle(2, "unavailable");
+		assert.same({ n = 1, b = 4 }, context.kept.data["u@h"].k1);
+		assert.equal(0, box.sweep());
+		box.flush("u@h/phone");
+		assert.equal("long", body_of(context.pending.sent[3]));
+		assert.same({ delivered = 1 }, removals(context));
+		assert.same({ 1, 4 }, { box.totals() });
+	end);
+
+	it("heals a wrong count from the store on the next flush, and on the sweep", function()
+		local box, context = new_mailbox();
+		box.keep("u@h", "k1", "A", "I", "abc", 60);
+		context.kept.data["u@h"].k1 = { n = 7, b = 999 };
+		box.flush("u@h/phone");
+		assert.same({ n = 1, b = 3 }, context.kept.data["u@h"].k1, "not corrected when read");
+		context.pending.settle(1, "delivered");
+		assert.is_nil(context.kept.data["u@h"]);
+		-- An endpoint counted with nothing stored: the sweep forgets it.
+		context.kept.data["v@h"] = { k9 = { n = 3, b = 30 } };
+		box.sweep();
+		assert.is_nil(context.kept.data["v@h"]);
+	end);
+
+	it("flushes to the full JID a renewal moved the endpoint to, while a flush to the old one hangs", function()
+		local entry = { a = "A", i = "I", e = 1000, t = "token", j = "u@h/phone" };
+		local box, context = new_mailbox({ entry = entry });
+		box.keep("u@h", "k1", "A", "I", "for the tablet", 60);
+		box.flush("u@h/phone");
+		assert.equal(1, #context.pending.sent);
+		entry.j = "u@h/tablet";
+		box.flush("u@h/tablet");
+		assert.equal(2, #context.pending.sent);
+		assert.equal("u@h/tablet", context.pending.sent[2].iq.attr.to);
+		context.pending.settle(2, "delivered");
+		context.pending.settle(1, "unavailable");
+		assert.is_nil(context.kept.data["u@h"]);
+		assert.same({ delivered = 1 }, removals(context));
+	end);
+
+	it("sends a message kept during a flush after the ones before it, in the same flush", function()
+		local box, context = new_mailbox();
+		box.keep("u@h", "k1", "A", "I", "old", 60);
+		box.flush("u@h/phone");
+		box.keep("u@h", "k1", "A", "I", "new", 60);
+		context.pending.settle(1, "delivered");
+		assert.equal(2, #context.pending.sent);
+		assert.equal("new", body_of(context.pending.sent[2]));
+		context.pending.settle(2, "delivered");
+		assert.is_nil(context.kept.data["u@h"]);
+		assert.same({}, context.messages.data.k1);
+	end);
+
+	it("costs the same few store calls to flush 10, 100 or 1,000 messages", function()
+		local work = {};
+		for _, n in ipairs({ 10, 100, 1000 }) do
+			local box, context = new_mailbox({ maxMessages = n, maxBytes = 10 * n });
+			for i = 1, n do box.keep("u@h", "k1", "A", "I", "m" .. i, 60); end
+			local calls = context.messages.calls;
+			local find, delete = calls.find, calls.delete;
+			box.flush("u@h/phone");
+			for i = 1, n do context.pending.settle(i, "delivered"); end
+			assert.equal(n, #context.pending.sent);
+			assert.same({}, context.messages.data.k1);
+			assert.is_nil(context.kept.data["u@h"]);
+			work[#work + 1] = { calls.find - find, calls.delete - delete };
+		end
+		assert.same({ { 2, 1 }, { 2, 1 }, { 2, 1 } }, work);
+	end);
 end);

@@ -8,8 +8,9 @@ local jid_bare = require "util.jid".bare;
 
 local SERVICE = "example.test";
 
-local function harness(timeout)
-	local h = { now = 100, sent = {}, timers = {}, settled = {}, answered = {}, waited = {} };
+local function harness(timeout, window)
+	local h = { now = 100, sent = {}, timers = {}, settled = {}, answered = {}, waited = {}, late = {},
+		sessions = {}, recovered = {} };
 	h.pending = pending_lib.pendingPushes({
 		send = function(stanza) table.insert(h.sent, stanza); end,
 		addTimer = function(delay, callback)
@@ -20,16 +21,26 @@ local function harness(timeout)
 		end,
 		clock = function() return h.now; end,
 		timeout = timeout,
+		window = window or 2,
+		hasSession = function(jid) return h.sessions[jid] == true; end,
+		recovered = function(jid) h.recovered[#h.recovered + 1] = jid; end,
 	});
-	-- Sends a push to `to` with id `id`; what it settles with lands in h.settled[id].
-	function h.push(id, to)
+	-- Sends a push to `to` with id `id` (with an answer window if `windowed`);
+	-- what it settles with lands in h.settled[id], a "late" in h.late[id].
+	function h.push(id, to, windowed)
 		local iq = st.iq({ type = "set", from = SERVICE, to = to, id = id });
 		h.pending.send(iq, jid_bare(to), function(settlement, waited)
+			if settlement.answer == "late" then
+				assert.is_nil(h.late[id], "late twice: " .. id);
+				assert.is_nil(h.settled[id], "late after settling: " .. id);
+				h.late[id] = waited;
+				return;
+			end
 			assert.is_nil(h.settled[id], "settled twice: " .. id);
 			h.settled[id] = settlement.answer .. "/" .. settlement.reason;
 			h.answered[id] = settlement.answered;
 			h.waited[id] = waited;
-		end);
+		end, windowed and "window" or nil);
 	end
 	-- Moves the clock to `t`, running the timers that are due by then.
 	function h.advance(t)
@@ -166,8 +177,69 @@ describe("pending pushes", function()
 		h.push("a", "u@example.test/d");
 		h.push("b", "v@example.test/d");
 		h.pending.dropAll();
-		assert.same({ a = "unavailable/offline", b = "unavailable/offline" }, h.settled);
+		assert.same({ a = "unavailable/unload", b = "unavailable/unload" }, h.settled);
 		assert.equal(0, h.armed());
 		assert.equal(0, h.pending.countFor("u@example.test"));
+	end);
+
+	it("settles a windowed push \"late\" once its window closes unanswered, then for good on its answer", function()
+		local h = harness(20, 2);
+		h.sessions["u@example.test/d"] = true;
+		h.push("a", "u@example.test/d", true);
+		h.push("b", "u@example.test/d", true);
+		h.push("c", "u@example.test/d"); -- no window
+		h.advance(101);
+		assert.is_true(h.pending.answer(reply("b", "u@example.test/d", "result")));
+		h.advance(102);
+		assert.same({ a = 2 }, h.late);
+		assert.same({ b = "delivered/result" }, h.settled);
+		assert.is_true(h.pending.stalled("u@example.test/d"));
+		assert.is_false(h.pending.stalled("v@example.test/d"));
+		-- The held push outlives the timeout while its target has a session; the other does not.
+		h.advance(125);
+		assert.is_nil(h.settled.a);
+		assert.equal("unavailable/timeout", h.settled.c);
+		h.advance(500);
+		assert.is_nil(h.settled.a);
+		assert.equal(1, h.pending.countFor("u@example.test"));
+		-- Its late result settles it, ends the stall and says so.
+		assert.is_true(h.pending.answer(reply("a", "u@example.test/d", "result")));
+		assert.equal("delivered/result", h.settled.a);
+		assert.equal(400, h.waited.a);
+		assert.is_false(h.pending.stalled("u@example.test/d"));
+		assert.same({ "u@example.test/d" }, h.recovered);
+	end);
+
+	it("gives a held push up at its timeout once its target has no session", function()
+		local h = harness(20, 2);
+		h.push("a", "u@example.test/d", true);
+		h.advance(102);
+		assert.same({ a = 2 }, h.late);
+		h.advance(120);
+		assert.equal("unavailable/timeout", h.settled.a);
+	end);
+
+	it("ends a stall without a flush on an error answer, and on the target going offline", function()
+		local h = harness(20, 2);
+		h.sessions["u@example.test/d"] = true;
+		h.push("a", "u@example.test/d", true);
+		h.push("b", "u@example.test/e", true);
+		h.advance(103);
+		assert.is_true(h.pending.answer(reply("a", "u@example.test/d", "error", "service-unavailable")));
+		assert.is_false(h.pending.stalled("u@example.test/d"));
+		h.pending.dropTarget("u@example.test/e");
+		assert.is_false(h.pending.stalled("u@example.test/e"));
+		assert.equal("unavailable/offline", h.settled.b);
+		assert.same({}, h.recovered);
+	end);
+
+	it("stops both timers on unload", function()
+		local h = harness(20, 2);
+		h.push("a", "u@example.test/d", true);
+		assert.equal(2, h.armed());
+		h.pending.dropAll();
+		assert.equal(0, h.armed());
+		assert.equal("unavailable/unload", h.settled.a);
+		assert.same({}, h.late);
 	end);
 end);

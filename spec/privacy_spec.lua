@@ -75,7 +75,9 @@ for _, backend in ipairs(BACKENDS) do
 				local busy = f:connect({ resource = "busy", policy = up.answering_pushes("service-unavailable") });
 				assert.equal(503, push(register(busy).endpoint, PAYLOAD).status);
 				local silent = f:connect({ resource = "silent", policy = up.answering_pushes(nil) });
-				assert.equal(503, push(register(silent).endpoint, PAYLOAD).status);
+				assert.equal(503, push(register(silent).endpoint, PAYLOAD, { TTL = "0" }).status);
+				-- One that can be kept: kept after the answer window, answered late.
+				assert.equal(201, push(register(silent).endpoint, PAYLOAD).status);
 				local gone = f:connect({ resource = "gone" });
 				local gone_endpoint = register(gone).endpoint;
 				gone:close();

@@ -350,10 +350,23 @@ describe("a push for a distributor that is offline", function()
 		assert.equal(90, h.kept[1][6]);
 	end);
 
-	it("is kept, not sent, while the distributor is silent past an answer window", function()
-		local h = tracked({ stalled = offline });
+	it("is kept as a held copy and answered at once, and still sent, while the distributor is silent", function()
+		local h = tracked({ stalled = offline, keep = { "copy3" } });
+		local outcome, response = post(h);
+		assert.equal(201, outcome);
+		assert.equal("https://push.example.test/push/message/kept/" .. key_of(TOKEN) .. "copy3", response.headers.location);
+		assert.is_true(h.kept[1][8], "not held");
+		assert.equal(1, #h.sent);
+		assert.equal("held", h.sent[1].windowed);
+		h.sent[1].settle({ answer = "delivered", reason = "result", answered = true }, 30);
+		assert.same({ { "alice@example.test", key_of(TOKEN), "copy3", #BODY, true } }, h.held);
+		assert.same({ stored = 1 }, counted(h));
+	end);
+
+	it("is only kept (not held, not sent) while the distributor is silent and at the in-flight bound", function()
+		local h = tracked({ stalled = offline, in_flight = MAX_IN_FLIGHT });
 		assert.equal(201, (post(h)));
-		assert.equal(1, #h.kept);
+		assert.is_false(h.kept[1][8]);
 		assert.equal(0, #h.sent);
 	end);
 
@@ -482,6 +495,13 @@ describe("a push sent to the distributor", function()
 		end);
 	end
 
+	it("unanswered because the module unloads: 503, nothing kept", function()
+		local h = tracked();
+		local outcome, response = post_and_settle(h, { answer = "unavailable", reason = "unload", answered = false }, 1);
+		assert.equal(503, status_of(outcome, response));
+		assert.equal(0, #h.kept);
+	end);
+
 	for _, reason in ipairs({ "timeout", "offline" }) do
 		it(("unanswered (%s) but it can be kept: 201 with TTL and the kept message's Location"):format(reason), function()
 			local h = tracked({ keep = { "msg7" } });
@@ -502,11 +522,11 @@ describe("a push the distributor has not answered within the answer window", fun
 		local h = tracked();
 		post(h);
 		post(h, { headers = { ttl = "0" } });
-		assert.is_true(h.sent[1].windowed);
-		assert.is_false(h.sent[2].windowed);
+		assert.equal("window", h.sent[1].windowed);
+		assert.is_nil(h.sent[2].windowed);
 		local old = tracked({ resolve = registration({ indexed = false }) });
 		post(old);
-		assert.is_false(old.sent[1].windowed);
+		assert.is_nil(old.sent[1].windowed);
 	end);
 
 	it("is kept as a held copy and answered 201 with TTL and Location at once", function()

@@ -29,6 +29,9 @@ export interface Settlement {
   readonly answered: boolean;
 }
 
+/** How a push waits: "window" (kept if unanswered in time) or "held" (kept already). */
+export type SendMode = "window" | "held";
+
 /**
  * Called once per push, with what came of it and the seconds from sending it
  * to then; before that once with "late" for a push whose answer window closed.
@@ -62,6 +65,7 @@ const GONE_CONDITIONS: Record<string, true | undefined> = {
 const DELIVERED: Settlement = { answer: "delivered", reason: "result", answered: true };
 const TIMED_OUT: Settlement = { answer: "unavailable", reason: "timeout", answered: false };
 const WENT_OFFLINE: Settlement = { answer: "unavailable", reason: "offline", answered: false };
+const UNLOADED: Settlement = { answer: "unavailable", reason: "unload", answered: false };
 const LATE: Settlement = { answer: "late", reason: "window", answered: false };
 
 export interface PendingContext {
@@ -93,10 +97,11 @@ export interface PendingPushes {
    * Sends the push IQ (its id must be unique) to a distributor of `user` (its
    * bare JID, which the caller knows already) and calls `settle` once with what
    * came of it: an answer, the timeout, the distributor going offline or unload.
-   * A `windowed` push unanswered within the window is settled "late" first and
-   * then held (see Waiting.held), and its target is stalled.
+   * A push sent with "window" and unanswered within the window is settled
+   * "late" first and then held (see Waiting.held), and its target is stalled;
+   * one sent "held" is held from the start (it is kept already).
    */
-  send(this: void, iq: Stanza, user: string, settle: SettleCallback, windowed?: boolean): void;
+  send(this: void, iq: Stanza, user: string, settle: SettleCallback, mode?: SendMode): void;
   /**
    * True while a full JID has left a push unanswered past its window and has
    * answered nothing since: new pushes for it are better kept than sent.
@@ -170,6 +175,7 @@ export function pendingPushes(context: PendingContext): PendingPushes {
         front++;
         waiting.deadline = now + context.timeout;
         enqueue(id);
+        skipSettled();
       } else {
         finish(id, TIMED_OUT);
       }
@@ -199,19 +205,13 @@ export function pendingPushes(context: PendingContext): PendingPushes {
   }
 
   return {
-    send(iq, user, settle, windowed = false) {
+    send(iq, user, settle, mode) {
       const id = iq.attr.id as string;
       const to = iq.attr.to as string;
       const sent = context.clock();
-      byId.set(id, {
-        to,
-        user,
-        settle,
-        sent,
-        deadline: sent + context.timeout,
-        windowed,
-        held: false,
-      });
+      const windowed = mode === "window";
+      const held = mode === "held";
+      byId.set(id, { to, user, settle, sent, deadline: sent + context.timeout, windowed, held });
       enqueue(id);
       perUser.set(user, (perUser.get(user) ?? 0) + 1);
       sweeper ??= context.addTimer(context.timeout, sweep);
@@ -259,7 +259,7 @@ export function pendingPushes(context: PendingContext): PendingPushes {
     },
 
     dropAll() {
-      for (const [id] of byId) finish(id, WENT_OFFLINE);
+      for (const [id] of byId) finish(id, UNLOADED);
       sweeper?.stop();
       sweeper = undefined;
       windowSweeper?.stop();

@@ -149,10 +149,13 @@ export function relayPush<R extends PushResponse>(
     0,
     math.min(ttl ?? context.messageTtl, context.messageTtl, registration.exp - context.now()),
   );
-  if (context.isAway(to) || context.pending.stalled(to)) {
+  if (context.isAway(to)) {
     return keepForLater(context, registration, body, keptFor, topic, response, false);
   }
   const keepable = keptFor > 0 && registration.indexed !== undefined;
+  if (keepable && context.pending.stalled(to)) {
+    return keepAndSend(context, token, registration, body, keptFor, topic, response);
+  }
   if (keepable && context.mailbox.hasKept(registration.key)) {
     // Messages kept for this endpoint go first: this one joins them.
     const answer = keepForLater(context, registration, body, keptFor, topic, response, false);
@@ -190,7 +193,8 @@ export function relayPush<R extends PushResponse>(
       if (settled.answered) context.answerTime.sample(waited);
       if (!answered) {
         answered = true;
-        const stay = keepable && !settled.answered && settled.answer === "unavailable";
+        // Not answered (no time left, or it left): kept, unless the module is going away.
+        const stay = keepable && !settled.answered && settled.reason !== "unload";
         reply(
           response,
           stay
@@ -201,9 +205,44 @@ export function relayPush<R extends PushResponse>(
       }
       lateOutcome(context, settled, token, registration, copy, body.length);
     },
-    keepable,
+    keepable ? "window" : undefined,
   );
   return LATER;
+}
+
+/**
+ * A push for a distributor that left an earlier one unanswered past its window:
+ * kept (held) and answered at once, and still sent, since its answer (or its
+ * stream management) may come yet; a result makes the copy go.
+ */
+function keepAndSend(
+  context: RelayContext,
+  token: string,
+  registration: Target,
+  body: string,
+  ttl: number,
+  topic: string | undefined,
+  response: PushResponse,
+): PushOutcome {
+  // At the in-flight bound it is only kept: a held copy needs its IQ out.
+  const send = context.pending.countFor(registration.user) < context.maxInFlight;
+  const [answer, copy] = keepCopy(context, registration, body, ttl, topic, response, send);
+  if (copy === undefined || !send) return answer;
+  const iq = pushIq(
+    context.service,
+    registration.sub,
+    context.newId(),
+    registration.application,
+    registration.instance,
+    body,
+  );
+  context.pending.send(
+    iq,
+    registration.user,
+    (settled) => lateOutcome(context, settled, token, registration, copy, body.length),
+    "held",
+  );
+  return answer;
 }
 
 /** relayPush for a caller that wants a value or a util.promise (the Matrix gateway). */

@@ -207,6 +207,7 @@ function up.connect(server, options)
 		timeout = options.timeout or 10,
 		presence = options.presence,
 		on_iq = options.policy,
+		sm = options.sm,
 	});
 end
 

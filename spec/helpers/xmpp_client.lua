@@ -12,6 +12,12 @@
 --   c:wait_received(n, timeout)   -> true once #c.received >= n, false on timeout
 --   c:disco_info(jid, timeout)    -> list of feature vars, reply stanza
 --   c:close()
+--
+-- Stream management (XEP-0198) with `sm = true`: enabled with resumption after
+-- binding; the client counts what it handled and answers <r/>.
+--   c:drop()                      the link dies: the socket closes without </stream>
+--   c:resume(timeout)             a new connection resumes the session -> true | nil, err
+--   c:stop_reading() / c:start_reading()   a silent link: nothing read meanwhile
 
 require "prosody_libs";
 local socket = require "socket";
@@ -27,6 +33,7 @@ local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
 local xmlns_bind = "urn:ietf:params:xml:ns:xmpp-bind";
 local xmlns_session = "urn:ietf:params:xml:ns:xmpp-session";
 local xmlns_disco_info = "http://jabber.org/protocol/disco#info";
+local xmlns_sm = "urn:xmpp:sm:3";
 
 local default_timeout = 10;
 
@@ -130,6 +137,15 @@ function client_mt:_handle(stanza)
 		self.last_nonza = stanza;
 		return;
 	end
+	if attr.xmlns == xmlns_sm then
+		if name == "r" then
+			self:send(st.stanza("a", { xmlns = xmlns_sm, h = tostring(self.handled) }));
+		elseif name ~= "a" then
+			self.last_nonza = stanza; -- enabled, resumed, failed: read by enable and resume
+		end
+		return;
+	end
+	if self.sm_id then self.handled = self.handled + 1; end
 	if name == "iq" then
 		local t = attr.type;
 		if t == "result" or t == "error" then
@@ -235,7 +251,39 @@ function client_mt:close(timeout)
 	self:_closed("closed by client");
 end
 
-local function on_readable(self)
+-- The link dies without a goodbye: the server sees the connection close.
+function client_mt:drop()
+	if self.closed then return; end
+	self:_closed("dropped by client");
+end
+
+function client_mt:stop_reading()
+	loop.remove(self.sock);
+end
+
+function client_mt:start_reading()
+	loop.add(self.sock, function() self:_on_readable(); end);
+	self:_on_readable();
+end
+
+local on_readable;
+
+function client_mt:_on_readable() on_readable(self); end
+
+-- Enables stream management with resumption (after binding).
+function client_mt:_enable_sm(timeout)
+	self.handled = 0;
+	self:send(st.stanza("enable", { xmlns = xmlns_sm, resume = "true" }));
+	local enabled, err = self:_next_nonza("stream management", timeout);
+	if not enabled then return nil, err; end
+	if enabled.name ~= "enabled" or not enabled.attr.id then
+		return nil, "stream management refused: " .. tostring(enabled);
+	end
+	self.sm_id = enabled.attr.id;
+	return true;
+end
+
+function on_readable(self)
 	local data, err, partial = self.sock:receive(read_size);
 	data = data or partial;
 	if data and #data > 0 then
@@ -372,12 +420,49 @@ function xmpp.connect(options)
 			end
 		end
 
+		if options.sm then
+			local enabled, eerr = self:_enable_sm(timeout);
+			if not enabled then fail(eerr); end
+		end
+
 		if options.presence ~= false then
 			self:send(st.presence());
 		end
 	end
 	self.features = features;
+	self.options = options;
 	return self;
+end
+
+-- A new connection that authenticates and resumes the dropped session (same
+-- object: what it received stays in `received`).
+function client_mt:resume(timeout)
+	assert(self.sm_id, "xmpp_client:resume needs a session with stream management");
+	local options = self.options;
+	timeout = timeout or default_timeout;
+	local sock = assert(socket.tcp());
+	sock:settimeout(timeout);
+	local ok, err = sock:connect(options.address or "127.0.0.1", options.port);
+	if not ok then sock:close(); return nil, "cannot connect: " .. tostring(err); end
+	sock:settimeout(0);
+	self.sock, self.closed, self.stream_error, self.stream_closed = sock, nil, nil, nil;
+	loop.add(sock, function() on_readable(self); end);
+	self:_open_stream();
+	local features, ferr = self:_next_nonza("features before authentication", timeout);
+	if not features then return nil, ferr; end
+	local credentials = "\0" .. self.user .. "\0" .. self.password;
+	self:send(st.stanza("auth", { xmlns = xmlns_sasl, mechanism = "PLAIN" }):text(base64.encode(credentials)));
+	local outcome, aerr = self:_next_nonza("SASL outcome", timeout);
+	if not outcome then return nil, aerr; end
+	if outcome.name ~= "success" then return nil, "authentication failed: " .. tostring(outcome); end
+	self:_open_stream();
+	features, ferr = self:_next_nonza("features after authentication", timeout);
+	if not features then return nil, ferr; end
+	self:send(st.stanza("resume", { xmlns = xmlns_sm, previd = self.sm_id, h = tostring(self.handled) }));
+	local resumed, rerr = self:_next_nonza("resumption", timeout);
+	if not resumed then return nil, rerr; end
+	if resumed.name ~= "resumed" then return nil, "resumption refused: " .. tostring(resumed); end
+	return true;
 end
 
 return xmpp;
