@@ -81,7 +81,9 @@ for _, backend in ipairs(BACKENDS) do
 				local gone = f:connect({ resource = "gone" });
 				local gone_endpoint = register(gone).endpoint;
 				gone:close();
-				assert.equal(503, push(gone_endpoint, PAYLOAD, { TTL = "0" }).status);
+				local expired = push(gone_endpoint, PAYLOAD, { TTL = "0" });
+				assert.equal(201, expired.status);
+				assert.equal("0", expired.headers["ttl"]);
 				-- Kept for later (store and forward), then cancelled.
 				local kept = push(gone_endpoint, PAYLOAD);
 				assert.equal(201, kept.status);
