@@ -22,6 +22,7 @@ export const RELAY_CAPACITY_OPTIONS = {
   unified_push_max_registrations: 1000000, // registrations per user (default 100)
   unified_push_max_stored_messages: 1000000, // messages kept per user (default 1000)
   unified_push_max_stored_bytes: 1073741824, // bytes kept per user (default 1 MiB)
+  unified_push_max_stored_per_endpoint: 1000000, // messages kept per endpoint (default 250)
 };
 
 /** Backends per environment, as each Prosody supports them (paseto needs 13). */

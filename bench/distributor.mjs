@@ -58,6 +58,71 @@ serve({
     return { endpoints, ms: performance.now() - started };
   },
 
+  /**
+   * Puts every `every`-th distributor (from the first) to sleep as a phone in a
+   * tunnel does: stream management with resumption, then the connection drops,
+   * so Prosody keeps its session hibernating. Resolves with how many.
+   */
+  async hibernate({ name, every }) {
+    const clients = servers.get(name);
+    const sleepers = clients.filter((_, i) => i % every === 0);
+    await Promise.all(sleepers.map((c) => c.enableResumption()));
+    for (const c of sleepers) c.drop();
+    return sleepers.length;
+  },
+
+  /** Logs distributor `index` out (a clean close). */
+  closeOne({ name, index }) {
+    servers.get(name)[index].close();
+    return true;
+  },
+
+  /**
+   * Logs distributor `index` in again and, meanwhile, pings the server from
+   * distributor `pinger` back to back until `index` has answered `expect`
+   * pushes (or `timeoutMs` passed). Resolves with the seconds that took and the
+   * pings' round trips: the longest and the 99th percentile, in milliseconds.
+   */
+  async returnWhilePinging({
+    name,
+    index,
+    pinger,
+    expect,
+    port,
+    host,
+    user,
+    password,
+    resource,
+    timeoutMs,
+  }) {
+    const clients = servers.get(name);
+    const started = performance.now();
+    const back = new Distributor({ port, host, user, password, resource });
+    const rtts = [];
+    let done = false;
+    const pinging = (async () => {
+      while (!done && performance.now() - started < timeoutMs) {
+        rtts.push(await clients[pinger].ping());
+      }
+    })();
+    await back.connect();
+    clients[index] = back;
+    while (back.pushes < expect && performance.now() - started < timeoutMs) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    done = true;
+    await pinging;
+    rtts.sort((a, b) => a - b);
+    return {
+      seconds,
+      delivered: back.pushes,
+      pings: rtts.length,
+      maxPingMs: rtts.at(-1) ?? 0,
+      p99PingMs: rtts[Math.floor(rtts.length * 0.99)] ?? 0,
+    };
+  },
+
   /** This process's CPU time and the pushes answered so far. */
   stats() {
     let pushes = 0;

@@ -293,6 +293,54 @@ function markdown(results) {
     line();
   }
 
+  const flushes = summary.panels.filter((p) => p.bigFlush);
+  if (flushes.length) {
+    line("## One endpoint's big flush");
+    line();
+    line(
+      "Ours only: one distributor logs out, 1,000 pushes of 1 KB are kept for one of its " +
+        "endpoints, then it logs in again while another distributor pings the server back " +
+        "to back. The pings' longest round trip is the longest the rest of the server " +
+        "waited on the flush.",
+    );
+    line();
+    line("| Prosody | backend | kept | delivered | seconds | pings | ping p99 ms | ping max ms |");
+    line("|---|---|---|--:|--:|--:|--:|--:|");
+    for (const p of flushes) {
+      const f = p.bigFlush;
+      line(
+        `| ${version(p.env)} | ${p.backend} | ${statuses(f.kept.statuses)} | ${num(f.delivered)} | ` +
+          `${f.seconds.toFixed(2)} | ${num(f.pings)} | ${ms(f.p99PingMs)} | ${ms(f.maxPingMs)} |`,
+      );
+    }
+    line();
+  }
+
+  const sleepy = summary.panels.filter((p) => p.hibernating);
+  if (sleepy.length) {
+    line("## A tenth of the distributors hibernating");
+    line();
+    line(
+      "Ours only, with mod_smacks: pushes at concurrency 64 over every endpoint with every " +
+        "distributor connected, then with every tenth distributor's connection dropped " +
+        "(stream management keeps its session hibernating). Pushes to those are kept and " +
+        "answered 201 at once.",
+    );
+    line();
+    line(
+      "| Prosody | backend | hibernating | pushes/s awake | p99 ms awake | pushes/s | p99 ms | answers |",
+    );
+    line("|---|---|--:|--:|--:|--:|--:|---|");
+    for (const p of sleepy) {
+      const { asleep, awake, hibernating: h } = p.hibernating;
+      line(
+        `| ${version(p.env)} | ${p.backend} | ${asleep} | ${num(awake.pushesPerSecond)} | ` +
+          `${ms(awake.p99)} | ${num(h.pushesPerSecond)} | ${ms(h.p99)} | ${statuses(h.statuses)} |`,
+      );
+    }
+    line();
+  }
+
   const bursts = summary.panels.filter((p) => Object.keys(p.afterBurst || {}).length);
   if (bursts.length) {
     const top = Math.max(...config.concurrency);

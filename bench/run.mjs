@@ -125,7 +125,7 @@ const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
  * users x endpoints endpoints registered, then registered again (timed: the
  * registrations/s and renewals/s figures).
  */
-async function freshServer(variant, name, pluginDir, workers, users, tag) {
+async function freshServer(variant, name, pluginDir, workers, users, tag, extraModules = []) {
   const { env, backend, gc } = variant;
   const dataDir = makeDataDir(env, `${env}-${backend}-${tag}`, HOST, users);
   let server;
@@ -137,6 +137,7 @@ async function freshServer(variant, name, pluginDir, workers, users, tag) {
         "bench_ceiling",
         "bench_alloc",
         ...(config.profile === "lua" ? ["bench_profile"] : []),
+        ...extraModules,
       ],
       module_file: {
         reference: REFERENCE_MODULE,
@@ -300,6 +301,34 @@ async function benchBackend(variant, pluginDir, workers, withCeiling, full) {
     } finally {
       noteErrors("ours", await retire(env, workers, server));
     }
+    const flushServer = await freshServer(variant, "ours", pluginDir, workers, users, "ours-flush");
+    try {
+      section.bigFlush = await bigFlush(workers, flushServer, users);
+      const f = section.bigFlush;
+      log(
+        `${env} ${backend} ours: ${f.delivered} kept messages of ${FLUSH_BODY} bytes for one`,
+        `endpoint delivered in ${f.seconds.toFixed(2)} s; another user's pings: longest`,
+        `${fmt(f.maxPingMs)} ms, p99 ${fmt(f.p99PingMs)} ms over ${f.pings}`,
+      );
+    } finally {
+      noteErrors("ours", await retire(env, workers, flushServer));
+    }
+    // mod_smacks for this one: a tenth of the distributors hibernate.
+    const sleepy = await freshServer(variant, "ours", pluginDir, workers, users, "ours-sm", [
+      "smacks",
+    ]);
+    try {
+      section.hibernating = await hibernatingPhase(workers, sleepy);
+      const { awake, hibernating, asleep } = section.hibernating;
+      log(
+        `${env} ${backend} ours c=64: ${Math.round(awake.pushesPerSecond)}/s p99 ${fmt(awake.p99)} ms`,
+        `all awake; ${Math.round(hibernating.pushesPerSecond)}/s p99 ${fmt(hibernating.p99)} ms`,
+        `with ${asleep} distributors hibernating`,
+        `(${JSON.stringify(hibernating.statuses)})`,
+      );
+    } finally {
+      noteErrors("ours", await retire(env, workers, sleepy));
+    }
   }
 
   // Rounds: every target at every concurrency, each on a fresh server (a burst
@@ -401,6 +430,64 @@ async function storeAndForward(workers, server, users) {
     kept: { perSecond: kept.pushesPerSecond, ok: kept.ok, statuses: kept.statuses },
     returned: { delivered, seconds, perSecond: delivered / seconds },
   };
+}
+
+/** Messages kept for one endpoint and sent on its return, and their size (bench/README.md). */
+const FLUSH_MESSAGES = 1000;
+const FLUSH_BODY = 1024;
+
+/**
+ * One endpoint's big flush, ours only: the first distributor logs out,
+ * FLUSH_MESSAGES pushes of FLUSH_BODY bytes are kept for its first endpoint,
+ * then it logs in again while the second distributor pings the server back to
+ * back: how long the delivery takes, and the longest ping round trip meanwhile
+ * (what the rest of the server sees of the flush).
+ */
+async function bigFlush(workers, server, users) {
+  const servers = { ours: server };
+  await workers.distributor.call("closeOne", { name: server.key, index: 0 });
+  // Prosody has ended the session once the close has gone through; a second is plenty.
+  await sleep(1000);
+  // Endpoints are registered round-robin over the users: the first is the first user's.
+  const kept = await measure(workers, servers, server, [server.targets[0]], {
+    concurrency: 16,
+    count: FLUSH_MESSAGES,
+    body: FLUSH_BODY,
+  });
+  const back = await workers.distributor.call("returnWhilePinging", {
+    name: server.key,
+    index: 0,
+    pinger: 1,
+    expect: kept.ok,
+    port: server.c2s_port,
+    host: HOST,
+    user: users[0][0],
+    password: users[0][1],
+    resource: "distributor",
+    timeoutMs: 120_000,
+  });
+  return { kept: { ok: kept.ok, statuses: kept.statuses }, ...back };
+}
+
+/**
+ * Pushes at concurrency 64 over every endpoint, all distributors awake, then
+ * with every tenth one's connection dropped (its session hibernating, stream
+ * management): pushes to those are kept and answered at once.
+ */
+async function hibernatingPhase(workers, server) {
+  const servers = { ours: server };
+  const shape = { concurrency: 64, warmup: config.warmup, duration: config.duration };
+  const pick = (r) => ({
+    pushesPerSecond: r.pushesPerSecond,
+    p50: r.p50,
+    p99: r.p99,
+    statuses: r.statuses,
+  });
+  const awake = pick(await measure(workers, servers, server, server.targets, shape));
+  const asleep = await workers.distributor.call("hibernate", { name: server.key, every: 10 });
+  await sleep(1000);
+  const hibernating = pick(await measure(workers, servers, server, server.targets, shape));
+  return { asleep, awake, hibernating };
 }
 
 /**

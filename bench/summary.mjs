@@ -129,6 +129,8 @@ export function summarise(results) {
     };
     panel.memory = section.memory;
     panel.kept = section.kept;
+    panel.bigFlush = section.bigFlush;
+    panel.hibernating = section.hibernating;
     panel.servers = section.servers;
     panel.errors = section.errors || {};
     panel.afterBurst = {};

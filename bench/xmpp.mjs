@@ -205,6 +205,34 @@ export class Distributor {
     });
   }
 
+  /**
+   * Enables stream management with resumption (XEP-0198), so that Prosody keeps
+   * the session hibernating when the connection drops (drop()).
+   */
+  async enableResumption() {
+    this.write("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+    const enabled = await Promise.race([this.next(), this.failed]);
+    if (!enabled.startsWith("<enabled")) {
+      throw new Error(`${this.user}: stream management refused: ${enabled}`);
+    }
+  }
+
+  /** The connection dies without </stream:stream>, as a phone's link does. */
+  drop() {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  /** Pings the server; resolves with the round trip in milliseconds. */
+  async ping() {
+    const started = performance.now();
+    await this.request(
+      `<iq type='get' id='ID' to='${this.host}'><ping xmlns='urn:xmpp:ping'/></iq>`,
+    );
+    return performance.now() - started;
+  }
+
   /** Registers one endpoint; resolves with its URL. */
   async register(application, instance) {
     const answer = await this.request(

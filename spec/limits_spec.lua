@@ -67,6 +67,24 @@ describe("the per-endpoint rate limit (2 a second, bursts of 5)", function()
 		assert.equal(1, pushes_since(f.client, before));
 	end);
 
+	it("counts DELETEs of its kept messages against the endpoint's rate: 429 beyond it", function()
+		local registration = f:register();
+		f:close_clients();
+		local kept = f:push(registration.endpoint, "kept", { TTL = "600" });
+		assert.equal(201, kept.status);
+		local location = assert(kept.headers["location"]);
+		-- The rest of the burst on DELETEs of made-up messages of the same endpoint (404 each).
+		local key = up.token_of(location):sub(1, 32);
+		for i = 1, BURST - 1 do
+			local made_up = up.endpoint_for(location, key .. ("A"):rep(15) .. i);
+			assert.equal(404, f:push(made_up, nil, nil, "DELETE").status, "DELETE " .. i);
+		end
+		local refused = f:push(location, nil, nil, "DELETE");
+		assert.equal(429, refused.status);
+		up.retry_after(refused);
+		f:connect_distributor();
+	end);
+
 	it("leaves a clean log", function()
 		f.server:assert_log_clean();
 	end);

@@ -144,6 +144,54 @@ for _, storage in ipairs(STORAGES) do
 			tablet:close();
 		end);
 
+		it("sends kept messages to the full JID a renewal moved the endpoint to, while a flush to the old one hangs", function()
+			local reg = offline_endpoint();
+			assert.equal(201, push(reg, "for whoever answers", { TTL = "600" }).status);
+			-- The phone comes back but never answers: its flush hangs.
+			phone = connect({ policy = up.answering_pushes(nil) });
+			assert.is_true(loop.run_until(function() return #bodies_for(phone, reg) >= 1; end, 5), "no flush to the phone");
+			local tablet = connect({ resource = "tablet" });
+			assert(up.register(tablet, HOST, { application = reg.application, instance = reg.instance }));
+			assert.is_true(loop.run_until(function() return #bodies_for(tablet, reg) >= 1; end, 5),
+				"the tablet waited behind the phone's flush");
+			up.sync(tablet);
+			assert.same({ "for whoever answers" }, bodies_for(tablet, reg));
+			tablet:close();
+		end);
+
+		it("loses nothing to a DELETE during a flush, and its counts come back to 0", function()
+			local reg = offline_endpoint();
+			local locations = {};
+			for i = 1, 3 do
+				local res = push(reg, "m" .. i, { TTL = "600" });
+				assert.equal(201, res.status);
+				locations[i] = assert(res.headers["location"]);
+			end
+			-- Back, holding its answers: the flush waits on all three.
+			phone = connect({ policy = up.answering_pushes(nil) });
+			assert.is_true(loop.run_until(function() return #bodies_for(phone, reg) >= 3; end, 5), "the flush did not come");
+			assert.equal(204, assert(up.push(server, locations[1], nil, nil, "DELETE")).status);
+			local sent = up.pushes(phone);
+			phone:send(st.reply(sent[1].stanza));
+			phone:send(st.reply(sent[2].stanza));
+			phone:send(st.error_reply(sent[3].stanza, "cancel", "service-unavailable"));
+			up.sync(phone);
+			phone:close();
+			phone = nil;
+			-- The refused one comes on the next return, and only it.
+			assert.same({ "m3" }, come_back(reg, 1));
+			up.sync(phone);
+			assert.same({ "m3" }, bodies_for(phone, reg));
+			-- Nothing is counted any more: the whole per-user bound is free again.
+			phone:close();
+			phone = nil;
+			for i = 1, MAX_MESSAGES do
+				assert.equal(201, push(reg, "fill " .. i, { TTL = "600" }).status, "a count was left behind");
+			end
+			assert.equal(429, push(reg, "one too many", { TTL = "600" }).status);
+			assert.equal(MAX_MESSAGES, #come_back(reg, MAX_MESSAGES));
+		end);
+
 		it("replaces a kept message with a newer one of the same Topic", function()
 			local reg = offline_endpoint();
 			assert.equal(201, push(reg, "inbox: 1 new", { TTL = "600", Topic = "inbox" }).status);
