@@ -2151,7 +2151,7 @@ function outcome(context, settled, token, registration, id, response)
     context.pushes.unavailable:add(1)
     return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
 end
-function keepForLater(context, registration, body, ttl, topic, response, held)
+function keepForLater(context, registration, body, ttl, topic, response)
     local answer = keepCopy(
         context,
         registration,
@@ -2159,7 +2159,7 @@ function keepForLater(context, registration, body, ttl, topic, response, held)
         ttl,
         topic,
         response,
-        held
+        false
     )
     return answer
 end
@@ -2308,8 +2308,7 @@ function ____exports.relayPush(context, token, request, response, reply)
             body,
             keptFor,
             topic,
-            response,
-            false
+            response
         )
     end
     local keepable = keptFor > 0 and registration.indexed ~= nil
@@ -2331,8 +2330,7 @@ function ____exports.relayPush(context, token, request, response, reply)
             body,
             keptFor,
             topic,
-            response,
-            false
+            response
         )
         context.mailbox.flush(to)
         return answer
@@ -2386,8 +2384,7 @@ function ____exports.relayPush(context, token, request, response, reply)
                         body,
                         keptFor,
                         topic,
-                        response,
-                        false
+                        response
                     ) or outcome(
                         context,
                         settled,

@@ -8,6 +8,7 @@
 local prosody = require "prosody";
 local prosody_libs = require "prosody_libs";
 local up = require "unified_push";
+local st = require "util.stanza";
 local loop = require "loop";
 local json = require "util.json";
 local datetime = require "util.datetime";
@@ -238,7 +239,19 @@ local SCENARIOS = {
 		id = "answer-none", title = "distributor never answers", expect = "201",
 		improvement = "ours keeps the push after unified_push_answer_window (2 s) and answers 201 with its TTL; "
 			.. "a late result or the next return delivers it once; the reference holds the request for 120 s",
-		run = push_answered(function() return nil; end),
+		run = function(ctx)
+			ctx.client:on_iq(function() return nil; end);
+			local reg = assert(up.register(ctx.client, "example.test"));
+			local outcome = http_outcome(up.push(ctx.server, reg.endpoint, "hello"));
+			ctx.client:on_iq("result");
+			-- The late result (ours: the kept copy goes, and the distributor answers again).
+			local unanswered = ctx.client.received[#ctx.client.received];
+			if unanswered then
+				ctx.client:send(st.reply(unanswered));
+				up.ping(ctx.client, "example.test");
+			end
+			return outcome;
+		end,
 	},
 	{
 		id = "offline", title = "POST with TTL: 0 while the distributor is offline", expect = "201, TTL 0",

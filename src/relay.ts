@@ -150,7 +150,7 @@ export function relayPush<R extends PushResponse>(
     math.min(ttl ?? context.messageTtl, context.messageTtl, registration.exp - context.now()),
   );
   if (context.isAway(to)) {
-    return keepForLater(context, registration, body, keptFor, topic, response, false);
+    return keepForLater(context, registration, body, keptFor, topic, response);
   }
   const keepable = keptFor > 0 && registration.indexed !== undefined;
   if (keepable && context.pending.stalled(to)) {
@@ -158,7 +158,7 @@ export function relayPush<R extends PushResponse>(
   }
   if (keepable && context.mailbox.hasKept(registration.key)) {
     // Messages kept for this endpoint go first: this one joins them.
-    const answer = keepForLater(context, registration, body, keptFor, topic, response, false);
+    const answer = keepForLater(context, registration, body, keptFor, topic, response);
     context.mailbox.flush(to);
     return answer;
   }
@@ -198,7 +198,7 @@ export function relayPush<R extends PushResponse>(
         reply(
           response,
           stay
-            ? keepForLater(context, registration, body, keptFor, topic, response, false)
+            ? keepForLater(context, registration, body, keptFor, topic, response)
             : outcome(context, settled, token, registration, id, response),
         );
         return;
@@ -303,10 +303,10 @@ function outcome(
 }
 
 /**
- * Keeps a push for a distributor that is away (or a copy of one it has not
- * answered in time, `held`) for `ttl` seconds, and answers 201 naming the kept
- * message. A TTL of 0 keeps nothing (RFC 8030 §5.2: it expires at once), still
- * 201; an endpoint issued before store and forward cannot keep, so 503.
+ * Keeps a push for a distributor that is away for `ttl` seconds, and answers
+ * 201 naming the kept message. A TTL of 0 keeps nothing (RFC 8030 §5.2: it
+ * expires at once), still 201; an endpoint issued before store and forward
+ * cannot keep, so 503.
  */
 function keepForLater(
   context: RelayContext,
@@ -315,12 +315,12 @@ function keepForLater(
   ttl: number,
   topic: string | undefined,
   response: PushResponse,
-  held: boolean,
 ): PushOutcome {
-  const [answer] = keepCopy(context, registration, body, ttl, topic, response, held);
+  const [answer] = keepCopy(context, registration, body, ttl, topic, response, false);
   return answer;
 }
 
+/** keepForLater, with the kept message's id; a `held` one is a copy of a push still out. */
 function keepCopy(
   context: RelayContext,
   registration: Target,
