@@ -40,6 +40,7 @@ describe(`A distributor whose connection drops, with stream management (${ENV})`
       username: "alice",
       password: PASSWORD,
       resource: "phone",
+      streamManagement: true,
       onPush: (stanza) => {
         pushes.push(stanza);
         firstPush();
@@ -52,6 +53,11 @@ describe(`A distributor whose connection drops, with stream management (${ENV})`
     await distributor?.stop().catch(() => {});
     await server?.stop();
   });
+
+  const ping = () =>
+    distributor.iqCaller.request(
+      xml("iq", { type: "get", to: HOST }, xml("ping", { xmlns: "urn:xmpp:ping" })),
+    );
 
   it("gets a push sent while it was away exactly once after it resumes", async () => {
     assert.ok(distributor.streamManagement.enabled, "stream management was not enabled");
@@ -81,13 +87,9 @@ describe(`A distributor whose connection drops, with stream management (${ENV})`
       }),
     ]).finally(() => clearTimeout(timer));
     // Round trips (and a directed presence, another chance to flush) so that a second copy would be in.
-    await distributor.iqCaller.request(
-      xml("iq", { type: "get", to: HOST }, xml("ping", { xmlns: "urn:xmpp:ping" })),
-    );
+    await ping();
     await distributor.send(xml("presence", { to: HOST }));
-    await distributor.iqCaller.request(
-      xml("iq", { type: "get", to: HOST }, xml("ping", { xmlns: "urn:xmpp:ping" })),
-    );
+    await ping();
     const bodies = pushes.map((stanza) =>
       Buffer.from(stanza.getChild("push", NS).text(), "base64").toString(),
     );
