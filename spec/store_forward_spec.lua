@@ -2,8 +2,9 @@
 -- distributor that is offline is kept for its TTL and sent when the
 -- registration's full JID comes back (resource bind, directed presence to the
 -- push service, a renewal), oldest first, exactly once; Topic replaces, DELETE
--- cancels, bounds refuse with 429, TTL 0 is 201 with TTL: 0 and kept nowhere, item-not-found on
--- delivery revokes. On internal storage and on SQL (SQLite3 and PostgreSQL).
+-- cancels, bounds refuse with 429, TTL 0 is 201 with TTL: 0 and kept nowhere,
+-- item-not-found on delivery revokes; a DELETE during a flush strands nothing,
+-- a count gone wrong heals on the next flush. On internal storage and on SQL (SQLite3 and PostgreSQL).
 local prosody = require "prosody";
 local up = require "unified_push";
 local loop = require "loop";
@@ -77,7 +78,8 @@ for _, storage in ipairs(STORAGES) do
 				unified_push_message_ttl = MESSAGE_TTL,
 			};
 			for k, v in pairs(storage.config()) do config[k] = v; end
-			server = prosody.start({ users = USERS, modules = { "unified_push" }, storage = storage.storage, config = config });
+			server = prosody.start({ users = USERS, modules = { "unified_push", "admin_shell" }, storage = storage.storage,
+				config = config });
 		end);
 
 		teardown(function()
@@ -190,6 +192,25 @@ for _, storage in ipairs(STORAGES) do
 			end
 			assert.equal(429, push(reg, "one too many", { TTL = "600" }).status);
 			assert.equal(MAX_MESSAGES, #come_back(reg, MAX_MESSAGES));
+		end);
+
+		it("trusts the store over a count gone wrong: the next flush corrects it", function()
+			local reg = offline_endpoint();
+			-- A count that says the user's whole room is taken, with nothing stored.
+			local ok, output = server:shell((">prosody.hosts[%q].modules.unified_push.module:open_store(%q)"
+				.. ":set(%q, { [%q] = { n = %d, b = 10 } })"):format(HOST, "unified_push_kept", "alice@" .. HOST,
+				up.token_key(reg.token), MAX_MESSAGES));
+			assert(ok, output);
+			assert.equal(429, push(reg, "no room", { TTL = "600" }).status);
+			-- The distributor comes back (its directed presence flushes at once): the
+			-- flush reads the store and finds nothing.
+			phone = connect();
+			phone:send(st.presence({ to = HOST }));
+			up.sync(phone);
+			phone:close();
+			phone = nil;
+			assert.equal(201, push(reg, "room again", { TTL = "600" }).status);
+			assert.same({ "room again" }, come_back(reg, 1));
 		end);
 
 		it("replaces a kept message with a newer one of the same Topic", function()
