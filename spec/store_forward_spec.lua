@@ -89,6 +89,16 @@ for _, storage in ipairs(STORAGES) do
 			loop.clear();
 		end);
 
+		-- Nothing is counted for the user any more: the whole per-user bound is free
+		-- (then emptied again, for the next test).
+		local function assert_nothing_counted(reg)
+			for i = 1, MAX_MESSAGES do
+				assert.equal(201, push(reg, "fill " .. i, { TTL = "600" }).status, "a count was left behind");
+			end
+			assert.equal(429, push(reg, "one too many", { TTL = "600" }).status);
+			assert.equal(MAX_MESSAGES, #come_back(reg, MAX_MESSAGES));
+		end
+
 		after_each(function()
 			-- Each test starts with the phone offline and nothing kept for it.
 			if phone then phone:close(); phone = nil; end
@@ -184,14 +194,35 @@ for _, storage in ipairs(STORAGES) do
 			assert.same({ "m3" }, come_back(reg, 1));
 			up.sync(phone);
 			assert.same({ "m3" }, bodies_for(phone, reg));
-			-- Nothing is counted any more: the whole per-user bound is free again.
 			phone:close();
 			phone = nil;
-			for i = 1, MAX_MESSAGES do
-				assert.equal(201, push(reg, "fill " .. i, { TTL = "600" }).status, "a count was left behind");
-			end
-			assert.equal(429, push(reg, "one too many", { TTL = "600" }).status);
-			assert.equal(MAX_MESSAGES, #come_back(reg, MAX_MESSAGES));
+			assert_nothing_counted(reg);
+		end);
+
+		it("loses nothing to the hourly purge during a flush", function()
+			local reg = offline_endpoint();
+			assert.equal(201, push(reg, "short", { TTL = "1" }).status);
+			local kept_at = os.time();
+			assert.equal(201, push(reg, "long", { TTL = "600" }).status);
+			-- Back, holding its answers; the short one expires in its hands.
+			phone = connect({ policy = up.answering_pushes(nil) });
+			assert.is_true(loop.run_until(function() return #bodies_for(phone, reg) >= 2; end, 5), "the flush did not come");
+			assert.is_true(loop.run_until(function() return os.time() > kept_at + 1; end, 4), "the clock stood still");
+			-- The module's hourly purge, run now through the admin shell.
+			assert.equal("1", server:eval(("local n = 0; for _, t in ipairs(prosody.hosts[%q].modules.unified_push.module"
+				.. ":get_host_items('task')) do if t.id:find('^unified_push/') then t:run(os.time()); n = n + 1; end end; "
+				.. "return n"):format(HOST)));
+			local sent = up.pushes(phone);
+			phone:send(st.reply(sent[1].stanza));
+			phone:send(st.error_reply(sent[2].stanza, "cancel", "service-unavailable"));
+			up.sync(phone);
+			phone:close();
+			phone = nil;
+			assert.same({ "long" }, come_back(reg, 1));
+			up.sync(phone);
+			phone:close();
+			phone = nil;
+			assert_nothing_counted(reg);
 		end);
 
 		it("trusts the store over a count gone wrong: the next flush corrects it", function()
