@@ -1275,6 +1275,8 @@ function setCount(state, user, key, change)
     end
     if n > 0 then
         state.known[key] = true
+    else
+        state.known[key] = nil
     end
     if n == current.n and b == current.b then
         return true
@@ -1302,9 +1304,6 @@ function setCount(state, user, key, change)
     end
     state.totalMessages = state.totalMessages + (n - current.n)
     state.totalBytes = state.totalBytes + (math.max(0, b) - current.b)
-    if n == 0 then
-        state.known[key] = nil
-    end
     return true
 end
 function heal(state, user, key, items)

@@ -352,6 +352,13 @@ describe("the mailbox", function()
 		context.kept.data["v@h"] = { k9 = { n = 3, b = 30 } };
 		box.sweep();
 		assert.is_nil(context.kept.data["v@h"]);
+		-- One whose messages and count went behind its back: newer pushes stop queueing behind it.
+		box.keep("u@h", "k2", "A", "I", "gone", 60);
+		assert.is_true(box.hasKept("k2"));
+		context.messages.data.k2 = {};
+		box.flush("u@h/phone");
+		assert.is_false(box.hasKept("k2"));
+		assert.is_nil(context.kept.data["u@h"]);
 	end);
 
 	it("flushes to the full JID a renewal moved the endpoint to, while a flush to the old one hangs", function()

@@ -198,8 +198,9 @@ function itemsOf(
 }
 
 /**
- * Sets what the user's endpoint `key` keeps, from a change (`delta`) or from
- * the store (`exact`); false when the record could not be stored.
+ * Sets what the user's endpoint `key` keeps: `n` messages of `b` bytes when
+ * `exact` (what the store holds), else that much more (or less); false when the
+ * record could not be stored.
  */
 function setCount(
   state: State,
@@ -219,6 +220,7 @@ function setCount(
     b = 0;
   }
   if (n > 0) state.known.set(key, true);
+  else state.known.delete(key);
   if (n === current.n && b === current.b) return true;
   if (n > 0) counts.set(key, { n, b: math.max(0, b) });
   else counts.delete(key);
@@ -226,7 +228,6 @@ function setCount(
   if (ok !== true) return false;
   state.totalMessages += n - current.n;
   state.totalBytes += math.max(0, b) - current.b;
-  if (n === 0) state.known.delete(key);
   return true;
 }
 
