@@ -6,7 +6,8 @@
 import net from "node:net";
 import { NS as NS_UP } from "../scripts/lib/unified-push.mjs";
 
-const CONNECT_TIMEOUT_MS = 15_000;
+// Generous: logins come 20 at a time, and a busy two-core machine can be slow to answer.
+const CONNECT_TIMEOUT_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Splits a byte stream into top-level stanzas (children of <stream:stream>). */
