@@ -436,6 +436,9 @@ function ____exports.corsFor(settings, routeMethods, app)
     local allowed = allowedOrigins(chosen.origins or settings.origins)
     local maxAgeText = tostring(settings.maxAge)
     return {allow = function(origin, response)
+        if origin ~= nil then
+            response.vary = "Origin"
+        end
         if allowed ~= nil and (origin == nil or allowed[origin] == nil) then
             return
         end
@@ -537,7 +540,6 @@ ____exports.errors = init(
     "unified_push",
     {
         ["unknown-endpoint"] = {type = "cancel", condition = "item-not-found", code = 404, text = "No such push endpoint (unknown, revoked or expired)"},
-        ["empty-body"] = {type = "modify", condition = "bad-request", code = 400, text = "Empty push message"},
         ["body-too-large"] = {
             type = "modify",
             condition = "policy-violation",
@@ -1570,7 +1572,10 @@ function ____exports.rateLimiter(rate, burst, tracked)
             bucket = {tokens = burst, updated = now}
             buckets:set(key, bucket)
         else
-            bucket.tokens = math.min(burst, bucket.tokens + (now - bucket.updated) * rate)
+            local elapsed = now - bucket.updated
+            if elapsed > 0 then
+                bucket.tokens = math.min(burst, bucket.tokens + elapsed * rate)
+            end
             bucket.updated = now
         end
         if bucket.tokens >= 1 then
@@ -1913,11 +1918,7 @@ function ____exports.relayPush(context, token, request, response, reply)
         pushes.unknown_endpoint:add(1)
         return errors.new("unknown-endpoint")
     end
-    local body = request.body
-    if body == nil or #body == 0 then
-        pushes.bad_request:add(1)
-        return errors.new("empty-body")
-    end
+    local body = request.body or ""
     if #body > MAX_BODY_BYTES then
         pushes.bad_request:add(1)
         return errors.new("body-too-large")
@@ -3029,7 +3030,6 @@ local ____util_2Estanza = require("util.stanza")
 local error_reply = ____util_2Estanza.error_reply
 local ____util_2Etime = require("util.time")
 local monotonic = ____util_2Etime.monotonic
-local clock = ____util_2Etime.now
 local ____backends = require("src.backends.index")
 local createBackend = ____backends.createBackend
 local supportedBackends = ____backends.supportedBackends
@@ -3283,7 +3283,7 @@ local relay = {
     keptLocationFor = function(reference) return messageUrl(endpointPath(reference, urlencode)) end,
     newId = medium,
     now = os.time,
-    clock = clock,
+    clock = monotonic,
     log = log,
     pushes = metrics.pushes,
     answerTime = metrics.answerTime
@@ -3369,7 +3369,13 @@ if config.matrixGateway then
         decode = urldecode,
         log = log
     }
+    local function varyOnOrigin(event)
+        if event.request.headers.origin ~= nil then
+            event.response.headers.vary = "Origin"
+        end
+    end
     local function refuse(event)
+        varyOnOrigin(event)
         return matrixMethodNotAllowed(event.response)
     end
     module:provides(
@@ -3378,8 +3384,14 @@ if config.matrixGateway then
             name = "matrix_push_gateway",
             default_path = "/_matrix/push/v1/notify",
             route = {
-                GET = function(event) return discover(event.response) end,
-                POST = function(event) return notify(gateway, event.request, event.response) end,
+                GET = function(event)
+                    varyOnOrigin(event)
+                    return discover(event.response)
+                end,
+                POST = function(event)
+                    varyOnOrigin(event)
+                    return notify(gateway, event.request, event.response)
+                end,
                 PUT = refuse,
                 DELETE = refuse,
                 PATCH = refuse

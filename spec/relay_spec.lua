@@ -177,8 +177,6 @@ describe("a push refused before anything is sent", function()
 		{ "an expired token", { resolve = { nil, "expired" } }, {}, 404, nil, "unknown_endpoint", true },
 		{ "a revoked token", { resolve = { nil, "revoked" } }, {}, 404, nil, "unknown_endpoint", true },
 		{ "a token whose backend cannot be read", { resolve = { nil, "failed", "disk on fire" } }, {}, 500, nil, "failed", true },
-		{ "an empty body", {}, { body = "" }, 400, nil, "bad_request", true },
-		{ "no body at all", {}, { body = false }, 400, nil, "bad_request", true },
 		{ "a body of 4097 bytes", {}, { body = ("b"):rep(4097) }, 413, nil, "bad_request", true },
 		{ "a malformed TTL", {}, { headers = { ttl = "soon" } }, 400, nil, "bad_request", true, TTL },
 		{ "a malformed Urgency", {}, { headers = { urgency = "asap" } }, 400, nil, "bad_request", true, URGENCY },
@@ -247,7 +245,7 @@ describe("a push refused before anything is sent", function()
 	local order = {
 		{ "unknown with an empty body", { resolve = { nil, "invalid" } }, { body = "" }, 404 },
 		{ "storage down with a bad TTL", { resolve = { nil, "failed", "down" } }, { headers = { ttl = "x" } }, 500 },
-		{ "empty with a bad Topic, over the rate", { wait = 3 }, { body = "", headers = { topic = "!" } }, 400 },
+		{ "an empty one with a bad Topic, over the rate", { wait = 3 }, { body = "", headers = { topic = "!" } }, 400 },
 		{ "too large with a bad Urgency", {}, { body = ("b"):rep(5000), headers = { urgency = "now" } }, 413 },
 		{ "a bad TTL over the rate", { wait = 3 }, { headers = { ttl = "-1" } }, 400 },
 		{ "over the rate with the distributor offline", { wait = 3, offline = { [SUB] = true } }, {}, 429 },
@@ -264,7 +262,7 @@ describe("a push refused before anything is sent", function()
 	end
 
 	it("takes from the rate limiter only once the request is well-formed", function()
-		for _, options in ipairs({ { body = "" }, { body = ("b"):rep(4097) }, { headers = { ttl = "x" } } }) do
+		for _, options in ipairs({ { body = ("b"):rep(4097) }, { headers = { ttl = "x" } } }) do
 			local h = tracked();
 			post(h, options);
 			assert.same({}, h.takes);
@@ -341,6 +339,16 @@ describe("a push for a distributor that is offline", function()
 		assert.truthy(warnings[1]:find("archive store broken", 1, true));
 	end);
 
+	it("is kept when it is empty, and its Location names it", function()
+		local h = tracked({ offline = offline, keep = { "msg7" } });
+		local outcome, response = post(h, { body = "" });
+		assert.equal(201, outcome);
+		assert.equal(tostring(MESSAGE_TTL), response.headers.ttl);
+		assert.equal("https://push.example.test/push/message/kept/" .. key_of(TOKEN) .. "msg7", response.headers.location);
+		assert.same({ { "alice@example.test", key_of(TOKEN), APPLICATION, INSTANCE, "", MESSAGE_TTL } }, h.kept);
+		assert.same({ stored = 1 }, counted(h));
+	end);
+
 	it("is sent, not kept, when only another resource of the user is offline", function()
 		local h = tracked({ offline = { ["alice@example.test/tablet"] = true } });
 		post(h);
@@ -366,6 +374,22 @@ describe("a push sent to the distributor", function()
 		assert.equal(INSTANCE, push.attr.instance);
 		assert.equal(body, base64.decode(push:get_text()));
 	end);
+
+	-- RFC 8030 §5 and the Push API allow a push without payload (a bare "wake up").
+	for _, case in ipairs({ { "an empty body", "" }, { "no body at all", false } }) do
+		it("is an empty <push/> for " .. case[1] .. ", and 201 once delivered", function()
+			local h = tracked();
+			local p = post(h, { body = case[2] });
+			assert.equal(1, #h.sent);
+			local push = h.sent[1].iq:get_child("push", NS);
+			assert.equal(APPLICATION, push.attr.application);
+			assert.equal("", push:get_text());
+			assert.equal(0, #push);
+			h.sent[1].settle({ answer = "delivered", reason = "result", answered = true }, 0.1);
+			assert.equal(201, value_of(p));
+			assert.same({ delivered = 1 }, counted(h));
+		end);
+	end
 
 	it("gets an id of its own each time", function()
 		local h = tracked();

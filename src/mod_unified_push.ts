@@ -7,7 +7,7 @@ import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
 import { urldecode, urlencode } from "util.http";
 import { error_reply } from "util.stanza";
-import { monotonic, now as clock } from "util.time";
+import { monotonic } from "util.time";
 import { createBackend, supportedBackends } from "./backends";
 import { readConfig } from "./config";
 import { endpointPath, tokenOf } from "./endpoint";
@@ -224,7 +224,9 @@ const relay: RelayContext = {
   keptLocationFor: (reference) => messageUrl(endpointPath(reference, urlencode)),
   newId: medium,
   now: os.time,
-  clock,
+  // Durations and rates on the monotonic clock: a wall clock stepped back an hour
+  // would leave every endpoint over its rate for that hour.
+  clock: monotonic,
   log,
   pushes: metrics.pushes,
   answerTime: metrics.answerTime,
@@ -312,13 +314,26 @@ if (config.matrixGateway) {
     decode: urldecode,
     log,
   };
-  const refuse = (event: HttpEvent) => matrixMethodNotAllowed(event.response);
+  // mod_http answers the gateway's CORS, echoing the Origin: the answer depends on it.
+  const varyOnOrigin = (event: HttpEvent) => {
+    if (event.request.headers.origin !== undefined) event.response.headers.vary = "Origin";
+  };
+  const refuse = (event: HttpEvent) => {
+    varyOnOrigin(event);
+    return matrixMethodNotAllowed(event.response);
+  };
   module.provides("http", {
     name: "matrix_push_gateway",
     default_path: "/_matrix/push/v1/notify",
     route: {
-      GET: (event: HttpEvent) => discover(event.response),
-      POST: (event: HttpEvent) => notify(gateway, event.request, event.response),
+      GET: (event: HttpEvent) => {
+        varyOnOrigin(event);
+        return discover(event.response);
+      },
+      POST: (event: HttpEvent) => {
+        varyOnOrigin(event);
+        return notify(gateway, event.request, event.response);
+      },
       PUT: refuse,
       DELETE: refuse,
       PATCH: refuse,
