@@ -896,6 +896,7 @@ return ____exports
  end,
 ["src.backends.backend"] = function(...)
 local ____exports = {}
+local byteSet
 local ____util_2Ehashes = require("util.hashes")
 local sha256 = ____util_2Ehashes.sha256
 local ____util_2Ejid = require("util.jid")
@@ -903,6 +904,41 @@ local prep = ____util_2Ejid.prep
 local split = ____util_2Ejid.split
 local ____protocol = require("src.protocol")
 local hashAttributeProblem = ____protocol.hashAttributeProblem
+function byteSet(characters)
+    local set = {}
+    do
+        local i = 1
+        while i <= #characters do
+            set[string.byte(characters, i)] = true
+            i = i + 1
+        end
+    end
+    return set
+end
+--- Last characters of canonical unpadded base64url, by the length mod 4: the bits past the data are zero.
+local CANONICAL_TAILS = {
+    [2] = byteSet("AQgw"),
+    [3] = byteSet("AEIMQUYcgkosw048")
+}
+--- Whether `text` from `first` to `last` (inclusive) is base64url without padding
+-- in its one canonical spelling: no other characters, not a length that no bytes
+-- encode, no bits set past the data (which decoders ignore, so such variants would
+-- decode to the same bytes). No copies made: this runs on every push.
+function ____exports.isCanonicalBase64url(text, first, last)
+    if last < first then
+        return false
+    end
+    local ____, run = string.find(text, "^[%w_-]+", first)
+    if run == nil or run < last then
+        return false
+    end
+    local rest = (last - first + 1) % 4
+    if rest == 0 then
+        return true
+    end
+    local tails = CANONICAL_TAILS[rest]
+    return tails ~= nil and tails[string.byte(text, last)] ~= nil
+end
 --- A short stable name for a token: the storage backend's record key, the
 -- revocation list's and the registration index's key. Stores and their debug
 -- logs see this, never the token itself.
@@ -1688,6 +1724,9 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
             return token, renewed, nil
         end,
         resolve = function(token, now)
+            if not backend.wellFormed(token) then
+                return nil, "invalid"
+            end
             local registration = resolved:get(token)
             if registration == nil then
                 local claims, failure, detail = backend.open(token)
@@ -2327,8 +2366,12 @@ local tokenKey = ____backend.tokenKey
 function ____exports.statelessBackend(codec, revocations)
     return {
         name = codec.name,
+        wellFormed = codec.wellFormed,
         issue = codec.encode,
         open = function(token)
+            if not codec.wellFormed(token) then
+                return nil, "invalid"
+            end
             local claims = asRegistration(codec.decode(token))
             if claims == nil then
                 return nil, "invalid"
@@ -2361,7 +2404,15 @@ local short = ____util_2Eid.short
 local ____util_2Ejwt = require("util.jwt")
 local sign = ____util_2Ejwt.sign
 local verify = ____util_2Ejwt.verify
+local ____backend = require("src.backends.backend")
+local isCanonicalBase64url = ____backend.isCanonicalBase64url
+--- Characters of an HS256 signature (32 bytes) in base64url.
+local SIGNATURE_CHARACTERS = 43
 function ____exports.jwtCodec(secret)
+    local header = (string.match(
+        sign(secret, {}),
+        "^[^.]*%."
+    )) or ""
     return {
         name = "jwt",
         encode = function(claims)
@@ -2383,6 +2434,13 @@ function ____exports.jwtCodec(secret)
                 ____temp_0 = nil
             end
             return ____temp_0
+        end,
+        wellFormed = function(token)
+            if header == "" or (string.find(token, header, 1, true)) ~= 1 then
+                return false
+            end
+            local dot = string.find(token, ".", #header + 1, true)
+            return dot ~= nil and #token - dot == SIGNATURE_CHARACTERS and isCanonicalBase64url(token, #header + 1, dot - 1) and isCanonicalBase64url(token, dot + 1, #token)
         end
     }
 end
@@ -2390,6 +2448,13 @@ return ____exports
  end,
 ["src.backends.paseto"] = function(...)
 local ____exports = {}
+local ____backend = require("src.backends.backend")
+local isCanonicalBase64url = ____backend.isCanonicalBase64url
+--- What every v3.local token starts with. Neither we nor the reference module
+-- issue a footer, so a token is this and one canonical base64url part: nothing
+-- after it (util.paseto decrypts "T." and "T.x" as T).
+local PREFIX_PATTERN = "^v3%.local%."
+local PREFIX_LENGTH = 9
 --- Where the key lives: the same place the reference module keeps it.
 local KEY_RECORD = "_private"
 --- Loads the persisted key, creating it on first use; undefined and why on failure.
@@ -2423,6 +2488,9 @@ function ____exports.pasetoCodec(v3, key)
         decode = function(token)
             local ran, payload = pcall(decrypt, token)
             return ran and payload or nil
+        end,
+        wellFormed = function(token)
+            return (string.find(token, PREFIX_PATTERN)) ~= nil and isCanonicalBase64url(token, PREFIX_LENGTH + 1, #token)
         end
     }
 end
@@ -2434,10 +2502,19 @@ local ____util_2Eid = require("util.id")
 local medium = ____util_2Eid.medium
 local ____backend = require("src.backends.backend")
 local asRegistration = ____backend.asRegistration
+local isCanonicalBase64url = ____backend.isCanonicalBase64url
 local tokenKey = ____backend.tokenKey
-local TOKEN_PATTERN = "^[%w_-]+$"
---- The reference module's tokens, the longest a storage token can be.
+local TOKEN_LENGTH = 24
+--- The reference module's tokens.
 local REFERENCE_TOKEN_LENGTH = 32
+--- What is reported instead of the store's message when it fails on a record of
+-- the reference module: that record's key is the token, and drivers name the key
+-- in their messages (the file, the row), which would put the token in the log.
+local LEGACY_FAILURE = "the store failed on a record of the reference module (its message is withheld: it may name the record's key, which is the token)"
+local function wellFormed(token)
+    local length = #token
+    return (length == TOKEN_LENGTH or length == REFERENCE_TOKEN_LENGTH) and isCanonicalBase64url(token, 1, length)
+end
 function ____exports.storageBackend(store)
     --- The record of a token: ours by key, else one the reference module stored; or the store's error.
     local function lookup(token)
@@ -2446,7 +2523,14 @@ function ____exports.storageBackend(store)
             return record, err
         end
         local legacy, legacyErr = store:get(token)
-        return legacy, legacyErr
+        local ____legacy_1 = legacy
+        local ____temp_0
+        if legacyErr == nil then
+            ____temp_0 = nil
+        else
+            ____temp_0 = LEGACY_FAILURE
+        end
+        return ____legacy_1, ____temp_0
     end
     local function deleteRecord(key)
         local ok, err = store:set(key, nil)
@@ -2457,6 +2541,7 @@ function ____exports.storageBackend(store)
     end
     return {
         name = "storage",
+        wellFormed = wellFormed,
         issue = function(registration)
             local token = medium()
             local ok, err = store:set(
@@ -2469,7 +2554,7 @@ function ____exports.storageBackend(store)
             return token, nil
         end,
         open = function(token)
-            if #token > REFERENCE_TOKEN_LENGTH or (string.find(token, TOKEN_PATTERN)) == nil then
+            if not wellFormed(token) then
                 return nil, "invalid"
             end
             local record, err = lookup(token)
@@ -2484,9 +2569,9 @@ function ____exports.storageBackend(store)
         end,
         revoke = function(token)
             if #token == REFERENCE_TOKEN_LENGTH then
-                local ok, err = store:set(token, nil)
+                local ok = store:set(token, nil)
                 if ok ~= true then
-                    return false, tostring(err)
+                    return false, LEGACY_FAILURE
                 end
             end
             return deleteRecord(tokenKey(token))

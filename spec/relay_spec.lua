@@ -538,3 +538,44 @@ describe("cancelling a kept message", function()
 		end);
 	end
 end);
+
+-- One canonical string per token (docs/design.md, "Backends and tokens"): with the
+-- real registry, jwt backend and rate limiter, a variant of a token is refused
+-- before it gets a rate bucket (or a cache entry) of its own.
+describe("a variant of a token", function()
+	local ratelimit = require "ratelimit";
+	local registry_module = require "registry";
+	local userindex = require "userindex";
+	local stateless = require "backends.stateless";
+	local jwt_backend = require "backends.jwt";
+	local revocation = require "backends.revocation";
+
+	local function memory_store()
+		local data = {};
+		return {
+			get = function(_, key) return data[key]; end,
+			set = function(_, key, value) data[key] = value; return true; end,
+		};
+	end
+
+	it("gets 404 and no rate bucket, so the genuine token keeps the bucket it emptied", function()
+		local backend = stateless.statelessBackend(jwt_backend.jwtCodec("a secret of sixteen or more"),
+			assert(revocation.loadRevocations(memory_store())));
+		local index = userindex.userIndex(memory_store(), 10, function() end);
+		-- One cached registration and one rate bucket: an entry made for a variant would replace the token's.
+		local registry = registry_module.endpointRegistry(backend, index, 1, up.any_counters());
+		local token = assert(registry.register(SUB, APPLICATION, INSTANCE, NOW + 3600, NOW));
+		local h = tracked();
+		h.context.registry = registry;
+		h.context.limiter = ratelimit.rateLimiter(1, 1, 1);
+		assert.is_true(is_waiting((post(h, { token = token }))), "the token's push was not sent");
+		for _, variant in ipairs({ token .. ".", token .. ".x", token .. "=", token .. "\0", " " .. token }) do
+			local outcome, response = post(h, { token = variant });
+			assert.equal(404, status_of(outcome, response));
+		end
+		local outcome, response = post(h, { token = token });
+		assert.equal(429, status_of(outcome, response), "the token got a fresh bucket");
+		assert.equal(1, #h.sent);
+		assert.same({ unknown_endpoint = 5, limited = 1 }, counted(h));
+	end);
+end);

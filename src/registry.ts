@@ -179,6 +179,9 @@ export function endpointRegistry(
     },
 
     resolve(token, now) {
+      // One canonical string per token: a variant (a suffix, padding) must not
+      // get a cache entry, a rate bucket or a lookup of its own.
+      if (!backend.wellFormed(token)) return $multi(undefined, "invalid");
       let registration = resolved.get(token);
       if (registration === undefined) {
         const [claims, failure, detail] = backend.open(token);

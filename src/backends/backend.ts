@@ -30,6 +30,13 @@ export type OpenFailure = "invalid" | "revoked" | "failed";
 
 export interface Backend {
   readonly name: string;
+  /**
+   * Whether a token is exactly in this backend's token grammar: one canonical
+   * string per token (no suffix, footer, padding or spare bits). Checked before
+   * the resolved-token cache, the rate buckets and any lookup see the token,
+   * which are all keyed by the exact string (docs/design.md, "Backends and tokens").
+   */
+  wellFormed(this: void, token: string): boolean;
   /** A token for the registration, or undefined and why not. */
   issue(
     this: void,
@@ -68,6 +75,36 @@ export interface Backend {
   ): LuaMultiReturn<[ok: boolean, reason?: string]>;
   /** Deletes what a forgotten index entry (a tokenKey) leaves behind: the storage backend's record. */
   dropRecord(this: void, key: string): void;
+}
+
+/** Last characters of canonical unpadded base64url, by the length mod 4: the bits past the data are zero. */
+const CANONICAL_TAILS: { readonly [rest: number]: LuaTable<number, true> | undefined } = {
+  // Two characters carry one byte: the last one's low four bits are unused.
+  2: byteSet("AQgw"),
+  // Three carry two bytes: the last one's low two bits are unused.
+  3: byteSet("AEIMQUYcgkosw048"),
+};
+
+function byteSet(characters: string): LuaTable<number, true> {
+  const set = new LuaTable<number, true>();
+  for (let i = 1; i <= characters.length; i++) set.set(string.byte(characters, i), true);
+  return set;
+}
+
+/**
+ * Whether `text` from `first` to `last` (inclusive) is base64url without padding
+ * in its one canonical spelling: no other characters, not a length that no bytes
+ * encode, no bits set past the data (which decoders ignore, so such variants would
+ * decode to the same bytes). No copies made: this runs on every push.
+ */
+export function isCanonicalBase64url(text: string, first: number, last: number): boolean {
+  if (last < first) return false;
+  const [, run] = string.find(text, "^[%w_-]+", first);
+  if (run === undefined || run < last) return false;
+  const rest = (last - first + 1) % 4;
+  if (rest === 0) return true;
+  const tails = CANONICAL_TAILS[rest];
+  return tails !== undefined && tails.has(string.byte(text, last));
 }
 
 /**

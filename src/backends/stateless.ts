@@ -13,13 +13,17 @@ export interface TokenCodec {
   ): LuaMultiReturn<[token: string, reason: undefined] | [token: undefined, reason: string]>;
   /** The claims of a genuine token, else undefined (never raises). */
   decode(this: void, token: string): unknown;
+  /** Whether the token is spelled exactly as this codec issues tokens (Backend.wellFormed). */
+  wellFormed(this: void, token: string): boolean;
 }
 
 export function statelessBackend(codec: TokenCodec, revocations: RevocationList): Backend {
   return {
     name: codec.name,
+    wellFormed: codec.wellFormed,
     issue: codec.encode,
     open(token) {
+      if (!codec.wellFormed(token)) return $multi(undefined, "invalid");
       const claims = asRegistration(codec.decode(token));
       if (claims === undefined) return $multi(undefined, "invalid");
       if (revocations.isRevoked(token)) return $multi(undefined, "revoked");
