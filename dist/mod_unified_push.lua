@@ -900,6 +900,7 @@ local byteSet
 local ____util_2Ehashes = require("util.hashes")
 local sha256 = ____util_2Ehashes.sha256
 local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
 local prep = ____util_2Ejid.prep
 local split = ____util_2Ejid.split
 local ____protocol = require("src.protocol")
@@ -914,6 +915,26 @@ function byteSet(characters)
         end
     end
     return set
+end
+--- Checks a decoded token payload or stored record is a registration the
+-- registration IQ could have made: a normalised full JID and two valid hashes.
+-- Claims signed with the right key are still not trusted blindly: they end up
+-- in a stanza, where a stray byte would break the distributor's stream.
+function ____exports.asRegistration(value)
+    if type(value) ~= "table" then
+        return nil
+    end
+    local r = value
+    local sub = r.sub
+    local application = r.application
+    local instance = r.instance
+    if type(sub) ~= "string" or type(application) ~= "string" or type(instance) ~= "string" or type(r.exp) ~= "number" or r.indexed ~= nil and r.indexed ~= true or hashAttributeProblem("application", application) ~= nil or hashAttributeProblem("instance", instance) ~= nil or prep(sub) ~= sub or select(
+        3,
+        split(sub)
+    ) == nil then
+        return nil
+    end
+    return r
 end
 --- Last characters of canonical unpadded base64url, by the length mod 4: the bits past the data are zero.
 local CANONICAL_TAILS = {
@@ -949,25 +970,27 @@ function ____exports.tokenKey(token)
         32
     )
 end
---- Checks a decoded token payload or stored record is a registration the
--- registration IQ could have made: a normalised full JID and two valid hashes.
--- Claims signed with the right key are still not trusted blindly: they end up
--- in a stanza, where a stray byte would break the distributor's stream.
-function ____exports.asRegistration(value)
+--- The claims a stateless token is issued with: the user of the registration only.
+function ____exports.userClaims(registration)
+    return {u = bare(registration.sub) or registration.sub}
+end
+--- Checks decoded token claims are what we issue: a user (a normalised bare JID),
+-- or else a whole registration (asRegistration).
+function ____exports.asClaims(value)
     if type(value) ~= "table" then
         return nil
     end
-    local r = value
-    local sub = r.sub
-    local application = r.application
-    local instance = r.instance
-    if type(sub) ~= "string" or type(application) ~= "string" or type(instance) ~= "string" or type(r.exp) ~= "number" or r.indexed ~= nil and r.indexed ~= true or hashAttributeProblem("application", application) ~= nil or hashAttributeProblem("instance", instance) ~= nil or prep(sub) ~= sub or select(
+    local u = value.u
+    if u == nil then
+        return ____exports.asRegistration(value)
+    end
+    if type(u) ~= "string" or prep(u) ~= u or select(
         3,
-        split(sub)
-    ) == nil then
+        split(u)
+    ) ~= nil then
         return nil
     end
-    return r
+    return {u = u}
 end
 return ____exports
  end,
@@ -1656,6 +1679,30 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
     end
     --- Where a token's pushes go now: its index entry's JID and expiry, if it is bound to one.
     local function current(token, claims)
+        if claims.u ~= nil then
+            local user = claims.u
+            local entry, err = index.entry(
+                user,
+                tokenKey(token)
+            )
+            if err ~= nil then
+                return nil, "failed", err
+            end
+            if entry == nil then
+                return nil, "revoked"
+            end
+            if entry.j == nil then
+                return nil, "invalid"
+            end
+            return {
+                sub = entry.j,
+                user = user,
+                application = entry.a,
+                instance = entry.i,
+                exp = entry.e,
+                indexed = true
+            }, nil
+        end
         local user = userOf(claims.sub)
         if claims.indexed == nil then
             local ____claims_0 = claims
@@ -1691,7 +1738,7 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
         }, nil
     end
     return {
-        register = function(fullJid, application, instance, exp, now)
+        register = function(fullJid, application, instance, exp, now, longest)
             local user = userOf(fullJid)
             local token, renewed, detail = index.register(
                 user,
@@ -1710,6 +1757,13 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
             )
             if token == nil then
                 return nil, renewed, detail
+            end
+            if not renewed and longest ~= nil and #token > longest then
+                index.forget(
+                    user,
+                    tokenKey(token)
+                )
+                return nil, "too-long", tostring(#token) .. " characters"
             end
             if renewed then
                 resolved:set(token, {
@@ -2097,7 +2151,7 @@ ____exports.DISCOVERY = "{\"unifiedpush\":{\"gateway\":\"matrix\"}}"
 -- one device per request), so a real notification names a handful at most. Each
 -- device of ours costs a token lookup and an IQ to its distributor: 20 bounds that
 -- work per request well above anyone's devices (and a 4096-byte body holds only a
--- few more of our endpoints, whose paseto tokens alone are ~350 characters).
+-- few more of our endpoints, whose paseto tokens alone are ~200 characters).
 ____exports.MAX_DEVICES = 20
 --- Sets the status and returns a Matrix error body (`errcode`, `error`).
 local function matrixError(response, status, errcode, text)
@@ -2361,18 +2415,19 @@ return ____exports
 ["src.backends.stateless"] = function(...)
 local ____exports = {}
 local ____backend = require("src.backends.backend")
-local asRegistration = ____backend.asRegistration
+local asClaims = ____backend.asClaims
 local tokenKey = ____backend.tokenKey
+local userClaims = ____backend.userClaims
 function ____exports.statelessBackend(codec, revocations)
     return {
         name = codec.name,
         wellFormed = codec.wellFormed,
-        issue = codec.encode,
+        issue = function(registration) return codec.encode(userClaims(registration)) end,
         open = function(token)
             if not codec.wellFormed(token) then
                 return nil, "invalid"
             end
-            local claims = asRegistration(codec.decode(token))
+            local claims = asClaims(codec.decode(token))
             if claims == nil then
                 return nil, "invalid"
             end
@@ -2663,6 +2718,9 @@ local isPermitted = ____acl.isPermitted
 local ____protocol = require("src.protocol")
 local hashAttributeProblem = ____protocol.hashAttributeProblem
 local registeredReply = ____protocol.registeredReply
+--- The longest endpoint URL we hand out, in bytes: UnifiedPush's Android
+-- specification caps endpoints at 1000 bytes, and app servers refuse longer ones.
+____exports.MAX_ENDPOINT_BYTES = 1000
 --- Answers one `<register/>` IQ: the stanza to send back to the client.
 function ____exports.answerRegistration(context, request)
     local registrations = context.registrations
@@ -2682,14 +2740,26 @@ function ____exports.answerRegistration(context, request)
     end
     local now = context.now()
     local exp = now + context.config.registrationTtl
+    local longest = ____exports.MAX_ENDPOINT_BYTES - #context.endpointFor("") - 1
     local token, outcome, detail = context.registry.register(
         from,
         application,
         instance,
         exp,
-        now
+        now,
+        longest
     )
     if token == nil then
+        if outcome == "too-long" then
+            context.log("debug", "Registration from <%s> refused: its endpoint would be too long", from)
+            registrations.limited:add(1)
+            return error_reply(
+                request,
+                "cancel",
+                "not-acceptable",
+                ("The endpoint for this address would be longer than " .. tostring(____exports.MAX_ENDPOINT_BYTES)) .. " bytes, the most UnifiedPush allows (a shorter JID fits)"
+            )
+        end
         if outcome == "limit" then
             context.log("debug", "Registration from <%s> refused: %s already", from, detail)
             registrations.limited:add(1)
@@ -3211,7 +3281,7 @@ local index = userIndex(
         mailbox.drop(user, key)
     end
 )
---- Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens).
+--- Resolved tokens remembered (a few MB at most with paseto's ~200-character tokens).
 local RESOLVED_TOKENS = 4096
 local registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations)
 local pending = pendingPushes({

@@ -346,13 +346,33 @@ for _, c in ipairs(codecs) do
 	end
 
 	describe("the " .. name .. " backend", function()
-		it("issues a token that opens to the registration, and a different one each time", function()
+		it("issues a token that opens to the user only (the index entry holds the rest), and a different one each time", function()
 			local backend = new_backend();
 			local token = backend.issue(registration());
 			assert.is_string(token);
-			assert.same(registration(), fields((backend.open(token))));
+			assert.same({ u = "alice@example.test" }, (backend.open(token)));
 			assert.are_not.equal(token, backend.issue(registration()));
 		end);
+
+		-- README, "Backends": base + "?" + the token, for a 40-character bare JID.
+		it("issues a token for a 40-character bare JID short enough for a 255-character endpoint", function()
+			local jid = ("l"):rep(40 - #"@example.test") .. "@example.test";
+			local token = new_backend().issue(registration({ sub = jid .. "/a-long-resource-that-is-not-in-the-token" }));
+			local length = #"http://localhost:5280/push/" + #"?" + #token;
+			assert.is_true(length <= 255, length .. " characters");
+		end);
+
+		-- Claims a genuine short token may carry that registration never makes.
+		for _, case in ipairs({
+			{ "a full JID", "alice@example.test/phone" },
+			{ "a JID not normalised", "Alice@example.test" },
+			{ "a control byte", "ali\1ce@example.test" },
+			{ "a number", 42 },
+		}) do
+			it("answers invalid for a genuine token whose user is " .. case[1], function()
+				assert.same({ nil, "invalid" }, { new_backend().open(seal({ u = case[2] })) });
+			end);
+		end
 
 		it("keeps nothing in the store for a token", function()
 			local backend, store = new_backend();

@@ -170,4 +170,3 @@ describe("the log of a push to a reference-module token whose record cannot be r
 		assert.same({}, up.lines_with(text, TOKEN:sub(9)));
 	end);
 end);
-

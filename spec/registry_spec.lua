@@ -101,6 +101,32 @@ describe("the endpoint registry", function()
 		assert.equal(opens, backend.opens, "the genuine token left the cache");
 	end);
 
+	it("refuses a new endpoint whose token is longer than allowed, and forgets it; renewals are never refused", function()
+		local registry, backend, store = new_registry();
+		local token = registry.register("u@h/phone", "A", "I", 100, 0, 4); -- "tok1": 4 characters
+		assert.equal("tok1", token);
+		assert.same({ token, true }, { registry.register("u@h/phone", "A", "I", 200, 1, 3) });
+		assert.same({ nil, "too-long", "4 characters" }, { registry.register("u@h/phone", "B", "I", 100, 1, 3) });
+		assert.same({ tokenKey("tok2") }, backend.dropped);
+		assert.is_nil(store.data["u@h"][tokenKey("tok2")], "the refused endpoint is still in the index");
+		assert.same({ nil, "revoked" }, { registry.resolve("tok2", 2) });
+	end);
+
+	it("resolves a short token (the user only) from the user's index entry: target, app and expiry", function()
+		local registry, backend, store = new_registry();
+		local token = registry.register("u@h/phone", "A", "I", 100, 0);
+		registry.register("u@h/tablet", "A", "I", 200, 50);
+		-- What a short token opens to; a registry after a restart has nothing cached.
+		backend.claims[token] = { u = "u@h" };
+		backend.claims.unbound = { u = "u@h" };
+		local restarted = registry_module.endpointRegistry(backend, userindex.userIndex(store, 10, backend.dropRecord), 16,
+			up.any_counters());
+		assert.same({ sub = "u@h/tablet", user = "u@h", application = "A", instance = "I", exp = 200, indexed = true },
+			(restarted.resolve(token, 150)));
+		assert.same({ nil, "expired" }, { restarted.resolve(token, 201) });
+		assert.same({ nil, "revoked" }, { restarted.resolve("unbound", 150) }, "a short token without an entry resolved");
+	end);
+
 	it("never caches a failure", function()
 		local registry, backend = new_registry();
 		assert.same({ nil, "invalid" }, { registry.resolve("nope", 1) });

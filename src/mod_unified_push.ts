@@ -83,7 +83,7 @@ const index = userIndex(
     mailbox.drop(user, key);
   },
 );
-/** Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens). */
+/** Resolved tokens remembered (a few MB at most with paseto's ~200-character tokens). */
 const RESOLVED_TOKENS = 4096;
 const registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations);
 

@@ -1,5 +1,5 @@
 import { sha256 } from "util.hashes";
-import { prep, split } from "util.jid";
+import { bare, prep, split } from "util.jid";
 import { hashAttributeProblem } from "../protocol";
 
 // What every registration backend provides (docs/design.md, "Backends and tokens"). A
@@ -24,6 +24,20 @@ export interface Registration {
    */
   readonly indexed?: true;
 }
+
+/**
+ * What a stateless token issued with an index entry carries (docs/design.md,
+ * "Backends and tokens"): the user, whose index record holds the entry, and
+ * nothing else. The entry is found by the token's own key (tokenKey), and it
+ * says where pushes go, for which app and until when, so the token stays short.
+ */
+export interface UserClaims {
+  /** The distributor's bare JID. */
+  readonly u: string;
+}
+
+/** What a token opens to: a whole registration (storage records, earlier tokens), or a user. */
+export type Claims = Registration | UserClaims;
 
 /** Why a token does not open. "failed" is our own fault (storage down). */
 export type OpenFailure = "invalid" | "revoked" | "failed";
@@ -50,7 +64,7 @@ export interface Backend {
     this: void,
     token: string,
   ): LuaMultiReturn<
-    | [claims: Registration, failure: undefined]
+    | [claims: Claims, failure: undefined]
     | [claims: undefined, failure: OpenFailure, detail?: string | undefined]
   >;
   /**
@@ -114,6 +128,25 @@ export function isCanonicalBase64url(text: string, first: number, last: number):
  */
 export function tokenKey(this: void, token: string): string {
   return string.sub(sha256(token, true), 1, 32);
+}
+
+/** The claims a stateless token is issued with: the user of the registration only. */
+export function userClaims(registration: Registration): UserClaims {
+  return { u: bare(registration.sub) ?? registration.sub };
+}
+
+/**
+ * Checks decoded token claims are what we issue: a user (a normalised bare JID),
+ * or else a whole registration (asRegistration).
+ */
+export function asClaims(value: unknown): Claims | undefined {
+  if (type(value) !== "table") return undefined;
+  const u = (value as { u?: unknown }).u;
+  if (u === undefined) return asRegistration(value);
+  if (type(u) !== "string" || prep(u as string) !== u || split(u as string)[2] !== undefined) {
+    return undefined;
+  }
+  return { u: u as string };
 }
 
 /**
