@@ -46,6 +46,9 @@ end, 10);
 module:provides("http", {
 	name = "push";
 	default_path = "/push";
+	-- No per-request CORS work from mod_http: any module can switch it off, and ours
+	-- answers CORS itself (only to browsers), so a floor that paid for it would flatter ours.
+	cors = { enabled = false };
 	route = {
 		["POST /*"] = function(event, token)
 			local target = targets[token];

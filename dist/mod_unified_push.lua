@@ -459,6 +459,9 @@ function ____exports.corsFor(settings, routeMethods, app)
     local allowed = allowedOrigins(chosen.origins or settings.origins)
     local maxAgeText = tostring(settings.maxAge)
     return {allow = function(origin, response)
+        if origin ~= nil then
+            response.vary = "Origin"
+        end
         if allowed ~= nil and (origin == nil or allowed[origin] == nil) then
             return
         end
@@ -560,7 +563,6 @@ ____exports.errors = init(
     "unified_push",
     {
         ["unknown-endpoint"] = {type = "cancel", condition = "item-not-found", code = 404, text = "No such push endpoint (unknown, revoked or expired)"},
-        ["empty-body"] = {type = "modify", condition = "bad-request", code = 400, text = "Empty push message"},
         ["body-too-large"] = {
             type = "modify",
             condition = "policy-violation",
@@ -984,22 +986,25 @@ return ____exports
  end,
 ["src.backends.backend"] = function(...)
 local ____exports = {}
+local byteSet
 local ____util_2Ehashes = require("util.hashes")
 local sha256 = ____util_2Ehashes.sha256
 local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
 local prep = ____util_2Ejid.prep
 local split = ____util_2Ejid.split
 local ____protocol = require("src.protocol")
 local hashAttributeProblem = ____protocol.hashAttributeProblem
---- A short stable name for a token: the storage backend's record key, the
--- revocation list's and the registration index's key. Stores and their debug
--- logs see this, never the token itself.
-function ____exports.tokenKey(token)
-    return string.sub(
-        sha256(token, true),
-        1,
-        32
-    )
+function byteSet(characters)
+    local set = {}
+    do
+        local i = 1
+        while i <= #characters do
+            set[string.byte(characters, i)] = true
+            i = i + 1
+        end
+    end
+    return set
 end
 --- Checks a decoded token payload or stored record is a registration the
 -- registration IQ could have made: a normalised full JID and two valid hashes.
@@ -1020,6 +1025,62 @@ function ____exports.asRegistration(value)
         return nil
     end
     return r
+end
+--- Last characters of canonical unpadded base64url, by the length mod 4: the bits past the data are zero.
+local CANONICAL_TAILS = {
+    [2] = byteSet("AQgw"),
+    [3] = byteSet("AEIMQUYcgkosw048")
+}
+--- Whether `text` from `first` to `last` (inclusive) is base64url without padding
+-- in its one canonical spelling: no other characters, not a length that no bytes
+-- encode, no bits set past the data (which decoders ignore, so such variants would
+-- decode to the same bytes). No copies made: this runs on every push.
+function ____exports.isCanonicalBase64url(text, first, last)
+    if last < first then
+        return false
+    end
+    local ____, run = string.find(text, "^[%w_-]+", first)
+    if run == nil or run < last then
+        return false
+    end
+    local rest = (last - first + 1) % 4
+    if rest == 0 then
+        return true
+    end
+    local tails = CANONICAL_TAILS[rest]
+    return tails ~= nil and tails[string.byte(text, last)] ~= nil
+end
+--- A short stable name for a token: the storage backend's record key, the
+-- revocation list's and the registration index's key. Stores and their debug
+-- logs see this, never the token itself.
+function ____exports.tokenKey(token)
+    return string.sub(
+        sha256(token, true),
+        1,
+        32
+    )
+end
+--- The claims a stateless token is issued with: the user of the registration only.
+function ____exports.userClaims(registration)
+    return {u = bare(registration.sub) or registration.sub}
+end
+--- Checks decoded token claims are what we issue: a user (a normalised bare JID),
+-- or else a whole registration (asRegistration).
+function ____exports.asClaims(value)
+    if type(value) ~= "table" then
+        return nil
+    end
+    local u = value.u
+    if u == nil then
+        return ____exports.asRegistration(value)
+    end
+    if type(u) ~= "string" or prep(u) ~= u or select(
+        3,
+        split(u)
+    ) ~= nil then
+        return nil
+    end
+    return {u = u}
 end
 return ____exports
  end,
@@ -1844,7 +1905,10 @@ function ____exports.rateLimiter(rate, burst, tracked)
             bucket = {tokens = burst, updated = now}
             buckets:set(key, bucket)
         else
-            bucket.tokens = math.min(burst, bucket.tokens + (now - bucket.updated) * rate)
+            local elapsed = now - bucket.updated
+            if elapsed > 0 then
+                bucket.tokens = math.min(burst, bucket.tokens + elapsed * rate)
+            end
             bucket.updated = now
         end
         if bucket.tokens >= 1 then
@@ -1889,8 +1953,30 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
     end
     --- Where a token's pushes go now: its index entry's JID and expiry, if it is bound to one.
     local function current(token, claims)
-        local user = userOf(claims.sub)
         local key = tokenKey(token)
+        if claims.u ~= nil then
+            local user = claims.u
+            local entry, err = index.entry(user, key)
+            if err ~= nil then
+                return nil, "failed", err
+            end
+            if entry == nil then
+                return nil, "revoked"
+            end
+            if entry.j == nil then
+                return nil, "invalid"
+            end
+            return {
+                sub = entry.j,
+                user = user,
+                key = key,
+                application = entry.a,
+                instance = entry.i,
+                exp = entry.e,
+                indexed = true
+            }, nil
+        end
+        local user = userOf(claims.sub)
         if claims.indexed == nil then
             local ____claims_0 = claims
             local sub = ____claims_0.sub
@@ -1924,7 +2010,7 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
         }, nil
     end
     return {
-        register = function(fullJid, application, instance, exp, now)
+        register = function(fullJid, application, instance, exp, now, longest)
             local user = userOf(fullJid)
             local token, renewed, detail = index.register(
                 user,
@@ -1944,6 +2030,13 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
             if token == nil then
                 return nil, renewed, detail
             end
+            if not renewed and longest ~= nil and #token > longest then
+                index.forget(
+                    user,
+                    tokenKey(token)
+                )
+                return nil, "too-long", tostring(#token) .. " characters"
+            end
             if renewed then
                 local key = tokenKey(token)
                 resolved:set(token, {
@@ -1959,6 +2052,9 @@ function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
             return token, renewed, nil
         end,
         resolve = function(token, now)
+            if not backend.wellFormed(token) then
+                return nil, "invalid"
+            end
             local registration = resolved:get(token)
             if registration == nil then
                 local claims, failure, detail = backend.open(token)
@@ -2266,11 +2362,7 @@ function ____exports.relayPush(context, token, request, response, reply)
         pushes.unknown_endpoint:add(1)
         return errors.new("unknown-endpoint")
     end
-    local body = request.body
-    if body == nil or #body == 0 then
-        pushes.bad_request:add(1)
-        return errors.new("empty-body")
-    end
+    local body = request.body or ""
     if #body > MAX_BODY_BYTES then
         pushes.bad_request:add(1)
         return errors.new("body-too-large")
@@ -2486,7 +2578,7 @@ ____exports.DISCOVERY = "{\"unifiedpush\":{\"gateway\":\"matrix\"}}"
 -- one device per request), so a real notification names a handful at most. Each
 -- device of ours costs a token lookup and an IQ to its distributor: 20 bounds that
 -- work per request well above anyone's devices (and a 4096-byte body holds only a
--- few more of our endpoints, whose paseto tokens alone are ~350 characters).
+-- few more of our endpoints, whose paseto tokens alone are ~200 characters).
 ____exports.MAX_DEVICES = 20
 --- Sets the status and returns a Matrix error body (`errcode`, `error`).
 local function matrixError(response, status, errcode, text)
@@ -2750,14 +2842,19 @@ return ____exports
 ["src.backends.stateless"] = function(...)
 local ____exports = {}
 local ____backend = require("src.backends.backend")
-local asRegistration = ____backend.asRegistration
+local asClaims = ____backend.asClaims
 local tokenKey = ____backend.tokenKey
+local userClaims = ____backend.userClaims
 function ____exports.statelessBackend(codec, revocations)
     return {
         name = codec.name,
-        issue = codec.encode,
+        wellFormed = codec.wellFormed,
+        issue = function(registration) return codec.encode(userClaims(registration)) end,
         open = function(token)
-            local claims = asRegistration(codec.decode(token))
+            if not codec.wellFormed(token) then
+                return nil, "invalid"
+            end
+            local claims = asClaims(codec.decode(token))
             if claims == nil then
                 return nil, "invalid"
             end
@@ -2789,7 +2886,15 @@ local short = ____util_2Eid.short
 local ____util_2Ejwt = require("util.jwt")
 local sign = ____util_2Ejwt.sign
 local verify = ____util_2Ejwt.verify
+local ____backend = require("src.backends.backend")
+local isCanonicalBase64url = ____backend.isCanonicalBase64url
+--- Characters of an HS256 signature (32 bytes) in base64url.
+local SIGNATURE_CHARACTERS = 43
 function ____exports.jwtCodec(secret)
+    local header = (string.match(
+        sign(secret, {}),
+        "^[^.]*%."
+    )) or ""
     return {
         name = "jwt",
         encode = function(claims)
@@ -2811,6 +2916,13 @@ function ____exports.jwtCodec(secret)
                 ____temp_0 = nil
             end
             return ____temp_0
+        end,
+        wellFormed = function(token)
+            if header == "" or (string.find(token, header, 1, true)) ~= 1 then
+                return false
+            end
+            local dot = string.find(token, ".", #header + 1, true)
+            return dot ~= nil and #token - dot == SIGNATURE_CHARACTERS and isCanonicalBase64url(token, #header + 1, dot - 1) and isCanonicalBase64url(token, dot + 1, #token)
         end
     }
 end
@@ -2818,6 +2930,13 @@ return ____exports
  end,
 ["src.backends.paseto"] = function(...)
 local ____exports = {}
+local ____backend = require("src.backends.backend")
+local isCanonicalBase64url = ____backend.isCanonicalBase64url
+--- What every v3.local token starts with. Neither we nor the reference module
+-- issue a footer, so a token is this and one canonical base64url part: nothing
+-- after it (util.paseto decrypts "T." and "T.x" as T).
+local PREFIX_PATTERN = "^v3%.local%."
+local PREFIX_LENGTH = 9
 --- Where the key lives: the same place the reference module keeps it.
 local KEY_RECORD = "_private"
 --- Loads the persisted key, creating it on first use; undefined and why on failure.
@@ -2851,6 +2970,9 @@ function ____exports.pasetoCodec(v3, key)
         decode = function(token)
             local ran, payload = pcall(decrypt, token)
             return ran and payload or nil
+        end,
+        wellFormed = function(token)
+            return (string.find(token, PREFIX_PATTERN)) ~= nil and isCanonicalBase64url(token, PREFIX_LENGTH + 1, #token)
         end
     }
 end
@@ -2862,10 +2984,19 @@ local ____util_2Eid = require("util.id")
 local medium = ____util_2Eid.medium
 local ____backend = require("src.backends.backend")
 local asRegistration = ____backend.asRegistration
+local isCanonicalBase64url = ____backend.isCanonicalBase64url
 local tokenKey = ____backend.tokenKey
-local TOKEN_PATTERN = "^[%w_-]+$"
---- The reference module's tokens, the longest a storage token can be.
+local TOKEN_LENGTH = 24
+--- The reference module's tokens.
 local REFERENCE_TOKEN_LENGTH = 32
+--- What is reported instead of the store's message when it fails on a record of
+-- the reference module: that record's key is the token, and drivers name the key
+-- in their messages (the file, the row), which would put the token in the log.
+local LEGACY_FAILURE = "the store failed on a record of the reference module (its message is withheld: it may name the record's key, which is the token)"
+local function wellFormed(token)
+    local length = #token
+    return (length == TOKEN_LENGTH or length == REFERENCE_TOKEN_LENGTH) and isCanonicalBase64url(token, 1, length)
+end
 function ____exports.storageBackend(store)
     --- The record of a token: ours by key, else one the reference module stored; or the store's error.
     local function lookup(token)
@@ -2874,7 +3005,14 @@ function ____exports.storageBackend(store)
             return record, err
         end
         local legacy, legacyErr = store:get(token)
-        return legacy, legacyErr
+        local ____legacy_1 = legacy
+        local ____temp_0
+        if legacyErr == nil then
+            ____temp_0 = nil
+        else
+            ____temp_0 = LEGACY_FAILURE
+        end
+        return ____legacy_1, ____temp_0
     end
     local function deleteRecord(key)
         local ok, err = store:set(key, nil)
@@ -2885,6 +3023,7 @@ function ____exports.storageBackend(store)
     end
     return {
         name = "storage",
+        wellFormed = wellFormed,
         issue = function(registration)
             local token = medium()
             local ok, err = store:set(
@@ -2897,7 +3036,7 @@ function ____exports.storageBackend(store)
             return token, nil
         end,
         open = function(token)
-            if #token > REFERENCE_TOKEN_LENGTH or (string.find(token, TOKEN_PATTERN)) == nil then
+            if not wellFormed(token) then
                 return nil, "invalid"
             end
             local record, err = lookup(token)
@@ -2912,9 +3051,9 @@ function ____exports.storageBackend(store)
         end,
         revoke = function(token)
             if #token == REFERENCE_TOKEN_LENGTH then
-                local ok, err = store:set(token, nil)
+                local ok = store:set(token, nil)
                 if ok ~= true then
-                    return false, tostring(err)
+                    return false, LEGACY_FAILURE
                 end
             end
             return deleteRecord(tokenKey(token))
@@ -3006,6 +3145,9 @@ local isPermitted = ____acl.isPermitted
 local ____protocol = require("src.protocol")
 local hashAttributeProblem = ____protocol.hashAttributeProblem
 local registeredReply = ____protocol.registeredReply
+--- The longest endpoint URL we hand out, in bytes: UnifiedPush's Android
+-- specification caps endpoints at 1000 bytes, and app servers refuse longer ones.
+____exports.MAX_ENDPOINT_BYTES = 1000
 --- Answers one `<register/>` IQ: the stanza to send back to the client.
 function ____exports.answerRegistration(context, request)
     local registrations = context.registrations
@@ -3025,14 +3167,26 @@ function ____exports.answerRegistration(context, request)
     end
     local now = context.now()
     local exp = now + context.config.registrationTtl
+    local longest = ____exports.MAX_ENDPOINT_BYTES - #context.endpointFor("") - 1
     local token, outcome, detail = context.registry.register(
         from,
         application,
         instance,
         exp,
-        now
+        now,
+        longest
     )
     if token == nil then
+        if outcome == "too-long" then
+            context.log("debug", "Registration from <%s> refused: its endpoint would be too long", from)
+            registrations.limited:add(1)
+            return error_reply(
+                request,
+                "cancel",
+                "not-acceptable",
+                ("The endpoint for this address would be longer than " .. tostring(____exports.MAX_ENDPOINT_BYTES)) .. " bytes, the most UnifiedPush allows (a shorter JID fits)"
+            )
+        end
         if outcome == "limit" then
             context.log("debug", "Registration from <%s> refused: %s already", from, detail)
             registrations.limited:add(1)
@@ -3567,7 +3721,7 @@ local index = userIndex(
         mailbox.drop(user, key)
     end
 )
---- Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens).
+--- Resolved tokens remembered (a few MB at most with paseto's ~200-character tokens).
 local RESOLVED_TOKENS = 4096
 local registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations)
 local pending = pendingPushes({
@@ -3815,7 +3969,13 @@ if config.matrixGateway then
         decode = urldecode,
         log = log
     }
+    local function varyOnOrigin(event)
+        if event.request.headers.origin ~= nil then
+            event.response.headers.vary = "Origin"
+        end
+    end
     local function refuse(event)
+        varyOnOrigin(event)
         return matrixMethodNotAllowed(event.response)
     end
     module:provides(
@@ -3824,8 +3984,14 @@ if config.matrixGateway then
             name = "matrix_push_gateway",
             default_path = "/_matrix/push/v1/notify",
             route = {
-                GET = function(event) return discover(event.response) end,
-                POST = function(event) return notify(gateway, event.request, event.response) end,
+                GET = function(event)
+                    varyOnOrigin(event)
+                    return discover(event.response)
+                end,
+                POST = function(event)
+                    varyOnOrigin(event)
+                    return notify(gateway, event.request, event.response)
+                end,
                 PUT = refuse,
                 DELETE = refuse,
                 PATCH = refuse

@@ -10,7 +10,11 @@ local lfs = require "lfs";
 local HOST = "example.test";
 local RESOURCE = "phone";
 local FULL_JID = "alice@" .. HOST .. "/" .. RESOURCE;
-local USERS = { { "alice", HOST, "password" } };
+-- A user whose bare JID is 40 characters: its endpoints must fit in 255 (README, "Backends").
+local LONG_NODE = ("l"):rep(40 - #"@" - #HOST);
+local USERS = { { "alice", HOST, "password" }, { LONG_NODE, HOST, "password" } };
+-- The base the 255-character bound is stated for.
+local STATED_BASE = "http://localhost:5280/push/";
 -- 44 characters, like `openssl rand -base64 32`.
 local SECRET = "Qm9ndXMgc2VjcmV0IGZvciB0ZXN0cyBvbmx5ISEhIQ==";
 
@@ -36,24 +40,37 @@ local function check_storage_token(token)
 	-- records (revocation_spec checks where records are kept).
 end
 
-local function check_jwt_token(token, expires, application, instance)
+local function check_jwt_token(token)
 	local header, payload = up.jwt_parts(token);
 	assert.truthy(header, payload);
 	assert.equal("HS256", header.alg);
-	-- The documented privacy trade-off: the JID is readable by anyone with the URL.
-	assert.equal(FULL_JID, payload.sub);
-	assert.equal(application, payload.application);
-	assert.equal(instance, payload.instance);
-	assert.equal(expires, payload.exp);
+	-- The documented privacy trade-off: the user's bare JID is readable by anyone with
+	-- the URL. Nothing else of the registration is in it: the user's index entry holds that.
+	assert.equal("alice@" .. HOST, payload.u);
+	assert.is_nil(payload.sub);
+	assert.is_nil(payload.application);
+	assert.is_nil(payload.exp);
+end
+
+-- A token in the earlier format (the whole registration in its claims, as the
+-- reference module and earlier versions issued them), sealed with the server's key.
+local function seal_old_paseto(f, claims)
+	local key = f.server:storage():load(HOST, "unified_push", "_private").paseto_v3_local_key;
+	return (require "util.paseto".v3_local.init(key)(claims));
+end
+local function seal_old_jwt(_, claims)
+	return require "util.jwt".sign(SECRET, claims);
 end
 
 local ALL_BACKENDS = {
 	{ name = "paseto", needs_13 = true, options = {},
-		token = "an encrypted PASETO v3.local token that does not reveal the JID", check_token = check_paseto_token },
+		token = "an encrypted PASETO v3.local token that does not reveal the JID", check_token = check_paseto_token,
+		seal_old = seal_old_paseto },
 	{ name = "storage", options = {},
 		token = "a short random token that does not reveal the JID", check_token = check_storage_token },
 	{ name = "jwt", options = { unified_push_secret = SECRET },
-		token = "a JWT whose payload carries the registered full JID in sub", check_token = check_jwt_token },
+		token = "a JWT whose payload carries the user's bare JID and nothing else of the registration",
+		check_token = check_jwt_token, seal_old = seal_old_jwt },
 };
 
 local BACKENDS, UNSUPPORTED, BY_NAME = {}, {}, {};
@@ -133,6 +150,28 @@ describe("registration backends on Prosody " .. prosody.version, function()
 				local application, instance, registration = register(f, 3);
 				backend.check_token(up.token_of(registration.endpoint), registration.expires, application, instance);
 			end);
+
+			it("issues an endpoint of at most 255 characters for a 40-character bare JID, with base " .. STATED_BASE, function()
+				local long = f:connect({ user = LONG_NODE });
+				local registration = f:register(nil, long);
+				local parts = up.parse_endpoint(registration.endpoint);
+				local length = #STATED_BASE + #registration.endpoint - #(parts.origin .. parts.prefix);
+				assert.is_true(length <= 255, ("%d characters: %s"):format(length, registration.endpoint));
+				local before = #long.received;
+				assert_delivered(long, before, f:push(registration.endpoint, BODY), registration.application,
+					registration.instance, BODY);
+			end);
+
+			if backend.seal_old then
+				it("still relays to a token in the earlier format (the reference module's, and ours before short tokens)", function()
+					local application, instance, registration = register(f, 9);
+					local old = backend.seal_old(f, { sub = FULL_JID, application = application, instance = instance,
+						exp = os.time() + 3600 });
+					local before = #f.client.received;
+					assert_delivered(f.client, before, f:push(up.endpoint_for(registration.endpoint, old), BODY),
+						application, instance, BODY);
+				end);
+			end
 
 			it("answers 404 to its token with one character changed, and relays nothing", function()
 				local application, instance, registration = register(f, 5);
@@ -224,6 +263,23 @@ describe("registration backends on Prosody " .. prosody.version, function()
 			assert.truthy(f.server:wait_log("Using the storage backend.-Using the storage backend", 5));
 			assert.same({ "storage", "storage" }, backends_logged(f.server), "the module did not load again");
 			assert_delivered(f.client, 0, f:push(endpoint, BODY), application, instance, BODY);
+		end);
+
+		it("leaves a clean log", function()
+			f.server:assert_log_clean();
+		end);
+	end);
+
+	-- A JID long enough for that is over the internal storage's file name limit, so
+	-- the base makes the endpoint too long here (README, "Endpoint length").
+	describe("with an endpoint base so long that no endpoint would fit in 1000 bytes", function()
+		local f = up.fixture({ users = USERS, http_external_url = "http://push.example.test/" .. ("p"):rep(960) .. "/" });
+
+		it("refuses a registration with cancel/not-acceptable, saying why", function()
+			local _, reply = up.register(f.client, HOST);
+			local kind, condition, text = up.error_of(reply);
+			assert.same({ "cancel", "not-acceptable" }, { kind, condition });
+			assert.truthy(text and text:find("1000 bytes", 1, true), tostring(text));
 		end);
 
 		it("leaves a clean log", function()

@@ -73,6 +73,45 @@ local function odd(overrides)
 	return claims;
 end
 
+-- base64url's alphabet, by value.
+local B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+-- The token with a bit set that base64url leaves unused in its last character
+-- (decoders ignore it, so it decodes to the same bytes); nil when the length
+-- leaves no such bit.
+local function spare_bit_set(token, first)
+	local rest = (#token - first + 1) % 4;
+	if rest ~= 2 and rest ~= 3 then return nil; end
+	local value = B64URL:find(token:sub(-1), 1, true) - 1;
+	local changed = B64URL:sub(value + 2, value + 2); -- the lowest bit, unused in both cases
+	return token:sub(1, -2) .. changed;
+end
+
+-- Spellings of a genuine token that are not the one canonical string: a decoder
+-- may accept them, but the caches, buckets and revocation list would see a new key.
+local function variants(token, first)
+	local list = {
+		{ "a dot appended", token .. "." },
+		{ "a dot and a character appended", token .. ".x" },
+		{ "a footer appended", token .. ".Zm9vdGVy" },
+		{ "padding appended", token .. "=" },
+		{ "two padding characters appended", token .. "==" },
+		{ "a NUL byte appended", token .. "\0" },
+		{ "a newline appended", token .. "\n" },
+		{ "a space appended", token .. " " },
+		{ "a space in front", " " .. token },
+		{ "a plus for a dash", (token:gsub("%-", "+")) },
+		{ "a percent sign appended", token .. "%" },
+	};
+	local spare = spare_bit_set(token, first);
+	if spare then list[#list + 1] = { "an unused bit set in its last character", spare }; end
+	local kept = {};
+	for _, case in ipairs(list) do
+		if case[2] ~= token then kept[#kept + 1] = case; end
+	end
+	return kept;
+end
+
 -- The token with one character from the middle on changed (it stays well-formed, only wrong).
 local function tamper(token, at)
 	local i = at or math.floor(#token / 2);
@@ -120,6 +159,28 @@ describe("the storage backend", function()
 		end);
 	end
 
+	it("takes its own 24-character tokens and the reference module's 32-character ones as well-formed", function()
+		local backend = storage.storageBackend(memory_store());
+		assert.is_true(backend.wellFormed(backend.issue(registration())));
+		assert.is_true(backend.wellFormed(("R"):rep(16) .. ("_-"):rep(8)));
+		assert.is_false(backend.wellFormed(("R"):rep(25)));
+		assert.is_false(backend.wellFormed(("R"):rep(23)));
+	end);
+
+	describe("refuses, without asking the store, a variant of a token", function()
+		local store = memory_store();
+		local backend = storage.storageBackend(store);
+		local token = backend.issue(registration());
+		for _, case in ipairs(variants(token, 1)) do
+			it("with " .. case[1], function()
+				store.gets = {};
+				assert.is_false(backend.wellFormed(case[2]));
+				assert.same({ nil, "invalid" }, { backend.open(case[2]) });
+				assert.same({}, store.gets);
+			end);
+		end
+	end);
+
 	it("answers invalid for a well-formed token it never issued", function()
 		local store = memory_store();
 		local backend = storage.storageBackend(store);
@@ -154,8 +215,12 @@ describe("the storage backend", function()
 		local backend = storage.storageBackend(store);
 		local token = ("R"):rep(16) .. ("_-"):rep(8);
 		store.data[token] = odd({ indexed = false });
-		store.broken_set = "disk full";
-		assert.same({ false, "disk full" }, { backend.revoke(token, 2000000000, 1) });
+		-- A driver names the key in its message; that key is the token, so the message is withheld.
+		store.broken_set = "cannot write " .. token;
+		local ok, reason = backend.revoke(token, 2000000000, 1);
+		assert.is_false(ok);
+		assert.truthy(reason:find("reference module", 1, true), reason);
+		assert.is_nil(reason:find(token, 1, true), "the token is in the reason: " .. reason);
 		store.broken_set = nil;
 		assert.equal(SUB, backend.open(token).sub, "the record went although revoke said it failed");
 	end);
@@ -204,15 +269,20 @@ describe("the storage backend", function()
 			assert.same({ nil, "failed", "disk on fire" }, { backend.open(token) });
 		end);
 
-		it("open of a reference-module token answers failed when its second lookup fails", function()
+		it("open of a reference-module token answers failed when its second lookup fails, withholding the store's message", function()
 			local store = memory_store();
 			local backend = storage.storageBackend(store);
 			local get = store.get;
+			-- Drivers name the key in their messages (a file name, a row): here that key is the token.
 			function store:get(key)
-				if #key == 32 and not key:match("^%x+$") then return nil, "second read failed"; end
+				if #key == 32 and not key:match("^%x+$") then return nil, "cannot read " .. key; end
 				return get(self, key);
 			end
-			assert.same({ nil, "failed", "second read failed" }, { backend.open(("R"):rep(32)) });
+			local token = ("R"):rep(32);
+			local claims, failure, detail = backend.open(token);
+			assert.same({ nil, "failed" }, { claims, failure });
+			assert.truthy(detail:find("reference module", 1, true), detail);
+			assert.is_nil(detail:find(token, 1, true), "the token is in the message: " .. detail);
 		end);
 
 		it("issue answers no token and the store's message", function()
@@ -276,13 +346,33 @@ for _, c in ipairs(codecs) do
 	end
 
 	describe("the " .. name .. " backend", function()
-		it("issues a token that opens to the registration, and a different one each time", function()
+		it("issues a token that opens to the user only (the index entry holds the rest), and a different one each time", function()
 			local backend = new_backend();
 			local token = backend.issue(registration());
 			assert.is_string(token);
-			assert.same(registration(), fields((backend.open(token))));
+			assert.same({ u = "alice@example.test" }, (backend.open(token)));
 			assert.are_not.equal(token, backend.issue(registration()));
 		end);
+
+		-- README, "Backends": base + "?" + the token, for a 40-character bare JID.
+		it("issues a token for a 40-character bare JID short enough for a 255-character endpoint", function()
+			local jid = ("l"):rep(40 - #"@example.test") .. "@example.test";
+			local token = new_backend().issue(registration({ sub = jid .. "/a-long-resource-that-is-not-in-the-token" }));
+			local length = #"http://localhost:5280/push/" + #"?" + #token;
+			assert.is_true(length <= 255, length .. " characters");
+		end);
+
+		-- Claims a genuine short token may carry that registration never makes.
+		for _, case in ipairs({
+			{ "a full JID", "alice@example.test/phone" },
+			{ "a JID not normalised", "Alice@example.test" },
+			{ "a control byte", "ali\1ce@example.test" },
+			{ "a number", 42 },
+		}) do
+			it("answers invalid for a genuine token whose user is " .. case[1], function()
+				assert.same({ nil, "invalid" }, { new_backend().open(seal({ u = case[2] })) });
+			end);
+		end
 
 		it("keeps nothing in the store for a token", function()
 			local backend, store = new_backend();
@@ -307,6 +397,31 @@ for _, c in ipairs(codecs) do
 				local changed = case[2](token);
 				assert.are_not.equal(token, changed);
 				assert.same({ nil, "invalid" }, { backend.open(changed) });
+			end);
+		end
+
+		-- Where the base64url part that ends the token starts: after "v3.local.", or
+		-- a JWT's 43-character signature.
+		local function first_of(token)
+			return name == "paseto" and 10 or #token - 42;
+		end
+
+		it("takes its tokens as well-formed", function()
+			local backend = new_backend();
+			for _ = 1, 8 do assert.is_true(backend.wellFormed(backend.issue(registration()))); end
+		end);
+
+		for _, revoked in ipairs({ false, true }) do
+			describe("refuses a variant of a " .. (revoked and "revoked" or "valid") .. " token", function()
+				local backend = new_backend();
+				local token = backend.issue(registration());
+				if revoked then backend.revoke(token, 2000000000, 1000); end
+				for _, case in ipairs(variants(token, first_of(token))) do
+					it("with " .. case[1], function()
+						assert.is_false(backend.wellFormed(case[2]));
+						assert.same({ nil, "invalid" }, { backend.open(case[2]) });
+					end);
+				end
 			end);
 		end
 

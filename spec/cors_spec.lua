@@ -73,8 +73,21 @@ describe("the CORS answers", function()
 	it("answer only the origins the operator lists", function()
 		local cors = cors_lib.corsFor(settings({ origins = { ORIGIN, "https://other.example" } }), ROUTES, APP);
 		assert.equal(ORIGIN, answer(cors, ORIGIN).access_control_allow_origin);
-		assert.same({}, answer(cors, "https://evil.example"));
+		-- Left out for this Origin, so still an answer that depends on it.
+		assert.same({ vary = "Origin" }, answer(cors, "https://evil.example"));
 		assert.same({}, answer(cors, nil));
+	end);
+
+	-- Fetch, "CORS protocol and HTTP caches": an answer that echoes the Origin must
+	-- say so, or a shared cache may hand it to another origin.
+	it("say Vary: Origin when they echo the Origin, and not without one", function()
+		local cors = cors_lib.corsFor(settings(), ROUTES, APP);
+		local headers = answer(cors, ORIGIN);
+		assert.equal(ORIGIN, headers.access_control_allow_origin);
+		assert.equal("Origin", headers.vary);
+		headers = answer(cors, nil);
+		assert.equal("*", headers.access_control_allow_origin);
+		assert.is_nil(headers.vary);
 	end);
 
 	it("answer any origin when the operator's list has *", function()
@@ -98,7 +111,7 @@ describe("the CORS answers", function()
 			local headers = answer(cors, ORIGIN);
 			assert.same({ ["X-Extra"] = true }, (names(headers.access_control_allow_headers)));
 			assert.equal("true", headers.access_control_allow_credentials);
-			assert.same({}, answer(cors, "https://other.example"));
+			assert.same({ vary = "Origin" }, answer(cors, "https://other.example"));
 		end);
 
 		it("keep the defaults when it does not say enabled = true (mod_http's rule)", function()

@@ -118,6 +118,16 @@ describe("the Matrix push gateway on a VirtualHost", function()
 		assert.same(DISCOVERY, json.decode(response.body));
 	end);
 
+	it("says Vary: Origin when its CORS answer echoes the Origin, and not without one", function()
+		local origin = "https://client.example.org";
+		local response = assert(up.matrix_notify(server, HOST, nil, "GET", { Origin = origin }));
+		assert.equal(200, response.status);
+		assert.equal(origin, response.headers["access-control-allow-origin"]);
+		assert.equal("Origin", response.headers["vary"]);
+		response = assert(up.matrix_notify(server, HOST, nil, "GET"));
+		assert.is_nil(response.headers["vary"]);
+	end);
+
 	local formats = { { "the default format", full_notification }, { "the event_id_only format", event_id_only } };
 	for _, format in ipairs(formats) do
 		it("relays a notification in " .. format[1] .. " byte for byte to the distributor", function()

@@ -130,7 +130,7 @@ describe("operability on Prosody " .. prosody.version, function()
 			assert.equal(201, response.status);
 		end
 		assert.equal(404, f:push(up.tamper(regs.phone.endpoint), "to nobody").status);
-		assert.equal(400, f:push(regs.phone.endpoint, "").status);
+		assert.equal(400, f:push(regs.phone.endpoint, "when?", { TTL = "soon" }).status);
 
 		f.client:on_iq(up.answering_pushes("item-not-found"));
 		assert.equal(404, f:push(regs.gone.endpoint, "for an app that is gone").status);

@@ -124,6 +124,17 @@ describe("the push resource", function()
 			assert.equal("hello, phone", push.body);
 		end);
 
+		-- RFC 8030 §5 and the Push API allow a push without payload (a bare "wake up").
+		it("relays an empty POST as an empty <push/> and answers 201", function()
+			local registration = f:register();
+			local response, pushes = f:post(registration.endpoint, "");
+			assert.equal(201, response.status);
+			assert.equal(1, #pushes);
+			assert.equal(registration.application, pushes[1].application);
+			assert.equal("", pushes[1].body);
+			assert.equal(0, #pushes[1].stanza:get_child("push", up.NS));
+		end);
+
 		local bodies = {
 			{ "a binary body with all 256 byte values", all_bytes() },
 			{ "a one-byte body", "x" },
@@ -145,7 +156,6 @@ describe("the push resource", function()
 
 	describe("refuses a POST without sending an IQ", function()
 		local cases = {
-			{ "an empty body", "", 400 },
 			{ "a body of 4097 bytes", string.rep("x", 4097), 413 },
 			{ "a body of 64 KiB", string.rep("x", 65536), 413 },
 		};
@@ -334,6 +344,7 @@ describe("the push resource", function()
 				"Access-Control-Allow-Origin: " .. tostring(allowed_origin));
 			assert.equal("600", response.headers["access-control-max-age"]);
 			assert.equal("true", response.headers["access-control-allow-credentials"]);
+			assert.equal("Origin", response.headers["vary"]);
 		end);
 
 		it("lets the browser read the answer to the POST itself", function()
@@ -343,6 +354,8 @@ describe("the push resource", function()
 			local allowed_origin = response.headers["access-control-allow-origin"];
 			assert.is_true(allowed_origin == origin or allowed_origin == "*",
 				"Access-Control-Allow-Origin: " .. tostring(allowed_origin));
+			-- The answer names the Origin: a shared cache must keep it apart from other origins'.
+			assert.equal("Origin", response.headers["vary"]);
 		end);
 
 		it("sends no CORS headers to an app server that is not a browser (no Origin)", function()
@@ -352,6 +365,7 @@ describe("the push resource", function()
 			for name in pairs(response.headers) do
 				assert.is_nil(name:match("^access%-control%-"), name .. " sent without an Origin");
 			end
+			assert.is_nil(response.headers["vary"]);
 		end);
 	end);
 

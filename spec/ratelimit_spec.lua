@@ -25,6 +25,17 @@ describe("the per-endpoint rate limit", function()
 		assert.equal(1, limiter.take("e", 3600));
 	end);
 
+	it("still admits pushes when its clock steps back an hour", function()
+		local limiter = ratelimit.rateLimiter(10, 2, 100);
+		assert.equal(0, limiter.take("e", 3600));
+		-- Back an hour: the saved-up token is still there, and nothing is owed.
+		assert.equal(0, limiter.take("e", 0));
+		assert.equal(1, limiter.take("e", 0));
+		-- From there on the rate applies as before.
+		assert.equal(0, limiter.take("e", 0.1));
+		assert.equal(1, limiter.take("e", 0.1));
+	end);
+
 	it("forgets the least recently used endpoints beyond its size, with a full bucket", function()
 		local limiter = ratelimit.rateLimiter(1, 1, 2);
 		assert.equal(0, limiter.take("a", 0));

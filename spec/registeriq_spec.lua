@@ -174,7 +174,9 @@ describe("a registration that succeeds", function()
 			assert.is_not_nil(registered, "no <registered/>");
 			assert.equal("https://push.example.test/push/" .. TOKEN, registered.attr.endpoint);
 			assert.equal(os.date("!%Y-%m-%dT%H:%M:%SZ", NOW + TTL), registered.attr.expiration);
-			assert.same({ { FROM, APPLICATION, INSTANCE, NOW + TTL, NOW } }, h.calls);
+			-- The longest token that keeps the endpoint within 1000 bytes: the base, "?" and the token.
+			local longest = 1000 - #"https://push.example.test/push/" - 1;
+			assert.same({ { FROM, APPLICATION, INSTANCE, NOW + TTL, NOW, longest } }, h.calls);
 			assert.same({ [case[3]] = 1 }, counted(h));
 			local debug = lines_at(h, "debug");
 			assert.equal(1, #debug);
@@ -183,6 +185,16 @@ describe("a registration that succeeds", function()
 			assert_no_token(h);
 		end);
 	end
+
+	it("refuses with cancel/not-acceptable when the new endpoint would be over 1000 bytes", function()
+		local h = harness({ nil, "too-long", "1200 characters" });
+		local reply = registeriq.answerRegistration(h.context, request(FROM, APPLICATION, INSTANCE));
+		local kind, condition, text = table.unpack(error_of(reply, FROM));
+		assert.same({ "cancel", "not-acceptable" }, { kind, condition });
+		assert.truthy(text:find("1000 bytes", 1, true), text);
+		assert.same({ limited = 1 }, counted(h));
+		assert.same({}, lines_at(h, "warn"));
+	end);
 
 	it("uses the expiry XEP-0082 writes for a date whose parts are single digits", function()
 		local h = harness();

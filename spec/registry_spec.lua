@@ -15,9 +15,11 @@ local function memory_store()
 	};
 end
 
--- A backend whose tokens are "tok<n>" and whose claims live in a table; counts opens.
+-- A backend whose tokens are "tok<n>" (its grammar: letters and digits only) and
+-- whose claims live in a table; counts opens.
 local function scripted_backend()
 	local backend = { name = "scripted", claims = {}, revoked = {}, dropped = {}, opens = 0, issued = 0 };
+	function backend.wellFormed(token) return token:find("^%w+$") ~= nil; end
 	function backend.issue(claims)
 		backend.issued = backend.issued + 1;
 		local token = "tok" .. backend.issued;
@@ -75,6 +77,54 @@ describe("the endpoint registry", function()
 		for now = 2, 11 do assert.truthy((registry.resolve(token, now))); end
 		assert.equal(opens, backend.opens);
 		assert.equal(reads, store.reads);
+	end);
+
+	-- One canonical string per token (docs/design.md, "Backends and tokens").
+	it("refuses variants of valid and revoked tokens before its cache or the backend sees them", function()
+		local backend, store = scripted_backend(), memory_store();
+		local index = userindex.userIndex(store, 10, backend.dropRecord);
+		-- A cache of one: an entry made for a variant would push the genuine token out.
+		local registry = registry_module.endpointRegistry(backend, index, 1, up.any_counters());
+		local token = registry.register("u@h/phone", "A", "I", 100, 0);
+		local revoked = registry.register("u@h/phone", "B", "I", 100, 0);
+		assert.same({ true }, { registry.revoke(revoked, registry.resolve(revoked, 1), 1) });
+		assert.truthy((registry.resolve(token, 1)));
+		local opens, reads = backend.opens, store.reads;
+		for _, base in ipairs({ token, revoked }) do
+			for _, variant in ipairs({ base .. ".", base .. ".x", base .. "=", base .. "==", base .. "\0", " " .. base }) do
+				assert.same({ nil, "invalid" }, { registry.resolve(variant, 2) });
+			end
+		end
+		assert.equal(opens, backend.opens, "a variant reached the backend");
+		assert.equal(reads, store.reads, "a variant reached the index");
+		assert.truthy((registry.resolve(token, 3)));
+		assert.equal(opens, backend.opens, "the genuine token left the cache");
+	end);
+
+	it("refuses a new endpoint whose token is longer than allowed, and forgets it; renewals are never refused", function()
+		local registry, backend, store = new_registry();
+		local token = registry.register("u@h/phone", "A", "I", 100, 0, 4); -- "tok1": 4 characters
+		assert.equal("tok1", token);
+		assert.same({ token, true }, { registry.register("u@h/phone", "A", "I", 200, 1, 3) });
+		assert.same({ nil, "too-long", "4 characters" }, { registry.register("u@h/phone", "B", "I", 100, 1, 3) });
+		assert.same({ tokenKey("tok2") }, backend.dropped);
+		assert.is_nil(store.data["u@h"][tokenKey("tok2")], "the refused endpoint is still in the index");
+		assert.same({ nil, "revoked" }, { registry.resolve("tok2", 2) });
+	end);
+
+	it("resolves a short token (the user only) from the user's index entry: target, app and expiry", function()
+		local registry, backend, store = new_registry();
+		local token = registry.register("u@h/phone", "A", "I", 100, 0);
+		registry.register("u@h/tablet", "A", "I", 200, 50);
+		-- What a short token opens to; a registry after a restart has nothing cached.
+		backend.claims[token] = { u = "u@h" };
+		backend.claims.unbound = { u = "u@h" };
+		local restarted = registry_module.endpointRegistry(backend, userindex.userIndex(store, 10, backend.dropRecord), 16,
+			up.any_counters());
+		assert.same({ sub = "u@h/tablet", user = "u@h", key = tokenKey(token), application = "A", instance = "I", exp = 200,
+			indexed = true }, (restarted.resolve(token, 150)));
+		assert.same({ nil, "expired" }, { restarted.resolve(token, 201) });
+		assert.same({ nil, "revoked" }, { restarted.resolve("unbound", 150) }, "a short token without an entry resolved");
 	end);
 
 	it("never caches a failure", function()

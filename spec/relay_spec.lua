@@ -188,8 +188,6 @@ describe("a push refused before anything is sent", function()
 		{ "an expired token", { resolve = { nil, "expired" } }, {}, 404, nil, "unknown_endpoint", true },
 		{ "a revoked token", { resolve = { nil, "revoked" } }, {}, 404, nil, "unknown_endpoint", true },
 		{ "a token whose backend cannot be read", { resolve = { nil, "failed", "disk on fire" } }, {}, 500, nil, "failed", true },
-		{ "an empty body", {}, { body = "" }, 400, nil, "bad_request", true },
-		{ "no body at all", {}, { body = false }, 400, nil, "bad_request", true },
 		{ "a body of 4097 bytes", {}, { body = ("b"):rep(4097) }, 413, nil, "bad_request", true },
 		{ "a malformed TTL", {}, { headers = { ttl = "soon" } }, 400, nil, "bad_request", true, TTL },
 		{ "a malformed Urgency", {}, { headers = { urgency = "asap" } }, 400, nil, "bad_request", true, URGENCY },
@@ -258,7 +256,7 @@ describe("a push refused before anything is sent", function()
 	local order = {
 		{ "unknown with an empty body", { resolve = { nil, "invalid" } }, { body = "" }, 404 },
 		{ "storage down with a bad TTL", { resolve = { nil, "failed", "down" } }, { headers = { ttl = "x" } }, 500 },
-		{ "empty with a bad Topic, over the rate", { wait = 3 }, { body = "", headers = { topic = "!" } }, 400 },
+		{ "an empty one with a bad Topic, over the rate", { wait = 3 }, { body = "", headers = { topic = "!" } }, 400 },
 		{ "too large with a bad Urgency", {}, { body = ("b"):rep(5000), headers = { urgency = "now" } }, 413 },
 		{ "a bad TTL over the rate", { wait = 3 }, { headers = { ttl = "-1" } }, 400 },
 		{ "over the rate with the distributor offline", { wait = 3, offline = { [SUB] = true } }, {}, 429 },
@@ -275,7 +273,7 @@ describe("a push refused before anything is sent", function()
 	end
 
 	it("takes from the rate limiter only once the request is well-formed", function()
-		for _, options in ipairs({ { body = "" }, { body = ("b"):rep(4097) }, { headers = { ttl = "x" } } }) do
+		for _, options in ipairs({ { body = ("b"):rep(4097) }, { headers = { ttl = "x" } } }) do
 			local h = tracked();
 			post(h, options);
 			assert.same({}, h.takes);
@@ -392,6 +390,16 @@ describe("a push for a distributor that is offline", function()
 		assert.truthy(warnings[1]:find("archive store broken", 1, true));
 	end);
 
+	it("is kept when it is empty, and its Location names it", function()
+		local h = tracked({ offline = offline, keep = { "msg7" } });
+		local outcome, response = post(h, { body = "" });
+		assert.equal(201, outcome);
+		assert.equal(tostring(MESSAGE_TTL), response.headers.ttl);
+		assert.equal("https://push.example.test/push/message/kept/" .. key_of(TOKEN) .. "msg7", response.headers.location);
+		assert.same({ { "alice@example.test", key_of(TOKEN), APPLICATION, INSTANCE, "", MESSAGE_TTL, nil, false } }, h.kept);
+		assert.same({ stored = 1 }, counted(h));
+	end);
+
 	it("is sent, not kept, when only another resource of the user is offline", function()
 		local h = tracked({ offline = { ["alice@example.test/tablet"] = true } });
 		post(h);
@@ -417,6 +425,22 @@ describe("a push sent to the distributor", function()
 		assert.equal(INSTANCE, push.attr.instance);
 		assert.equal(body, base64.decode(push:get_text()));
 	end);
+
+	-- RFC 8030 §5 and the Push API allow a push without payload (a bare "wake up").
+	for _, case in ipairs({ { "an empty body", "" }, { "no body at all", false } }) do
+		it("is an empty <push/> for " .. case[1] .. ", and 201 once delivered", function()
+			local h = tracked();
+			local p = post(h, { body = case[2] });
+			assert.equal(1, #h.sent);
+			local push = h.sent[1].iq:get_child("push", NS);
+			assert.equal(APPLICATION, push.attr.application);
+			assert.equal("", push:get_text());
+			assert.equal(0, #push);
+			h.sent[1].settle({ answer = "delivered", reason = "result", answered = true }, 0.1);
+			assert.equal(201, value_of(p));
+			assert.same({ delivered = 1 }, counted(h));
+		end);
+	end
 
 	it("gets an id of its own each time", function()
 		local h = tracked();
@@ -677,5 +701,46 @@ describe("cancelling a kept message", function()
 		assert.equal("4", response.headers.retry_after);
 		assert.same({ { KEY, CLOCK } }, h.takes);
 		assert.same({}, h.cancels);
+	end);
+end);
+
+-- One canonical string per token (docs/design.md, "Backends and tokens"): with the
+-- real registry, jwt backend and rate limiter, a variant of a token is refused
+-- before it gets a rate bucket (or a cache entry) of its own.
+describe("a variant of a token", function()
+	local ratelimit = require "ratelimit";
+	local registry_module = require "registry";
+	local userindex = require "userindex";
+	local stateless = require "backends.stateless";
+	local jwt_backend = require "backends.jwt";
+	local revocation = require "backends.revocation";
+
+	local function memory_store()
+		local data = {};
+		return {
+			get = function(_, key) return data[key]; end,
+			set = function(_, key, value) data[key] = value; return true; end,
+		};
+	end
+
+	it("gets 404 and no rate bucket, so the genuine token keeps the bucket it emptied", function()
+		local backend = stateless.statelessBackend(jwt_backend.jwtCodec("a secret of sixteen or more"),
+			assert(revocation.loadRevocations(memory_store())));
+		local index = userindex.userIndex(memory_store(), 10, function() end);
+		-- One cached registration and one rate bucket: an entry made for a variant would replace the token's.
+		local registry = registry_module.endpointRegistry(backend, index, 1, up.any_counters());
+		local token = assert(registry.register(SUB, APPLICATION, INSTANCE, NOW + 3600, NOW));
+		local h = tracked();
+		h.context.registry = registry;
+		h.context.limiter = ratelimit.rateLimiter(1, 1, 1);
+		assert.is_true(is_waiting((post(h, { token = token }))), "the token's push was not sent");
+		for _, variant in ipairs({ token .. ".", token .. ".x", token .. "=", token .. "\0", " " .. token }) do
+			local outcome, response = post(h, { token = variant });
+			assert.equal(404, status_of(outcome, response));
+		end
+		local outcome, response = post(h, { token = token });
+		assert.equal(429, status_of(outcome, response), "the token got a fresh bucket");
+		assert.equal(1, #h.sent);
+		assert.same({ unknown_endpoint = 5, limited = 1 }, counted(h));
 	end);
 end);

@@ -114,6 +114,14 @@ for _, storage in ipairs(STORAGES) do
 			assert.same({ "while you were away" }, come_back(reg, 1));
 		end);
 
+		it("keeps an empty push and delivers it as an empty <push/>", function()
+			local reg = offline_endpoint();
+			local res = push(reg, "");
+			assert.equal(201, res.status);
+			assert.equal(tostring(MESSAGE_TTL), res.headers["ttl"]);
+			assert.same({ "" }, come_back(reg, 1));
+		end);
+
 		it("keeps an absent TTL for the configured longest time, and caps a longer one", function()
 			local reg = offline_endpoint();
 			assert.equal(tostring(MESSAGE_TTL), push(reg, "no TTL").headers["ttl"]);

@@ -90,6 +90,10 @@ export function corsFor(
   const maxAgeText = tostring(settings.maxAge);
   return {
     allow(origin, response) {
+      // The answer depends on the Origin (it is echoed, or left out for one not
+      // listed): a shared cache must not hand it to another origin (Fetch, "CORS
+      // protocol and HTTP caches").
+      if (origin !== undefined) response.vary = "Origin";
       if (allowed !== undefined && (origin === undefined || allowed.get(origin) === undefined)) {
         return;
       }

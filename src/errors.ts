@@ -10,7 +10,6 @@ export const errors = init("unified_push", {
     code: 404,
     text: "No such push endpoint (unknown, revoked or expired)",
   },
-  "empty-body": { type: "modify", condition: "bad-request", code: 400, text: "Empty push message" },
   "body-too-large": {
     type: "modify",
     condition: "policy-violation",

@@ -28,7 +28,7 @@ export const DISCOVERY = '{"unifiedpush":{"gateway":"matrix"}}';
  * one device per request), so a real notification names a handful at most. Each
  * device of ours costs a token lookup and an IQ to its distributor: 20 bounds that
  * work per request well above anyone's devices (and a 4096-byte body holds only a
- * few more of our endpoints, whose paseto tokens alone are ~350 characters).
+ * few more of our endpoints, whose paseto tokens alone are ~200 characters).
  */
 export const MAX_DEVICES = 20;
 

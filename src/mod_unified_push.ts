@@ -83,7 +83,7 @@ const index = userIndex(
     mailbox.drop(user, key);
   },
 );
-/** Resolved tokens remembered (a few MB at most with paseto's ~350-character tokens). */
+/** Resolved tokens remembered (a few MB at most with paseto's ~200-character tokens). */
 const RESOLVED_TOKENS = 4096;
 const registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations);
 
@@ -229,6 +229,8 @@ const relay: RelayContext = {
   keptLocationFor: (reference) => messageUrl(endpointPath(reference, urlencode)),
   newId: medium,
   now: os.time,
+  // Durations and rates on the monotonic clock: a wall clock stepped back an hour
+  // would leave every endpoint over its rate for that hour.
   clock: monotonic,
   log,
   pushes: metrics.pushes,
@@ -321,13 +323,26 @@ if (config.matrixGateway) {
     decode: urldecode,
     log,
   };
-  const refuse = (event: HttpEvent) => matrixMethodNotAllowed(event.response);
+  // mod_http answers the gateway's CORS, echoing the Origin: the answer depends on it.
+  const varyOnOrigin = (event: HttpEvent) => {
+    if (event.request.headers.origin !== undefined) event.response.headers.vary = "Origin";
+  };
+  const refuse = (event: HttpEvent) => {
+    varyOnOrigin(event);
+    return matrixMethodNotAllowed(event.response);
+  };
   module.provides("http", {
     name: "matrix_push_gateway",
     default_path: "/_matrix/push/v1/notify",
     route: {
-      GET: (event: HttpEvent) => discover(event.response),
-      POST: (event: HttpEvent) => notify(gateway, event.request, event.response),
+      GET: (event: HttpEvent) => {
+        varyOnOrigin(event);
+        return discover(event.response);
+      },
+      POST: (event: HttpEvent) => {
+        varyOnOrigin(event);
+        return notify(gateway, event.request, event.response);
+      },
       PUT: refuse,
       DELETE: refuse,
       PATCH: refuse,

@@ -8,7 +8,10 @@ interface Bucket {
 }
 
 export interface RateLimiter {
-  /** Takes one token for `key`; 0 when allowed, else seconds until one is free. */
+  /**
+   * Takes one token for `key` at `now` (seconds on a monotonic clock); 0 when
+   * allowed, else seconds until one is free.
+   */
   take(this: void, key: string, now: number): number;
 }
 
@@ -25,7 +28,10 @@ export function rateLimiter(rate: number, burst: number, tracked: number): RateL
         bucket = { tokens: burst, updated: now };
         buckets.set(key, bucket);
       } else {
-        bucket.tokens = math.min(burst, bucket.tokens + (now - bucket.updated) * rate);
+        // A clock that went back (it should be monotonic, docs/design.md "Limits")
+        // refills nothing and takes nothing away: never hours of 429.
+        const elapsed = now - bucket.updated;
+        if (elapsed > 0) bucket.tokens = math.min(burst, bucket.tokens + elapsed * rate);
         bucket.updated = now;
       }
       if (bucket.tokens >= 1) {

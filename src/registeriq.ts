@@ -9,6 +9,12 @@ import { Counts, RegistrationOutcome } from "./metrics";
 import { hashAttributeProblem, registeredReply } from "./protocol";
 import { Registry } from "./registry";
 
+/**
+ * The longest endpoint URL we hand out, in bytes: UnifiedPush's Android
+ * specification caps endpoints at 1000 bytes, and app servers refuse longer ones.
+ */
+export const MAX_ENDPOINT_BYTES = 1000;
+
 export interface RegistrationContext {
   readonly config: Config;
   readonly registry: Registry;
@@ -44,8 +50,28 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
 
   const now = context.now();
   const exp = now + context.config.registrationTtl;
-  const [token, outcome, detail] = context.registry.register(from, application, instance, exp, now);
+  // Our tokens need no escaping, and one of more than the few characters that go
+  // in the path adds a "?" (endpoint.ts).
+  const longest = MAX_ENDPOINT_BYTES - context.endpointFor("").length - 1;
+  const [token, outcome, detail] = context.registry.register(
+    from,
+    application,
+    instance,
+    exp,
+    now,
+    longest,
+  );
   if (token === undefined) {
+    if (outcome === "too-long") {
+      context.log("debug", "Registration from <%s> refused: its endpoint would be too long", from);
+      registrations.limited.add(1);
+      return error_reply(
+        request,
+        "cancel",
+        "not-acceptable",
+        `The endpoint for this address would be longer than ${MAX_ENDPOINT_BYTES} bytes, the most UnifiedPush allows (a shorter JID fits)`,
+      );
+    }
     if (outcome === "limit") {
       context.log("debug", "Registration from <%s> refused: %s already", from, detail);
       registrations.limited.add(1);

@@ -4,7 +4,7 @@
 // store and verifies no token (docs/design.md, "Stable endpoints").
 import { new as newCache } from "util.cache";
 import { bare } from "util.jid";
-import { Backend, Registration, tokenKey } from "./backends/backend";
+import { Backend, Claims, Registration, tokenKey } from "./backends/backend";
 import { Counts, RevocationReason } from "./metrics";
 import { Entry, RefusalReason, UserIndex, UserRecord } from "./userindex";
 
@@ -19,13 +19,21 @@ export interface Target extends Registration {
   readonly key: string;
 }
 
+/**
+ * Why a registration is refused: the user's cap, our own failure, or a new
+ * endpoint that would be longer than allowed.
+ */
+export type RegisterRefusal = RefusalReason | "too-long";
+
 /** Why a token does not resolve. "failed" is our own fault (storage down). */
 export type ResolveFailure = "invalid" | "expired" | "revoked" | "failed";
 
 export interface Registry {
   /**
    * Registers an app of the distributor at `fullJid` until `exp`: the app's
-   * current endpoint token when it has a live one (renewed: true), else a new one.
+   * current endpoint token when it has a live one (renewed: true), else a new
+   * one of at most `longest` characters, if given (refused "too-long", and
+   * forgotten, if it would be longer).
    */
   register(
     this: void,
@@ -34,9 +42,10 @@ export interface Registry {
     instance: string,
     exp: number,
     now: number,
+    longest?: number,
   ): LuaMultiReturn<
     | [token: string, renewed: boolean, detail: undefined]
-    | [token: undefined, refusal: RefusalReason, detail: string]
+    | [token: undefined, refusal: RegisterRefusal, detail: string]
   >;
   /**
    * The registration a token names now (its current target and expiry), if it
@@ -134,13 +143,34 @@ export function endpointRegistry(
   /** Where a token's pushes go now: its index entry's JID and expiry, if it is bound to one. */
   function current(
     token: string,
-    claims: Registration,
+    claims: Claims,
   ): LuaMultiReturn<
     | [registration: Target, failure: undefined]
     | [registration: undefined, failure: ResolveFailure, detail?: string]
   > {
-    const user = userOf(claims.sub);
     const key = tokenKey(token);
+    if ("u" in claims) {
+      // A short token: its entry is all there is to know.
+      const user = claims.u;
+      const [entry, err] = index.entry(user, key);
+      if (err !== undefined) return $multi(undefined, "failed", err);
+      if (entry === undefined) return $multi(undefined, "revoked");
+      // Entries made with a short token always name their full JID.
+      if (entry.j === undefined) return $multi(undefined, "invalid");
+      return $multi(
+        {
+          sub: entry.j,
+          user,
+          key,
+          application: entry.a,
+          instance: entry.i,
+          exp: entry.e,
+          indexed: true,
+        },
+        undefined,
+      );
+    }
+    const user = userOf(claims.sub);
     if (claims.indexed === undefined) {
       const { sub, application, instance, exp } = claims;
       return $multi({ sub, user, key, application, instance, exp }, undefined);
@@ -164,7 +194,7 @@ export function endpointRegistry(
   }
 
   return {
-    register(fullJid, application, instance, exp, now) {
+    register(fullJid, application, instance, exp, now, longest) {
       const user = userOf(fullJid);
       const [token, renewed, detail] = index.register(
         user,
@@ -176,6 +206,11 @@ export function endpointRegistry(
         () => backend.issue({ sub: fullJid, application, instance, exp, indexed: true }),
       );
       if (token === undefined) return $multi(undefined, renewed, detail);
+      if (!renewed && longest !== undefined && token.length > longest) {
+        // A token's length follows the user's JID: only a very long one gets here.
+        index.forget(user, tokenKey(token));
+        return $multi(undefined, "too-long", `${token.length} characters`);
+      }
       if (renewed) {
         const key = tokenKey(token);
         resolved.set(token, { sub: fullJid, user, key, application, instance, exp, indexed: true });
@@ -184,6 +219,9 @@ export function endpointRegistry(
     },
 
     resolve(token, now) {
+      // One canonical string per token: a variant (a suffix, padding) must not
+      // get a cache entry, a rate bucket or a lookup of its own.
+      if (!backend.wellFormed(token)) return $multi(undefined, "invalid");
       let registration = resolved.get(token);
       if (registration === undefined) {
         const [claims, failure, detail] = backend.open(token);

@@ -52,7 +52,7 @@ export interface RelayContext {
   readonly newId: (this: void) => string;
   /** Seconds since the epoch (expiry). */
   readonly now: (this: void) => number;
-  /** Seconds on a monotonic clock, with fractions (rate limiting). */
+  /** Seconds on a monotonic clock, with fractions (rate limiting): never the wall clock. */
   readonly clock: (this: void) => number;
   readonly log: Logger;
   /** Counted once per request, by what became of it. */
@@ -119,11 +119,8 @@ export function relayPush<R extends PushResponse>(
     pushes.unknown_endpoint.add(1);
     return errors.new("unknown-endpoint");
   }
-  const body = request.body;
-  if (body === undefined || body.length === 0) {
-    pushes.bad_request.add(1);
-    return errors.new("empty-body");
-  }
+  // An empty body is a push too (RFC 8030 §5, the Push API): a bare "wake up".
+  const body = request.body ?? "";
   if (body.length > MAX_BODY_BYTES) {
     pushes.bad_request.add(1);
     return errors.new("body-too-large");

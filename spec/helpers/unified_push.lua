@@ -284,13 +284,15 @@ end
 up.MATRIX_GATEWAY_PATH = "/_matrix/push/v1/notify";
 
 -- Sends `body` (a notification's JSON text) to the Matrix gateway of `server`
--- for HTTP host `host`; `method` defaults to POST (GET: gateway discovery).
--- Returns the http_client response, or nil and an error.
-function up.matrix_notify(server, host, body, method)
+-- for HTTP host `host`; `method` defaults to POST (GET: gateway discovery);
+-- `headers` are added to the request. Returns the http_client response, or nil and an error.
+function up.matrix_notify(server, host, body, method, headers)
+	local all = { Host = host, ["Content-Type"] = body and "application/json" or nil };
+	for name, value in pairs(headers or {}) do all[name] = value; end
 	return http.request({
 		method = method or "POST",
 		url = server.http_base .. up.MATRIX_GATEWAY_PATH,
-		headers = { Host = host, ["Content-Type"] = body and "application/json" or nil },
+		headers = all,
 		body = body,
 		timeout = 15,
 	});

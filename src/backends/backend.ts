@@ -1,5 +1,5 @@
 import { sha256 } from "util.hashes";
-import { prep, split } from "util.jid";
+import { bare, prep, split } from "util.jid";
 import { hashAttributeProblem } from "../protocol";
 
 // What every registration backend provides (docs/design.md, "Backends and tokens"). A
@@ -25,11 +25,32 @@ export interface Registration {
   readonly indexed?: true;
 }
 
+/**
+ * What a stateless token issued with an index entry carries (docs/design.md,
+ * "Backends and tokens"): the user, whose index record holds the entry, and
+ * nothing else. The entry is found by the token's own key (tokenKey), and it
+ * says where pushes go, for which app and until when, so the token stays short.
+ */
+export interface UserClaims {
+  /** The distributor's bare JID. */
+  readonly u: string;
+}
+
+/** What a token opens to: a whole registration (storage records, earlier tokens), or a user. */
+export type Claims = Registration | UserClaims;
+
 /** Why a token does not open. "failed" is our own fault (storage down). */
 export type OpenFailure = "invalid" | "revoked" | "failed";
 
 export interface Backend {
   readonly name: string;
+  /**
+   * Whether a token is exactly in this backend's token grammar: one canonical
+   * string per token (no suffix, footer, padding or spare bits). Checked before
+   * the resolved-token cache, the rate buckets and any lookup see the token,
+   * which are all keyed by the exact string (docs/design.md, "Backends and tokens").
+   */
+  wellFormed(this: void, token: string): boolean;
   /** A token for the registration, or undefined and why not. */
   issue(
     this: void,
@@ -43,7 +64,7 @@ export interface Backend {
     this: void,
     token: string,
   ): LuaMultiReturn<
-    | [claims: Registration, failure: undefined]
+    | [claims: Claims, failure: undefined]
     | [claims: undefined, failure: OpenFailure, detail?: string | undefined]
   >;
   /**
@@ -70,6 +91,36 @@ export interface Backend {
   dropRecord(this: void, key: string): void;
 }
 
+/** Last characters of canonical unpadded base64url, by the length mod 4: the bits past the data are zero. */
+const CANONICAL_TAILS: { readonly [rest: number]: LuaTable<number, true> | undefined } = {
+  // Two characters carry one byte: the last one's low four bits are unused.
+  2: byteSet("AQgw"),
+  // Three carry two bytes: the last one's low two bits are unused.
+  3: byteSet("AEIMQUYcgkosw048"),
+};
+
+function byteSet(characters: string): LuaTable<number, true> {
+  const set = new LuaTable<number, true>();
+  for (let i = 1; i <= characters.length; i++) set.set(string.byte(characters, i), true);
+  return set;
+}
+
+/**
+ * Whether `text` from `first` to `last` (inclusive) is base64url without padding
+ * in its one canonical spelling: no other characters, not a length that no bytes
+ * encode, no bits set past the data (which decoders ignore, so such variants would
+ * decode to the same bytes). No copies made: this runs on every push.
+ */
+export function isCanonicalBase64url(text: string, first: number, last: number): boolean {
+  if (last < first) return false;
+  const [, run] = string.find(text, "^[%w_-]+", first);
+  if (run === undefined || run < last) return false;
+  const rest = (last - first + 1) % 4;
+  if (rest === 0) return true;
+  const tails = CANONICAL_TAILS[rest];
+  return tails !== undefined && tails.has(string.byte(text, last));
+}
+
 /**
  * A short stable name for a token: the storage backend's record key, the
  * revocation list's and the registration index's key. Stores and their debug
@@ -77,6 +128,25 @@ export interface Backend {
  */
 export function tokenKey(this: void, token: string): string {
   return string.sub(sha256(token, true), 1, 32);
+}
+
+/** The claims a stateless token is issued with: the user of the registration only. */
+export function userClaims(registration: Registration): UserClaims {
+  return { u: bare(registration.sub) ?? registration.sub };
+}
+
+/**
+ * Checks decoded token claims are what we issue: a user (a normalised bare JID),
+ * or else a whole registration (asRegistration).
+ */
+export function asClaims(value: unknown): Claims | undefined {
+  if (type(value) !== "table") return undefined;
+  const u = (value as { u?: unknown }).u;
+  if (u === undefined) return asRegistration(value);
+  if (type(u) !== "string" || prep(u as string) !== u || split(u as string)[2] !== undefined) {
+    return undefined;
+  }
+  return { u: u as string };
 }
 
 /**

@@ -3,7 +3,16 @@
 // endpoints survive restarts.
 import { PasetoV3Local } from "util.paseto";
 import { KeyValStore } from "core.storagemanager";
+import { isCanonicalBase64url } from "./backend";
 import { TokenCodec } from "./stateless";
+
+/**
+ * What every v3.local token starts with. Neither we nor the reference module
+ * issue a footer, so a token is this and one canonical base64url part: nothing
+ * after it (util.paseto decrypts "T." and "T.x" as T).
+ */
+const PREFIX_PATTERN = "^v3%.local%.";
+const PREFIX_LENGTH = 9;
 
 /** Where the key lives: the same place the reference module keeps it. */
 const KEY_RECORD = "_private";
@@ -39,6 +48,12 @@ export function pasetoCodec(v3: PasetoV3Local, key: string): TokenCodec {
     decode(token) {
       const [ran, payload] = pcall(decrypt, token);
       return ran ? payload : undefined;
+    },
+    wellFormed(token) {
+      return (
+        string.find(token, PREFIX_PATTERN)[0] !== undefined &&
+        isCanonicalBase64url(token, PREFIX_LENGTH + 1, token.length)
+      );
     },
   };
 }
