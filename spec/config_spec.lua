@@ -1,5 +1,5 @@
--- Unit: option validation. Every wrong option stops the module at load with an
--- error naming the option.
+-- Unit: option validation. Every wrong option of a host is reported at load, one
+-- line each naming the option, and the host gets no configuration.
 local config = require "config";
 
 local VIRTUAL_HOST = { host = "example.test", isComponent = false, backends = { "paseto", "storage", "jwt" } };
@@ -7,8 +7,18 @@ local OLD_PROSODY = { host = "example.test", isComponent = false, backends = { "
 local COMPONENT = { host = "push.example.test", isComponent = true, backends = { "storage", "jwt" } };
 local SECRET = "0123456789abcdef0123456789abcdef";
 
+-- The configuration, failing the test if it is refused.
 local function read_config(options, context)
-	return config.readConfig(function(name) return options[name]; end, context or VIRTUAL_HOST);
+	local c, problems = config.readConfig(function(name) return options[name]; end, context or VIRTUAL_HOST);
+	assert(c, "refused: " .. table.concat(problems or {}, "; "));
+	return c;
+end
+
+-- The problems of a refused configuration (nil if it was accepted).
+local function problems_of(options, context)
+	local c, problems = config.readConfig(function(name) return options[name]; end, context or VIRTUAL_HOST);
+	assert.is_true(c == nil or problems == nil);
+	return problems;
 end
 
 describe("configuration defaults", function()
@@ -72,9 +82,9 @@ describe("a wrong option", function()
 		for k, v in pairs(options) do shown[#shown + 1] = k .. "=" .. tostring(v); end
 		table.sort(shown);
 		it("is refused: " .. table.concat(shown, ", "), function()
-			local ok, err = pcall(read_config, options, context);
-			assert.is_false(ok);
-			assert.truthy(tostring(err):find(message, 1, true), "got: " .. tostring(err));
+			local problems = problems_of(options, context);
+			assert.equal(1, problems and #problems, "problems: " .. table.concat(problems or {}, "; "));
+			assert.truthy(problems[1]:find(message, 1, true), "got: " .. problems[1]);
 		end);
 	end
 
@@ -82,5 +92,30 @@ describe("a wrong option", function()
 		local c = read_config({ unified_push_backend = "jwt", unified_push_secret = SECRET });
 		assert.equal("jwt", c.backend);
 		assert.equal(SECRET, c.secret);
+	end);
+end);
+
+describe("several wrong options", function()
+	it("are all reported, one line each, in the order they are read", function()
+		local problems = problems_of({
+			unified_push_acl = { "alice@example.test/phone", "ok.test", "bad host" },
+			unified_push_backend = "jwt",
+			unified_push_registration_ttl = "1 day",
+			unified_push_iq_timeout = 0,
+			unified_push_matrix_gateway = "yes",
+		});
+		assert.same({
+			'option unified_push_acl must list domains or bare JIDs (got "alice@example.test/phone")',
+			'option unified_push_acl must list domains or bare JIDs (got "bad host")',
+			'option unified_push_secret is required by unified_push_backend = "jwt" (generate one with: openssl rand -base64 32)',
+			'option unified_push_registration_ttl must be a whole number from 1 to 31536000 (got "1 day")',
+			"option unified_push_iq_timeout must be a whole number from 1 to 300 (got 0)",
+			'option unified_push_matrix_gateway must be true or false (got "yes")',
+		}, problems);
+	end);
+
+	it("leave no problems behind for the next host", function()
+		assert.is_table(problems_of({ unified_push_rate_limit = 0 }));
+		assert.is_nil(problems_of({}));
 	end);
 end);

@@ -216,7 +216,12 @@ export function offerShellCommands(
   };
 
   const users = module.context(sessionHost);
+  // A context keeps its items in the module's own table, where the admin shell
+  // looks when it is loaded onto this host after us, and where stats(), which
+  // has no host_selector, gets "Ignoring command ... missing/invalid
+  // host_selector". The server-wide command gets a table of its own.
   const server = module.context("*");
+  rawset(server, "items", new LuaTable());
   /** The events of the users' host the commands were offered to (a reactivated host has new ones). */
   let offeredTo: Prosody.EventSource | undefined;
   let offeredStats = false;
@@ -283,9 +288,10 @@ export function offerShellCommands(
   return () => {
     instances.delete(module.host);
     // The shell may run this instance's stats(): let another instance offer its
-    // own before Prosody removes ours (which takes the command away if it is the
-    // one the shell runs).
+    // own before ours goes (which takes the command away if it is the one the
+    // shell runs). Prosody removes only the module's own items.
     const [, other] = next(instances);
     other?.reoffer();
+    if (offeredStats) server.remove_item(ITEM, stats);
   };
 }
