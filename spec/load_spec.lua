@@ -106,6 +106,10 @@ describe("mod_unified_push in a real Prosody", function()
 	end);
 
 	it("logs nothing at warn or above but the refused host's option errors", function()
+		-- Every host has loaded its modules once each has said it is ready.
+		for _, host in ipairs({ "example.test", "second.test", "push.plain.test" }) do
+			assert(f.server:wait_log(host .. ":unified_push\tinfo\tmod_unified_push ", 10, true), "no load line of " .. host);
+		end
 		local others = {};
 		for _, line in ipairs(f.server:warnings()) do
 			if not line:find("bad.test", 1, true) then others[#others + 1] = line; end
