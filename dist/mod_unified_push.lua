@@ -57,9 +57,12 @@ local function __TS__ObjectAssign(target, ...)
     return target
 end
 
+local __TS__Unpack = table.unpack or unpack
+
 return {
   __TS__ArrayIncludes = __TS__ArrayIncludes,
-  __TS__ObjectAssign = __TS__ObjectAssign
+  __TS__ObjectAssign = __TS__ObjectAssign,
+  __TS__Unpack = __TS__Unpack
 }
  end,
 ["src.acl"] = function(...)
@@ -2669,6 +2672,8 @@ end
 return ____exports
  end,
 ["src.shell"] = function(...)
+local ____lualib = require("lualib_bundle")
+local __TS__Unpack = ____lualib.__TS__Unpack
 local ____exports = {}
 local ____util_2Edatetime = require("util.datetime")
 local datetime = ____util_2Edatetime.datetime
@@ -2808,6 +2813,31 @@ local SECTION_DESC = "Push registrations and counts of mod_unified_push"
 local ITEM = "shell-command"
 --- What Prosody 13's admin shell hooks to take commands from modules.
 local ITEM_ADDED = "item-added/" .. ITEM
+--- Runs a command on every instance serving the users' host (a VirtualHost and a
+-- component for its users may both run the module), saying which answered what
+-- when there are several.
+local function onEach(services, ____print, run)
+    local only = __TS__Unpack(services)
+    if #services == 1 and only ~= nil then
+        return run(only[2], ____print)
+    end
+    local ok = true
+    local messages = {}
+    for ____, ____value in ipairs(services) do
+        local host = ____value[1]
+        local context = ____value[2]
+        ____print(host .. ":")
+        local done, message = run(
+            context,
+            function(line) return ____print("  " .. line) end
+        )
+        if ok then
+            ok = done
+        end
+        messages[#messages + 1] = (host .. ": ") .. message
+    end
+    return ok, table.concat(messages, "; ")
+end
 --- Offers the commands to the admin shell wherever it takes them: `list` and
 -- `revoke` on `sessionHost` (the users' host: a component's parent domain, so
 -- the shell finds them by the JID typed), `stats` once for the whole server.
@@ -2815,6 +2845,20 @@ local ITEM_ADDED = "item-added/" .. ITEM
 -- it can be loaded: at server start, when it loads, and when the users' host
 -- comes (again). Returns what to do on unload.
 function ____exports.offerShellCommands(module, sessionHost, context)
+    local servingUsers, instances
+    function servingUsers()
+        local services = {}
+        for host, instance in pairs(instances) do
+            if instance.sessionHost == sessionHost then
+                services[#services + 1] = {host, instance.context}
+            end
+        end
+        table.sort(
+            services,
+            function(a, b) return a[1] < b[1] end
+        )
+        return services
+    end
     local hostCommands = {
         {
             section = SECTION,
@@ -2824,7 +2868,11 @@ function ____exports.offerShellCommands(module, sessionHost, context)
             args = {{name = "jid", type = "string"}},
             host_selector = "jid",
             handler = function(self, jid)
-                return ____exports.listCommand(context, self.session.print, jid)
+                return onEach(
+                    servingUsers(),
+                    self.session.print,
+                    function(each, ____print) return ____exports.listCommand(each, ____print, jid) end
+                )
             end
         },
         {
@@ -2835,11 +2883,18 @@ function ____exports.offerShellCommands(module, sessionHost, context)
             args = {{name = "jid", type = "string"}, {name = "application", type = "string"}},
             host_selector = "jid",
             handler = function(self, jid, application)
-                return ____exports.revokeCommand(context, jid, application)
+                return onEach(
+                    servingUsers(),
+                    self.session.print,
+                    function(each) return ____exports.revokeCommand(each, jid, application) end
+                )
             end
         }
     }
-    local instances = module:shared(("/*/" .. module.name) .. "/instances")
+    instances = module:shared(("/*/" .. module.name) .. "/instances")
+    --- Which instance offers `list` and `revoke` to each users' host: the admin shell
+    -- keeps one handler per host and warns when a second instance adds its own.
+    local offerers = module:shared(("/*/" .. module.name) .. "/shell_offerers")
     local stats = {
         section = SECTION,
         section_desc = SECTION_DESC,
@@ -2868,7 +2923,8 @@ function ____exports.offerShellCommands(module, sessionHost, context)
     local function offer()
         local ____opt_8 = prosody.hosts[sessionHost]
         local events = ____opt_8 and ____opt_8.events
-        if events ~= nil and events ~= offeredTo and events.get_handlers(ITEM_ADDED) then
+        local offerer = offerers[sessionHost]
+        if events ~= nil and events ~= offeredTo and (offerer == nil or offerer == module.host) and events.get_handlers(ITEM_ADDED) then
             if offeredTo ~= nil then
                 for ____, command in ipairs(hostCommands) do
                     users:remove_item(ITEM, command)
@@ -2878,6 +2934,7 @@ function ____exports.offerShellCommands(module, sessionHost, context)
                 users:add_item(ITEM, command)
             end
             offeredTo = events
+            offerers[sessionHost] = module.host
         end
         if not offeredStats and prosody.events.get_handlers(ITEM_ADDED) then
             server:add_item(ITEM, stats)
@@ -2899,6 +2956,12 @@ function ____exports.offerShellCommands(module, sessionHost, context)
             end
             server:remove_item(ITEM, stats)
             server:add_item(ITEM, stats)
+        end,
+        sessionHost = sessionHost,
+        context = context,
+        takeOver = function()
+            offeredTo = nil
+            offer()
         end
     }
     --- The users' host's events watched for the admin shell's arrival.
@@ -2947,6 +3010,16 @@ function ____exports.offerShellCommands(module, sessionHost, context)
     if prosody.start_time ~= nil then
         sayIfNone()
     end
+    --- Another instance for the same users takes list() and revoke() over.
+    local function handOver()
+        offerers[sessionHost] = nil
+        for ____, instance in pairs(instances) do
+            if instance.sessionHost == sessionHost then
+                instance.takeOver()
+                return
+            end
+        end
+    end
     return function()
         instances[module.host] = nil
         local ____, other = next(instances)
@@ -2955,6 +3028,9 @@ function ____exports.offerShellCommands(module, sessionHost, context)
         end
         if offeredStats then
             server:remove_item(ITEM, stats)
+        end
+        if offerers[sessionHost] == module.host then
+            handOver()
         end
     end
 end

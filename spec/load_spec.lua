@@ -30,10 +30,14 @@ describe("mod_unified_push in a real Prosody", function()
 			-- plain.test serves HTTP for the component only.
 			["plain.test"] = { modules_disabled = { "unified_push" } },
 		},
-		components = { ["push.plain.test"] = { module = "unified_push", options = {
-			http_host = "plain.test",
-			modules_enabled = { "disco" },
-		} } },
+		components = {
+			["push.plain.test"] = { module = "unified_push", options = {
+				http_host = "plain.test",
+				modules_enabled = { "disco" },
+			} },
+			-- For example.test's users too, on an HTTP host of its own.
+			["push.example.test"] = { module = "unified_push", options = { modules_enabled = { "disco" } } },
+		},
 	});
 
 	it("binds the client's resource", function()
@@ -54,6 +58,7 @@ describe("mod_unified_push in a real Prosody", function()
 			["example.test"] = origin:format("example.test"),
 			["second.test"] = origin:format("second.test"),
 			["push.plain.test"] = origin:format("plain.test"),
+			["push.example.test"] = origin:format("push.example.test"),
 		};
 		for host, base in pairs(expected) do
 			local line = ("mod_unified_push %s on %s: %s backend, endpoints under %s/push/, Matrix push gateway %s/_matrix/push/v1/notify")
@@ -94,7 +99,7 @@ describe("mod_unified_push in a real Prosody", function()
 			assert.equal(0.12, prosody.major); -- 0.12's admin shell takes no commands from modules
 			return;
 		end
-		for _, host in ipairs({ "example.test", "second.test", "push.plain.test" }) do
+		for _, host in ipairs({ "example.test", "second.test", "push.plain.test", "push.example.test" }) do
 			local missing = f.server:eval(([[local n = 0; ]]
 				.. [[for _, c in ipairs(hosts[%q].modules.unified_push.module.items["shell-command"] or {}) do ]]
 				.. [[if type(c.host_selector) ~= "string" then n = n + 1; end end; return n]]):format(host));
@@ -102,12 +107,25 @@ describe("mod_unified_push in a real Prosody", function()
 		end
 		local ok, output = f.server:shell("unified_push:stats()");
 		assert.is_true(ok, output);
-		assert.truthy(output:find("OK: 3 hosts", 1, true), output);
+		assert.truthy(output:find("OK: 4 hosts", 1, true), output);
+	end);
+
+	it("lists a user's registrations with every service for the user's host", function()
+		if prosody.major < 13 then
+			assert.equal(0.12, prosody.major); -- 0.12's admin shell takes no commands from modules
+			return;
+		end
+		up.must_register(f.client, "push.example.test");
+		local ok, output = f.server:shell('unified_push:list("alice@example.test")');
+		assert.is_true(ok, output);
+		assert.truthy(("\n" .. output):find("\nexample.test:\n", 1, true), output);
+		assert.truthy(("\n" .. output):find("\npush.example.test:\n", 1, true), output);
+		assert.truthy(output:find("push.example.test: 1 push registration of alice@example.test", 1, true), output);
 	end);
 
 	it("logs nothing at warn or above but the refused host's option errors", function()
 		-- Every host has loaded its modules once each has said it is ready.
-		for _, host in ipairs({ "example.test", "second.test", "push.plain.test" }) do
+		for _, host in ipairs({ "example.test", "second.test", "push.plain.test", "push.example.test" }) do
 			assert(f.server:wait_log(host .. ":unified_push\tinfo\tmod_unified_push ", 10, true), "no load line of " .. host);
 		end
 		local others = {};
