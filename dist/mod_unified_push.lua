@@ -57,12 +57,9 @@ local function __TS__ObjectAssign(target, ...)
     return target
 end
 
-local __TS__Unpack = table.unpack or unpack
-
 return {
   __TS__ArrayIncludes = __TS__ArrayIncludes,
-  __TS__ObjectAssign = __TS__ObjectAssign,
-  __TS__Unpack = __TS__Unpack
+  __TS__ObjectAssign = __TS__ObjectAssign
 }
  end,
 ["src.acl"] = function(...)
@@ -2672,8 +2669,6 @@ end
 return ____exports
  end,
 ["src.shell"] = function(...)
-local ____lualib = require("lualib_bundle")
-local __TS__Unpack = ____lualib.__TS__Unpack
 local ____exports = {}
 local ____util_2Edatetime = require("util.datetime")
 local datetime = ____util_2Edatetime.datetime
@@ -2817,7 +2812,7 @@ local ITEM_ADDED = "item-added/" .. ITEM
 -- component for its users may both run the module), saying which answered what
 -- when there are several.
 local function onEach(services, ____print, run)
-    local only = __TS__Unpack(services)
+    local only = services[1]
     if #services == 1 and only ~= nil then
         return run(only[2], ____print)
     end

@@ -170,7 +170,7 @@ function onEach(
   print: Print,
   run: (this: void, context: ShellContext, print: Print) => CommandResult,
 ): CommandResult {
-  const [only] = services;
+  const only = services[0];
   if (services.length === 1 && only !== undefined) return run(only[1], print);
   let ok = true;
   const messages: string[] = [];
