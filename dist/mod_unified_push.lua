@@ -24,14 +24,6 @@ local function require(file, ...)
 end
 ____modules = {
 ["lualib_bundle"] = function(...)
-local function __TS__ArrayMap(self, callbackfn, thisArg)
-    local result = {}
-    for i = 1, #self do
-        result[i] = callbackfn(thisArg, self[i], i - 1, self)
-    end
-    return result
-end
-
 local function __TS__ArrayIncludes(self, searchElement, fromIndex)
     if fromIndex == nil then
         fromIndex = 0
@@ -66,7 +58,6 @@ local function __TS__ObjectAssign(target, ...)
 end
 
 return {
-  __TS__ArrayMap = __TS__ArrayMap,
   __TS__ArrayIncludes = __TS__ArrayIncludes,
   __TS__ObjectAssign = __TS__ObjectAssign
 }
@@ -91,89 +82,98 @@ return ____exports
  end,
 ["src.options"] = function(...)
 local ____exports = {}
-local function fail(name, expectation, value)
-    local shown = type(value) == "string" and ("\"" .. value) .. "\"" or tostring(value)
-    return error(((((("option " .. name) .. " must be ") .. expectation) .. " (got ") .. shown) .. ")", 0)
+--- How a wrong value is shown: strings quoted, so "10" and 10 read differently.
+local function shown(value)
+    return type(value) == "string" and ("\"" .. value) .. "\"" or tostring(value)
 end
-function ____exports.integerOption(read, name, fallback, min, max)
-    local ____read_result_0 = read(name)
-    if ____read_result_0 == nil then
-        ____read_result_0 = fallback
+function ____exports.optionReader(read)
+    local problems = {}
+    local function wrong(name, expectation, value)
+        problems[#problems + 1] = ((((("option " .. name) .. " must be ") .. expectation) .. " (got ") .. shown(value)) .. ")"
     end
-    local value = ____read_result_0
-    if type(value) ~= "number" or math.floor(value) ~= value then
-        return fail(
-            name,
-            (("a whole number from " .. tostring(min)) .. " to ") .. tostring(max),
-            value
-        )
-    end
-    local n = value
-    if n < min or n > max then
-        return fail(
-            name,
-            (("a whole number from " .. tostring(min)) .. " to ") .. tostring(max),
-            value
-        )
-    end
-    return n
-end
-function ____exports.booleanOption(read, name, fallback)
-    local ____read_result_1 = read(name)
-    if ____read_result_1 == nil then
-        ____read_result_1 = fallback
-    end
-    local value = ____read_result_1
-    if type(value) ~= "boolean" then
-        return fail(name, "true or false", value)
-    end
-    return value
-end
-function ____exports.stringOption(read, name)
-    local value = read(name)
-    if value ~= nil and type(value) ~= "string" then
-        return fail(name, "a string", value)
-    end
-    return value
-end
-function ____exports.choiceOption(read, name, choices, fallback)
-    local ____read_result_2 = read(name)
-    if ____read_result_2 == nil then
-        ____read_result_2 = fallback
-    end
-    local value = ____read_result_2
-    for ____, choice in ipairs(choices) do
-        if value == choice then
-            return choice
+    return {
+        problems = problems,
+        integer = function(name, fallback, min, max)
+            local ____read_result_0 = read(name)
+            if ____read_result_0 == nil then
+                ____read_result_0 = fallback
+            end
+            local value = ____read_result_0
+            if type(value) ~= "number" or math.floor(value) ~= value or value < min or value > max then
+                wrong(
+                    name,
+                    (("a whole number from " .. tostring(min)) .. " to ") .. tostring(max),
+                    value
+                )
+                return fallback
+            end
+            return value
+        end,
+        boolean = function(name, fallback)
+            local ____read_result_1 = read(name)
+            if ____read_result_1 == nil then
+                ____read_result_1 = fallback
+            end
+            local value = ____read_result_1
+            if type(value) == "boolean" then
+                return value
+            end
+            wrong(name, "true or false", value)
+            return fallback
+        end,
+        string = function(name)
+            local value = read(name)
+            if value == nil or type(value) == "string" then
+                return value
+            end
+            wrong(name, "a string", value)
+            return nil
+        end,
+        choice = function(name, choices, fallback)
+            local ____read_result_2 = read(name)
+            if ____read_result_2 == nil then
+                ____read_result_2 = fallback
+            end
+            local value = ____read_result_2
+            for ____, choice in ipairs(choices) do
+                if value == choice then
+                    return choice
+                end
+            end
+            wrong(
+                name,
+                "one of " .. table.concat(choices, ", "),
+                value
+            )
+            return fallback
+        end,
+        list = function(name, fallback)
+            local ____read_result_3 = read(name)
+            if ____read_result_3 == nil then
+                ____read_result_3 = fallback
+            end
+            local value = ____read_result_3
+            if type(value) == "string" then
+                return {value}
+            end
+            if type(value) ~= "table" then
+                wrong(name, "a list of strings", value)
+                return fallback
+            end
+            local list = {}
+            for ____, item in ipairs(value) do
+                if type(item) ~= "string" then
+                    wrong(name, "a list of strings", item)
+                    return fallback
+                end
+                list[#list + 1] = item
+            end
+            return list
+        end,
+        refuse = function(problem)
+            problems[#problems + 1] = problem
         end
-    end
-    return fail(
-        name,
-        "one of " .. table.concat(choices, ", "),
-        value
-    )
-end
---- A list of strings; a single string is accepted as a list of one.
-function ____exports.listOption(read, name, fallback)
-    local ____read_result_3 = read(name)
-    if ____read_result_3 == nil then
-        ____read_result_3 = fallback
-    end
-    local value = ____read_result_3
-    if type(value) == "string" then
-        return {value}
-    end
-    if type(value) ~= "table" then
-        return fail(name, "a list of strings", value)
-    end
-    local list = {}
-    for ____, item in ipairs(value) do
-        if type(item) ~= "string" then
-            return fail(name, "a list of strings", item)
-        end
-        list[#list + 1] = item
-    end
-    return list
+    }
 end
 return ____exports
  end,
@@ -242,17 +242,12 @@ return ____exports
  end,
 ["src.config"] = function(...)
 local ____lualib = require("lualib_bundle")
-local __TS__ArrayMap = ____lualib.__TS__ArrayMap
 local __TS__ArrayIncludes = ____lualib.__TS__ArrayIncludes
 local ____exports = {}
 local ____util_2Ejid = require("util.jid")
 local prep = ____util_2Ejid.prep
 local ____options = require("src.options")
-local booleanOption = ____options.booleanOption
-local choiceOption = ____options.choiceOption
-local integerOption = ____options.integerOption
-local listOption = ____options.listOption
-local stringOption = ____options.stringOption
+local optionReader = ____options.optionReader
 local ____protocol = require("src.protocol")
 local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
 local ALL_BACKENDS = {"paseto", "storage", "jwt"}
@@ -267,124 +262,58 @@ local function defaultAclEntry(context)
     local parent = string.match(context.host, "^[^.]+%.(.+)$")
     return parent or context.host
 end
+--- Reads and checks every option. A host with wrong options gets all of their
+-- problems at once, one line each, and no configuration.
 function ____exports.readConfig(read, context)
-    local acl = __TS__ArrayMap(
-        listOption(
-            read,
-            "unified_push_acl",
-            {defaultAclEntry(context)}
-        ),
-        function(____, entry)
-            local normalised = prep(entry)
-            if normalised == nil or (string.find(normalised, "[%s/]")) ~= nil then
-                return error(("option unified_push_acl must list domains or bare JIDs (got \"" .. entry) .. "\")", 0)
-            end
-            return normalised
+    local options = optionReader(read)
+    local acl = {}
+    for ____, entry in ipairs(options.list(
+        "unified_push_acl",
+        {defaultAclEntry(context)}
+    )) do
+        local normalised = prep(entry)
+        if normalised == nil or (string.find(normalised, "[%s/]")) ~= nil then
+            options.refuse(("option unified_push_acl must list domains or bare JIDs (got \"" .. entry) .. "\")")
+        else
+            acl[#acl + 1] = normalised
         end
-    )
-    local requested = read("unified_push_backend")
-    if __TS__ArrayIncludes(ALL_BACKENDS, requested) and not __TS__ArrayIncludes(context.backends, requested) then
-        return error(
-            (("option unified_push_backend: \"" .. requested) .. "\" is not supported by this Prosody ") .. ("(supported here: " .. table.concat(context.backends, ", ")) .. ")",
-            0
-        )
     end
-    local backend = choiceOption(read, "unified_push_backend", context.backends, context.backends[1] or "storage")
-    local secret = stringOption(read, "unified_push_secret")
+    local requested = read("unified_push_backend")
+    local backend = context.backends[1] or "storage"
+    if __TS__ArrayIncludes(ALL_BACKENDS, requested) and not __TS__ArrayIncludes(context.backends, requested) then
+        options.refuse((("option unified_push_backend: \"" .. requested) .. "\" is not supported by this Prosody ") .. ("(supported here: " .. table.concat(context.backends, ", ")) .. ")")
+    else
+        backend = options.choice("unified_push_backend", context.backends, backend)
+    end
+    local secret = options.string("unified_push_secret")
     if backend == "jwt" then
         if secret == nil then
-            return error("option unified_push_secret is required by unified_push_backend = \"jwt\" " .. "(generate one with: openssl rand -base64 32)", 0)
-        end
-        if #secret < MIN_SECRET_LENGTH then
-            return error(
-                (("option unified_push_secret must be at least " .. tostring(MIN_SECRET_LENGTH)) .. " characters ") .. "(generate one with: openssl rand -base64 32)",
-                0
-            )
+            options.refuse("option unified_push_secret is required by unified_push_backend = \"jwt\" " .. "(generate one with: openssl rand -base64 32)")
+        elseif #secret < MIN_SECRET_LENGTH then
+            options.refuse((("option unified_push_secret must be at least " .. tostring(MIN_SECRET_LENGTH)) .. " characters ") .. "(generate one with: openssl rand -base64 32)")
         end
     end
-    return {
+    local config = {
         acl = acl,
         backend = backend,
         secret = secret,
-        registrationTtl = integerOption(
-            read,
-            "unified_push_registration_ttl",
-            DAY,
-            1,
-            365 * DAY
-        ),
-        iqTimeout = integerOption(
-            read,
-            "unified_push_iq_timeout",
-            20,
-            1,
-            300
-        ),
-        answerWindow = integerOption(
-            read,
-            "unified_push_answer_window",
-            2,
-            1,
-            5
-        ),
-        rateLimit = integerOption(
-            read,
-            "unified_push_rate_limit",
-            10,
-            1,
-            1000000
-        ),
-        rateBurst = integerOption(
-            read,
-            "unified_push_rate_burst",
-            100,
-            1,
-            1000000
-        ),
-        maxInFlight = integerOption(
-            read,
-            "unified_push_max_in_flight",
-            64,
-            1,
-            1000000
-        ),
-        maxRegistrations = integerOption(
-            read,
-            "unified_push_max_registrations",
-            100,
-            1,
-            1000000
-        ),
-        messageTtl = integerOption(
-            read,
-            "unified_push_message_ttl",
-            DAY,
-            0,
-            30 * DAY
-        ),
-        maxStoredMessages = integerOption(
-            read,
-            "unified_push_max_stored_messages",
-            1000,
-            1,
-            1000000
-        ),
-        maxStoredBytes = integerOption(
-            read,
-            "unified_push_max_stored_bytes",
-            1048576,
-            MAX_BODY_BYTES,
-            1073741824
-        ),
-        maxStoredPerEndpoint = integerOption(
-            read,
-            "unified_push_max_stored_per_endpoint",
-            250,
-            1,
-            1000000
-        ),
-        matrixGateway = booleanOption(read, "unified_push_matrix_gateway", true)
+        registrationTtl = options.integer("unified_push_registration_ttl", DAY, 1, 365 * DAY),
+        iqTimeout = options.integer("unified_push_iq_timeout", 20, 1, 300),
+        answerWindow = options.integer("unified_push_answer_window", 2, 1, 5),
+        rateLimit = options.integer("unified_push_rate_limit", 10, 1, 1000000),
+        rateBurst = options.integer("unified_push_rate_burst", 100, 1, 1000000),
+        maxInFlight = options.integer("unified_push_max_in_flight", 64, 1, 1000000),
+        maxRegistrations = options.integer("unified_push_max_registrations", 100, 1, 1000000),
+        messageTtl = options.integer("unified_push_message_ttl", DAY, 0, 30 * DAY),
+        maxStoredMessages = options.integer("unified_push_max_stored_messages", 1000, 1, 1000000),
+        maxStoredBytes = options.integer("unified_push_max_stored_bytes", 1048576, MAX_BODY_BYTES, 1073741824),
+        maxStoredPerEndpoint = options.integer("unified_push_max_stored_per_endpoint", 250, 1, 1000000),
+        matrixGateway = options.boolean("unified_push_matrix_gateway", true)
     }
+    if #options.problems > 0 then
+        return nil, options.problems
+    end
+    return config, nil
 end
 return ____exports
  end,
@@ -3463,6 +3392,31 @@ local SECTION_DESC = "Push registrations and counts of mod_unified_push"
 local ITEM = "shell-command"
 --- What Prosody 13's admin shell hooks to take commands from modules.
 local ITEM_ADDED = "item-added/" .. ITEM
+--- Runs a command on every instance serving the users' host (a VirtualHost and a
+-- component for its users may both run the module), saying which answered what
+-- when there are several.
+local function onEach(services, ____print, run)
+    local only = services[1]
+    if #services == 1 and only ~= nil then
+        return run(only[2], ____print)
+    end
+    local ok = true
+    local messages = {}
+    for ____, ____value in ipairs(services) do
+        local host = ____value[1]
+        local context = ____value[2]
+        ____print(host .. ":")
+        local done, message = run(
+            context,
+            function(line) return ____print("  " .. line) end
+        )
+        if ok then
+            ok = done
+        end
+        messages[#messages + 1] = (host .. ": ") .. message
+    end
+    return ok, table.concat(messages, "; ")
+end
 --- Offers the commands to the admin shell wherever it takes them: `list` and
 -- `revoke` on `sessionHost` (the users' host: a component's parent domain, so
 -- the shell finds them by the JID typed), `stats` once for the whole server.
@@ -3470,6 +3424,20 @@ local ITEM_ADDED = "item-added/" .. ITEM
 -- it can be loaded: at server start, when it loads, and when the users' host
 -- comes (again). Returns what to do on unload.
 function ____exports.offerShellCommands(module, sessionHost, context)
+    local servingUsers, instances
+    function servingUsers()
+        local services = {}
+        for host, instance in pairs(instances) do
+            if instance.sessionHost == sessionHost then
+                services[#services + 1] = {host, instance.context}
+            end
+        end
+        table.sort(
+            services,
+            function(a, b) return a[1] < b[1] end
+        )
+        return services
+    end
     local hostCommands = {
         {
             section = SECTION,
@@ -3479,7 +3447,11 @@ function ____exports.offerShellCommands(module, sessionHost, context)
             args = {{name = "jid", type = "string"}},
             host_selector = "jid",
             handler = function(self, jid)
-                return ____exports.listCommand(context, self.session.print, jid)
+                return onEach(
+                    servingUsers(),
+                    self.session.print,
+                    function(each, ____print) return ____exports.listCommand(each, ____print, jid) end
+                )
             end
         },
         {
@@ -3490,11 +3462,18 @@ function ____exports.offerShellCommands(module, sessionHost, context)
             args = {{name = "jid", type = "string"}, {name = "application", type = "string"}},
             host_selector = "jid",
             handler = function(self, jid, application)
-                return ____exports.revokeCommand(context, jid, application)
+                return onEach(
+                    servingUsers(),
+                    self.session.print,
+                    function(each) return ____exports.revokeCommand(each, jid, application) end
+                )
             end
         }
     }
-    local instances = module:shared(("/*/" .. module.name) .. "/instances")
+    instances = module:shared(("/*/" .. module.name) .. "/instances")
+    --- Which instance offers `list` and `revoke` to each users' host: the admin shell
+    -- keeps one handler per host and warns when a second instance adds its own.
+    local offerers = module:shared(("/*/" .. module.name) .. "/shell_offerers")
     local stats = {
         section = SECTION,
         section_desc = SECTION_DESC,
@@ -3515,6 +3494,7 @@ function ____exports.offerShellCommands(module, sessionHost, context)
     }
     local users = module:context(sessionHost)
     local server = module:context("*")
+    rawset(server, "items", {})
     --- The events of the users' host the commands were offered to (a reactivated host has new ones).
     local offeredTo
     local offeredStats = false
@@ -3522,7 +3502,8 @@ function ____exports.offerShellCommands(module, sessionHost, context)
     local function offer()
         local ____opt_8 = prosody.hosts[sessionHost]
         local events = ____opt_8 and ____opt_8.events
-        if events ~= nil and events ~= offeredTo and events.get_handlers(ITEM_ADDED) then
+        local offerer = offerers[sessionHost]
+        if events ~= nil and events ~= offeredTo and (offerer == nil or offerer == module.host) and events.get_handlers(ITEM_ADDED) then
             if offeredTo ~= nil then
                 for ____, command in ipairs(hostCommands) do
                     users:remove_item(ITEM, command)
@@ -3532,6 +3513,7 @@ function ____exports.offerShellCommands(module, sessionHost, context)
                 users:add_item(ITEM, command)
             end
             offeredTo = events
+            offerers[sessionHost] = module.host
         end
         if not offeredStats and prosody.events.get_handlers(ITEM_ADDED) then
             server:add_item(ITEM, stats)
@@ -3553,6 +3535,12 @@ function ____exports.offerShellCommands(module, sessionHost, context)
             end
             server:remove_item(ITEM, stats)
             server:add_item(ITEM, stats)
+        end,
+        sessionHost = sessionHost,
+        context = context,
+        takeOver = function()
+            offeredTo = nil
+            offer()
         end
     }
     --- The users' host's events watched for the admin shell's arrival.
@@ -3601,17 +3589,155 @@ function ____exports.offerShellCommands(module, sessionHost, context)
     if prosody.start_time ~= nil then
         sayIfNone()
     end
+    --- Another instance for the same users takes list() and revoke() over.
+    local function handOver()
+        offerers[sessionHost] = nil
+        for ____, instance in pairs(instances) do
+            if instance.sessionHost == sessionHost then
+                instance.takeOver()
+                return
+            end
+        end
+    end
     return function()
         instances[module.host] = nil
         local ____, other = next(instances)
         if other ~= nil then
             other.reoffer()
         end
+        if offeredStats then
+            server:remove_item(ITEM, stats)
+        end
+        if offerers[sessionHost] == module.host then
+            handOver()
+        end
     end
 end
 return ____exports
  end,
+["src.startup"] = function(...)
+local ____exports = {}
+--- Stops loading the module on this host after logging each problem on a line of
+-- its own. Prosody's module loader runs the module under xpcall with
+-- debug.traceback, which appends a traceback to a string error but passes any
+-- other value through: a table with a __tostring gives one line and no traceback.
+function ____exports.refuseToLoad(log, host, problems)
+    for ____, problem in ipairs(problems) do
+        log(problem)
+    end
+    local summary = ((("not loaded on " .. host) .. ": ") .. (#problems == 1 and "the problem" or ("the " .. tostring(#problems)) .. " problems")) .. " logged above"
+    return error(
+        setmetatable(
+            {},
+            {__tostring = function() return summary end}
+        ),
+        0
+    )
+end
+--- An app's path as mod_http makes it: `http_paths[app]` of the host, else of the
+-- global section, else the default; with a leading and no trailing slash, `$host`
+-- replaced by the host.
+function ____exports.appPath(httpPaths, app, fallback, host)
+    local path = fallback
+    for ____, paths in ipairs(httpPaths) do
+        local ____temp_0
+        if type(paths) == "table" then
+            ____temp_0 = paths[app]
+        else
+            ____temp_0 = nil
+        end
+        local configured = ____temp_0
+        if type(configured) == "string" then
+            path = configured
+            break
+        end
+    end
+    if string.sub(path, 1, 1) ~= "/" then
+        path = "/" .. path
+    end
+    if #path > 1 and string.sub(path, -1) == "/" then
+        path = string.sub(path, 1, -2)
+    end
+    return (string.gsub(
+        path,
+        "%$host",
+        function() return host end
+    ))
+end
+--- Checks a new instance's routes against those of the instances already loaded.
+-- Two instances with the same endpoint routes cannot both work (mod_http gives
+-- every request to one of them, so the other's endpoints answer 404): the later
+-- one is refused. A second Matrix gateway on an HTTP host would never be asked:
+-- the later one goes without it.
+function ____exports.checkClaim(others, mine)
+    local noGateway
+    for ____, other in ipairs(others) do
+        do
+            local __continue14
+            repeat
+                if other.host == mine.host or other.httpHost ~= mine.httpHost then
+                    __continue14 = true
+                    break
+                end
+                if other.pushPath == mine.pushPath then
+                    return {refusal = (((((((("mod_unified_push on " .. other.host) .. " already serves ") .. mine.pushPath) .. " on HTTP host ") .. mine.httpHost) .. ", ") .. ("so its endpoints would answer 404 on " .. mine.host) .. ": enable the module on only one of ") .. ((((other.host .. " and ") .. mine.host) .. " (a component with http_host = \"") .. mine.httpHost) .. "\" replaces it on ") .. "that VirtualHost), or give one of them its own path with http_paths = { push = \"/push-$host\" }"}
+                end
+                if mine.matrixPath ~= nil and other.matrixPath == mine.matrixPath then
+                    noGateway = ((((("the Matrix push gateway of " .. other.host) .. " already serves ") .. mine.matrixPath) .. " on HTTP host ") .. ((mine.httpHost .. ", so ") .. mine.host) .. " serves none: set unified_push_matrix_gateway = false on ") .. (mine.host .. " or ") .. other.host
+                end
+                __continue14 = true
+            until true
+            if not __continue14 then
+                break
+            end
+        end
+    end
+    return {noGateway = noGateway}
+end
+--- The host of an http(s) URL, lowercased; undefined when it has none.
+local function hostOf(url)
+    local host = string.match(url, "^%a[%w+.-]*://%[?([^/:%]?#]+)")
+    local ____temp_1
+    if host == nil then
+        ____temp_1 = nil
+    else
+        ____temp_1 = string.lower(host)
+    end
+    return ____temp_1
+end
+--- Why requests to the published URL may not reach the endpoints, or undefined.
+-- Prosody routes HTTP by `Host`: a request for another of its hosts goes to that
+-- host's apps, one for a name it does not serve to http_default_host or nowhere
+-- ("Unknown host"). A reverse proxy may still send the right `Host`, so this is a
+-- warning, not a refusal.
+function ____exports.externalUrlProblem(routing)
+    local published = hostOf(routing.pushUrl)
+    local served = string.lower(routing.httpHost)
+    if published == nil or published == served then
+        return nil
+    end
+    local isServed = routing.isProsodyHost(published)
+    if not isServed and routing.defaultHost ~= nil and string.lower(routing.defaultHost) == served then
+        return nil
+    end
+    local fate = isServed and ("go to " .. published) .. "'s HTTP apps" or "get \"Unknown host\""
+    return ((((("endpoints are published under " .. routing.pushUrl) .. " (http_external_url) but served for HTTP host ") .. ((((served .. ": requests reaching Prosody with Host: ") .. published) .. " ") .. fate) .. " and answer 404. ") .. "Set http_external_url in this host's section rather than globally, have your reverse proxy ") .. "send Host: " .. served) .. (isServed and "" or (", or set http_default_host = \"" .. served) .. "\"")
+end
+--- The one info line an instance logs when it is ready.
+function ____exports.announcement(version, host, backend, pushUrl, matrixUrl)
+    local gateway = matrixUrl == nil and "no Matrix push gateway" or "Matrix push gateway " .. matrixUrl
+    return (((((((("mod_unified_push " .. version) .. " on ") .. host) .. ": ") .. backend) .. " backend, endpoints under ") .. pushUrl) .. "/, ") .. gateway
+end
+return ____exports
+ end,
+["src.version"] = function(...)
+local ____exports = {}
+____exports.VERSION = "0.1.0"
+return ____exports
+ end,
 ["src.mod_unified_push"] = function(...)
+local ____lualib = require("lualib_bundle")
+local __TS__ObjectAssign = ____lualib.__TS__ObjectAssign
 local ____exports = {}
 local mailbox
 local ____core_2Estatsmanager = require("core.statsmanager")
@@ -3669,12 +3795,28 @@ local sessionHostOf = ____sessions.sessionHostOf
 local watchSessions = ____sessions.watchSessions
 local ____shell = require("src.shell")
 local offerShellCommands = ____shell.offerShellCommands
+local ____startup = require("src.startup")
+local announcement = ____startup.announcement
+local appPath = ____startup.appPath
+local checkClaim = ____startup.checkClaim
+local externalUrlProblem = ____startup.externalUrlProblem
+local refuseToLoad = ____startup.refuseToLoad
 local ____userindex = require("src.userindex")
 local userIndex = ____userindex.userIndex
+local ____version = require("src.version")
+local VERSION = ____version.VERSION
 local isComponent = module:get_host_type() == "component"
 --- Where the distributors' sessions live: our host, or a component's parent domain.
 local sessionHost = sessionHostOf(module.host, isComponent)
-local config = readConfig(
+--- Stops loading on this host, each problem on a line of its own and no traceback.
+local function stop(problems)
+    return refuseToLoad(
+        function(line) return module:log("error", "%s", line) end,
+        module.host,
+        problems
+    )
+end
+local config, optionProblems = readConfig(
     function(name) return module:get_option(name) end,
     {
         host = module.host,
@@ -3682,6 +3824,40 @@ local config = readConfig(
         backends = supportedBackends()
     }
 )
+if config == nil then
+    stop(optionProblems)
+end
+local HTTP_PATHS = {
+    module:get_option("http_paths"),
+    module:context("*"):get_option("http_paths")
+}
+local MATRIX_PATH = "/_matrix/push/v1/notify"
+local ____temp_0 = module:get_option("http_host")
+if ____temp_0 == nil then
+    ____temp_0 = module.host
+end
+local httpHost = ____temp_0
+local claims = module:shared(("/*/" .. module.name) .. "/http")
+local otherClaims = {}
+for ____, claim in pairs(claims) do
+    otherClaims[#otherClaims + 1] = claim
+end
+local wanted = {
+    host = module.host,
+    httpHost = type(httpHost) == "string" and httpHost or module.host,
+    pushPath = appPath(HTTP_PATHS, "push", "/push", module.host),
+    matrixPath = config.matrixGateway and appPath(HTTP_PATHS, "matrix_push_gateway", MATRIX_PATH, module.host) or nil
+}
+local ____checkClaim_result_1 = checkClaim(otherClaims, wanted)
+local refusal = ____checkClaim_result_1.refusal
+local noGateway = ____checkClaim_result_1.noGateway
+if refusal ~= nil then
+    stop({refusal})
+end
+if noGateway ~= nil then
+    module:log("warn", "%s", noGateway)
+end
+local servesGateway = wanted.matrixPath ~= nil and noGateway == nil
 module:depends("http")
 module:depends("disco")
 module:add_feature(NS)
@@ -3693,14 +3869,14 @@ local metrics = declareMetrics(
 local function keyvalStore(name)
     local store, problem = module:open_store(name)
     if store == nil then
-        return error((("cannot open the " .. name) .. " store: ") .. problem, 0)
+        return stop({(("cannot open the " .. name) .. " store: ") .. problem})
     end
     return store
 end
 local function archiveStore(name)
     local store, problem = module:open_store(name, "archive")
     if store == nil then
-        return error((("cannot open the " .. name) .. " store: ") .. problem, 0)
+        return stop({(("cannot open the " .. name) .. " store: ") .. problem})
     end
     return store
 end
@@ -3710,9 +3886,9 @@ local backend, backendProblem = createBackend(
     config.secret
 )
 if backend == nil then
-    error((("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem, 0)
+    stop({(("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem})
 end
-module:log("info", "Using the %s backend", backend.name)
+local backendName = backend.name
 local index = userIndex(
     keyvalStore("unified_push_users"),
     config.maxRegistrations,
@@ -3866,6 +4042,7 @@ local withdrawShellCommands = offerShellCommands(
 module.unload = function()
     pending.dropAll()
     withdrawShellCommands()
+    claims[module.host] = nil
 end
 --- Endpoints whose rate buckets are remembered (an LRU: memory stays flat).
 local RATE_TRACKED_ENDPOINTS = 10000
@@ -3962,7 +4139,7 @@ local pushRoutes = {
 }
 module:provides("http", {name = "push", default_path = "/push", cors = {enabled = false}, route = pushRoutes})
 letModHttpRemoveApp(module.host, "push")
-if config.matrixGateway then
+if servesGateway then
     local gateway = {
         endpointPrefix = function() return base() .. "/" end,
         relay = function(token, request, response) return relayPushPromised(relay, token, request, response) end,
@@ -3982,7 +4159,7 @@ if config.matrixGateway then
         "http",
         {
             name = "matrix_push_gateway",
-            default_path = "/_matrix/push/v1/notify",
+            default_path = MATRIX_PATH,
             route = {
                 GET = function(event)
                     varyOnOrigin(event)
@@ -3998,6 +4175,38 @@ if config.matrixGateway then
             }
         }
     )
+end
+claims[module.host] = __TS__ObjectAssign({}, wanted, {matrixPath = servesGateway and wanted.matrixPath or nil})
+--- Says who is serving where, once mod_http knows its ports (at server start).
+local function ready()
+    local pushUrl = base()
+    local matrixUrl = servesGateway and module:http_url("matrix_push_gateway", MATRIX_PATH) or nil
+    module:log(
+        "info",
+        "%s",
+        announcement(
+            VERSION,
+            module.host,
+            backendName,
+            pushUrl,
+            matrixUrl
+        )
+    )
+    local defaultHost = module:get_option("http_default_host")
+    local problem = externalUrlProblem({
+        pushUrl = pushUrl,
+        httpHost = wanted.httpHost,
+        isProsodyHost = function(host) return prosody.hosts[host] ~= nil end,
+        defaultHost = type(defaultHost) == "string" and defaultHost or nil
+    })
+    if problem ~= nil then
+        module:log("warn", "%s", problem)
+    end
+end
+if prosody.start_time == nil then
+    module:hook_global("server-started", ready)
+else
+    ready()
 end
 return ____exports
  end,

@@ -98,8 +98,9 @@ describe("deploying mod_unified_push", function()
 					end);
 				end
 
-				it("leaves a clean log", function()
+				it("leaves a clean log, with nothing at warn or above", function()
 					f.server:assert_log_clean();
+					assert.same({}, f.server:warnings());
 				end);
 			end);
 		end
@@ -155,8 +156,9 @@ describe("deploying mod_unified_push", function()
 			assert_forbidden(dave, "push.example.test");
 		end);
 
-		it("leaves a clean log", function()
+		it("leaves a clean log, with nothing at warn or above", function()
 			f.server:assert_log_clean();
+			assert.same({}, f.server:warnings());
 		end);
 	end);
 
@@ -178,8 +180,87 @@ describe("deploying mod_unified_push", function()
 			assert_delivers(f, f.client, "example.test", endpoint, application, instance, "example.test");
 		end);
 
+		it("warns once that requests for the published host miss the endpoints unless the proxy sends Host", function()
+			assert(f.server:wait_log("example.test:unified_push\tinfo\tmod_unified_push ", 10, true), "no load line");
+			assert.same({
+				"endpoints are published under https://push.example.test/push (http_external_url) but served for "
+				.. 'HTTP host example.test: requests reaching Prosody with Host: push.example.test get "Unknown host" '
+				.. "and answer 404. Set http_external_url in this host's section rather than globally, have your "
+				.. 'reverse proxy send Host: example.test, or set http_default_host = "example.test"',
+			}, (function()
+				local messages = {};
+				for i, line in ipairs(f.server:warnings()) do messages[i] = line:match("\twarn\t(.*)$") or line; end
+				return messages;
+			end)());
+		end);
+
 		it("leaves a clean log", function()
 			f.server:assert_log_clean();
+		end);
+	end);
+
+	-- Two instances on one HTTP host (README "Deployment"): Prosody loads hosts in
+	-- no fixed order, so either may be the later one.
+	describe("twice on one HTTP host", function()
+		local f = up.fixture({
+			hosts = { "example.test", "second.test" },
+			users = { { "alice", "example.test", "password" }, { "bob", "second.test", "password" } },
+			distributor = false,
+			components = {
+				-- The same paths as example.test's module: one of the two must not load.
+				["push.example.test"] = { module = "unified_push", options = {
+					http_host = "example.test", modules_enabled = { "disco" } } },
+				-- Its own push path, but the Matrix gateway's is second.test's too.
+				["push.second.test"] = { module = "unified_push", options = {
+					http_host = "second.test", http_paths = { push = "/push-component" }, modules_enabled = { "disco" } } },
+			},
+		});
+
+		-- The one of a and b the log says was refused (failing unless exactly one was), and the other.
+		local function refused_of(a, b)
+			-- The ports accept connections before every host has loaded its modules.
+			assert(f.server:wait_log("Error initializing module 'unified_push'", 10, true), "no module refused");
+			local function refused(host)
+				return f.server:log():find("Error initializing module 'unified_push' on '" .. host .. "'", 1, true) ~= nil;
+			end
+			assert.is_true(refused(a) ~= refused(b), "expected exactly one of " .. a .. " and " .. b .. " refused");
+			if refused(a) then return a, b; end
+			return b, a;
+		end
+
+		it("refuses the later of a VirtualHost and a component with the same paths, saying what to change", function()
+			local refused, serving = refused_of("example.test", "push.example.test");
+			local errors = f.server:log_lines("error", refused .. ":unified_push");
+			assert.equal(1, #errors);
+			assert.truthy(errors[1]:find("mod_unified_push on " .. serving .. " already serves /push on HTTP host example.test, "
+				.. "so its endpoints would answer 404 on " .. refused .. ": enable the module on only one of", 1, true), errors[1]);
+			assert.falsy(f.server:log():find("stack traceback", 1, true), "a traceback in the log");
+		end);
+
+		it("keeps serving pushes through the one that loaded", function()
+			local _, serving = refused_of("example.test", "push.example.test");
+			local alice = f:connect("alice@example.test");
+			local application, instance = up.hash("twice-app"), up.hash("twice-instance");
+			local registered = up.must_register(alice, serving, { application = application, instance = instance });
+			assert_delivers(f, alice, serving, registered.endpoint, application, instance);
+		end);
+
+		it("serves one Matrix gateway on the shared HTTP host and warns that the other has none", function()
+			for _, host in ipairs({ "second.test", "push.second.test" }) do
+				assert(f.server:wait_log(host .. ":unified_push\tinfo\tmod_unified_push ", 10, true), "no load line of " .. host);
+			end
+			local warnings = f.server:warnings();
+			local gateway_warnings = up.lines_with(table.concat(warnings, "\n"), "the Matrix push gateway of ");
+			assert.equal(1, #gateway_warnings, table.concat(warnings, "\n"));
+			local serving, without = gateway_warnings[1]:match("the Matrix push gateway of (%S+) already serves "
+				.. "/_matrix/push/v1/notify on HTTP host second%.test, so (%S+) serves none: set unified_push_matrix_gateway = false on ");
+			local pair = { serving, without };
+			table.sort(pair);
+			assert.same({ "push.second.test", "second.test" }, pair);
+			assert.truthy(f.server:wait_log(without .. ":unified_push\tinfo\tmod_unified_push [^\n]* no Matrix push gateway", 5));
+			local res = up.matrix_notify(f.server, "second.test", nil, "GET");
+			assert.equal(200, res.status);
+			assert.equal('{"unifiedpush":{"gateway":"matrix"}}', res.body);
 		end);
 	end);
 end);

@@ -63,7 +63,7 @@ describe("prosodyctl install of the source rock", function()
 			config = { installer_plugin_path = plugins },
 		});
 		-- The module logs its backend while loading, which may end after the ports open.
-		assert.truthy(server:wait_log("Using the %a+ backend", 5), "the installed module did not load");
+		assert.truthy(server:wait_log(up.load_line(), 5), "the installed module did not load");
 		client = up.connect(server);
 		local reg = assert(up.register(client, "example.test"));
 		local res = assert(up.push(server, reg.endpoint, "installed"));

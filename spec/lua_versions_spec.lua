@@ -9,6 +9,7 @@ local MODULE = "dist/mod_unified_push.lua";
 local PORTABLE_SPECS = {
 	"spec/pushheaders_spec.lua",
 	"spec/options_spec.lua",
+	"spec/startup_spec.lua",
 	"spec/endpoint_spec.lua",
 	"spec/ratelimit_spec.lua",
 	"spec/cors_spec.lua",

@@ -1,6 +1,7 @@
--- Unit: the typed option readers every option goes through. A wrong value stops
--- the module at load with an error naming the option. Pure Lua: it also runs under
--- the other Lua versions (spec/lua_versions_spec.lua).
+-- Unit: the typed option readers every option goes through. A wrong value is
+-- recorded as a problem naming the option, and the reader goes on with the
+-- default so that every wrong option is found. Pure Lua: it also runs under the
+-- other Lua versions (spec/lua_versions_spec.lua).
 local options = require "options";
 
 -- A reader over a table of option values.
@@ -8,16 +9,19 @@ local function source(values)
 	return function(name) return values[name]; end;
 end
 
--- The error a reader raises, or nil and the value it returned.
-local function error_of(read, ...)
-	local ok, result = pcall(read, ...);
-	if ok then return nil, result; end
-	return tostring(result);
+-- What one reader of a fresh option reader gives for `values`: the problem it
+-- recorded and nil, or nil and the value.
+local function error_of(kind, values, ...)
+	local reader = options.optionReader(source(values));
+	local value = reader[kind](...);
+	assert(#reader.problems <= 1, "more than one problem recorded");
+	if reader.problems[1] then return reader.problems[1]; end
+	return nil, value;
 end
 
 describe("a whole number option (1 to 100, default 20)", function()
 	local function read(value)
-		return options.integerOption(source({ n = value }), "n", 20, 1, 100);
+		return error_of("integer", { n = value }, "n", 20, 1, 100);
 	end
 	local RANGE = "option n must be a whole number from 1 to 100";
 	local cases = {
@@ -34,7 +38,7 @@ describe("a whole number option (1 to 100, default 20)", function()
 	};
 	for _, case in ipairs(cases) do
 		it(type(case[3]) == "number" and ("gives %s for %s"):format(case[3], case[1]) or ("refuses " .. case[1]), function()
-			local err, value = error_of(read, case[2]);
+			local err, value = read(case[2]);
 			if type(case[3]) == "number" then
 				assert.is_nil(err);
 				assert.equal(case[3], value);
@@ -48,13 +52,13 @@ end);
 
 describe("a string option", function()
 	it("gives the string, or nil when unset", function()
-		assert.equal("s3cret", options.stringOption(source({ s = "s3cret" }), "s"));
-		assert.is_nil(options.stringOption(source({}), "s"));
+		assert.same({ nil, "s3cret" }, { error_of("string", { s = "s3cret" }, "s") });
+		assert.same({}, { error_of("string", {}, "s") });
 	end);
 
 	it("refuses anything else, naming the option and the value", function()
 		for _, case in ipairs({ { 42, "(got 42)" }, { { "x" }, "(got table" }, { false, "(got false)" } }) do
-			local err = error_of(options.stringOption, source({ s = case[1] }), "s");
+			local err = error_of("string", { s = case[1] }, "s");
 			assert.truthy(err and err:find("option s must be a string " .. case[2], 1, true), "got: " .. tostring(err));
 		end
 	end);
@@ -71,7 +75,7 @@ describe("a choice option", function()
 	};
 	for _, case in ipairs(cases) do
 		it("answers " .. case[1], function()
-			local err, value = error_of(options.choiceOption, source({ backend = case[2] }), "backend", CHOICES, "storage");
+			local err, value = error_of("choice", { backend = case[2] }, "backend", CHOICES, "storage");
 			if case[3]:find("^option ") then
 				assert.is_nil(value);
 				assert.truthy(err and err:find(case[3], 1, true), "got: " .. tostring(err));
@@ -95,7 +99,7 @@ describe("a list option", function()
 	};
 	for _, case in ipairs(cases) do
 		it("answers " .. case[1], function()
-			local err, value = error_of(options.listOption, source({ acl = case[2] }), "acl", { "example.test" });
+			local err, value = error_of("list", { acl = case[2] }, "acl", { "example.test" });
 			if type(case[3]) == "string" then
 				assert.is_nil(value);
 				assert.truthy(err and err:find(case[3], 1, true), "got: " .. tostring(err));
@@ -105,4 +109,18 @@ describe("a list option", function()
 			end
 		end);
 	end
+end);
+
+describe("an option reader", function()
+	it("records every wrong option and gives the defaults for them", function()
+		local reader = options.optionReader(source({ a = 0, b = "no", c = 7 }));
+		local values = { reader.integer("a", 5, 1, 9), reader.boolean("b", true), reader.integer("c", 5, 1, 9) };
+		reader.refuse("a rule across options");
+		assert.same({ 5, true, 7 }, values);
+		assert.same({
+			"option a must be a whole number from 1 to 9 (got 0)",
+			'option b must be true or false (got "no")',
+			"a rule across options",
+		}, reader.problems);
+	end);
 end);

@@ -202,8 +202,8 @@ describe("stable endpoints", function()
 		close_all();
 		server:restart();
 		for _, case in ipairs(cases) do
-			-- The module logs its backend while loading, which may end after the ports open.
-			local pattern = "Using the " .. case.backend .. " backend";
+			-- The module says its backend once the server has started, after the ports open.
+			local pattern = up.load_line(case.host, case.backend);
 			assert.truthy(server:wait_log(pattern .. ".-" .. pattern, 10), case.host .. " did not load the module again");
 		end
 		connect_all();

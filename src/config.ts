@@ -1,13 +1,6 @@
 // The module's configuration (docs/design.md, "Options"), read and validated once at load.
 import { prep } from "util.jid";
-import {
-  booleanOption,
-  choiceOption,
-  integerOption,
-  listOption,
-  OptionSource,
-  stringOption,
-} from "./options";
+import { OptionSource, optionReader } from "./options";
 import { MAX_BODY_BYTES } from "./protocol";
 
 export type BackendName = "paseto" | "storage" | "jwt";
@@ -65,80 +58,78 @@ function defaultAclEntry(context: ConfigContext): string {
   return parent ?? context.host;
 }
 
-export function readConfig(read: OptionSource, context: ConfigContext): Config {
-  const acl = listOption(read, "unified_push_acl", [defaultAclEntry(context)]).map((entry) => {
+/**
+ * Reads and checks every option. A host with wrong options gets all of their
+ * problems at once, one line each, and no configuration.
+ */
+export function readConfig(
+  read: OptionSource,
+  context: ConfigContext,
+): LuaMultiReturn<[config: Config, problems: undefined] | [config: undefined, problems: string[]]> {
+  const options = optionReader(read);
+  const acl: string[] = [];
+  for (const entry of options.list("unified_push_acl", [defaultAclEntry(context)])) {
     const normalised = prep(entry);
     // prep() accepts spaces in domains; a resource would never match a sender.
     if (normalised === undefined || string.find(normalised, "[%s/]")[0] !== undefined) {
-      return error(`option unified_push_acl must list domains or bare JIDs (got "${entry}")`, 0);
+      options.refuse(`option unified_push_acl must list domains or bare JIDs (got "${entry}")`);
+    } else {
+      acl.push(normalised);
     }
-    return normalised;
-  });
+  }
 
   const requested = read("unified_push_backend");
+  let backend = context.backends[0] ?? "storage";
   if (
     ALL_BACKENDS.includes(requested as BackendName) &&
     !context.backends.includes(requested as BackendName)
   ) {
-    return error(
+    options.refuse(
       `option unified_push_backend: "${requested as string}" is not supported by this Prosody ` +
         `(supported here: ${context.backends.join(", ")})`,
-      0,
     );
+  } else {
+    // An unknown name is answered with what works on this Prosody.
+    backend = options.choice("unified_push_backend", context.backends, backend);
   }
-  // An unknown name is answered with what works on this Prosody.
-  const backend = choiceOption(
-    read,
-    "unified_push_backend",
-    context.backends,
-    context.backends[0] ?? "storage",
-  );
 
-  const secret = stringOption(read, "unified_push_secret");
+  const secret = options.string("unified_push_secret");
   if (backend === "jwt") {
     if (secret === undefined) {
-      return error(
+      options.refuse(
         'option unified_push_secret is required by unified_push_backend = "jwt" ' +
           "(generate one with: openssl rand -base64 32)",
-        0,
       );
-    }
-    if (secret.length < MIN_SECRET_LENGTH) {
-      return error(
+    } else if (secret.length < MIN_SECRET_LENGTH) {
+      options.refuse(
         `option unified_push_secret must be at least ${MIN_SECRET_LENGTH} characters ` +
           "(generate one with: openssl rand -base64 32)",
-        0,
       );
     }
   }
 
-  return {
+  const config: Config = {
     acl,
     backend,
     secret,
-    registrationTtl: integerOption(read, "unified_push_registration_ttl", DAY, 1, 365 * DAY),
-    iqTimeout: integerOption(read, "unified_push_iq_timeout", 20, 1, 300),
-    answerWindow: integerOption(read, "unified_push_answer_window", 2, 1, 5),
-    rateLimit: integerOption(read, "unified_push_rate_limit", 10, 1, 1000000),
-    rateBurst: integerOption(read, "unified_push_rate_burst", 100, 1, 1000000),
-    maxInFlight: integerOption(read, "unified_push_max_in_flight", 64, 1, 1000000),
-    maxRegistrations: integerOption(read, "unified_push_max_registrations", 100, 1, 1000000),
-    messageTtl: integerOption(read, "unified_push_message_ttl", DAY, 0, 30 * DAY),
-    maxStoredMessages: integerOption(read, "unified_push_max_stored_messages", 1000, 1, 1000000),
-    maxStoredBytes: integerOption(
-      read,
+    registrationTtl: options.integer("unified_push_registration_ttl", DAY, 1, 365 * DAY),
+    iqTimeout: options.integer("unified_push_iq_timeout", 20, 1, 300),
+    answerWindow: options.integer("unified_push_answer_window", 2, 1, 5),
+    rateLimit: options.integer("unified_push_rate_limit", 10, 1, 1000000),
+    rateBurst: options.integer("unified_push_rate_burst", 100, 1, 1000000),
+    maxInFlight: options.integer("unified_push_max_in_flight", 64, 1, 1000000),
+    maxRegistrations: options.integer("unified_push_max_registrations", 100, 1, 1000000),
+    messageTtl: options.integer("unified_push_message_ttl", DAY, 0, 30 * DAY),
+    maxStoredMessages: options.integer("unified_push_max_stored_messages", 1000, 1, 1000000),
+    maxStoredBytes: options.integer(
       "unified_push_max_stored_bytes",
       1048576,
       MAX_BODY_BYTES,
       1073741824,
     ),
-    maxStoredPerEndpoint: integerOption(
-      read,
-      "unified_push_max_stored_per_endpoint",
-      250,
-      1,
-      1000000,
-    ),
-    matrixGateway: booleanOption(read, "unified_push_matrix_gateway", true),
+    maxStoredPerEndpoint: options.integer("unified_push_max_stored_per_endpoint", 250, 1, 1000000),
+    matrixGateway: options.boolean("unified_push_matrix_gateway", true),
   };
+  if (options.problems.length > 0) return $multi(undefined, options.problems);
+  return $multi(config, undefined);
 }

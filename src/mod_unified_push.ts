@@ -31,16 +31,54 @@ import { cancelMessage, RelayContext, relayPush, relayPushPromised } from "./rel
 import { endpointRegistry } from "./registry";
 import { isAway, sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
+import {
+  announcement,
+  appPath,
+  checkClaim,
+  externalUrlProblem,
+  HttpClaim,
+  refuseToLoad,
+} from "./startup";
 import { userIndex, UserRecord } from "./userindex";
+import { VERSION } from "./version";
 
 const isComponent = module.get_host_type() === "component";
 /** Where the distributors' sessions live: our host, or a component's parent domain. */
 const sessionHost = sessionHostOf(module.host, isComponent);
-const config = readConfig((name) => module.get_option(name), {
+
+/** Stops loading on this host, each problem on a line of its own and no traceback. */
+function stop(this: void, problems: string[]): never {
+  return refuseToLoad((line) => module.log("error", "%s", line), module.host, problems);
+}
+
+// Every check that can stop the load comes before the first hook: Prosody 0.12
+// leaves a failed module's hooks in place.
+const [config, optionProblems] = readConfig((name) => module.get_option(name), {
   host: module.host,
   isComponent,
   backends: supportedBackends(),
 });
+if (config === undefined) stop(optionProblems);
+
+// Where this instance serves HTTP, against the other instances (docs/design.md, "Startup").
+const HTTP_PATHS = [module.get_option("http_paths"), module.context("*").get_option("http_paths")];
+const MATRIX_PATH = "/_matrix/push/v1/notify";
+const httpHost = module.get_option("http_host") ?? module.host;
+const claims = module.shared(`/*/${module.name}/http`) as unknown as LuaTable<string, HttpClaim>;
+const otherClaims: HttpClaim[] = [];
+for (const [, claim] of claims) otherClaims.push(claim);
+const wanted: HttpClaim = {
+  host: module.host,
+  httpHost: type(httpHost) === "string" ? (httpHost as string) : module.host,
+  pushPath: appPath(HTTP_PATHS, "push", "/push", module.host),
+  matrixPath: config.matrixGateway
+    ? appPath(HTTP_PATHS, "matrix_push_gateway", MATRIX_PATH, module.host)
+    : undefined,
+};
+const { refusal, noGateway } = checkClaim(otherClaims, wanted);
+if (refusal !== undefined) stop([refusal]);
+if (noGateway !== undefined) module.log("warn", "%s", noGateway);
+const servesGateway = wanted.matrixPath !== undefined && noGateway === undefined;
 
 module.depends("http");
 module.depends("disco");
@@ -55,12 +93,12 @@ const metrics = declareMetrics(module, () => get_metric_registry() !== undefined
 // The module's stores; one that cannot be opened stops the load, naming it.
 function keyvalStore<T>(name: string): KeyValStore<T> {
   const [store, problem] = module.open_store<T>(name);
-  if (store === undefined) return error(`cannot open the ${name} store: ${problem}`, 0);
+  if (store === undefined) return stop([`cannot open the ${name} store: ${problem}`]);
   return store;
 }
 function archiveStore(name: string): ArchiveStore {
   const [store, problem] = module.open_store(name, "archive");
-  if (store === undefined) return error(`cannot open the ${name} store: ${problem}`, 0);
+  if (store === undefined) return stop([`cannot open the ${name} store: ${problem}`]);
   return store;
 }
 
@@ -70,9 +108,9 @@ const [backend, backendProblem] = createBackend(
   config.secret,
 );
 if (backend === undefined) {
-  error(`unified_push_backend "${config.backend}" cannot start: ${backendProblem}`, 0);
+  stop([`unified_push_backend "${config.backend}" cannot start: ${backendProblem}`]);
 }
-module.log("info", "Using the %s backend", backend.name);
+const backendName = backend.name;
 
 const index = userIndex(
   keyvalStore<UserRecord>("unified_push_users"),
@@ -212,6 +250,7 @@ const withdrawShellCommands = offerShellCommands(module, sessionHost, {
 module.unload = () => {
   pending.dropAll();
   withdrawShellCommands();
+  claims.delete(module.host);
 };
 
 /** Endpoints whose rate buckets are remembered (an LRU: memory stays flat). */
@@ -316,7 +355,7 @@ letModHttpRemoveApp(module.host, "push");
 
 // The Matrix push gateway on the same HTTP host as the endpoints, where Matrix
 // apps look for it (README "Matrix push gateway").
-if (config.matrixGateway) {
+if (servesGateway) {
   const gateway: GatewayContext = {
     endpointPrefix: () => `${base()}/`,
     relay: (token, request, response) => relayPushPromised(relay, token, request, response),
@@ -333,7 +372,7 @@ if (config.matrixGateway) {
   };
   module.provides("http", {
     name: "matrix_push_gateway",
-    default_path: "/_matrix/push/v1/notify",
+    default_path: MATRIX_PATH,
     route: {
       GET: (event: HttpEvent) => {
         varyOnOrigin(event);
@@ -349,3 +388,24 @@ if (config.matrixGateway) {
     },
   });
 }
+
+// Routes are in place: later instances see where this one serves.
+claims.set(module.host, { ...wanted, matrixPath: servesGateway ? wanted.matrixPath : undefined });
+
+/** Says who is serving where, once mod_http knows its ports (at server start). */
+function ready(this: void): void {
+  const pushUrl = base();
+  const matrixUrl = servesGateway ? module.http_url("matrix_push_gateway", MATRIX_PATH) : undefined;
+  module.log("info", "%s", announcement(VERSION, module.host, backendName, pushUrl, matrixUrl));
+  const defaultHost = module.get_option("http_default_host");
+  const problem = externalUrlProblem({
+    pushUrl,
+    httpHost: wanted.httpHost,
+    isProsodyHost: (host) => prosody.hosts[host] !== undefined,
+    defaultHost: type(defaultHost) === "string" ? (defaultHost as string) : undefined,
+  });
+  if (problem !== undefined) module.log("warn", "%s", problem);
+}
+// prosody.start_time is set once every host has loaded its modules at start.
+if (prosody.start_time === undefined) module.hook_global("server-started", ready);
+else ready();

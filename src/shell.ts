@@ -153,6 +153,34 @@ interface Instance {
   readonly read: (this: void) => Reading[] | undefined;
   /** Offers its `stats()` again, so the shell runs its copy. */
   readonly reoffer: (this: void) => void;
+  /** The users' host whose `list` and `revoke` cover it, and what they need of it. */
+  readonly sessionHost: string;
+  readonly context: ShellContext;
+  /** Offers `list` and `revoke` to its users' host in place of an instance leaving. */
+  readonly takeOver: (this: void) => void;
+}
+
+/**
+ * Runs a command on every instance serving the users' host (a VirtualHost and a
+ * component for its users may both run the module), saying which answered what
+ * when there are several.
+ */
+function onEach(
+  services: readonly (readonly [host: string, context: ShellContext])[],
+  print: Print,
+  run: (this: void, context: ShellContext, print: Print) => CommandResult,
+): CommandResult {
+  const only = services[0];
+  if (services.length === 1 && only !== undefined) return run(only[1], print);
+  let ok = true;
+  const messages: string[] = [];
+  for (const [host, context] of services) {
+    print(`${host}:`);
+    const [done, message] = run(context, (line) => print(`  ${line}`));
+    ok &&= done;
+    messages.push(`${host}: ${message}`);
+  }
+  return $multi(ok, messages.join("; "));
 }
 
 /**
@@ -177,7 +205,9 @@ export function offerShellCommands(
       args: [{ name: "jid", type: "string" }],
       host_selector: "jid",
       handler(jid) {
-        return listCommand(context, this.session.print, jid);
+        return onEach(servingUsers(), this.session.print, (each, print) =>
+          listCommand(each, print, jid),
+        );
       },
     },
     {
@@ -191,7 +221,9 @@ export function offerShellCommands(
       ],
       host_selector: "jid",
       handler(jid, application) {
-        return revokeCommand(context, jid, application);
+        return onEach(servingUsers(), this.session.print, (each) =>
+          revokeCommand(each, jid, application),
+        );
       },
     },
   ];
@@ -201,6 +233,24 @@ export function offerShellCommands(
     string,
     Instance
   >;
+  /**
+   * Which instance offers `list` and `revoke` to each users' host: the admin shell
+   * keeps one handler per host and warns when a second instance adds its own.
+   */
+  const offerers = module.shared(`/*/${module.name}/shell_offerers`) as unknown as LuaTable<
+    string,
+    string
+  >;
+  /** The instances whose users live on our users' host, by host name. */
+  function servingUsers(this: void): (readonly [string, ShellContext])[] {
+    const services: (readonly [string, ShellContext])[] = [];
+    for (const [host, instance] of instances) {
+      if (instance.sessionHost === sessionHost) services.push([host, instance.context]);
+    }
+    table.sort(services, (a, b) => a[0] < b[0]);
+    return services;
+  }
+
   const stats: Prosody.ShellCommand = {
     section: SECTION,
     section_desc: SECTION_DESC,
@@ -216,7 +266,12 @@ export function offerShellCommands(
   };
 
   const users = module.context(sessionHost);
+  // A context keeps its items in the module's own table, where the admin shell
+  // looks when it is loaded onto this host after us, and where stats(), which
+  // has no host_selector, gets "Ignoring command ... missing/invalid
+  // host_selector". The server-wide command gets a table of its own.
   const server = module.context("*");
+  rawset(server, "items", new LuaTable());
   /** The events of the users' host the commands were offered to (a reactivated host has new ones). */
   let offeredTo: Prosody.EventSource | undefined;
   let offeredStats = false;
@@ -224,11 +279,18 @@ export function offerShellCommands(
 
   function offer(this: void): void {
     const events = prosody.hosts[sessionHost]?.events;
-    if (events !== undefined && events !== offeredTo && events.get_handlers(ITEM_ADDED)) {
+    const offerer = offerers.get(sessionHost);
+    if (
+      events !== undefined &&
+      events !== offeredTo &&
+      (offerer === undefined || offerer === module.host) &&
+      events.get_handlers(ITEM_ADDED)
+    ) {
       if (offeredTo !== undefined)
         for (const command of hostCommands) users.remove_item(ITEM, command);
       for (const command of hostCommands) users.add_item(ITEM, command);
       offeredTo = events;
+      offerers.set(sessionHost, module.host);
     }
     if (!offeredStats && prosody.events.get_handlers(ITEM_ADDED)) {
       server.add_item(ITEM, stats);
@@ -251,6 +313,12 @@ export function offerShellCommands(
       if (!offeredStats) return;
       server.remove_item(ITEM, stats);
       server.add_item(ITEM, stats);
+    },
+    sessionHost,
+    context,
+    takeOver() {
+      offeredTo = undefined;
+      offer();
     },
   });
 
@@ -280,12 +348,25 @@ export function offerShellCommands(
   });
   if (prosody.start_time !== undefined) sayIfNone();
 
+  /** Another instance for the same users takes list() and revoke() over. */
+  function handOver(this: void): void {
+    offerers.delete(sessionHost);
+    for (const [, instance] of instances) {
+      if (instance.sessionHost === sessionHost) {
+        instance.takeOver();
+        return;
+      }
+    }
+  }
+
   return () => {
     instances.delete(module.host);
     // The shell may run this instance's stats(): let another instance offer its
-    // own before Prosody removes ours (which takes the command away if it is the
-    // one the shell runs).
+    // own before ours goes (which takes the command away if it is the one the
+    // shell runs). Prosody removes only the module's own items.
     const [, other] = next(instances);
     other?.reoffer();
+    if (offeredStats) server.remove_item(ITEM, stats);
+    if (offerers.get(sessionHost) === module.host) handOver();
   };
 }

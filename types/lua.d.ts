@@ -10,3 +10,10 @@
 /// <reference path="../node_modules/lua-types/core/string.d.ts" />
 /// <reference path="../node_modules/lua-types/core/table.d.ts" />
 /// <reference path="../node_modules/lua-types/core/coroutine.d.ts" />
+
+/**
+ * Lua's error() takes any value, not only a message: Prosody's module loader
+ * logs a table with a __tostring as one line, with no traceback appended.
+ * @see https://www.lua.org/manual/5.4/manual.html#pdf-error
+ */
+declare function error(value: object, level?: number): never;

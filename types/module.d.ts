@@ -322,6 +322,11 @@ declare namespace Prosody {
     readonly saved_state?: unknown;
     /** `false` once unloaded (timers of unloaded modules do not fire). */
     readonly loaded?: boolean;
+    /**
+     * Items added with `add_item`, by kind. A `context()` has none of its own: it
+     * reads and writes its module's (its metatable's __index and __newindex).
+     */
+    items?: LuaTable<string, unknown[]>;
 
     // Lifecycle functions the module may assign; modulemanager calls them with `.`.
     /** Called after the module's code has run. */

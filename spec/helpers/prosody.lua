@@ -19,6 +19,7 @@
 --   server:log(), server:wait_log(pattern, timeout), server:assert_log_clean(options)
 --   server:log_mark(), server:log_since(mark), server:wait_log_since(mark, pattern, timeout),
 --   server:log_lines(level, source, mark)        the log from a point on
+--   server:warnings(mark)                        lines at warn or error level
 --   server:shell(line), server:eval(code), server:shell_background(line),
 --   server:event_snapshot(hosts)                 the admin shell (needs mod_admin_shell)
 --   server:prosodyctl({ "deluser", jid }, timeout) prosodyctl with this server's config
@@ -415,6 +416,14 @@ function server_mt:log_lines(level, source, mark)
 			found[#found + 1] = line;
 		end
 	end
+	return found;
+end
+
+-- Lines at warn or error level, from any source, written after mark: what an
+-- operator is asked to act on.
+function server_mt:warnings(mark)
+	local found = self:log_lines("warn", nil, mark);
+	for _, line in ipairs(self:log_lines("error", nil, mark)) do found[#found + 1] = line; end
 	return found;
 end
 

@@ -417,6 +417,14 @@ function up.traceback_in(text)
 	return text:find("stack traceback", 1, true) ~= nil or text:find("%.lua:%d+") ~= nil;
 end
 
+-- A Lua pattern for the line the module logs on a host once it serves there
+-- ("mod_unified_push 0.1.0 on example.test: paseto backend, endpoints under ...");
+-- any host or backend when nil.
+function up.load_line(host, backend)
+	local escaped = host and host:gsub("%p", "%%%0") or "%S+";
+	return "mod_unified_push %S+ on " .. escaped .. ": " .. (backend or "%w+") .. " backend";
+end
+
 -- The lines of text that contain needle (plain).
 function up.lines_with(text, needle)
 	local found = {};
