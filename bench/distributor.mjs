@@ -7,6 +7,7 @@ import { Distributor } from "./xmpp.mjs";
 const LOGINS_IN_PARALLEL = 20;
 const servers = new Map(); // name -> [Distributor]
 const registered = new Map(); // name -> [application, instance] of each registration, in order
+let pinging = null; // pingStart's client and round trips, until pingStop
 
 /** Runs `task(i)` for i < count with at most `window` in flight. */
 async function windowed(count, window, task) {
@@ -78,45 +79,44 @@ serve({
   },
 
   /**
-   * Logs distributor `index` in again and, meanwhile, pings the server from
-   * distributor `pinger` back to back until `index` has answered `expect`
-   * pushes (or `timeoutMs` passed). Resolves with the seconds that took and the
-   * pings' round trips: the longest and the 99th percentile, in milliseconds.
+   * Logs distributor `index` in again; resolves once it has answered `expect`
+   * pushes (or `timeoutMs` passed) with the seconds that took and how many.
    */
-  async returnWhilePinging({
-    name,
-    index,
-    pinger,
-    expect,
-    port,
-    host,
-    user,
-    password,
-    resource,
-    timeoutMs,
-  }) {
-    const clients = servers.get(name);
+  async returnAndWait({ name, index, expect, port, host, user, password, resource, timeoutMs }) {
     const started = performance.now();
     const back = new Distributor({ port, host, user, password, resource });
-    const rtts = [];
-    let done = false;
-    const pinging = (async () => {
-      while (!done && performance.now() - started < timeoutMs) {
-        rtts.push(await clients[pinger].ping());
-      }
-    })();
     await back.connect();
-    clients[index] = back;
+    servers.get(name)[index] = back;
     while (back.pushes < expect && performance.now() - started < timeoutMs) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    const seconds = (performance.now() - started) / 1000;
-    done = true;
-    await pinging;
-    rtts.sort((a, b) => a - b);
+    return { seconds: (performance.now() - started) / 1000, delivered: back.pushes };
+  },
+
+  /**
+   * Logs a client in and pings the server back to back until pingStop (this
+   * runs in a process of its own, so the round trips are the server's, not a
+   * busy distributor's).
+   */
+  async pingStart({ port, host, user, password, resource }) {
+    const client = await new Distributor({ port, host, user, password, resource }).connect();
+    pinging = { client, rtts: [], done: false };
+    const run = pinging;
+    run.loop = (async () => {
+      while (!run.done) run.rtts.push(await client.ping());
+    })();
+    return true;
+  },
+
+  /** Stops the pings; resolves with their number, p99 and longest round trip (ms). */
+  async pingStop() {
+    const run = pinging;
+    pinging = null;
+    run.done = true;
+    await run.loop;
+    run.client.close();
+    const rtts = run.rtts.sort((a, b) => a - b);
     return {
-      seconds,
-      delivered: back.pushes,
       pings: rtts.length,
       maxPingMs: rtts.at(-1) ?? 0,
       p99PingMs: rtts[Math.floor(rtts.length * 0.99)] ?? 0,

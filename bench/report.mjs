@@ -299,8 +299,8 @@ function markdown(results) {
     line();
     line(
       "Ours only: one distributor logs out, 1,000 pushes of 1 KB are kept for one of its " +
-        "endpoints, then it logs in again while another distributor pings the server back " +
-        "to back. The pings' longest round trip is the longest the rest of the server " +
+        "endpoints, then it logs in again while another user pings the server back " +
+        "to back from a process of its own. The pings' longest round trip is the longest the rest of the server " +
         "waited on the flush.",
     );
     line();

@@ -439,9 +439,10 @@ const FLUSH_BODY = 1024;
 /**
  * One endpoint's big flush, ours only: the first distributor logs out,
  * FLUSH_MESSAGES pushes of FLUSH_BODY bytes are kept for its first endpoint,
- * then it logs in again while the second distributor pings the server back to
- * back: how long the delivery takes, and the longest ping round trip meanwhile
- * (what the rest of the server sees of the flush).
+ * then it logs in again while a second session of another user pings the
+ * server back to back from a process of its own: how long the delivery takes,
+ * and the longest ping round trip meanwhile (what the rest of the server sees
+ * of the flush).
  */
 async function bigFlush(workers, server, users) {
   const servers = { ours: server };
@@ -454,10 +455,16 @@ async function bigFlush(workers, server, users) {
     count: FLUSH_MESSAGES,
     body: FLUSH_BODY,
   });
-  const back = await workers.distributor.call("returnWhilePinging", {
+  await workers.pinger.call("pingStart", {
+    port: server.c2s_port,
+    host: HOST,
+    user: users[1][0],
+    password: users[1][1],
+    resource: "pinger",
+  });
+  const back = await workers.distributor.call("returnAndWait", {
     name: server.key,
     index: 0,
-    pinger: 1,
     expect: kept.ok,
     port: server.c2s_port,
     host: HOST,
@@ -466,7 +473,8 @@ async function bigFlush(workers, server, users) {
     resource: "distributor",
     timeoutMs: 120_000,
   });
-  return { kept: { ok: kept.ok, statuses: kept.statuses }, ...back };
+  const pings = await workers.pinger.call("pingStop");
+  return { kept: { ok: kept.ok, statuses: kept.statuses }, ...back, ...pings };
 }
 
 /**
@@ -536,6 +544,8 @@ async function main() {
   const started = Date.now();
   const workers = {
     distributor: startWorker(path.join(BENCH_DIR, "distributor.mjs")),
+    // One more client process, for the pings of the big flush (bench/README.md).
+    pinger: startWorker(path.join(BENCH_DIR, "distributor.mjs")),
     load: startWorker(path.join(BENCH_DIR, "load.mjs")),
   };
   const results = {
@@ -553,6 +563,7 @@ async function main() {
   const interrupted = () => {
     workers.distributor.stop();
     workers.load.stop();
+    workers.pinger.stop();
   };
   process.once("SIGINT", interrupted);
   try {
@@ -583,6 +594,7 @@ async function main() {
   } finally {
     workers.distributor.stop();
     workers.load.stop();
+    workers.pinger.stop();
   }
   results.seconds = Math.round((Date.now() - started) / 1000);
   results.summary = summarise(results);
