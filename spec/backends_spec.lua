@@ -223,7 +223,7 @@ describe("registration backends on Prosody " .. prosody.version, function()
 
 	describe("the storage backend on Prosody's SQL storage (SQLite3)", function()
 		local database = "unified_push.sqlite"; -- relative: Prosody puts it in its data directory
-		local f = up.fixture({ users = USERS, storage = "sql",
+		local f = up.fixture({ users = USERS, storage = "sql", modules = { "unified_push", "admin_shell" },
 			config = options_for(BY_NAME.storage, { sql = { driver = "SQLite3", database = database } }) });
 
 		-- Rows of the module's store under key (a user name), read from the database file.

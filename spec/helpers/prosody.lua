@@ -529,7 +529,8 @@ end
 
 -- What the server keeps in storage, read from outside: internal files, or the
 -- SQLite3 database named by options.sql_database (relative to the data directory,
--- as in the server's `sql` option).
+-- as in the server's `sql` option; read through the admin shell, so the server
+-- needs admin_shell in its modules).
 --   store:records(host, store)        the record names (users, or other keys), sorted
 --   store:archives(host, store)       the archive names of an archive store, sorted
 --   store:entries(host, store, user)  how many keys one record holds (0: no record)
@@ -595,40 +596,39 @@ end
 local sql_mt = {};
 sql_mt.__index = sql_mt;
 
-local function sql_rows(database, sql, ...)
-	local DBI = require "DBI";
-	local db = assert(DBI.Connect("SQLite3", database));
-	local query, err = db:prepare(sql);
-	local ok = query ~= nil;
-	if ok then ok, err = query:execute(...); end
-	local rows = {};
-	if ok then
-		for row in query:rows(false) do rows[#rows + 1] = row; end
-	end
-	if query then query:close(); end
-	db:close();
-	if not ok then return nil, err; end
-	return rows;
-end
+-- The query runs inside the server, through the admin shell, between two of its
+-- own transactions. Read from another process, SQLite's locks raced Prosody's
+-- commits: a commit refused while we read left Prosody's transaction open and
+-- the database locked until its next write (util.sql does not roll it back).
+local sql_code = [[
+local DBI = require "DBI";
+local db = assert(DBI.Connect("SQLite3", %q));
+local query = assert(db:prepare(%q));
+assert(query:execute(%s));
+local out = {};
+for row in query:rows(false) do out[#out + 1] = tostring(row[1]); end
+query:close();
+db:close();
+return "rows:" .. table.concat(out, " ;; ");
+]];
 
--- Prosody may hold the database's lock for a moment (a write right after a
--- start, say): a locked database is tried again, for at most five seconds.
+-- The first column of every row (strings).
 function sql_mt:_query(sql, ...)
-	local deadline = socket.gettime() + 5;
-	while true do
-		local rows, err = sql_rows(self.database, sql, ...);
-		if rows then return rows; end
-		if not tostring(err):find("locked", 1, true) or socket.gettime() > deadline then
-			error("SQLite3 " .. self.database .. ": " .. tostring(err), 2);
-		end
-		socket.sleep(0.05);
+	local args = {};
+	for i = 1, select("#", ...) do args[i] = string.format("%q", (select(i, ...))); end
+	local code = sql_code:format(self.database, sql, table.concat(args, ", ")):gsub("%s*\n%s*", " ");
+	local text = assert(self.server:eval(code):match("^rows:(.*)$"), "unexpected result of the SQL query");
+	local rows = {};
+	for value in (text .. " ;; "):gmatch("(.-) ;; ") do
+		if value ~= "" then rows[#rows + 1] = value; end
 	end
+	return rows;
 end
 
 function sql_mt:records(host, store)
 	local names = {};
-	for _, row in ipairs(self:_query("SELECT DISTINCT user FROM prosody WHERE host = ? AND store = ?", host, store)) do
-		names[#names + 1] = row[1];
+	for _, name in ipairs(self:_query("SELECT DISTINCT user FROM prosody WHERE host = ? AND store = ?", host, store)) do
+		names[#names + 1] = name;
 	end
 	table.sort(names);
 	return names;
@@ -636,8 +636,8 @@ end
 
 function sql_mt:archives(host, store)
 	local names = {};
-	for _, row in ipairs(self:_query("SELECT DISTINCT user FROM prosodyarchive WHERE host = ? AND store = ?", host, store)) do
-		names[#names + 1] = row[1];
+	for _, name in ipairs(self:_query("SELECT DISTINCT user FROM prosodyarchive WHERE host = ? AND store = ?", host, store)) do
+		names[#names + 1] = name;
 	end
 	table.sort(names);
 	return names;
@@ -646,7 +646,7 @@ end
 -- mod_storage_sql keeps one row per key of a keyval record.
 function sql_mt:entries(host, store, user)
 	local rows = self:_query("SELECT COUNT(*) FROM prosody WHERE host = ? AND store = ? AND user = ?", host, store, user);
-	return tonumber(rows[1][1]);
+	return tonumber(rows[1]);
 end
 
 function sql_mt.load()
@@ -656,7 +656,7 @@ end
 function server_mt:storage(options)
 	options = options or {};
 	if options.sql_database then
-		return setmetatable({ database = self.data_dir .. "/" .. options.sql_database }, sql_mt);
+		return setmetatable({ database = self.data_dir .. "/" .. options.sql_database, server = self }, sql_mt);
 	end
 	return setmetatable({ data_dir = self.data_dir }, internal_mt);
 end
