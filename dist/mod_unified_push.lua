@@ -1194,7 +1194,7 @@ return ____exports
  end,
 ["src.mailbox"] = function(...)
 local ____exports = {}
-local isEmpty, removedAny, noteRemoval, itemsOf, setCount, heal, removeEach, removeDone, finishFlush, sendMore, flushEndpoint, drop, FLUSH_WINDOW
+local archiveName, isEmpty, removedAny, noteRemoval, keptOf, itemsOf, setCount, heal, removeEach, removeDone, finishBucket, endFlush, sendMore, flushBucket, drop, FLUSH_WINDOW, BUCKET_SIZE
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
 local ____util_2Estanza = require("util.stanza")
@@ -1202,6 +1202,9 @@ local stanza = ____util_2Estanza.stanza
 local ____protocol = require("src.protocol")
 local pushElement = ____protocol.pushElement
 local pushIqWith = ____protocol.pushIqWith
+function archiveName(key, bucket)
+    return bucket == 0 and key or (key .. "#") .. tostring(bucket)
+end
 function isEmpty(record)
     local first = next(record)
     return first == nil
@@ -1209,54 +1212,74 @@ end
 function removedAny(result)
     return result == true or type(result) == "number" and result > 0
 end
-function noteRemoval(state, key)
-    state.removals[key] = (state.removals[key] or 0) + 1
+function noteRemoval(state, name)
+    state.removals[name] = (state.removals[name] or 0) + 1
 end
-function itemsOf(state, key, topic)
-    local ____self_2 = state.context.messages
-    local ____self_2_find_3 = ____self_2.find
-    local ____key_1 = key
+function keptOf(state, user, key)
+    local record = state.context.kept:get(user)
     local ____temp_0
-    if topic == nil then
+    if record == nil or record == false then
         ____temp_0 = nil
     else
-        ____temp_0 = {with = topic}
+        ____temp_0 = record[key]
     end
-    local found, err = ____self_2_find_3(____self_2, ____key_1, ____temp_0)
+    return ____temp_0
+end
+function itemsOf(state, name, topic)
+    local ____self_3 = state.context.messages
+    local ____self_3_find_4 = ____self_3.find
+    local ____name_2 = name
+    local ____temp_1
+    if topic == nil then
+        ____temp_1 = nil
+    else
+        ____temp_1 = {with = topic}
+    end
+    local found, err = ____self_3_find_4(____self_3, ____name_2, ____temp_1)
     if found == nil or found == false then
         return nil, tostring(err)
     end
     local items = {}
     for id, message, ____, withTopic in found do
-        local ____id_5 = id
-        local ____message_6 = message
-        local ____temp_7 = tonumber(message.attr.bytes) or 0
-        local ____temp_8 = tonumber(message.attr.expires) or 0
-        local ____temp_4
+        local ____id_6 = id
+        local ____message_7 = message
+        local ____temp_8 = tonumber(message.attr.bytes) or 0
+        local ____temp_9 = tonumber(message.attr.expires) or 0
+        local ____temp_5
         if withTopic == "" then
-            ____temp_4 = nil
+            ____temp_5 = nil
         else
-            ____temp_4 = withTopic
+            ____temp_5 = withTopic
         end
         items[#items + 1] = {
-            id = ____id_5,
-            message = ____message_6,
-            bytes = ____temp_7,
-            expires = ____temp_8,
-            topic = ____temp_4
+            id = ____id_6,
+            message = ____message_7,
+            bytes = ____temp_8,
+            expires = ____temp_9,
+            topic = ____temp_5
         }
     end
     return items, nil
 end
 function setCount(state, user, key, change)
-    local ____state_context_9 = state.context
-    local kept = ____state_context_9.kept
+    local ____state_context_10 = state.context
+    local kept = ____state_context_10.kept
     local record, err = kept:get(user)
     if err ~= nil then
         return false
     end
     local counts = record or ({})
-    local current = counts[key] or ({n = 0, b = 0})
+    local found = counts[key]
+    if found == nil and change.exact and change.n <= 0 then
+        return true
+    end
+    local current = found or ({
+        n = 0,
+        b = 0,
+        f = 0,
+        l = 0,
+        c = 0
+    })
     local n = change.exact and change.n or current.n + change.n
     local b = change.exact and change.b or current.b + change.b
     if n <= 0 then
@@ -1268,27 +1291,54 @@ function setCount(state, user, key, change)
     else
         state.known[key] = nil
     end
-    if n == current.n and b == current.b then
+    local moved = change.first ~= nil or change.appendedTo ~= nil
+    local gone = n == 0 and (change.exact or (current.f or 0) == 0 and (current.l or 0) == 0)
+    if n == current.n and b == current.b and not moved and not (gone and found ~= nil) then
         return true
     end
-    if n > 0 then
-        counts[key] = {
-            n = n,
-            b = math.max(0, b)
-        }
-    else
+    if gone then
         counts[key] = nil
-    end
-    local ____kept_12 = kept
-    local ____kept_set_13 = kept.set
-    local ____user_11 = user
-    local ____isEmpty_result_10
-    if isEmpty(counts) then
-        ____isEmpty_result_10 = nil
     else
-        ____isEmpty_result_10 = counts
+        local updated = {
+            n = n,
+            b = math.max(0, b),
+            f = current.f,
+            l = current.l,
+            c = current.c,
+            t = current.t
+        }
+        if change.appendedTo ~= nil then
+            updated.c = change.appendedTo == (current.l or 0) and (current.c or BUCKET_SIZE) + 1 or 1
+            updated.l = change.appendedTo
+            if change.topic ~= nil then
+                if updated.t == nil then
+                    updated.t = {}
+                end
+                updated.t[change.topic] = change.appendedTo
+            end
+        end
+        if change.first ~= nil then
+            updated.f = change.first
+            if updated.t ~= nil then
+                for topic, bucket in pairs(updated.t) do
+                    if bucket < change.first then
+                        updated.t[topic] = nil
+                    end
+                end
+            end
+        end
+        counts[key] = updated
     end
-    local ok = ____kept_set_13(____kept_12, ____user_11, ____isEmpty_result_10)
+    local ____kept_13 = kept
+    local ____kept_set_14 = kept.set
+    local ____user_12 = user
+    local ____isEmpty_result_11
+    if isEmpty(counts) then
+        ____isEmpty_result_11 = nil
+    else
+        ____isEmpty_result_11 = counts
+    end
+    local ok = ____kept_set_14(____kept_13, ____user_12, ____isEmpty_result_11)
     if ok ~= true then
         return false
     end
@@ -1296,71 +1346,81 @@ function setCount(state, user, key, change)
     state.totalBytes = state.totalBytes + (math.max(0, b) - current.b)
     return true
 end
-function heal(state, user, key, items)
+function heal(state, user, key, current, items)
     local bytes = 0
     for ____, item in ipairs(items) do
         bytes = bytes + item.bytes
     end
-    local record = state.context.kept:get(user)
-    local ____temp_14
-    if record == nil or record == false then
-        ____temp_14 = nil
-    else
-        ____temp_14 = record[key]
-    end
-    local current = ____temp_14
-    if current ~= nil and current.n == #items and current.b == bytes then
+    local agrees = current ~= nil and current.n == #items and current.b == bytes
+    if agrees and #items > 0 then
         return
     end
-    if current ~= nil or #items > 0 then
+    if not agrees and (current ~= nil or #items > 0) then
         state.context.log("debug", "Kept push messages of an endpoint counted %d, stored %d: corrected", current and current.n or 0, #items)
     end
     setCount(state, user, key, {n = #items, b = bytes, exact = true})
 end
-function removeEach(state, key, items)
+function removeEach(state, name, items)
     local gone = 0
     local bytes = 0
     for ____, item in ipairs(items) do
-        local result = state.context.messages:delete(key, {key = item.id})
+        local result = state.context.messages:delete(name, {key = item.id})
         if removedAny(result) then
             gone = gone + 1
             bytes = bytes + item.bytes
-            state.held[key .. item.id] = nil
+            state.held[name .. item.id] = nil
         end
     end
     if gone > 0 then
-        noteRemoval(state, key)
+        noteRemoval(state, name)
     end
     return gone, bytes
 end
 function removeDone(state, flush)
-    local ____flush_18 = flush
-    local items = ____flush_18.items
-    local done = ____flush_18.done
-    local key = ____flush_18.key
-    local ____state_context_19 = state.context
-    local removed = ____state_context_19.removed
+    local ____flush_28 = flush
+    local items = ____flush_28.items
+    local done = ____flush_28.done
+    local name = ____flush_28.name
+    local user = ____flush_28.user
+    local key = ____flush_28.key
+    local ____state_context_29 = state.context
+    local removed = ____state_context_29.removed
+    local messages = ____state_context_29.messages
     local prefix = 0
+    local prefixBytes = 0
     while prefix < #items and done[prefix] ~= nil do
+        prefixBytes = prefixBytes + items[prefix + 1].bytes
         prefix = prefix + 1
     end
+    local untouched = (state.removals[name] or 0) == flush.removalsBefore
     local from = 0
-    if prefix > 0 and (state.removals[key] or 0) == flush.removalsBefore then
-        local appended = (state.appended[key] or 0) - flush.appendedBefore
-        local result = state.context.messages:delete(key, {truncate = #items - prefix + appended})
+    local whole = false
+    if untouched and prefix == #items and flush.bucket < flush.last then
+        local result = messages:delete(name)
+        whole = result ~= nil and result ~= false
+        if whole then
+            from = prefix
+        end
+    elseif untouched and prefix > 0 then
+        local appended = (state.appended[name] or 0) - flush.appendedBefore
+        local result = messages:delete(name, {truncate = #items - prefix + appended})
         if result == prefix then
-            noteRemoval(state, key)
-            do
-                local i = 0
-                while i < prefix do
-                    state.held[key .. items[i + 1].id] = nil;
-                    (done[i] == true and removed.expired or removed.delivered):add(1)
-                    i = i + 1
-                end
-            end
             from = prefix
         elseif removedAny(result) then
-            noteRemoval(state, key)
+            noteRemoval(state, name)
+        end
+    end
+    local gone = from
+    local bytes = from == prefix and prefixBytes or 0
+    if from > 0 then
+        noteRemoval(state, name)
+        do
+            local i = 0
+            while i < from do
+                state.held[name .. items[i + 1].id] = nil;
+                (done[i] == true and removed.expired or removed.delivered):add(1)
+                i = i + 1
+            end
         end
     end
     do
@@ -1368,47 +1428,82 @@ function removeDone(state, flush)
         while i < #items do
             local expired = done[i]
             if expired ~= nil then
-                local gone = removeEach(state, key, {items[i + 1]});
-                (expired and removed.expired or removed.delivered):add(gone)
+                local one, oneBytes = removeEach(state, name, {items[i + 1]});
+                (expired and removed.expired or removed.delivered):add(one)
+                gone = gone + one
+                bytes = bytes + oneBytes
             end
             i = i + 1
         end
     end
-end
-function finishFlush(state, flush)
-    local ____state_20 = state
-    local context = ____state_20.context
-    local ____flush_21 = flush
-    local user = ____flush_21.user
-    local key = ____flush_21.key
-    local target = ____flush_21.target
-    if state.flushing[key] == target then
-        state.flushing[key] = nil
+    if gone > 0 or whole then
+        setCount(state, user, key, {n = -gone, b = -bytes, exact = false, first = whole and flush.bucket + 1 or nil})
     end
-    removeDone(state, flush)
+    return whole
+end
+function finishBucket(state, flush)
+    local ____state_30 = state
+    local context = ____state_30.context
+    local ____flush_31 = flush
+    local user = ____flush_31.user
+    local key = ____flush_31.key
+    local target = ____flush_31.target
+    local bucket = ____flush_31.bucket
+    local name = ____flush_31.name
+    local whole = removeDone(state, flush)
     if flush.appGone then
+        endFlush(state, key, target)
         context.revoke(user, key, flush.entry)
         return
     end
-    local left = itemsOf(state, key)
-    if left ~= nil then
-        heal(state, user, key, left)
+    local current = keptOf(state, user, key)
+    local last = current and current.l or 0
+    if not whole then
+        local left = itemsOf(state, name)
+        if left ~= nil and (current and current.f or 0) == bucket and last == bucket then
+            heal(
+                state,
+                user,
+                key,
+                current,
+                left
+            )
+        end
+        local arrived = (state.appended[name] or 0) > flush.appendedBefore
+        if not flush.stopped and arrived and left ~= nil and #left > 0 then
+            flushBucket(
+                state,
+                user,
+                key,
+                flush.entry,
+                target,
+                bucket
+            )
+            return
+        end
     end
-    context.log("debug", "Sent kept push messages to <%s>, %d left", target, left == nil and -1 or #left)
-    local arrived = (state.appended[key] or 0) > flush.appendedBefore
-    if arrived and not flush.stopped and left ~= nil and #left > 0 then
-        flushEndpoint(
+    if not flush.stopped and bucket < last then
+        flushBucket(
             state,
             user,
             key,
             flush.entry,
-            target
+            target,
+            bucket + 1
         )
+        return
+    end
+    endFlush(state, key, target)
+    context.log("debug", "Sent kept push messages to <%s>", target)
+end
+function endFlush(state, key, target)
+    if state.flushing[key] == target then
+        state.flushing[key] = nil
     end
 end
 function sendMore(state, flush)
-    local ____state_22 = state
-    local context = ____state_22.context
+    local ____state_36 = state
+    local context = ____state_36.context
     while not flush.stopped and flush.waiting < FLUSH_WINDOW and flush.next < #flush.due do
         local index = flush.due[flush.next + 1]
         flush.next = flush.next + 1
@@ -1433,7 +1528,7 @@ function sendMore(state, flush)
                     end
                 end
                 if flush.waiting == 0 and (flush.stopped or flush.next >= #flush.due) then
-                    finishFlush(state, flush)
+                    finishBucket(state, flush)
                 else
                     sendMore(state, flush)
                 end
@@ -1441,17 +1536,29 @@ function sendMore(state, flush)
         )
     end
 end
-function flushEndpoint(state, user, key, entry, target)
-    local ____state_23 = state
-    local context = ____state_23.context
-    local removalsBefore = state.removals[key] or 0
-    local appendedBefore = state.appended[key] or 0
-    local items, err = itemsOf(state, key)
+function flushBucket(state, user, key, entry, target, bucket)
+    local ____state_37 = state
+    local context = ____state_37.context
+    local name = archiveName(key, bucket)
+    local removalsBefore = state.removals[name] or 0
+    local appendedBefore = state.appended[name] or 0
+    local items, err = itemsOf(state, name)
     if items == nil then
         context.log("warn", "Could not read kept push messages: %s", err)
+        endFlush(state, key, target)
         return
     end
-    heal(state, user, key, items)
+    local current = keptOf(state, user, key)
+    local last = current and current.l or 0
+    if (current and current.f or 0) == bucket and last == bucket then
+        heal(
+            state,
+            user,
+            key,
+            current,
+            items
+        )
+    end
     local now = context.now()
     local due = {}
     local done = {}
@@ -1461,7 +1568,7 @@ function flushEndpoint(state, user, key, entry, target)
             local item = items[i + 1]
             if item.expires < now then
                 done[i] = true
-            elseif state.held[key .. item.id] == nil then
+            elseif state.held[name .. item.id] == nil then
                 due[#due + 1] = i
             end
             i = i + 1
@@ -1473,6 +1580,9 @@ function flushEndpoint(state, user, key, entry, target)
         key = key,
         entry = entry,
         target = target,
+        bucket = bucket,
+        name = name,
+        last = last,
         items = items,
         due = due,
         done = done,
@@ -1484,21 +1594,24 @@ function flushEndpoint(state, user, key, entry, target)
         appGone = false
     }
     if #due == 0 then
-        finishFlush(state, flush)
+        finishBucket(state, flush)
     else
         sendMore(state, flush)
     end
 end
 function drop(state, user, key)
-    local ____state_26 = state
-    local context = ____state_26.context
-    context.messages:delete(key)
-    noteRemoval(state, key)
-    local record, err = context.kept:get(user)
-    if err ~= nil or record == nil then
-        return
+    local ____state_44 = state
+    local context = ____state_44.context
+    local current = keptOf(state, user, key)
+    do
+        local bucket = current and current.f or 0
+        while bucket <= (current and current.l or 0) do
+            local name = archiveName(key, bucket)
+            context.messages:delete(name)
+            noteRemoval(state, name)
+            bucket = bucket + 1
+        end
     end
-    local current = record[key]
     if current == nil then
         return
     end
@@ -1510,32 +1623,78 @@ end
 local KEPT = "kept"
 local KEPT_NS = "urn:x-mod-unified-push:kept"
 FLUSH_WINDOW = 8
+BUCKET_SIZE = 100
+--- A message's id outside the mailbox: its bucket (unless 0) and its archive id.
+local function messageId(bucket, archiveId)
+    return bucket == 0 and archiveId or (tostring(bucket) .. ".") .. archiveId
+end
+--- The bucket and archive id in a message's id (archive ids have no ".").
+local function parseMessageId(id)
+    local bucket, archiveId = string.match(id, "^(%d+)%.(.+)$")
+    if bucket == nil or archiveId == nil then
+        return 0, id
+    end
+    return tonumber(bucket) or 0, archiveId
+end
+--- The message of `topic` an endpoint keeps, in the bucket the record names
+-- (records from before buckets: bucket 0); empty when there is none.
+local function topicItems(state, key, current, topic)
+    local ____temp_20
+    if current == nil then
+        ____temp_20 = nil
+    else
+        local ____temp_19
+        if current.c == nil then
+            ____temp_19 = 0
+        else
+            local ____opt_17 = current.t
+            ____temp_19 = ____opt_17 and ____opt_17[topic]
+        end
+        ____temp_20 = ____temp_19
+    end
+    local bucket = ____temp_20
+    if bucket == nil or bucket < (current and current.f or 0) then
+        return {}, 0, nil
+    end
+    local items, err = itemsOf(
+        state,
+        archiveName(key, bucket),
+        topic
+    )
+    if items == nil then
+        return nil, bucket, err
+    end
+    return items, bucket, nil
+end
 local function keep(state, user, key, application, instance, body, ttl, topic, held)
-    local ____state_17 = state
-    local context = ____state_17.context
+    local ____state_23 = state
+    local context = ____state_23.context
     local record, err = context.kept:get(user)
     if err ~= nil then
         return nil, "failed", tostring(err)
     end
     local messagesKept = 0
     local bytesKept = 0
-    local endpointKept = 0
+    local current
     if record ~= nil then
         for endpoint, counts in pairs(record) do
             messagesKept = messagesKept + counts.n
             bytesKept = bytesKept + counts.b
             if endpoint == key then
-                endpointKept = counts.n
+                current = counts
             end
         end
     end
+    local endpointKept = current and current.n or 0
     local replaced = {}
+    local replacedBucket = 0
     if topic ~= nil then
-        local items, findErr = itemsOf(state, key, topic)
+        local items, bucket, findErr = topicItems(state, key, current, topic)
         if items == nil then
             return nil, "failed", findErr
         end
         replaced = items
+        replacedBucket = bucket
         for ____, item in ipairs(items) do
             messagesKept = messagesKept - 1
             endpointKept = endpointKept - 1
@@ -1561,10 +1720,19 @@ local function keep(state, user, key, application, instance, body, ttl, topic, h
             expires = tostring(now + ttl)
         }
     ):add_child(pushElement(application, instance, body))
-    local replacedCount, replacedBytes = removeEach(state, key, replaced)
+    local replacedCount, replacedBytes = removeEach(
+        state,
+        archiveName(key, replacedBucket),
+        replaced
+    )
     context.removed.replaced:add(replacedCount)
+    local bucket = current and current.l or 0
+    if current ~= nil and (current.c or BUCKET_SIZE) >= BUCKET_SIZE then
+        bucket = bucket + 1
+    end
+    local name = archiveName(key, bucket)
     local id, appendErr = context.messages:append(
-        key,
+        name,
         nil,
         message,
         now,
@@ -1574,43 +1742,52 @@ local function keep(state, user, key, application, instance, body, ttl, topic, h
         setCount(state, user, key, {n = -replacedCount, b = -replacedBytes, exact = false})
         return nil, "failed", tostring(appendErr)
     end
-    if not setCount(state, user, key, {n = 1 - replacedCount, b = #body - replacedBytes, exact = false}) then
-        context.messages:delete(key, {key = id})
-        noteRemoval(state, key)
+    state.appended[name] = (state.appended[name] or 0) + 1
+    local counted = setCount(state, user, key, {
+        n = 1 - replacedCount,
+        b = #body - replacedBytes,
+        exact = false,
+        appendedTo = bucket,
+        topic = topic
+    })
+    if not counted then
+        context.messages:delete(name, {key = id})
+        noteRemoval(state, name)
         return nil, "failed", "could not update the count of kept messages"
     end
     if held == true then
-        state.held[key .. id] = true
+        state.held[name .. id] = true
     end
     state.known[key] = true
-    state.appended[key] = (state.appended[key] or 0) + 1
-    return id, nil, nil
+    return messageId(bucket, id), nil, nil
 end
 local function settleHeld(state, user, key, id, bytes, delivered)
-    if state.held[key .. id] == nil then
+    local bucket, archiveId = parseMessageId(id)
+    local name = archiveName(key, bucket)
+    if state.held[name .. archiveId] == nil then
         return
     end
-    state.held[key .. id] = nil
+    state.held[name .. archiveId] = nil
     if not delivered then
         return
     end
-    local result = state.context.messages:delete(key, {key = id})
+    local result = state.context.messages:delete(name, {key = archiveId})
     if not removedAny(result) then
         return
     end
-    noteRemoval(state, key)
+    noteRemoval(state, name)
     state.context.removed.delivered:add(1)
     setCount(state, user, key, {n = -1, b = -bytes, exact = false})
 end
 local function flushFor(state, fullJid)
-    local ____state_24 = state
-    local context = ____state_24.context
+    local ____state_42 = state
+    local context = ____state_42.context
     local user = bare(fullJid) or fullJid
     local record, err = context.kept:get(user)
     if err ~= nil or record == nil then
         return
     end
-    for key in pairs(record) do
+    for key, counts in pairs(record) do
         if state.flushing[key] ~= fullJid then
             local entry, entryErr = context.entryOf(user, key)
             if entryErr ~= nil then
@@ -1618,21 +1795,24 @@ local function flushFor(state, fullJid)
             elseif entry == nil or entry.e < context.now() then
                 drop(state, user, key)
             elseif entry.j == fullJid then
-                flushEndpoint(
+                flushBucket(
                     state,
                     user,
                     key,
                     entry,
-                    fullJid
+                    fullJid,
+                    counts.f or 0
                 )
             end
         end
     end
 end
 local function cancel(state, key, id)
-    local ____state_25 = state
-    local context = ____state_25.context
-    local found, err = context.messages:find(key, {key = id})
+    local ____state_43 = state
+    local context = ____state_43.context
+    local bucket, archiveId = parseMessageId(id)
+    local name = archiveName(key, bucket)
+    local found, err = context.messages:find(name, {key = archiveId})
     if found == nil or found == false then
         return nil, tostring(err)
     end
@@ -1643,15 +1823,15 @@ local function cancel(state, key, id)
     if message == nil then
         return false, nil
     end
-    local result, deleteErr = context.messages:delete(key, {key = id})
+    local result, deleteErr = context.messages:delete(name, {key = archiveId})
     if result == nil or result == false then
         return nil, tostring(deleteErr)
     end
     if not removedAny(result) then
         return false, nil
     end
-    noteRemoval(state, key)
-    state.held[key .. id] = nil
+    noteRemoval(state, name)
+    state.held[name .. archiveId] = nil
     local user = message.attr.user
     if user ~= nil then
         setCount(
@@ -1669,26 +1849,60 @@ local function cancel(state, key, id)
     (live and context.removed.cancelled or context.removed.expired):add(1)
     return live, nil
 end
---- Deletes an endpoint's expired messages and corrects its count; how many went.
-local function removeExpired(state, user, key, now)
-    local items = itemsOf(state, key)
-    if items == nil then
-        return 0
-    end
-    local expired = {}
+--- Deletes an endpoint's expired messages, and its buckets left empty before
+-- the last; corrects its count from what it read. How many messages went.
+local function removeExpired(state, user, key, current, now)
+    local last = current.l or 0
     local live = {}
-    for ____, item in ipairs(items) do
-        local ____temp_27 = item.expires < now and expired or live
-        ____temp_27[#____temp_27 + 1] = item
+    local swept = 0
+    local sweptBytes = 0
+    local complete = true
+    local first = current.f or 0
+    do
+        local bucket = first
+        while bucket <= last do
+            local name = archiveName(key, bucket)
+            local items = itemsOf(state, name)
+            if items == nil then
+                complete = false
+            else
+                local expired = {}
+                for ____, item in ipairs(items) do
+                    local ____temp_49 = item.expires < now and expired or live
+                    ____temp_49[#____temp_49 + 1] = item
+                end
+                local gone, bytes = removeEach(state, name, expired)
+                swept = swept + gone
+                sweptBytes = sweptBytes + bytes
+                if gone ~= #expired then
+                    complete = false
+                elseif complete and bucket == first and bucket < last and #items == gone then
+                    first = first + 1
+                end
+            end
+            bucket = bucket + 1
+        end
     end
-    local gone = removeEach(state, key, expired)
-    state.context.removed.expired:add(gone)
-    heal(state, user, key, gone == #expired and live or items)
-    return gone
+    state.context.removed.expired:add(swept)
+    if complete then
+        heal(
+            state,
+            user,
+            key,
+            current,
+            live
+        )
+        if first ~= (current.f or 0) and #live > 0 then
+            setCount(state, user, key, {n = 0, b = 0, exact = false, first = first})
+        end
+    elseif swept > 0 then
+        setCount(state, user, key, {n = -swept, b = -sweptBytes, exact = false})
+    end
+    return swept
 end
 local function sweep(state)
-    local ____state_context_28 = state.context
-    local kept = ____state_context_28.kept
+    local ____state_context_50 = state.context
+    local kept = ____state_context_50.kept
     if kept.users == nil then
         return nil
     end
@@ -1701,13 +1915,21 @@ local function sweep(state)
     for ____, user in ipairs(users) do
         local record, err = kept:get(user)
         if err == nil and record ~= nil then
-            local keys = {}
-            for key in pairs(record) do
-                keys[#keys + 1] = key
+            local endpoints = {}
+            for key, counts in pairs(record) do
+                endpoints[#endpoints + 1] = {key, counts}
             end
-            for ____, key in ipairs(keys) do
+            for ____, ____value in ipairs(endpoints) do
+                local key = ____value[1]
+                local counts = ____value[2]
                 if state.flushing[key] == nil then
-                    swept = swept + removeExpired(state, user, key, now)
+                    swept = swept + removeExpired(
+                        state,
+                        user,
+                        key,
+                        counts,
+                        now
+                    )
                 end
             end
         end
@@ -1715,8 +1937,8 @@ local function sweep(state)
     return swept
 end
 function ____exports.mailbox(context)
-    local ____context_29 = context
-    local kept = ____context_29.kept
+    local ____context_51 = context
+    local kept = ____context_51.kept
     local state = {
         context = context,
         flushing = {},
@@ -2466,7 +2688,7 @@ local KEY_LENGTH = 32
 function ____exports.cancelMessage(context, reference, response)
     local key = string.sub(reference, 1, KEY_LENGTH)
     local id = string.sub(reference, KEY_LENGTH + 1)
-    if (string.find(key, "^[0-9a-f]+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_-]+$")) == nil then
+    if (string.find(key, "^[0-9a-f]+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_.-]+$")) == nil then
         return errors.new("unknown-message")
     end
     local wait = context.limiter.take(

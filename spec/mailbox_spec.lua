@@ -22,9 +22,9 @@ end
 -- An archive store as Prosody's drivers behave for what the mailbox asks: items in
 -- order per archive, find by key or with, delete by key, all, or all but the
 -- newest `truncate`; a delete answers how many it removed (0 when none). `calls`
--- counts the calls of each kind.
+-- counts the calls of each kind, and `read` the items found.
 local function memory_archive()
-	local data, ids, calls = {}, 0, { append = 0, find = 0, delete = 0 };
+	local data, ids, calls = {}, 0, { append = 0, find = 0, delete = 0, read = 0 };
 	local function matches(item, query)
 		return not query or ((query.key == nil or query.key == item.key) and (query.with == nil or query.with == item.with));
 	end
@@ -49,7 +49,10 @@ local function memory_archive()
 			return function()
 				i = i + 1;
 				local item = found[i];
-				if item then return item.key, item.value, item.when, item.with; end
+				if item then
+					calls.read = calls.read + 1;
+					return item.key, item.value, item.when, item.with;
+				end
 			end;
 		end,
 		delete = function(_, user, query)
@@ -94,6 +97,12 @@ local function removals(context)
 		if counter.n ~= 0 then found[reason] = counter.n; end
 	end
 	return found;
+end
+
+-- What the record counts for an endpoint (messages and bytes; where its buckets are left out).
+local function counted(context, user, key)
+	local entry = (context.kept.data[user] or {})[key];
+	return entry and { n = entry.n, b = entry.b };
 end
 
 local function new_mailbox(options)
@@ -163,7 +172,7 @@ describe("the mailbox", function()
 		box.flush("u@h/phone");
 		assert.equal("m2", body_of(pending.sent[again + 1]));
 		assert.equal("m10", body_of(pending.sent[again + 2]));
-		assert.same({ n = 2, b = 5 }, context.kept.data["u@h"].k1);
+		assert.same({ n = 2, b = 5 }, counted(context, "u@h", "k1"));
 		assert.same({ delivered = 8 }, removals(context));
 		assert.same({ 2, 5 }, { box.totals() });
 	end);
@@ -222,7 +231,7 @@ describe("the mailbox", function()
 		clock.now = clock.now + 11;
 		assert.equal(1, box.sweep());
 		assert.is_nil(context.kept.data["u@h"]);
-		assert.same({ n = 1, b = 4 }, context.kept.data["v@h"].k2);
+		assert.same({ n = 1, b = 4 }, counted(context, "v@h", "k2"));
 		assert.same({ expired = 1 }, removals(context));
 		assert.same({ 1, 4 }, { box.totals() });
 	end);
@@ -267,10 +276,11 @@ describe("the mailbox", function()
 	end);
 
 	it("tells what each endpoint of a user keeps", function()
-		local box = new_mailbox();
+		local box, context = new_mailbox();
 		box.keep("u@h", "k1", "A", "I", "abc", 60);
 		box.keep("u@h", "k1", "A", "I", "de", 60);
-		assert.same({ k1 = { n = 2, b = 5 } }, (box.keptBy("u@h")));
+		assert.same({ n = 2, b = 5 }, counted(context, "u@h", "k1"));
+		assert.equal(2, (box.keptBy("u@h")).k1.n);
 		assert.is_nil((box.keptBy("v@h")));
 	end);
 
@@ -291,7 +301,7 @@ describe("the mailbox", function()
 		assert.equal(0, #context.pending.sent, "a held copy was sent");
 		box.settleHeld("u@h", "k1", delivered, 6, true);
 		box.settleHeld("u@h", "k1", refused, 6, false);
-		assert.same({ n = 1, b = 6 }, context.kept.data["u@h"].k1);
+		assert.same({ n = 1, b = 6 }, counted(context, "u@h", "k1"));
 		box.flush("u@h/phone");
 		assert.equal(1, #context.pending.sent);
 		assert.equal("held 2", body_of(context.pending.sent[1]));
@@ -313,7 +323,7 @@ describe("the mailbox", function()
 		context.pending.settle(1, "delivered");
 		context.pending.settle(2, "delivered");
 		context.pending.settle(3, "unavailable");
-		assert.same({ n = 1, b = 2 }, context.kept.data["u@h"].k1);
+		assert.same({ n = 1, b = 2 }, counted(context, "u@h", "k1"));
 		box.flush("u@h/phone");
 		assert.equal("m3", body_of(context.pending.sent[4]));
 		context.pending.settle(4, "delivered");
@@ -332,7 +342,7 @@ describe("the mailbox", function()
 		assert.equal(0, box.sweep(), "the sweep took a message a flush has in hand");
 		context.pending.settle(1, "delivered");
 		context.pending.settle(2, "unavailable");
-		assert.same({ n = 1, b = 4 }, context.kept.data["u@h"].k1);
+		assert.same({ n = 1, b = 4 }, counted(context, "u@h", "k1"));
 		assert.equal(0, box.sweep());
 		box.flush("u@h/phone");
 		assert.equal("long", body_of(context.pending.sent[3]));
@@ -345,7 +355,7 @@ describe("the mailbox", function()
 		box.keep("u@h", "k1", "A", "I", "abc", 60);
 		context.kept.data["u@h"].k1 = { n = 7, b = 999 };
 		box.flush("u@h/phone");
-		assert.same({ n = 1, b = 3 }, context.kept.data["u@h"].k1, "not corrected when read");
+		assert.same({ n = 1, b = 3 }, counted(context, "u@h", "k1"), "not corrected when read");
 		context.pending.settle(1, "delivered");
 		assert.is_nil(context.kept.data["u@h"]);
 		-- An endpoint counted with nothing stored: the sweep forgets it.
@@ -390,20 +400,112 @@ describe("the mailbox", function()
 		assert.same({}, context.messages.data.k1);
 	end);
 
-	it("costs the same few store calls to flush 10, 100 or 1,000 messages", function()
+	-- Store work grows with the messages, never with their square: a flush reads each
+	-- bucket (100 messages) once, drops a delivered bucket whole, and truncates the last.
+	it("flushes 10, 100 or 1,000 messages with store work linear in them", function()
 		local work = {};
 		for _, n in ipairs({ 10, 100, 1000 }) do
 			local box, context = new_mailbox({ maxMessages = n, maxBytes = 10 * n });
 			for i = 1, n do box.keep("u@h", "k1", "A", "I", "m" .. i, 60); end
 			local calls = context.messages.calls;
-			local find, delete = calls.find, calls.delete;
+			local find, delete, read = calls.find, calls.delete, calls.read;
 			box.flush("u@h/phone");
 			for i = 1, n do context.pending.settle(i, "delivered"); end
 			assert.equal(n, #context.pending.sent);
-			assert.same({}, context.messages.data.k1);
+			assert.equal("m" .. n, body_of(context.pending.sent[n]));
+			for name, list in pairs(context.messages.data) do assert.same({}, list, name); end
 			assert.is_nil(context.kept.data["u@h"]);
-			work[#work + 1] = { calls.find - find, calls.delete - delete };
+			work[#work + 1] = { find = calls.find - find, delete = calls.delete - delete, read = calls.read - read };
 		end
-		assert.same({ { 2, 1 }, { 2, 1 }, { 2, 1 } }, work);
+		assert.same({
+			{ find = 2, delete = 1, read = 10 },
+			{ find = 2, delete = 1, read = 100 },
+			{ find = 11, delete = 10, read = 1000 },
+		}, work);
+	end);
+
+	it("keeps at most 100 messages a bucket, and cancels one in any bucket by the id it gave", function()
+		local box, context = new_mailbox({ maxMessages = 250, maxBytes = 10000 });
+		local ids = {};
+		for i = 1, 250 do ids[i] = assert((box.keep("u@h", "k1", "A", "I", "m" .. i, 60))); end
+		assert.equal(100, #context.messages.data.k1);
+		assert.equal(100, #context.messages.data["k1#1"]);
+		assert.equal(50, #context.messages.data["k1#2"]);
+		local find = context.messages.calls.find;
+		assert.same({ true }, { (box.cancel("k1", ids[230])) });
+		assert.same({ false }, { (box.cancel("k1", ids[230])) });
+		assert.equal(2, context.messages.calls.find - find, "each cancel reads one bucket");
+		local bytes = 0;
+		for i = 1, 250 do bytes = bytes + #("m" .. i); end
+		assert.same({ n = 249, b = bytes - #"m230" }, counted(context, "u@h", "k1"));
+	end);
+
+	it("replaces a topic's message in the bucket the record names, reading no other", function()
+		local box, context = new_mailbox({ maxMessages = 300, maxBytes = 10000 });
+		for i = 1, 150 do box.keep("u@h", "k1", "A", "I", "m" .. i, 60); end
+		box.keep("u@h", "k1", "A", "I", "old news", 60, "news");
+		for i = 151, 250 do box.keep("u@h", "k1", "A", "I", "m" .. i, 60); end
+		local find, read = context.messages.calls.find, context.messages.calls.read;
+		assert.truthy((box.keep("u@h", "k1", "A", "I", "new news", 60, "news")));
+		assert.equal(1, context.messages.calls.find - find);
+		assert.equal(1, context.messages.calls.read - read);
+		assert.equal(251, counted(context, "u@h", "k1").n);
+		box.flush("u@h/phone");
+		for i = 1, 251 do context.pending.settle(i, "delivered"); end
+		local bodies = {};
+		for _, sent in ipairs(context.pending.sent) do bodies[#bodies + 1] = body_of(sent); end
+		assert.equal(251, #bodies);
+		assert.equal("m150", bodies[150]);
+		assert.equal("m151", bodies[151]);
+		assert.equal("new news", bodies[251]);
+		assert.is_nil(context.kept.data["u@h"]);
+	end);
+
+	it("delivers what a record from before buckets kept before what came after, in order", function()
+		local box, context = new_mailbox();
+		-- Bucket 0 as an older version kept it: the archive named by the key alone, a record without buckets.
+		for i = 1, 3 do box.keep("u@h", "k1", "A", "I", "old" .. i, 60); end
+		context.kept.data["u@h"].k1 = { n = 3, b = 12 };
+		box.keep("u@h", "k1", "A", "I", "new", 60);
+		assert.equal(3, #context.messages.data.k1, "an older bucket 0 is taken as full");
+		assert.equal(1, #context.messages.data["k1#1"]);
+		box.flush("u@h/phone");
+		for i = 1, 4 do context.pending.settle(i, "delivered"); end
+		local bodies = {};
+		for _, sent in ipairs(context.pending.sent) do bodies[#bodies + 1] = body_of(sent); end
+		assert.same({ "old1", "old2", "old3", "new" }, bodies);
+		assert.is_nil(context.kept.data["u@h"]);
+		assert.same({ 0, 0 }, { box.totals() });
+	end);
+
+	it("sends what arrives in the last bucket during a flush, after the rest, once", function()
+		local box, context = new_mailbox({ maxMessages = 300, maxBytes = 10000 });
+		for i = 1, 150 do box.keep("u@h", "k1", "A", "I", "m" .. i, 60); end
+		box.flush("u@h/phone");
+		for i = 151, 260 do box.keep("u@h", "k1", "A", "I", "m" .. i, 60); end
+		for i = 1, 260 do
+			if context.pending.sent[i] then context.pending.settle(i, "delivered"); end
+		end
+		local bodies = {};
+		for i, sent in ipairs(context.pending.sent) do
+			bodies[i] = body_of(sent);
+			assert.equal("m" .. i, bodies[i]);
+		end
+		assert.equal(260, #bodies);
+		assert.is_nil(context.kept.data["u@h"]);
+	end);
+
+	it("sweeps expired messages across buckets and starts from the first bucket with any", function()
+		local box, context, clock = new_mailbox({ maxMessages = 300, maxBytes = 10000 });
+		for i = 1, 150 do box.keep("u@h", "k1", "A", "I", "m" .. i, 10); end
+		for i = 151, 220 do box.keep("u@h", "k1", "A", "I", "m" .. i, 600); end
+		clock.now = clock.now + 60;
+		assert.equal(150, box.sweep());
+		assert.same({ n = 70, b = 70 * 4 }, counted(context, "u@h", "k1"));
+		assert.equal(1, context.kept.data["u@h"].k1.f);
+		local find = context.messages.calls.find;
+		box.flush("u@h/phone");
+		assert.equal(1, context.messages.calls.find - find, "the emptied bucket 0 is not read again");
+		assert.equal("m151", body_of(context.pending.sent[1]));
 	end);
 end);

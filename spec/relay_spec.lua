@@ -660,7 +660,7 @@ describe("cancelling a kept message", function()
 		{ "a key in upper-case hex (keys are lower case)", KEY:upper() .. "abcdef" },
 		{ "an id of 65 characters", KEY .. ("a"):rep(65) },
 		{ "an id with a slash", KEY .. "ab/cd" },
-		{ "an id with a dot", KEY .. "ab.cd" },
+		{ "an id with a colon", KEY .. "ab:cd" },
 		{ "an id with a space", KEY .. "ab cd" },
 		{ "an id with a NUL byte", KEY .. "ab\0cd" },
 		{ "an id with a percent sign", KEY .. "ab%2F" },
@@ -681,6 +681,7 @@ describe("cancelling a kept message", function()
 		{ "a UUID, found", "0f8fad5b-d9cb-469f-a165-70867728950e", { true }, 204 },
 		{ "an id of 64 characters, found", ("Z"):rep(64), { true }, 204 },
 		{ "an id with an underscore, not found", "ab_cd", { false }, 404 },
+		{ "a bucket's number and an archive id, found", "3.A1b2C3d4E5f6G7h8", { true }, 204 },
 		{ "an id the store cannot look up", "abc", { nil, "archive store broken" }, 500 },
 	};
 	for _, case in ipairs(answered) do

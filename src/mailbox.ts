@@ -1,11 +1,14 @@
 // Store and forward (docs/design.md, "Store and forward"): a push for a
 // distributor that is away is kept, at most until its TTL runs out, and sent
-// when the endpoint's full JID comes back. Messages live in an archive store
-// with one archive per endpoint (named by its token key), oldest first; a small
-// record per user counts what each endpoint keeps, for the bounds and to find
-// the endpoints with messages when a distributor returns. The store is the
-// truth: whenever a flush or the sweep reads an endpoint's messages, the count
-// is set from what it found.
+// when the endpoint's full JID comes back. Messages live in an archive store,
+// oldest first, in numbered buckets per endpoint: archives of at most
+// BUCKET_SIZE messages each, named by its token key and the bucket's number, so
+// a flush reads (and the internal driver parses) one bucket in a tick and drops
+// a delivered bucket whole. A small record per user counts what each endpoint
+// keeps, for the bounds and to find the endpoints with messages when a
+// distributor returns, and says where its buckets and topics are. The store is
+// the truth: whenever a flush or the sweep has read all of an endpoint's
+// messages, the count is set from what it found.
 //
 // The steps, each a function below: keep (a new message, or a copy of a push
 // still waiting for its answer, "held"), flush (send what an endpoint keeps, a
@@ -21,10 +24,19 @@ import { PendingPushes } from "./pending";
 import { pushElement, pushIqWith } from "./protocol";
 import { Entry } from "./userindex";
 
-/** What one endpoint keeps: messages and their bytes (decoded). */
+/**
+ * What one endpoint keeps: messages and their bytes (decoded); its first and
+ * last bucket and the messages appended to the last; the bucket of each topic's
+ * message. Records written before buckets have only n and b: their messages are
+ * all in bucket 0, taken as full.
+ */
 interface Kept {
   n: number;
   b: number;
+  f?: number | undefined;
+  l?: number | undefined;
+  c?: number | undefined;
+  t?: LuaMap<string, number> | undefined;
 }
 
 /** Token key of an endpoint -> what it keeps. */
@@ -37,10 +49,33 @@ const KEPT_NS = "urn:x-mod-unified-push:kept";
 /** Messages sent at once when a distributor comes back; the rest follow as it answers. */
 const FLUSH_WINDOW = 8;
 
+/**
+ * Messages appended to a bucket before the next one opens. On the internal
+ * driver reading or rewriting a bucket of 100 messages of 1 KB takes about 10 ms.
+ */
+const BUCKET_SIZE = 100;
+
+/** The archive of an endpoint's bucket; bucket 0 is named by the key alone, as before buckets. */
+function archiveName(key: string, bucket: number): string {
+  return bucket === 0 ? key : `${key}#${bucket}`;
+}
+
+/** A message's id outside the mailbox: its bucket (unless 0) and its archive id. */
+function messageId(bucket: number, archiveId: string): string {
+  return bucket === 0 ? archiveId : `${bucket}.${archiveId}`;
+}
+
+/** The bucket and archive id in a message's id (archive ids have no "."). */
+function parseMessageId(id: string): LuaMultiReturn<[bucket: number, archiveId: string]> {
+  const [bucket, archiveId] = string.match(id, "^(%d+)%.(.+)$");
+  if (bucket === undefined || archiveId === undefined) return $multi(0, id);
+  return $multi(tonumber(bucket) ?? 0, archiveId);
+}
+
 export type KeepRefusal = "full" | "failed";
 
 export interface MailboxContext {
-  /** The messages: one archive per endpoint token key. */
+  /** The messages: archives named by an endpoint's token key and bucket. */
   readonly messages: ArchiveStore;
   /** Per bare JID: what each of the user's endpoints keeps. */
   readonly kept: KeyValStore<KeptRecord>;
@@ -104,7 +139,7 @@ export interface Mailbox {
   hasKept(this: void, key: string): boolean;
   /** Sends what the endpoints targeting `fullJid` keep, oldest first. */
   flush(this: void, fullJid: string): void;
-  /** Removes one kept message before delivery; false when there is none (or it expired). */
+  /** Removes one kept message (by the id keep gave) before delivery; false when there is none (or it expired). */
   cancel(
     this: void,
     key: string,
@@ -141,14 +176,14 @@ interface State {
   readonly context: MailboxContext;
   /** Endpoint key -> the full JID it is being flushed to now. */
   readonly flushing: LuaTable<string, string>;
-  /** Endpoint key -> messages appended so far (a flush tells what came after its read). */
+  /** Archive name -> messages appended so far (a flush tells what came after its read). */
   readonly appended: LuaTable<string, number>;
   /** Endpoint keys known to keep messages (since load). */
   readonly known: LuaTable<string, true>;
-  /** `key .. id` of held copies. */
+  /** Archive name .. archive id of held copies. */
   readonly held: LuaTable<string, true>;
   /**
-   * Endpoint key -> removals by anyone so far: a flush that saw none since it
+   * Archive name -> removals by anyone so far: a flush that saw none since it
    * read the archive knows its delivered messages are still the oldest ones.
    */
   readonly removals: LuaTable<string, number>;
@@ -169,18 +204,24 @@ function removedAny(result: unknown): boolean {
   return result === true || (type(result) === "number" && (result as number) > 0);
 }
 
-function noteRemoval(state: State, key: string): void {
-  state.removals.set(key, (state.removals.get(key) ?? 0) + 1);
+function noteRemoval(state: State, name: string): void {
+  state.removals.set(name, (state.removals.get(name) ?? 0) + 1);
 }
 
-/** Every message an endpoint keeps, oldest first (of one topic, if given); or the store's error. */
+/** What the user's endpoint `key` keeps by the record (undefined: nothing, or the store failed). */
+function keptOf(state: State, user: string, key: string): Kept | undefined {
+  const [record] = state.context.kept.get(user);
+  return record === undefined || record === false ? undefined : record.get(key);
+}
+
+/** Every message of one archive (bucket), oldest first (of one topic, if given); or the store's error. */
 function itemsOf(
   state: State,
-  key: string,
+  name: string,
   topic?: string,
 ): LuaMultiReturn<[items: Item[], err: undefined] | [items: undefined, err: string]> {
   const [found, err] = state.context.messages.find(
-    key,
+    name,
     topic === undefined ? undefined : { with: topic },
   );
   if (found === undefined || found === false) return $multi(undefined, tostring(err));
@@ -197,22 +238,33 @@ function itemsOf(
   return $multi(items, undefined);
 }
 
+/** A change to what an endpoint keeps: counts, and where its buckets and topics are. */
+interface CountChange {
+  /** Messages and bytes: what the store holds when `exact`, else that much more (or less). */
+  readonly n: number;
+  readonly b: number;
+  readonly exact: boolean;
+  /** The first bucket from now on. */
+  readonly first?: number | undefined;
+  /** The bucket just appended to, and the topic of the message appended. */
+  readonly appendedTo?: number | undefined;
+  readonly topic?: string | undefined;
+}
+
 /**
- * Sets what the user's endpoint `key` keeps: `n` messages of `b` bytes when
- * `exact` (what the store holds), else that much more (or less); false when the
- * record could not be stored.
+ * Changes what the user's endpoint `key` keeps; false when the record could not
+ * be stored. The endpoint's entry goes when the store was found empty
+ * (`exact`) or its only bucket is 0; a count that reaches 0 otherwise keeps
+ * it, with where the buckets are, until a flush or the sweep has looked.
  */
-function setCount(
-  state: State,
-  user: string,
-  key: string,
-  change: { readonly n: number; readonly b: number; readonly exact: boolean },
-): boolean {
+function setCount(state: State, user: string, key: string, change: CountChange): boolean {
   const { kept } = state.context;
   const [record, err] = kept.get(user);
   if (err !== undefined) return false;
   const counts: KeptRecord = record ?? new LuaMap();
-  const current = counts.get(key) ?? { n: 0, b: 0 };
+  const found = counts.get(key);
+  if (found === undefined && change.exact && change.n <= 0) return true;
+  const current: Kept = found ?? { n: 0, b: 0, f: 0, l: 0, c: 0 };
   let n = change.exact ? change.n : current.n + change.n;
   let b = change.exact ? change.b : current.b + change.b;
   if (n <= 0) {
@@ -221,9 +273,40 @@ function setCount(
   }
   if (n > 0) state.known.set(key, true);
   else state.known.delete(key);
-  if (n === current.n && b === current.b) return true;
-  if (n > 0) counts.set(key, { n, b: math.max(0, b) });
-  else counts.delete(key);
+  const moved = change.first !== undefined || change.appendedTo !== undefined;
+  // Nothing can be left behind in bucket 0 alone: a new entry starts there.
+  const gone = n === 0 && (change.exact || ((current.f ?? 0) === 0 && (current.l ?? 0) === 0));
+  if (n === current.n && b === current.b && !moved && !(gone && found !== undefined)) return true;
+  if (gone) {
+    counts.delete(key);
+  } else {
+    const updated: Kept = {
+      n,
+      b: math.max(0, b),
+      f: current.f,
+      l: current.l,
+      c: current.c,
+      t: current.t,
+    };
+    if (change.appendedTo !== undefined) {
+      updated.c = change.appendedTo === (current.l ?? 0) ? (current.c ?? BUCKET_SIZE) + 1 : 1;
+      updated.l = change.appendedTo;
+      if (change.topic !== undefined) {
+        updated.t ??= new LuaMap();
+        updated.t.set(change.topic, change.appendedTo);
+      }
+    }
+    if (change.first !== undefined) {
+      updated.f = change.first;
+      // Topics in buckets gone are gone with them.
+      if (updated.t !== undefined) {
+        for (const [topic, bucket] of updated.t) {
+          if (bucket < change.first) updated.t.delete(topic);
+        }
+      }
+    }
+    counts.set(key, updated);
+  }
   const [ok] = kept.set(user, isEmpty(counts) ? undefined : counts);
   if (ok !== true) return false;
   state.totalMessages += n - current.n;
@@ -231,14 +314,20 @@ function setCount(
   return true;
 }
 
-/** Trusts the store over the count (a flush or the sweep has just read it). */
-function heal(state: State, user: string, key: string, items: readonly Item[]): void {
+/** Trusts the store over the count: `items` are all the endpoint's messages, just read. */
+function heal(
+  state: State,
+  user: string,
+  key: string,
+  current: Kept | undefined,
+  items: readonly Item[],
+): void {
   let bytes = 0;
   for (const item of items) bytes += item.bytes;
-  const [record] = state.context.kept.get(user);
-  const current = record === undefined || record === false ? undefined : record.get(key);
-  if (current !== undefined && current.n === items.length && current.b === bytes) return;
-  if (current !== undefined || items.length > 0) {
+  const agrees = current !== undefined && current.n === items.length && current.b === bytes;
+  // An entry found empty goes (where its buckets start is of no more use).
+  if (agrees && items.length > 0) return;
+  if (!agrees && (current !== undefined || items.length > 0)) {
     state.context.log(
       "debug",
       "Kept push messages of an endpoint counted %d, stored %d: corrected",
@@ -249,24 +338,44 @@ function heal(state: State, user: string, key: string, items: readonly Item[]): 
   setCount(state, user, key, { n: items.length, b: bytes, exact: true });
 }
 
-/** Deletes the given messages one by one; how many went and their bytes. */
+/** Deletes the given messages of archive `name` one by one; how many went and their bytes. */
 function removeEach(
   state: State,
-  key: string,
+  name: string,
   items: readonly Item[],
 ): LuaMultiReturn<[messages: number, bytes: number]> {
   let gone = 0;
   let bytes = 0;
   for (const item of items) {
-    const [result] = state.context.messages.delete(key, { key: item.id });
+    const [result] = state.context.messages.delete(name, { key: item.id });
     if (removedAny(result)) {
       gone++;
       bytes += item.bytes;
-      state.held.delete(key + item.id);
+      state.held.delete(name + item.id);
     }
   }
-  if (gone > 0) noteRemoval(state, key);
+  if (gone > 0) noteRemoval(state, name);
   return $multi(gone, bytes);
+}
+
+/**
+ * The message of `topic` an endpoint keeps, in the bucket the record names
+ * (records from before buckets: bucket 0); empty when there is none.
+ */
+function topicItems(
+  state: State,
+  key: string,
+  current: Kept | undefined,
+  topic: string,
+): LuaMultiReturn<
+  [items: Item[], bucket: number, err: undefined] | [items: undefined, bucket: number, err: string]
+> {
+  const bucket =
+    current === undefined ? undefined : current.c === undefined ? 0 : current.t?.get(topic);
+  if (bucket === undefined || bucket < (current?.f ?? 0)) return $multi([], 0, undefined);
+  const [items, err] = itemsOf(state, archiveName(key, bucket), topic);
+  if (items === undefined) return $multi(undefined, bucket, err);
+  return $multi(items, bucket, undefined);
 }
 
 // ---- keep
@@ -290,21 +399,24 @@ function keep(
   if (err !== undefined) return $multi(undefined, "failed", tostring(err));
   let messagesKept = 0;
   let bytesKept = 0;
-  let endpointKept = 0;
+  let current: Kept | undefined;
   if (record !== undefined) {
     for (const [endpoint, counts] of record) {
       messagesKept += counts.n;
       bytesKept += counts.b;
-      if (endpoint === key) endpointKept = counts.n;
+      if (endpoint === key) current = counts;
     }
   }
+  let endpointKept = current?.n ?? 0;
 
   // RFC 8030 §5.4: a message with the same topic replaces the one kept.
   let replaced: Item[] = [];
+  let replacedBucket = 0;
   if (topic !== undefined) {
-    const [items, findErr] = itemsOf(state, key, topic);
+    const [items, bucket, findErr] = topicItems(state, key, current, topic);
     if (items === undefined) return $multi(undefined, "failed", findErr);
     replaced = items;
+    replacedBucket = bucket;
     for (const item of items) {
       messagesKept--;
       endpointKept--;
@@ -328,29 +440,38 @@ function keep(
     bytes: tostring(body.length),
     expires: tostring(now + ttl),
   }).add_child(pushElement(application, instance, body));
-  const [replacedCount, replacedBytes] = removeEach(state, key, replaced);
+  const [replacedCount, replacedBytes] = removeEach(
+    state,
+    archiveName(key, replacedBucket),
+    replaced,
+  );
   context.removed.replaced.add(replacedCount);
-  const [id, appendErr] = context.messages.append(key, undefined, message, now, topic);
+  // The last bucket, or a new one when it is full (records from before buckets: bucket 0 is full).
+  let bucket = current?.l ?? 0;
+  if (current !== undefined && (current.c ?? BUCKET_SIZE) >= BUCKET_SIZE) bucket++;
+  const name = archiveName(key, bucket);
+  const [id, appendErr] = context.messages.append(name, undefined, message, now, topic);
   if (id === undefined || id === false) {
     setCount(state, user, key, { n: -replacedCount, b: -replacedBytes, exact: false });
     return $multi(undefined, "failed", tostring(appendErr));
   }
-  if (
-    !setCount(state, user, key, {
-      n: 1 - replacedCount,
-      b: body.length - replacedBytes,
-      exact: false,
-    })
-  ) {
+  state.appended.set(name, (state.appended.get(name) ?? 0) + 1);
+  const counted = setCount(state, user, key, {
+    n: 1 - replacedCount,
+    b: body.length - replacedBytes,
+    exact: false,
+    appendedTo: bucket,
+    topic,
+  });
+  if (!counted) {
     // Kept but not counted: it would escape the bounds, so it must not stay.
-    context.messages.delete(key, { key: id });
-    noteRemoval(state, key);
+    context.messages.delete(name, { key: id });
+    noteRemoval(state, name);
     return $multi(undefined, "failed", "could not update the count of kept messages");
   }
-  if (held === true) state.held.set(key + id, true);
+  if (held === true) state.held.set(name + id, true);
   state.known.set(key, true);
-  state.appended.set(key, (state.appended.get(key) ?? 0) + 1);
-  return $multi(id, undefined, undefined);
+  return $multi(messageId(bucket, id), undefined, undefined);
 }
 
 function settleHeld(
@@ -361,31 +482,38 @@ function settleHeld(
   bytes: number,
   delivered: boolean,
 ): void {
-  if (state.held.get(key + id) === undefined) return; // cancelled, expired or dropped meanwhile
-  state.held.delete(key + id);
+  const [bucket, archiveId] = parseMessageId(id);
+  const name = archiveName(key, bucket);
+  if (state.held.get(name + archiveId) === undefined) return; // cancelled, expired or dropped meanwhile
+  state.held.delete(name + archiveId);
   if (!delivered) return;
-  const [result] = state.context.messages.delete(key, { key: id });
+  const [result] = state.context.messages.delete(name, { key: archiveId });
   if (!removedAny(result)) return;
-  noteRemoval(state, key);
+  noteRemoval(state, name);
   state.context.removed.delivered.add(1);
   setCount(state, user, key, { n: -1, b: -bytes, exact: false });
 }
 
 // ---- flush
 
-/** One endpoint's flush: what it read, sent and learnt. */
+/** One bucket's flush: what it read, sent and learnt. */
 interface Flush {
   readonly user: string;
   readonly key: string;
   readonly entry: Entry;
   readonly target: string;
-  /** Everything the archive held when read, oldest first. */
+  readonly bucket: number;
+  /** The bucket's archive. */
+  readonly name: string;
+  /** The endpoint's last bucket when this one was read: earlier ones take no more appends. */
+  readonly last: number;
+  /** Everything the bucket held when read, oldest first. */
   readonly items: readonly Item[];
   /** Indexes into items: what to send (live, not held). */
   readonly due: readonly number[];
   /** Per index into items: expired (true) or delivered (false), so to be deleted. */
   readonly done: LuaTable<number, boolean>;
-  /** State.removals and State.appended of the endpoint when it read the archive. */
+  /** State.removals and State.appended of the bucket when it was read. */
   readonly removalsBefore: number;
   readonly appendedBefore: number;
   next: number;
@@ -395,67 +523,103 @@ interface Flush {
 }
 
 /**
- * Deletes what a flush delivered or found expired, and counts it. Where nothing
- * else removed a message of the endpoint since the flush read it, the done
- * messages that lead the archive go in one delete (keeping the newest: the
- * rest it read and what was appended since); the others one by one.
+ * Deletes what a flush delivered or found expired, and counts it; true when
+ * the whole bucket went. A bucket before the last, all done, goes in one
+ * delete. Elsewhere, where nothing else removed a message of the bucket since
+ * the flush read it, the done messages that lead it go in one delete (keeping
+ * the newest: the rest it read and what was appended since); the others one by
+ * one.
  */
-function removeDone(state: State, flush: Flush): void {
-  const { items, done, key } = flush;
-  const { removed } = state.context;
+function removeDone(state: State, flush: Flush): boolean {
+  const { items, done, name, user, key } = flush;
+  const { removed, messages } = state.context;
   let prefix = 0;
-  while (prefix < items.length && done.get(prefix) !== undefined) prefix++;
+  let prefixBytes = 0;
+  while (prefix < items.length && done.get(prefix) !== undefined) {
+    prefixBytes += items[prefix].bytes;
+    prefix++;
+  }
+  const untouched = (state.removals.get(name) ?? 0) === flush.removalsBefore;
   let from = 0;
-  if (prefix > 0 && (state.removals.get(key) ?? 0) === flush.removalsBefore) {
-    const appended = (state.appended.get(key) ?? 0) - flush.appendedBefore;
-    const [result] = state.context.messages.delete(key, {
-      truncate: items.length - prefix + appended,
-    });
+  let whole = false;
+  if (untouched && prefix === items.length && flush.bucket < flush.last) {
+    const [result] = messages.delete(name);
+    whole = result !== undefined && result !== false;
+    if (whole) from = prefix;
+  } else if (untouched && prefix > 0) {
+    const appended = (state.appended.get(name) ?? 0) - flush.appendedBefore;
+    const [result] = messages.delete(name, { truncate: items.length - prefix + appended });
     if (result === prefix) {
-      noteRemoval(state, key);
-      for (let i = 0; i < prefix; i++) {
-        state.held.delete(key + items[i].id);
-        (done.get(i) === true ? removed.expired : removed.delivered).add(1);
-      }
       from = prefix;
     } else if (removedAny(result)) {
       // Not what this flush expected: the ones it meant are looked for one by one.
-      noteRemoval(state, key);
+      noteRemoval(state, name);
+    }
+  }
+  let gone = from;
+  let bytes = from === prefix ? prefixBytes : 0;
+  if (from > 0) {
+    noteRemoval(state, name);
+    for (let i = 0; i < from; i++) {
+      state.held.delete(name + items[i].id);
+      (done.get(i) === true ? removed.expired : removed.delivered).add(1);
     }
   }
   for (let i = from; i < items.length; i++) {
     const expired = done.get(i);
     if (expired !== undefined) {
-      const [gone] = removeEach(state, key, [items[i]]);
-      (expired ? removed.expired : removed.delivered).add(gone);
+      const [one, oneBytes] = removeEach(state, name, [items[i]]);
+      (expired ? removed.expired : removed.delivered).add(one);
+      gone += one;
+      bytes += oneBytes;
     }
   }
+  if (gone > 0 || whole) {
+    setCount(state, user, key, {
+      n: -gone,
+      b: -bytes,
+      exact: false,
+      first: whole ? flush.bucket + 1 : undefined,
+    });
+  }
+  return whole;
 }
 
-function finishFlush(state: State, flush: Flush): void {
+function finishBucket(state: State, flush: Flush): void {
   const { context } = state;
-  const { user, key, target } = flush;
-  if (state.flushing.get(key) === target) state.flushing.delete(key);
-  removeDone(state, flush);
+  const { user, key, target, bucket, name } = flush;
+  const whole = removeDone(state, flush);
   if (flush.appGone) {
     // The rest goes with the endpoint.
+    endFlush(state, key, target);
     context.revoke(user, key, flush.entry);
     return;
   }
-  // The store is the truth: read it again and heal the count; go on with what
-  // arrived meanwhile if this flush ran to its end.
-  const [left] = itemsOf(state, key);
-  if (left !== undefined) heal(state, user, key, left);
-  context.log(
-    "debug",
-    "Sent kept push messages to <%s>, %d left",
-    target,
-    left === undefined ? -1 : left.length,
-  );
-  const arrived = (state.appended.get(key) ?? 0) > flush.appendedBefore;
-  if (arrived && !flush.stopped && left !== undefined && left.length > 0) {
-    flushEndpoint(state, user, key, flush.entry, target);
+  const current = keptOf(state, user, key);
+  const last = current?.l ?? 0;
+  if (!whole) {
+    // The store is the truth: read the bucket again; when it is the only one,
+    // heal the count. Go on with what arrived in it meanwhile.
+    const [left] = itemsOf(state, name);
+    if (left !== undefined && (current?.f ?? 0) === bucket && last === bucket) {
+      heal(state, user, key, current, left);
+    }
+    const arrived = (state.appended.get(name) ?? 0) > flush.appendedBefore;
+    if (!flush.stopped && arrived && left !== undefined && left.length > 0) {
+      flushBucket(state, user, key, flush.entry, target, bucket);
+      return;
+    }
   }
+  if (!flush.stopped && bucket < last) {
+    flushBucket(state, user, key, flush.entry, target, bucket + 1);
+    return;
+  }
+  endFlush(state, key, target);
+  context.log("debug", "Sent kept push messages to <%s>", target);
+}
+
+function endFlush(state: State, key: string, target: string): void {
+  if (state.flushing.get(key) === target) state.flushing.delete(key);
 }
 
 function sendMore(state: State, flush: Flush): void {
@@ -480,7 +644,7 @@ function sendMore(state: State, flush: Flush): void {
         if (settled.answer === "gone") flush.appGone = true;
       }
       if (flush.waiting === 0 && (flush.stopped || flush.next >= flush.due.length)) {
-        finishFlush(state, flush);
+        finishBucket(state, flush);
       } else {
         sendMore(state, flush);
       }
@@ -488,30 +652,35 @@ function sendMore(state: State, flush: Flush): void {
   }
 }
 
-/** Sends an endpoint's messages in order, a window at a time, then forgets what was delivered. */
-function flushEndpoint(
+/** Sends one bucket's messages in order, a window at a time, then forgets what was delivered. */
+function flushBucket(
   state: State,
   user: string,
   key: string,
   entry: Entry,
   target: string,
+  bucket: number,
 ): void {
   const { context } = state;
-  const removalsBefore = state.removals.get(key) ?? 0;
-  const appendedBefore = state.appended.get(key) ?? 0;
-  const [items, err] = itemsOf(state, key);
+  const name = archiveName(key, bucket);
+  const removalsBefore = state.removals.get(name) ?? 0;
+  const appendedBefore = state.appended.get(name) ?? 0;
+  const [items, err] = itemsOf(state, name);
   if (items === undefined) {
     context.log("warn", "Could not read kept push messages: %s", err);
+    endFlush(state, key, target);
     return;
   }
-  heal(state, user, key, items);
+  const current = keptOf(state, user, key);
+  const last = current?.l ?? 0;
+  if ((current?.f ?? 0) === bucket && last === bucket) heal(state, user, key, current, items);
   const now = context.now();
   const due: number[] = [];
   const done = new LuaTable<number, boolean>();
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     if (item.expires < now) done.set(i, true);
-    else if (state.held.get(key + item.id) === undefined) due.push(i);
+    else if (state.held.get(name + item.id) === undefined) due.push(i);
   }
   state.flushing.set(key, target);
   const flush: Flush = {
@@ -519,6 +688,9 @@ function flushEndpoint(
     key,
     entry,
     target,
+    bucket,
+    name,
+    last,
     items,
     due,
     done,
@@ -529,7 +701,7 @@ function flushEndpoint(
     stopped: false,
     appGone: false,
   };
-  if (due.length === 0) finishFlush(state, flush);
+  if (due.length === 0) finishBucket(state, flush);
   else sendMore(state, flush);
 }
 
@@ -538,7 +710,7 @@ function flushFor(state: State, fullJid: string): void {
   const user = bare(fullJid) ?? fullJid;
   const [record, err] = context.kept.get(user);
   if (err !== undefined || record === undefined) return;
-  for (const [key] of record) {
+  for (const [key, counts] of record) {
     // A flush to another full JID (a dead resource) does not block this one.
     if (state.flushing.get(key) !== fullJid) {
       const [entry, entryErr] = context.entryOf(user, key);
@@ -548,7 +720,7 @@ function flushFor(state: State, fullJid: string): void {
         // The endpoint is gone (expired or revoked): so is what it kept.
         drop(state, user, key);
       } else if (entry.j === fullJid) {
-        flushEndpoint(state, user, key, entry, fullJid);
+        flushBucket(state, user, key, entry, fullJid, counts.f ?? 0);
       }
     }
   }
@@ -562,17 +734,19 @@ function cancel(
   id: string,
 ): LuaMultiReturn<[found: boolean, err: undefined] | [found: undefined, err: string]> {
   const { context } = state;
-  const [found, err] = context.messages.find(key, { key: id });
+  const [bucket, archiveId] = parseMessageId(id);
+  const name = archiveName(key, bucket);
+  const [found, err] = context.messages.find(name, { key: archiveId });
   if (found === undefined || found === false) return $multi(undefined, tostring(err));
   let message: Stanza | undefined;
   for (const [, value] of found) message = value;
   if (message === undefined) return $multi(false, undefined);
-  const [result, deleteErr] = context.messages.delete(key, { key: id });
+  const [result, deleteErr] = context.messages.delete(name, { key: archiveId });
   if (result === undefined || result === false) return $multi(undefined, tostring(deleteErr));
   // Someone else (a flush, the sweep) removed it first: theirs to count.
   if (!removedAny(result)) return $multi(false, undefined);
-  noteRemoval(state, key);
-  state.held.delete(key + id);
+  noteRemoval(state, name);
+  state.held.delete(name + archiveId);
   const user = message.attr.user;
   if (user !== undefined) {
     setCount(state, user, key, { n: -1, b: -(tonumber(message.attr.bytes) ?? 0), exact: false });
@@ -584,28 +758,62 @@ function cancel(
 
 function drop(state: State, user: string, key: string): void {
   const { context } = state;
-  context.messages.delete(key);
-  noteRemoval(state, key);
-  const [record, err] = context.kept.get(user);
-  if (err !== undefined || record === undefined) return;
-  const current = record.get(key);
+  const current = keptOf(state, user, key);
+  for (let bucket = current?.f ?? 0; bucket <= (current?.l ?? 0); bucket++) {
+    const name = archiveName(key, bucket);
+    context.messages.delete(name);
+    noteRemoval(state, name);
+  }
   if (current === undefined) return;
   if (setCount(state, user, key, { n: 0, b: 0, exact: true })) {
     context.removed.endpoint_gone.add(current.n);
   }
 }
 
-/** Deletes an endpoint's expired messages and corrects its count; how many went. */
-function removeExpired(state: State, user: string, key: string, now: number): number {
-  const [items] = itemsOf(state, key);
-  if (items === undefined) return 0;
-  const expired: Item[] = [];
+/**
+ * Deletes an endpoint's expired messages, and its buckets left empty before
+ * the last; corrects its count from what it read. How many messages went.
+ */
+function removeExpired(
+  state: State,
+  user: string,
+  key: string,
+  current: Kept,
+  now: number,
+): number {
+  const last = current.l ?? 0;
   const live: Item[] = [];
-  for (const item of items) (item.expires < now ? expired : live).push(item);
-  const [gone] = removeEach(state, key, expired);
-  state.context.removed.expired.add(gone);
-  heal(state, user, key, gone === expired.length ? live : items);
-  return gone;
+  let swept = 0;
+  let sweptBytes = 0;
+  let complete = true;
+  // Leading buckets left empty are skipped from now on (the internal driver
+  // removes an archive's file when its last message goes).
+  let first = current.f ?? 0;
+  for (let bucket = first; bucket <= last; bucket++) {
+    const name = archiveName(key, bucket);
+    const [items] = itemsOf(state, name);
+    if (items === undefined) {
+      complete = false;
+    } else {
+      const expired: Item[] = [];
+      for (const item of items) (item.expires < now ? expired : live).push(item);
+      const [gone, bytes] = removeEach(state, name, expired);
+      swept += gone;
+      sweptBytes += bytes;
+      if (gone !== expired.length) complete = false;
+      else if (complete && bucket === first && bucket < last && items.length === gone) first++;
+    }
+  }
+  state.context.removed.expired.add(swept);
+  if (complete) {
+    heal(state, user, key, current, live);
+    if (first !== (current.f ?? 0) && live.length > 0) {
+      setCount(state, user, key, { n: 0, b: 0, exact: false, first });
+    }
+  } else if (swept > 0) {
+    setCount(state, user, key, { n: -swept, b: -sweptBytes, exact: false });
+  }
+  return swept;
 }
 
 function sweep(state: State): number | undefined {
@@ -618,11 +826,13 @@ function sweep(state: State): number | undefined {
   for (const user of users) {
     const [record, err] = kept.get(user);
     if (err === undefined && record !== undefined) {
-      const keys: string[] = [];
-      for (const [key] of record) keys.push(key);
+      const endpoints: [string, Kept][] = [];
+      for (const [key, counts] of record) endpoints.push([key, counts]);
       // A key being flushed is the flush's to count.
-      for (const key of keys) {
-        if (state.flushing.get(key) === undefined) swept += removeExpired(state, user, key, now);
+      for (const [key, counts] of endpoints) {
+        if (state.flushing.get(key) === undefined) {
+          swept += removeExpired(state, user, key, counts, now);
+        }
       }
     }
   }

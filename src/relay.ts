@@ -413,7 +413,7 @@ export function cancelMessage(
     string.find(key, "^[0-9a-f]+$")[0] === undefined ||
     key.length !== KEY_LENGTH ||
     id.length > MAX_MESSAGE_ID_LENGTH ||
-    string.find(id, "^[%w_-]+$")[0] === undefined
+    string.find(id, "^[%w_.-]+$")[0] === undefined
   ) {
     return errors.new("unknown-message");
   }
