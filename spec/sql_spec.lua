@@ -114,7 +114,8 @@ for _, engine in ipairs(ENGINES) do
 				end
 
 				setup(function()
-					local config = { unified_push_backend = backend.name, sql = engine.sql(backend.name) };
+					-- A burst that lets one endpoint take the 130 pushes of the bucket case.
+					local config = { unified_push_backend = backend.name, sql = engine.sql(backend.name), unified_push_rate_burst = 200 };
 					for k, v in pairs(backend.options) do config[k] = v; end
 					sql = config.sql;
 					server = prosody.start({
@@ -162,6 +163,46 @@ for _, engine in ipairs(ENGINES) do
 					assert.equal(201, response.status, "POST answered " .. response.status .. " " .. tostring(response.body));
 					assert.same({ { from = HOST, application = kept.application, instance = kept.instance, body = BODY } }, pushes);
 				end);
+
+				if backend.name == "storage" then
+					it("keeps 130 messages in buckets of 100, cancels one in the second, and delivers the rest in order", function()
+						local tablet = up.connect(server, { user = "alice", resource = "tablet" });
+						local reg = assert(up.register(tablet, HOST));
+						tablet:close();
+						local locations = {};
+						for i = 1, 130 do
+							local res = assert(up.push(server, reg.endpoint, "m" .. i, { TTL = "600" }));
+							assert.equal(201, res.status);
+							locations[i] = res.headers["location"];
+						end
+						local function messages(what)
+							local db = assert(engine.connect(server, sql));
+							local statement = assert(db:prepare(([[SELECT COUNT(%s) FROM "prosodyarchive" WHERE "host" = ? AND "store" = ?]]):format(what)));
+							assert(statement:execute(HOST, "unified_push_messages"));
+							local row = statement:fetch(false);
+							statement:close();
+							db:close();
+							return tonumber(row[1]);
+						end
+						assert.equal(130, messages("*"));
+						assert.equal(2, messages([[DISTINCT "user"]]), "archives (buckets) for the endpoint");
+						assert.equal(204, assert(up.push(server, locations[120], nil, nil, "DELETE")).status);
+						tablet = up.connect(server, { user = "alice", resource = "tablet" });
+						local bodies = {};
+						loop.run_until(function()
+							bodies = {};
+							for _, push in ipairs(up.pushes(tablet)) do
+								if push.application == reg.application then bodies[#bodies + 1] = push.body; end
+							end
+							return #bodies >= 129;
+						end, 10);
+						tablet:close();
+						local expected = {};
+						for i = 1, 130 do if i ~= 120 then expected[#expected + 1] = "m" .. i; end end
+						assert.same(expected, bodies);
+						assert.equal(0, messages("*"), "delivered messages left in the database");
+					end);
+				end
 
 				it("answers 404 once the distributor says the app is gone, and asks it no more", function()
 					gone = assert(up.register(alice, HOST));
