@@ -44,6 +44,31 @@ local function __TS__ArrayIncludes(self, searchElement, fromIndex)
     return false
 end
 
+local function __TS__CountVarargs(...)
+    return select("#", ...)
+end
+
+local function __TS__SparseArrayNew(...)
+    local sparseArray = {...}
+    sparseArray.sparseLength = __TS__CountVarargs(...)
+    return sparseArray
+end
+
+local function __TS__SparseArrayPush(sparseArray, ...)
+    local args = {...}
+    local argsLen = __TS__CountVarargs(...)
+    local listLen = sparseArray.sparseLength
+    for i = 1, argsLen do
+        sparseArray[listLen + i] = args[i]
+    end
+    sparseArray.sparseLength = listLen + argsLen
+end
+
+local function __TS__SparseArraySpread(sparseArray)
+    local _unpack = unpack or table.unpack
+    return _unpack(sparseArray, 1, sparseArray.sparseLength)
+end
+
 local function __TS__ObjectAssign(target, ...)
     local sources = {...}
     for i = 1, #sources do
@@ -59,6 +84,9 @@ end
 
 return {
   __TS__ArrayIncludes = __TS__ArrayIncludes,
+  __TS__SparseArrayNew = __TS__SparseArrayNew,
+  __TS__SparseArrayPush = __TS__SparseArrayPush,
+  __TS__SparseArraySpread = __TS__SparseArraySpread,
   __TS__ObjectAssign = __TS__ObjectAssign
 }
  end,
@@ -1193,6 +1221,10 @@ end
 return ____exports
  end,
 ["src.mailbox"] = function(...)
+local ____lualib = require("lualib_bundle")
+local __TS__SparseArrayNew = ____lualib.__TS__SparseArrayNew
+local __TS__SparseArrayPush = ____lualib.__TS__SparseArrayPush
+local __TS__SparseArraySpread = ____lualib.__TS__SparseArraySpread
 local ____exports = {}
 local archiveName, isEmpty, removedAny, noteRemoval, keptOf, itemsOf, setCount, heal, removeEach, removeDone, finishBucket, endFlush, sendMore, flushBucket, drop, FLUSH_WINDOW, BUCKET_SIZE
 local ____util_2Ejid = require("util.jid")
@@ -1600,8 +1632,8 @@ function flushBucket(state, user, key, entry, target, bucket)
     end
 end
 function drop(state, user, key)
-    local ____state_44 = state
-    local context = ____state_44.context
+    local ____state_48 = state
+    local context = ____state_48.context
     local current = keptOf(state, user, key)
     do
         local bucket = current and current.f or 0
@@ -1787,6 +1819,7 @@ local function flushFor(state, fullJid)
     if err ~= nil or record == nil then
         return
     end
+    local started = false
     for key, counts in pairs(record) do
         if state.flushing[key] ~= fullJid then
             local entry, entryErr = context.entryOf(user, key)
@@ -1794,7 +1827,8 @@ local function flushFor(state, fullJid)
                 context.log("warn", "Could not look up a push endpoint: %s", entryErr)
             elseif entry == nil or entry.e < context.now() then
                 drop(state, user, key)
-            elseif entry.j == fullJid then
+            elseif entry.j == fullJid and not started then
+                started = true
                 flushBucket(
                     state,
                     user,
@@ -1803,13 +1837,31 @@ local function flushFor(state, fullJid)
                     fullJid,
                     counts.f or 0
                 )
+            elseif entry.j == fullJid then
+                state.flushing[key] = fullJid
+                context.later(function()
+                    if state.flushing[key] ~= fullJid then
+                        return
+                    end
+                    local ____flushBucket_46 = flushBucket
+                    local ____array_45 = __TS__SparseArrayNew(
+                        state,
+                        user,
+                        key,
+                        entry,
+                        fullJid
+                    )
+                    local ____opt_43 = keptOf(state, user, key)
+                    __TS__SparseArrayPush(____array_45, ____opt_43 and ____opt_43.f or 0)
+                    ____flushBucket_46(__TS__SparseArraySpread(____array_45))
+                end)
             end
         end
     end
 end
 local function cancel(state, key, id)
-    local ____state_43 = state
-    local context = ____state_43.context
+    local ____state_47 = state
+    local context = ____state_47.context
     local bucket, archiveId = parseMessageId(id)
     local name = archiveName(key, bucket)
     local found, err = context.messages:find(name, {key = archiveId})
@@ -1868,8 +1920,8 @@ local function removeExpired(state, user, key, current, now)
             else
                 local expired = {}
                 for ____, item in ipairs(items) do
-                    local ____temp_49 = item.expires < now and expired or live
-                    ____temp_49[#____temp_49 + 1] = item
+                    local ____temp_53 = item.expires < now and expired or live
+                    ____temp_53[#____temp_53 + 1] = item
                 end
                 local gone, bytes = removeEach(state, name, expired)
                 swept = swept + gone
@@ -1901,8 +1953,8 @@ local function removeExpired(state, user, key, current, now)
     return swept
 end
 local function sweep(state)
-    local ____state_context_50 = state.context
-    local kept = ____state_context_50.kept
+    local ____state_context_54 = state.context
+    local kept = ____state_context_54.kept
     if kept.users == nil then
         return nil
     end
@@ -1937,8 +1989,8 @@ local function sweep(state)
     return swept
 end
 function ____exports.mailbox(context)
-    local ____context_51 = context
-    local kept = ____context_51.kept
+    local ____context_55 = context
+    local kept = ____context_55.kept
     local state = {
         context = context,
         flushing = {},
@@ -4148,6 +4200,7 @@ mailbox = newMailbox({
     end,
     newId = medium,
     now = os.time,
+    later = function(callback) return module:add_timer(0, callback) end,
     log = log,
     removed = metrics.removed
 })

@@ -105,6 +105,14 @@ local function counted(context, user, key)
 	return entry and { n = entry.n, b = entry.b };
 end
 
+-- Runs what the mailbox left for a later turn of the event loop; how many ran.
+local function run_later(context)
+	local calls = context.later_calls;
+	context.later_calls = {};
+	for _, callback in ipairs(calls) do callback(); end
+	return #calls;
+end
+
 local function new_mailbox(options)
 	options = options or {};
 	local clock = { now = 100 };
@@ -120,10 +128,13 @@ local function new_mailbox(options)
 		revoked = {},
 		newId = (function() local n = 0; return function() n = n + 1; return "iq" .. n; end; end)(),
 		now = function() return clock.now; end,
+		later_calls = {},
 		log = function() end,
 		removed = up.any_counters(),
 	};
 	context.revoke = function(user, key) context.revoked[#context.revoked + 1] = user .. " " .. key; end;
+	-- Callbacks for a later turn of the event loop wait until the spec runs them (run_later).
+	context.later = function(callback) context.later_calls[#context.later_calls + 1] = callback; end;
 	return mailbox_module.mailbox(context), context, clock;
 end
 
@@ -492,6 +503,26 @@ describe("the mailbox", function()
 			assert.equal("m" .. i, bodies[i]);
 		end
 		assert.equal(260, #bodies);
+		assert.is_nil(context.kept.data["u@h"]);
+	end);
+
+	it("starts one endpoint's flush a turn when a user's distributor returns to several", function()
+		local box, context = new_mailbox({ maxMessages = 300, maxBytes = 10000 });
+		for _, key in ipairs({ "k1", "k2", "k3" }) do
+			for i = 1, 100 do box.keep("u@h", key, "A", "I", key .. "-" .. i, 60); end
+		end
+		local read = context.messages.calls.read;
+		box.flush("u@h/phone");
+		assert.equal(100, context.messages.calls.read - read, "more than one bucket read in one turn");
+		assert.equal(8, #context.pending.sent);
+		assert.is_true(box.hasKept("k2") and box.hasKept("k3"));
+		box.flush("u@h/phone"); -- a second bind meanwhile starts nothing twice
+		assert.equal(8, #context.pending.sent);
+		assert.equal(2, run_later(context));
+		assert.equal(24, #context.pending.sent);
+		for i = 1, 300 do context.pending.settle(i, "delivered"); end
+		assert.equal(300, #context.pending.sent);
+		assert.equal(0, run_later(context));
 		assert.is_nil(context.kept.data["u@h"]);
 	end);
 

@@ -97,6 +97,8 @@ export interface MailboxContext {
   readonly newId: (this: void) => string;
   /** Seconds since the epoch. */
   readonly now: (this: void) => number;
+  /** Runs `callback` on a later turn of the event loop (module:add_timer(0, …)). */
+  readonly later: (this: void, callback: (this: void) => void) => void;
   readonly log: Logger;
   /** Messages removed from the store, by why. */
   readonly removed: Counts<RemovalReason>;
@@ -710,6 +712,7 @@ function flushFor(state: State, fullJid: string): void {
   const user = bare(fullJid) ?? fullJid;
   const [record, err] = context.kept.get(user);
   if (err !== undefined || record === undefined) return;
+  let started = false;
   for (const [key, counts] of record) {
     // A flush to another full JID (a dead resource) does not block this one.
     if (state.flushing.get(key) !== fullJid) {
@@ -719,8 +722,16 @@ function flushFor(state: State, fullJid: string): void {
       } else if (entry === undefined || entry.e < context.now()) {
         // The endpoint is gone (expired or revoked): so is what it kept.
         drop(state, user, key);
-      } else if (entry.j === fullJid) {
+      } else if (entry.j === fullJid && !started) {
+        started = true;
         flushBucket(state, user, key, entry, fullJid, counts.f ?? 0);
+      } else if (entry.j === fullJid) {
+        // One endpoint's first bucket a turn: a user's many are not read at once.
+        state.flushing.set(key, fullJid);
+        context.later(() => {
+          if (state.flushing.get(key) !== fullJid) return; // moved on meanwhile
+          flushBucket(state, user, key, entry, fullJid, keptOf(state, user, key)?.f ?? 0);
+        });
       }
     }
   }

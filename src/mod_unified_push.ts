@@ -151,6 +151,7 @@ const mailbox = newMailbox({
   },
   newId: medium,
   now: os.time,
+  later: (callback) => module.add_timer(0, callback),
   log,
   removed: metrics.removed,
 });
