@@ -44,31 +44,6 @@ local function __TS__ArrayIncludes(self, searchElement, fromIndex)
     return false
 end
 
-local function __TS__CountVarargs(...)
-    return select("#", ...)
-end
-
-local function __TS__SparseArrayNew(...)
-    local sparseArray = {...}
-    sparseArray.sparseLength = __TS__CountVarargs(...)
-    return sparseArray
-end
-
-local function __TS__SparseArrayPush(sparseArray, ...)
-    local args = {...}
-    local argsLen = __TS__CountVarargs(...)
-    local listLen = sparseArray.sparseLength
-    for i = 1, argsLen do
-        sparseArray[listLen + i] = args[i]
-    end
-    sparseArray.sparseLength = listLen + argsLen
-end
-
-local function __TS__SparseArraySpread(sparseArray)
-    local _unpack = unpack or table.unpack
-    return _unpack(sparseArray, 1, sparseArray.sparseLength)
-end
-
 local function __TS__ObjectAssign(target, ...)
     local sources = {...}
     for i = 1, #sources do
@@ -84,9 +59,6 @@ end
 
 return {
   __TS__ArrayIncludes = __TS__ArrayIncludes,
-  __TS__SparseArrayNew = __TS__SparseArrayNew,
-  __TS__SparseArrayPush = __TS__SparseArrayPush,
-  __TS__SparseArraySpread = __TS__SparseArraySpread,
   __TS__ObjectAssign = __TS__ObjectAssign
 }
  end,
@@ -1221,10 +1193,6 @@ end
 return ____exports
  end,
 ["src.mailbox"] = function(...)
-local ____lualib = require("lualib_bundle")
-local __TS__SparseArrayNew = ____lualib.__TS__SparseArrayNew
-local __TS__SparseArrayPush = ____lualib.__TS__SparseArrayPush
-local __TS__SparseArraySpread = ____lualib.__TS__SparseArraySpread
 local ____exports = {}
 local archiveName, isEmpty, removedAny, noteRemoval, keptOf, itemsOf, setCount, heal, removeEach, removeDone, finishBucket, endFlush, sendMore, flushBucket, drop, FLUSH_WINDOW, BUCKET_SIZE
 local ____util_2Ejid = require("util.jid")
@@ -1409,15 +1377,15 @@ function removeEach(state, name, items)
     return gone, bytes
 end
 function removeDone(state, flush)
-    local ____flush_28 = flush
-    local items = ____flush_28.items
-    local done = ____flush_28.done
-    local name = ____flush_28.name
-    local user = ____flush_28.user
-    local key = ____flush_28.key
-    local ____state_context_29 = state.context
-    local removed = ____state_context_29.removed
-    local messages = ____state_context_29.messages
+    local ____flush_26 = flush
+    local items = ____flush_26.items
+    local done = ____flush_26.done
+    local name = ____flush_26.name
+    local user = ____flush_26.user
+    local key = ____flush_26.key
+    local ____state_context_27 = state.context
+    local removed = ____state_context_27.removed
+    local messages = ____state_context_27.messages
     local prefix = 0
     local prefixBytes = 0
     while prefix < #items and done[prefix] ~= nil do
@@ -1474,14 +1442,14 @@ function removeDone(state, flush)
     return whole
 end
 function finishBucket(state, flush)
-    local ____state_30 = state
-    local context = ____state_30.context
-    local ____flush_31 = flush
-    local user = ____flush_31.user
-    local key = ____flush_31.key
-    local target = ____flush_31.target
-    local bucket = ____flush_31.bucket
-    local name = ____flush_31.name
+    local ____state_28 = state
+    local context = ____state_28.context
+    local ____flush_29 = flush
+    local user = ____flush_29.user
+    local key = ____flush_29.key
+    local target = ____flush_29.target
+    local bucket = ____flush_29.bucket
+    local name = ____flush_29.name
     local whole = removeDone(state, flush)
     if flush.appGone then
         endFlush(state, key, target)
@@ -1534,8 +1502,8 @@ function endFlush(state, key, target)
     end
 end
 function sendMore(state, flush)
-    local ____state_36 = state
-    local context = ____state_36.context
+    local ____state_34 = state
+    local context = ____state_34.context
     while not flush.stopped and flush.waiting < FLUSH_WINDOW and flush.next < #flush.due do
         local index = flush.due[flush.next + 1]
         flush.next = flush.next + 1
@@ -1569,8 +1537,8 @@ function sendMore(state, flush)
     end
 end
 function flushBucket(state, user, key, entry, target, bucket)
-    local ____state_37 = state
-    local context = ____state_37.context
+    local ____state_35 = state
+    local context = ____state_35.context
     local name = archiveName(key, bucket)
     local removalsBefore = state.removals[name] or 0
     local appendedBefore = state.appended[name] or 0
@@ -1632,8 +1600,8 @@ function flushBucket(state, user, key, entry, target, bucket)
     end
 end
 function drop(state, user, key)
-    local ____state_48 = state
-    local context = ____state_48.context
+    local ____state_44 = state
+    local context = ____state_44.context
     local current = keptOf(state, user, key)
     do
         local bucket = current and current.f or 0
@@ -1671,20 +1639,12 @@ end
 --- The message of `topic` an endpoint keeps, in the bucket the record names
 -- (records from before buckets: bucket 0); empty when there is none.
 local function topicItems(state, key, current, topic)
-    local ____temp_20
-    if current == nil then
-        ____temp_20 = nil
-    else
-        local ____temp_19
-        if current.c == nil then
-            ____temp_19 = 0
-        else
-            local ____opt_17 = current.t
-            ____temp_19 = ____opt_17 and ____opt_17[topic]
-        end
-        ____temp_20 = ____temp_19
+    local bucket
+    if current ~= nil and current.c == nil then
+        bucket = 0
+    elseif (current and current.t) ~= nil then
+        bucket = current.t[topic]
     end
-    local bucket = ____temp_20
     if bucket == nil or bucket < (current and current.f or 0) then
         return {}, 0, nil
     end
@@ -1699,8 +1659,8 @@ local function topicItems(state, key, current, topic)
     return items, bucket, nil
 end
 local function keep(state, user, key, application, instance, body, ttl, topic, held)
-    local ____state_23 = state
-    local context = ____state_23.context
+    local ____state_21 = state
+    local context = ____state_21.context
     local record, err = context.kept:get(user)
     if err ~= nil then
         return nil, "failed", tostring(err)
@@ -1812,8 +1772,8 @@ local function settleHeld(state, user, key, id, bytes, delivered)
     setCount(state, user, key, {n = -1, b = -bytes, exact = false})
 end
 local function flushFor(state, fullJid)
-    local ____state_42 = state
-    local context = ____state_42.context
+    local ____state_40 = state
+    local context = ____state_40.context
     local user = bare(fullJid) or fullJid
     local record, err = context.kept:get(user)
     if err ~= nil or record == nil then
@@ -1843,25 +1803,24 @@ local function flushFor(state, fullJid)
                     if state.flushing[key] ~= fullJid then
                         return
                     end
-                    local ____flushBucket_46 = flushBucket
-                    local ____array_45 = __TS__SparseArrayNew(
+                    local ____opt_41 = keptOf(state, user, key)
+                    local first = ____opt_41 and ____opt_41.f or 0
+                    flushBucket(
                         state,
                         user,
                         key,
                         entry,
-                        fullJid
+                        fullJid,
+                        first
                     )
-                    local ____opt_43 = keptOf(state, user, key)
-                    __TS__SparseArrayPush(____array_45, ____opt_43 and ____opt_43.f or 0)
-                    ____flushBucket_46(__TS__SparseArraySpread(____array_45))
                 end)
             end
         end
     end
 end
 local function cancel(state, key, id)
-    local ____state_47 = state
-    local context = ____state_47.context
+    local ____state_43 = state
+    local context = ____state_43.context
     local bucket, archiveId = parseMessageId(id)
     local name = archiveName(key, bucket)
     local found, err = context.messages:find(name, {key = archiveId})
@@ -1920,8 +1879,8 @@ local function removeExpired(state, user, key, current, now)
             else
                 local expired = {}
                 for ____, item in ipairs(items) do
-                    local ____temp_53 = item.expires < now and expired or live
-                    ____temp_53[#____temp_53 + 1] = item
+                    local ____temp_49 = item.expires < now and expired or live
+                    ____temp_49[#____temp_49 + 1] = item
                 end
                 local gone, bytes = removeEach(state, name, expired)
                 swept = swept + gone
@@ -1953,8 +1912,8 @@ local function removeExpired(state, user, key, current, now)
     return swept
 end
 local function sweep(state)
-    local ____state_context_54 = state.context
-    local kept = ____state_context_54.kept
+    local ____state_context_50 = state.context
+    local kept = ____state_context_50.kept
     if kept.users == nil then
         return nil
     end
@@ -1989,8 +1948,8 @@ local function sweep(state)
     return swept
 end
 function ____exports.mailbox(context)
-    local ____context_55 = context
-    local kept = ____context_55.kept
+    local ____context_51 = context
+    local kept = ____context_51.kept
     local state = {
         context = context,
         flushing = {},

@@ -372,8 +372,9 @@ function topicItems(
 ): LuaMultiReturn<
   [items: Item[], bucket: number, err: undefined] | [items: undefined, bucket: number, err: string]
 > {
-  const bucket =
-    current === undefined ? undefined : current.c === undefined ? 0 : current.t?.get(topic);
+  let bucket: number | undefined;
+  if (current !== undefined && current.c === undefined) bucket = 0;
+  else if (current?.t !== undefined) bucket = current.t.get(topic);
   if (bucket === undefined || bucket < (current?.f ?? 0)) return $multi([], 0, undefined);
   const [items, err] = itemsOf(state, archiveName(key, bucket), topic);
   if (items === undefined) return $multi(undefined, bucket, err);
@@ -730,7 +731,8 @@ function flushFor(state: State, fullJid: string): void {
         state.flushing.set(key, fullJid);
         context.later(() => {
           if (state.flushing.get(key) !== fullJid) return; // moved on meanwhile
-          flushBucket(state, user, key, entry, fullJid, keptOf(state, user, key)?.f ?? 0);
+          const first = keptOf(state, user, key)?.f ?? 0;
+          flushBucket(state, user, key, entry, fullJid, first);
         });
       }
     }
