@@ -509,6 +509,30 @@ ____exports.errors = init(
 )
 return ____exports
  end,
+["src.httpanswer"] = function(...)
+local ____exports = {}
+local ____net_2Ehttp_2Eserver = require("net.http.server")
+local fire_event = ____net_2Ehttp_2Eserver.fire_event
+function ____exports.sendLater(response, outcome)
+    local body
+    if type(outcome) == "number" then
+        local code = outcome
+        response.status_code = code
+        if code >= 400 then
+            body = fire_event("http-error", {request = response.request, response = response, code = code})
+        end
+    elseif type(outcome) == "string" then
+        body = outcome
+    else
+        local failure = outcome
+        local code = failure.code or 500
+        response.status_code = code
+        body = fire_event("http-error", {request = response.request, response = response, code = code, error = failure})
+    end
+    response:send(body)
+end
+return ____exports
+ end,
 ["src.log"] = function(...)
 local ____exports = {}
 return ____exports
@@ -886,6 +910,20 @@ function ____exports.pendingPushes(context)
             return waiting
         end
     }
+end
+--- Takes the distributors' answers to our pushes, before mod_iq looks for per-id handlers.
+function ____exports.hookAnswers(module, pending)
+    module:hook(
+        "iq/host",
+        function(event)
+            local kind = event.stanza.attr.type
+            if (kind == "result" or kind == "error") and pending.answer(event.stanza) then
+                return true
+            end
+            return nil
+        end,
+        10
+    )
 end
 return ____exports
  end,
@@ -2674,8 +2712,6 @@ return ____exports
  end,
 ["src.http"] = function(...)
 local ____exports = {}
-local ____net_2Ehttp_2Eserver = require("net.http.server")
-local fire_event = ____net_2Ehttp_2Eserver.fire_event
 local ____util_2Ehttp = require("util.http")
 local urldecode = ____util_2Ehttp.urldecode
 local urlencode = ____util_2Ehttp.urlencode
@@ -2688,6 +2724,8 @@ local endpointPath = ____endpoint.endpointPath
 local tokenOf = ____endpoint.tokenOf
 local ____errors = require("src.errors")
 local errors = ____errors.errors
+local ____httpanswer = require("src.httpanswer")
+local sendLater = ____httpanswer.sendLater
 local ____matrix = require("src.matrix")
 local discover = ____matrix.discover
 local matrixMethodNotAllowed = ____matrix.methodNotAllowed
@@ -2759,28 +2797,6 @@ function ____exports.cancelMessage(context, reference, response)
     context.log("debug", "A kept push message was cancelled")
     return 204
 end
---- Sends an answer decided after the route handler returned (it returned `true`),
--- the way Prosody's HTTP server sends one a handler returns: a number is the
--- status, with mod_http's error page from 400 on; a util.error carries its code
--- (500 when it has none) and gets the error page; a string is the body.
-function ____exports.sendLater(response, outcome)
-    local body
-    if type(outcome) == "number" then
-        local code = outcome
-        response.status_code = code
-        if code >= 400 then
-            body = fire_event("http-error", {request = response.request, response = response, code = code})
-        end
-    elseif type(outcome) == "string" then
-        body = outcome
-    else
-        local failure = outcome
-        local code = failure.code or 500
-        response.status_code = code
-        body = fire_event("http-error", {request = response.request, response = response, code = code, error = failure})
-    end
-    response:send(body)
-end
 local DISCOVERY = "{\"unifiedpush\":{\"version\":1}}"
 local PUSH_CORS = {enabled = true, headers = {
     ["Content-Encoding"] = true,
@@ -2831,7 +2847,7 @@ local function pushRoutes(module, relay)
                 tokenOf(path, event.request.url.query, urldecode),
                 event.request,
                 event.response,
-                ____exports.sendLater
+                sendLater
             )
         end,
         ["DELETE /*"] = function(event, path)
@@ -4059,6 +4075,7 @@ local newMailbox = ____mailbox.mailbox
 local ____metrics = require("src.metrics")
 local declareMetrics = ____metrics.declareMetrics
 local ____pending = require("src.pending")
+local hookAnswers = ____pending.hookAnswers
 local pendingPushes = ____pending.pendingPushes
 local ____protocol = require("src.protocol")
 local NS = ____protocol.NS
@@ -4201,17 +4218,7 @@ hookRegistration(module, {
     log = log,
     registrations = metrics.registrations
 }, mailbox.flush)
-module:hook(
-    "iq/host",
-    function(event)
-        local kind = event.stanza.attr.type
-        if (kind == "result" or kind == "error") and pending.answer(event.stanza) then
-            return true
-        end
-        return nil
-    end,
-    10
-)
+hookAnswers(module, pending)
 watchSessions(
     module,
     sessionHost,

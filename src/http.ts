@@ -1,14 +1,15 @@
 // The module's HTTP side (docs/design.md, "HTTP semantics"): where the endpoints
 // and the push messages live (URL building, the message resource's reference
 // format, its Location and DELETE), the routes of the endpoints and of the Matrix
-// push gateway, CORS, 405, and the answers sent once a push is settled. What a
-// POST does is relay.ts's; what a gateway notification does is matrix.ts's.
-import { fire_event, HttpCorsOptions, HttpEvent, HttpResponse, HttpRoutes } from "net.http.server";
-import { ErrorObject } from "util.error";
+// push gateway, CORS and 405. What a POST does is relay.ts's, what a gateway
+// notification does matrix.ts's; helpers: cors.ts (CORS answers), endpoint.ts
+// (the token in the URL), httpanswer.ts (answers sent once a push is settled).
+import { HttpCorsOptions, HttpEvent, HttpRoutes } from "net.http.server";
 import { urldecode, urlencode } from "util.http";
 import { corsFor, corsSettings, letModHttpRemoveApp } from "./cors";
 import { endpointPath, tokenOf } from "./endpoint";
 import { errors } from "./errors";
+import { sendLater } from "./httpanswer";
 import {
   discover,
   GatewayContext,
@@ -101,33 +102,6 @@ export function cancelMessage(
   if (!found) return errors.new("unknown-message");
   context.log("debug", "A kept push message was cancelled");
   return 204;
-}
-
-/**
- * Sends an answer decided after the route handler returned (it returned `true`),
- * the way Prosody's HTTP server sends one a handler returns: a number is the
- * status, with mod_http's error page from 400 on; a util.error carries its code
- * (500 when it has none) and gets the error page; a string is the body.
- */
-export function sendLater(
-  this: void,
-  response: HttpResponse,
-  outcome: number | string | ErrorObject,
-): void {
-  let body: string | undefined;
-  if (type(outcome) === "number") {
-    const code = outcome as number;
-    response.status_code = code;
-    if (code >= 400) body = fire_event("http-error", { request: response.request, response, code });
-  } else if (type(outcome) === "string") {
-    body = outcome as string;
-  } else {
-    const failure = outcome as ErrorObject;
-    const code = failure.code ?? 500;
-    response.status_code = code;
-    body = fire_event("http-error", { request: response.request, response, code, error: failure });
-  }
-  response.send(body);
 }
 
 const DISCOVERY = '{"unifiedpush":{"version":1}}';

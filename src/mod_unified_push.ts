@@ -11,7 +11,7 @@ import { MATRIX_PATH, pushUrls, serveHttp } from "./http";
 import { Logger } from "./log";
 import { KeptRecord, mailbox as newMailbox } from "./mailbox";
 import { declareMetrics, Levels } from "./metrics";
-import { pendingPushes } from "./pending";
+import { hookAnswers, pendingPushes } from "./pending";
 import { NS } from "./protocol";
 import { rateLimiter } from "./ratelimit";
 import { hookRegistration } from "./registeriq";
@@ -150,16 +150,7 @@ hookRegistration(
   mailbox.flush,
 );
 
-// Answers to our pushes, before mod_iq looks for per-id handlers.
-module.hook(
-  "iq/host",
-  (event) => {
-    const kind = event.stanza.attr.type;
-    if ((kind === "result" || kind === "error") && pending.answer(event.stanza)) return true;
-    return undefined;
-  },
-  10,
-);
+hookAnswers(module, pending);
 
 watchSessions(module, sessionHost, {
   offline: pending.dropTarget,
