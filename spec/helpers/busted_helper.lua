@@ -20,19 +20,18 @@ meta.__index = function(...)
 	return index(...);
 end;
 
--- busted calls what a helper file returns with itself.
-return function(busted)
-	busted.subscribe({ "test", "start" }, function()
-		assertions = 0;
-		return nil, true;
-	end);
+-- busted's API as specs see it (busted 2.1 and 2.2 alike).
+local busted = require "busted";
 
-	busted.subscribe({ "test", "end" }, function(element, _, status)
-		if status == "success" and assertions == 0 then
-			error(("it asserts nothing: %q (every `it` must check something, spec/helpers/README.md)"):format(
-				element.name), 0);
-		end
-		return nil, true;
-	end);
-	return true;
-end;
+busted.subscribe({ "test", "start" }, function()
+	assertions = 0;
+	return nil, true;
+end);
+
+busted.subscribe({ "test", "end" }, function(element, _, status)
+	if status == "success" and assertions == 0 then
+		error(("it asserts nothing: %q (every `it` must check something, spec/helpers/README.md)"):format(
+			element.name), 0);
+	end
+	return nil, true;
+end);

@@ -5,6 +5,9 @@
 -- routes themselves (GET discovery, 405) are the server's (push_spec.lua).
 local up = require "unified_push";
 local relay = require "relay";
+-- http.ts's routes answer through net.http.server (httpanswer.ts), whose net.server
+-- refuses to load outside a running Prosody 0.12; cancelMessage uses none of it.
+package.loaded["net.http.server"] = package.loaded["net.http.server"] or {};
 local http = require "http";
 local base64 = require "util.encodings".base64;
 local sha256 = require "util.hashes".sha256;
