@@ -201,7 +201,8 @@ describe("the push resource", function()
 	end);
 
 	describe("revokes an endpoint the distributor disowns", function()
-		for _, condition in ipairs({ "item-not-found", "feature-not-implemented" }) do
+		-- feature-not-implemented is the same kind (pending_spec), on every backend revocation_spec's.
+		for _, condition in ipairs({ "item-not-found" }) do
 			it("after " .. condition .. ": later POSTs answer 404 without an IQ", function()
 				local registration = f:register();
 				local other = f:register();
@@ -269,19 +270,18 @@ describe("the push resource", function()
 	describe("answers 404 to a POST to a token that names no registration", function()
 		-- Changes are made to the whole token; the endpoint is rebuilt in the
 		-- shape the module issued (up.endpoint_for) or, "old style", with the
-		-- whole token in the path.
+		-- whole token in the path. A token changed, cut short or extended is
+		-- refused by every backend in backends_spec (unit): here, what Prosody's
+		-- path and query handling hands over.
 		local cases = {
 			{ "an unknown token", function() return "/push/AAAAAAAAAAAAAAAA"; end },
 			{ "an unknown token, split like ours", function(e) return up.endpoint_for(e, string.rep("A", 16)); end },
-			{ "a token with one character changed", function(e) return up.endpoint_for(e, up.tamper_token(up.token_of(e))); end },
 			{ "a token with one character changed, old style",
 				function(e) return up.endpoint_for(e, up.tamper_token(up.token_of(e)), "whole"); end },
-			{ "a truncated token", function(e) local t = up.token_of(e); return up.endpoint_for(e, t:sub(1, #t - 8)); end },
 			{ "the path part of the token alone", function(e) return up.endpoint_for(e, up.token_of(e):sub(1, 8)); end },
 			{ "a token of 10000 characters", function() return "/push/" .. string.rep("A", 10000); end },
 			{ "a token of 10000 characters, split like ours", function(e) return up.endpoint_for(e, string.rep("A", 10000)); end },
 			{ "a token of 100 percent-encoded percent signs", function() return "/push/" .. string.rep("%25", 100); end },
-			{ "a registered token followed by more", function(e) return up.endpoint_for(e, up.token_of(e) .. "A"); end },
 			{ "percent-encoded control and non-UTF-8 bytes", function() return "/push/%00%01%FF%FE%0D%0A"; end },
 			{ "percent-encoded control and non-UTF-8 bytes in the query",
 				function(e) return up.endpoint_for(e, up.token_of(e):sub(1, 8) .. "\0\1\255\254\r\n"); end },
