@@ -911,6 +911,20 @@ function ____exports.pendingPushes(context)
         end
     }
 end
+--- Takes the distributors' answers to our pushes, before mod_iq looks for per-id handlers.
+function ____exports.hookAnswers(module, pending)
+    module:hook(
+        "iq/host",
+        function(event)
+            local kind = event.stanza.attr.type
+            if (kind == "result" or kind == "error") and pending.answer(event.stanza) then
+                return true
+            end
+            return nil
+        end,
+        10
+    )
+end
 return ____exports
  end,
 ["src.backends.backend"] = function(...)
@@ -2319,9 +2333,7 @@ return ____exports
  end,
 ["src.relay"] = function(...)
 local ____exports = {}
-local retryLater, keepAndSend, outcome, keepForLater, keepCopy, lateOutcome, messageReference
-local ____util_2Epromise = require("util.promise")
-local newPromise = ____util_2Epromise.new
+local keepAndSend, outcome, keepForLater, keepCopy, lateOutcome
 local ____errors = require("src.errors")
 local errors = ____errors.errors
 local ____protocol = require("src.protocol")
@@ -2329,7 +2341,8 @@ local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
 local pushIq = ____protocol.pushIq
 local ____pushheaders = require("src.pushheaders")
 local parsePushHeaders = ____pushheaders.parsePushHeaders
-function retryLater(response, seconds, ____error)
+--- An answer asking the app server to try again in `seconds`.
+function ____exports.retryLater(response, seconds, ____error)
     response.headers.retry_after = tostring(seconds)
     return errors.new(____error)
 end
@@ -2406,7 +2419,7 @@ function outcome(context, settled, token, registration, id, response)
         settled.reason
     )
     context.pushes.unavailable:add(1)
-    return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
+    return ____exports.retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable")
 end
 function keepForLater(context, registration, body, ttl, topic, response)
     local answer = keepCopy(
@@ -2428,7 +2441,7 @@ function keepCopy(context, registration, body, ttl, topic, response, held)
     if registration.indexed == nil then
         context.log("debug", "Push for <%s> not relayed: distributor away", to)
         context.pushes.unavailable:add(1)
-        return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable"), nil
+        return ____exports.retryLater(response, ____exports.RETRY_AFTER_SECONDS, "distributor-unavailable"), nil
     end
     if ttl <= 0 then
         context.log("debug", "Push for <%s> with no time to keep: expired", to)
@@ -2452,7 +2465,7 @@ function keepCopy(context, registration, body, ttl, topic, response, held)
         if refusal == "full" then
             context.log("debug", "Push for <%s> not kept: %s already", to, detail)
             context.pushes.limited:add(1)
-            return retryLater(response, ____exports.RETRY_AFTER_SECONDS, "too-much-kept"), nil
+            return ____exports.retryLater(response, ____exports.RETRY_AFTER_SECONDS, "too-much-kept"), nil
         end
         context.log("warn", "Could not keep a push message: %s", detail)
         context.pushes.failed:add(1)
@@ -2461,7 +2474,7 @@ function keepCopy(context, registration, body, ttl, topic, response, held)
     context.log("debug", "Push for <%s> kept for %d s", to, ttl)
     context.pushes.stored:add(1)
     response.headers.ttl = tostring(ttl)
-    response.headers.location = context.keptLocationFor(messageReference(key, id))
+    response.headers.location = context.keptLocationFor(key, id)
     return 201, id
 end
 function lateOutcome(context, settled, token, registration, copy, bytes)
@@ -2487,14 +2500,9 @@ function lateOutcome(context, settled, token, registration, copy, bytes)
         end
     end
 end
-function messageReference(key, id)
-    return key .. id
-end
 --- Longer tokens are no backend's (paseto and jwt tokens are a few hundred
 -- characters): refused before any lookup. Each backend checks its own shape.
 local LONGEST_TOKEN = 1024
---- Longer archive ids are not ours (util.id gives 16 characters, SQL storage a 36-character UUID).
-local MAX_MESSAGE_ID_LENGTH = 64
 --- Seconds an app server is asked to wait before retrying a 503.
 ____exports.RETRY_AFTER_SECONDS = 60
 --- What relayPush returns when the answer waits for the distributor: `true`, as
@@ -2543,7 +2551,7 @@ function ____exports.relayPush(context, token, request, response, reply)
     if wait > 0 then
         context.log("debug", "Push to an endpoint of <%s> over its rate limit", registration.sub)
         pushes.limited:add(1)
-        return retryLater(response, wait, "rate-limited")
+        return ____exports.retryLater(response, wait, "rate-limited")
     end
     local to = registration.sub
     local keptFor = math.max(
@@ -2591,7 +2599,7 @@ function ____exports.relayPush(context, token, request, response, reply)
     if context.pending.countFor(registration.user) >= context.maxInFlight then
         context.log("debug", "Push for <%s> refused: %d already awaiting an answer", to, context.maxInFlight)
         pushes.limited:add(1)
-        return retryLater(response, 1, "too-many-in-flight")
+        return ____exports.retryLater(response, 1, "too-many-in-flight")
     end
     local id = context.newId()
     local iq = pushIq(
@@ -2662,11 +2670,37 @@ function ____exports.relayPush(context, token, request, response, reply)
     )
     return ____exports.LATER
 end
---- relayPush for a caller that wants a value or a util.promise (the Matrix gateway).
-function ____exports.relayPushPromised(context, token, request, response)
+return ____exports
+ end,
+["src.matrix"] = function(...)
+local ____exports = {}
+local ____util_2Epromise = require("util.promise")
+local all_settled = ____util_2Epromise.all_settled
+local is_promise = ____util_2Epromise.is_promise
+local newPromise = ____util_2Epromise.new
+local ____endpoint = require("src.endpoint")
+local tokenOf = ____endpoint.tokenOf
+local ____protocol = require("src.protocol")
+local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
+local ____relay = require("src.relay")
+local LATER = ____relay.LATER
+local relayPush = ____relay.relayPush
+local RETRY_AFTER_SECONDS = ____relay.RETRY_AFTER_SECONDS
+local json = require("util.json")
+--- What an app finds at the gateway's URL with GET (UnifiedPush gateway discovery).
+____exports.DISCOVERY = "{\"unifiedpush\":{\"gateway\":\"matrix\"}}"
+--- Devices one notification may name. A homeserver notifies per user (Synapse names
+-- one device per request), so a real notification names a handful at most. Each
+-- device of ours costs a token lookup and an IQ to its distributor: 20 bounds that
+-- work per request well above anyone's devices (and a 4096-byte body holds only a
+-- few more of our endpoints, whose paseto tokens alone are ~200 characters).
+____exports.MAX_DEVICES = 20
+--- relayPush as the gateway combines it: the outcome, or a util.promise of it when
+-- the answer waits for the distributor.
+function ____exports.relayPromised(context, token, request, response)
     local answered
     local resolveLater
-    local now = ____exports.relayPush(
+    local now = relayPush(
         context,
         token,
         request,
@@ -2679,7 +2713,7 @@ function ____exports.relayPushPromised(context, token, request, response)
             end
         end
     )
-    if now ~= ____exports.LATER then
+    if now ~= LATER then
         return now
     end
     if answered ~= nil then
@@ -2693,55 +2727,6 @@ function ____exports.relayPushPromised(context, token, request, response)
         end
     end)
 end
---- Characters of a kept message's reference that name its endpoint (a tokenKey).
-local KEY_LENGTH = 32
---- Answers a DELETE on a push message resource: 204 when a kept message was removed.
-function ____exports.cancelMessage(context, reference, response)
-    local key = string.sub(reference, 1, KEY_LENGTH)
-    local id = string.sub(reference, KEY_LENGTH + 1)
-    if (string.find(key, "^[0-9a-f]+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_.-]+$")) == nil then
-        return errors.new("unknown-message")
-    end
-    local wait = context.limiter.take(
-        key,
-        context.clock()
-    )
-    if wait > 0 then
-        return retryLater(response, wait, "rate-limited")
-    end
-    local found, err = context.mailbox.cancel(key, id)
-    if found == nil then
-        context.log("warn", "Could not cancel a kept push message: %s", err)
-        return errors.new("internal")
-    end
-    if not found then
-        return errors.new("unknown-message")
-    end
-    context.log("debug", "A kept push message was cancelled")
-    return 204
-end
-return ____exports
- end,
-["src.matrix"] = function(...)
-local ____exports = {}
-local ____util_2Epromise = require("util.promise")
-local all_settled = ____util_2Epromise.all_settled
-local is_promise = ____util_2Epromise.is_promise
-local ____endpoint = require("src.endpoint")
-local tokenOf = ____endpoint.tokenOf
-local ____protocol = require("src.protocol")
-local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
-local ____relay = require("src.relay")
-local RETRY_AFTER_SECONDS = ____relay.RETRY_AFTER_SECONDS
-local json = require("util.json")
---- What an app finds at the gateway's URL with GET (UnifiedPush gateway discovery).
-____exports.DISCOVERY = "{\"unifiedpush\":{\"gateway\":\"matrix\"}}"
---- Devices one notification may name. A homeserver notifies per user (Synapse names
--- one device per request), so a real notification names a handful at most. Each
--- device of ours costs a token lookup and an IQ to its distributor: 20 bounds that
--- work per request well above anyone's devices (and a 4096-byte body holds only a
--- few more of our endpoints, whose paseto tokens alone are ~200 characters).
-____exports.MAX_DEVICES = 20
 --- Sets the status and returns a Matrix error body (`errcode`, `error`).
 local function matrixError(response, status, errcode, text)
     response.status_code = status
@@ -2955,6 +2940,226 @@ function ____exports.notify(context, request, response)
         end
         return answer(context, tally, response)
     end)
+end
+return ____exports
+ end,
+["src.http"] = function(...)
+local ____exports = {}
+local ____util_2Ehttp = require("util.http")
+local urldecode = ____util_2Ehttp.urldecode
+local urlencode = ____util_2Ehttp.urlencode
+local ____cors = require("src.cors")
+local corsFor = ____cors.corsFor
+local corsSettings = ____cors.corsSettings
+local letModHttpRemoveApp = ____cors.letModHttpRemoveApp
+local ____endpoint = require("src.endpoint")
+local endpointPath = ____endpoint.endpointPath
+local tokenOf = ____endpoint.tokenOf
+local ____errors = require("src.errors")
+local errors = ____errors.errors
+local ____httpanswer = require("src.httpanswer")
+local sendLater = ____httpanswer.sendLater
+local ____matrix = require("src.matrix")
+local discover = ____matrix.discover
+local matrixMethodNotAllowed = ____matrix.methodNotAllowed
+local notify = ____matrix.notify
+local relayPromised = ____matrix.relayPromised
+local ____relay = require("src.relay")
+local relayPush = ____relay.relayPush
+local retryLater = ____relay.retryLater
+--- The Matrix push gateway's path (Matrix Push Gateway API).
+____exports.MATRIX_PATH = "/_matrix/push/v1/notify"
+--- Where the push message resources (the Locations of 201s) live under the base.
+____exports.MESSAGE_PREFIX = "message/"
+--- Characters of a kept message's reference that name its endpoint (a tokenKey).
+local KEY_LENGTH = 32
+--- Longer message ids are not ours (a bucket number, then util.id's 16 characters or SQL storage's 36-character UUID).
+local MAX_MESSAGE_ID_LENGTH = 64
+--- The URLs of this instance, computed on first use and again after a configuration reload.
+function ____exports.pushUrls(module)
+    local pushBase
+    local messageBase
+    module:hook_global(
+        "config-reloaded",
+        function()
+            pushBase = nil
+            messageBase = nil
+        end
+    )
+    local function base()
+        if pushBase == nil then
+            pushBase = module:http_url("push", "/push")
+        end
+        return pushBase
+    end
+    local function locationFor(tail)
+        if messageBase == nil then
+            messageBase = (base() .. "/") .. ____exports.MESSAGE_PREFIX
+        end
+        return messageBase .. tail
+    end
+    return {
+        base = base,
+        endpointFor = function(token) return (base() .. "/") .. endpointPath(token, urlencode) end,
+        locationFor = locationFor,
+        keptLocationFor = function(key, id) return locationFor(endpointPath(key .. id, urlencode)) end
+    }
+end
+--- Answers a DELETE on a push message resource: 204 when a kept message was removed.
+function ____exports.cancelMessage(context, reference, response)
+    local key = string.sub(reference, 1, KEY_LENGTH)
+    local id = string.sub(reference, KEY_LENGTH + 1)
+    if (string.find(key, "^[0-9a-f]+$")) == nil or #key ~= KEY_LENGTH or #id > MAX_MESSAGE_ID_LENGTH or (string.find(id, "^[%w_.-]+$")) == nil then
+        return errors.new("unknown-message")
+    end
+    local wait = context.limiter.take(
+        key,
+        context.clock()
+    )
+    if wait > 0 then
+        return retryLater(response, wait, "rate-limited")
+    end
+    local found, err = context.mailbox.cancel(key, id)
+    if found == nil then
+        context.log("warn", "Could not cancel a kept push message: %s", err)
+        return errors.new("internal")
+    end
+    if not found then
+        return errors.new("unknown-message")
+    end
+    context.log("debug", "A kept push message was cancelled")
+    return 204
+end
+local DISCOVERY = "{\"unifiedpush\":{\"version\":1}}"
+local PUSH_CORS = {enabled = true, headers = {
+    ["Content-Encoding"] = true,
+    TTL = true,
+    Urgency = true,
+    Topic = true,
+    ["Content-Type"] = true,
+    Authorization = true
+}}
+--- The push endpoints' routes: discovery, POST, DELETE of kept messages, preflight, 405.
+local function pushRoutes(module, relay)
+    local cors = corsFor(
+        corsSettings(module, "push"),
+        {
+            "GET",
+            "POST",
+            "DELETE",
+            "PUT",
+            "PATCH",
+            "OPTIONS"
+        },
+        PUSH_CORS
+    )
+    --- Lets a browser (a request with an Origin) read the answer, as CORS allows.
+    local function fromBrowser(event)
+        local origin = event.request.headers.origin
+        if origin ~= nil then
+            if cors ~= nil then
+                cors.allow(origin, event.response.headers)
+            end
+        end
+    end
+    local function methodNotAllowed(event)
+        fromBrowser(event)
+        event.response.headers.allow = "GET, POST, DELETE, OPTIONS"
+        return errors.new("method-not-allowed")
+    end
+    return {
+        ["GET /*"] = function(event)
+            fromBrowser(event)
+            event.response.headers.content_type = "application/json"
+            return DISCOVERY
+        end,
+        ["POST /*"] = function(event, path)
+            fromBrowser(event)
+            return relayPush(
+                relay,
+                tokenOf(path, event.request.url.query, urldecode),
+                event.request,
+                event.response,
+                sendLater
+            )
+        end,
+        ["DELETE /*"] = function(event, path)
+            fromBrowser(event)
+            if string.sub(path, 1, #____exports.MESSAGE_PREFIX) ~= ____exports.MESSAGE_PREFIX then
+                return methodNotAllowed(event)
+            end
+            local reference = string.sub(path, #____exports.MESSAGE_PREFIX + 1)
+            return ____exports.cancelMessage(
+                relay,
+                tokenOf(reference, event.request.url.query, urldecode),
+                event.response
+            )
+        end,
+        ["OPTIONS /*"] = function(event)
+            if cors == nil then
+                return methodNotAllowed(event)
+            end
+            cors.allow(event.request.headers.origin, event.response.headers)
+            return ""
+        end,
+        ["PUT /*"] = methodNotAllowed,
+        ["PATCH /*"] = methodNotAllowed
+    }
+end
+--- The Matrix push gateway's routes; mod_http answers its CORS, echoing the Origin.
+local function gatewayRoutes(gateway)
+    local function varyOnOrigin(event)
+        if event.request.headers.origin ~= nil then
+            event.response.headers.vary = "Origin"
+        end
+    end
+    local function refuse(event)
+        varyOnOrigin(event)
+        return matrixMethodNotAllowed(event.response)
+    end
+    return {
+        GET = function(event)
+            varyOnOrigin(event)
+            return discover(event.response)
+        end,
+        POST = function(event)
+            varyOnOrigin(event)
+            return notify(gateway, event.request, event.response)
+        end,
+        PUT = refuse,
+        DELETE = refuse,
+        PATCH = refuse
+    }
+end
+--- Serves the endpoints and, with `gateway`, the Matrix push gateway on the same
+-- HTTP host, where Matrix apps look for it (README "Matrix push gateway").
+function ____exports.serveHttp(module, relay, urls, gateway)
+    module:provides(
+        "http",
+        {
+            name = "push",
+            default_path = "/push",
+            cors = {enabled = false},
+            route = pushRoutes(module, relay)
+        }
+    )
+    letModHttpRemoveApp(module.host, "push")
+    if not gateway then
+        return
+    end
+    module:provides(
+        "http",
+        {
+            name = "matrix_push_gateway",
+            default_path = ____exports.MATRIX_PATH,
+            route = gatewayRoutes({
+                endpointPrefix = function() return urls.base() .. "/" end,
+                relay = function(token, request, response) return relayPromised(relay, token, request, response) end,
+                decode = urldecode,
+                log = relay.log
+            })
+        }
+    )
 end
 return ____exports
  end,
@@ -3306,6 +3511,7 @@ local ____acl = require("src.acl")
 local isPermitted = ____acl.isPermitted
 local ____protocol = require("src.protocol")
 local hashAttributeProblem = ____protocol.hashAttributeProblem
+local NS = ____protocol.NS
 local registeredReply = ____protocol.registeredReply
 --- The longest endpoint URL we hand out, in bytes: UnifiedPush's Android
 -- specification caps endpoints at 1000 bytes, and app servers refuse longer ones.
@@ -3373,6 +3579,30 @@ function ____exports.answerRegistration(context, request)
         request,
         context.endpointFor(token),
         exp
+    )
+end
+--- Answers `<register/>` IQs sent to the module's host: a set with the endpoint (then
+-- `registered` with the sender, whom a renewal may have moved the endpoint to), a get
+-- with bad-request.
+function ____exports.hookRegistration(module, context, registered)
+    module:hook(
+        ("iq-set/host/" .. NS) .. ":register",
+        function(event)
+            local answer = ____exports.answerRegistration(context, event.stanza)
+            event.origin.send(answer)
+            local from = event.stanza.attr.from
+            if answer.attr.type == "result" and from ~= nil then
+                registered(from)
+            end
+            return true
+        end
+    )
+    module:hook(
+        ("iq-get/host/" .. NS) .. ":register",
+        function(event)
+            event.origin.send(error_reply(event.stanza, "modify", "bad-request", "register must be sent with type=\"set\""))
+            return true
+        end
     )
 end
 return ____exports
@@ -3849,6 +4079,8 @@ end
 return ____exports
  end,
 ["src.startup"] = function(...)
+local ____lualib = require("lualib_bundle")
+local __TS__ObjectAssign = ____lualib.__TS__ObjectAssign
 local ____exports = {}
 --- Stops loading the module on this host after logging each problem on a line of
 -- its own. Prosody's module loader runs the module under xpcall with
@@ -3961,6 +4193,91 @@ function ____exports.announcement(version, host, backend, pushUrl, matrixUrl)
     local gateway = matrixUrl == nil and "no Matrix push gateway" or "Matrix push gateway " .. matrixUrl
     return (((((((("mod_unified_push " .. version) .. " on ") .. host) .. ": ") .. backend) .. " backend, endpoints under ") .. pushUrl) .. "/, ") .. gateway
 end
+--- Where this instance serves HTTP, checked against the other instances
+-- (docs/design.md, "Startup"): `stop` when its endpoints' routes are taken, no
+-- gateway (and a warning) when the gateway's are.
+function ____exports.claimHttp(module, gatewayPath, stop)
+    local httpPaths = {
+        module:get_option("http_paths"),
+        module:context("*"):get_option("http_paths")
+    }
+    local ____temp_2 = module:get_option("http_host")
+    if ____temp_2 == nil then
+        ____temp_2 = module.host
+    end
+    local httpHost = ____temp_2
+    local claims = module:shared(("/*/" .. module.name) .. "/http")
+    local others = {}
+    for ____, claim in pairs(claims) do
+        others[#others + 1] = claim
+    end
+    local ____module_host_4 = module.host
+    local ____temp_5 = type(httpHost) == "string" and httpHost or module.host
+    local ____exports_appPath_result_6 = ____exports.appPath(httpPaths, "push", "/push", module.host)
+    local ____temp_3
+    if gatewayPath == nil then
+        ____temp_3 = nil
+    else
+        ____temp_3 = ____exports.appPath(httpPaths, "matrix_push_gateway", gatewayPath, module.host)
+    end
+    local wanted = {host = ____module_host_4, httpHost = ____temp_5, pushPath = ____exports_appPath_result_6, matrixPath = ____temp_3}
+    local ____exports_checkClaim_result_7 = ____exports.checkClaim(others, wanted)
+    local refusal = ____exports_checkClaim_result_7.refusal
+    local noGateway = ____exports_checkClaim_result_7.noGateway
+    if refusal ~= nil then
+        stop({refusal})
+    end
+    if noGateway ~= nil then
+        module:log("warn", "%s", noGateway)
+    end
+    local servesGateway = wanted.matrixPath ~= nil and noGateway == nil
+    return {
+        httpHost = wanted.httpHost,
+        servesGateway = servesGateway,
+        publish = function()
+            claims[module.host] = __TS__ObjectAssign({}, wanted, {matrixPath = servesGateway and wanted.matrixPath or nil})
+            return nil
+        end,
+        release = function()
+            claims[module.host] = nil
+            return true
+        end
+    }
+end
+--- Logs who is serving where once mod_http knows its ports (at server start, or
+-- now on a later load), and warns when the published URL will not reach it.
+function ____exports.announceWhenReady(module, version, backend, claimed, pushUrl, gatewayPath)
+    local function ready()
+        local url = pushUrl()
+        local matrixUrl = claimed.servesGateway and module:http_url("matrix_push_gateway", gatewayPath) or nil
+        module:log(
+            "info",
+            "%s",
+            ____exports.announcement(
+                version,
+                module.host,
+                backend,
+                url,
+                matrixUrl
+            )
+        )
+        local defaultHost = module:get_option("http_default_host")
+        local problem = ____exports.externalUrlProblem({
+            pushUrl = url,
+            httpHost = claimed.httpHost,
+            isProsodyHost = function(host) return prosody.hosts[host] ~= nil end,
+            defaultHost = type(defaultHost) == "string" and defaultHost or nil
+        })
+        if problem ~= nil then
+            module:log("warn", "%s", problem)
+        end
+    end
+    if prosody.start_time == nil then
+        module:hook_global("server-started", ready)
+    else
+        ready()
+    end
+end
 return ____exports
  end,
 ["src.version"] = function(...)
@@ -3969,19 +4286,12 @@ ____exports.VERSION = "0.1.0"
 return ____exports
  end,
 ["src.mod_unified_push"] = function(...)
-local ____lualib = require("lualib_bundle")
-local __TS__ObjectAssign = ____lualib.__TS__ObjectAssign
 local ____exports = {}
 local mailbox
 local ____core_2Estatsmanager = require("core.statsmanager")
 local get_metric_registry = ____core_2Estatsmanager.get_metric_registry
 local ____util_2Eid = require("util.id")
 local medium = ____util_2Eid.medium
-local ____util_2Ehttp = require("util.http")
-local urldecode = ____util_2Ehttp.urldecode
-local urlencode = ____util_2Ehttp.urlencode
-local ____util_2Estanza = require("util.stanza")
-local error_reply = ____util_2Estanza.error_reply
 local ____util_2Etime = require("util.time")
 local monotonic = ____util_2Etime.monotonic
 local ____backends = require("src.backends.index")
@@ -3989,37 +4299,23 @@ local createBackend = ____backends.createBackend
 local supportedBackends = ____backends.supportedBackends
 local ____config = require("src.config")
 local readConfig = ____config.readConfig
-local ____endpoint = require("src.endpoint")
-local endpointPath = ____endpoint.endpointPath
-local tokenOf = ____endpoint.tokenOf
-local ____errors = require("src.errors")
-local errors = ____errors.errors
+local ____http = require("src.http")
+local MATRIX_PATH = ____http.MATRIX_PATH
+local pushUrls = ____http.pushUrls
+local serveHttp = ____http.serveHttp
 local ____mailbox = require("src.mailbox")
 local newMailbox = ____mailbox.mailbox
-local ____matrix = require("src.matrix")
-local discover = ____matrix.discover
-local matrixMethodNotAllowed = ____matrix.methodNotAllowed
-local notify = ____matrix.notify
 local ____metrics = require("src.metrics")
 local declareMetrics = ____metrics.declareMetrics
 local ____pending = require("src.pending")
+local hookAnswers = ____pending.hookAnswers
 local pendingPushes = ____pending.pendingPushes
 local ____protocol = require("src.protocol")
 local NS = ____protocol.NS
 local ____ratelimit = require("src.ratelimit")
 local rateLimiter = ____ratelimit.rateLimiter
 local ____registeriq = require("src.registeriq")
-local answerRegistration = ____registeriq.answerRegistration
-local ____httpanswer = require("src.httpanswer")
-local sendLater = ____httpanswer.sendLater
-local ____cors = require("src.cors")
-local corsFor = ____cors.corsFor
-local corsSettings = ____cors.corsSettings
-local letModHttpRemoveApp = ____cors.letModHttpRemoveApp
-local ____relay = require("src.relay")
-local cancelMessage = ____relay.cancelMessage
-local relayPush = ____relay.relayPush
-local relayPushPromised = ____relay.relayPushPromised
+local hookRegistration = ____registeriq.hookRegistration
 local ____registry = require("src.registry")
 local endpointRegistry = ____registry.endpointRegistry
 local ____sessions = require("src.sessions")
@@ -4029,10 +4325,8 @@ local watchSessions = ____sessions.watchSessions
 local ____shell = require("src.shell")
 local offerShellCommands = ____shell.offerShellCommands
 local ____startup = require("src.startup")
-local announcement = ____startup.announcement
-local appPath = ____startup.appPath
-local checkClaim = ____startup.checkClaim
-local externalUrlProblem = ____startup.externalUrlProblem
+local announceWhenReady = ____startup.announceWhenReady
+local claimHttp = ____startup.claimHttp
 local refuseToLoad = ____startup.refuseToLoad
 local ____userindex = require("src.userindex")
 local userIndex = ____userindex.userIndex
@@ -4060,37 +4354,7 @@ local config, optionProblems = readConfig(
 if config == nil then
     stop(optionProblems)
 end
-local HTTP_PATHS = {
-    module:get_option("http_paths"),
-    module:context("*"):get_option("http_paths")
-}
-local MATRIX_PATH = "/_matrix/push/v1/notify"
-local ____temp_0 = module:get_option("http_host")
-if ____temp_0 == nil then
-    ____temp_0 = module.host
-end
-local httpHost = ____temp_0
-local claims = module:shared(("/*/" .. module.name) .. "/http")
-local otherClaims = {}
-for ____, claim in pairs(claims) do
-    otherClaims[#otherClaims + 1] = claim
-end
-local wanted = {
-    host = module.host,
-    httpHost = type(httpHost) == "string" and httpHost or module.host,
-    pushPath = appPath(HTTP_PATHS, "push", "/push", module.host),
-    matrixPath = config.matrixGateway and appPath(HTTP_PATHS, "matrix_push_gateway", MATRIX_PATH, module.host) or nil
-}
-local ____checkClaim_result_1 = checkClaim(otherClaims, wanted)
-local refusal = ____checkClaim_result_1.refusal
-local noGateway = ____checkClaim_result_1.noGateway
-if refusal ~= nil then
-    stop({refusal})
-end
-if noGateway ~= nil then
-    module:log("warn", "%s", noGateway)
-end
-local servesGateway = wanted.matrixPath ~= nil and noGateway == nil
+local claimed = claimHttp(module, config.matrixGateway and MATRIX_PATH or nil, stop)
 module:depends("http")
 module:depends("disco")
 module:add_feature(NS)
@@ -4178,72 +4442,17 @@ module:hourly(
         end
     end
 )
---- Where the push message resources (the Locations of 201s) live under the base.
-local MESSAGE_PREFIX = "message/"
---- The HTTP base of the endpoints; computed on first use (after mod_http is ready).
-local pushBase
-local function base()
-    if pushBase == nil then
-        pushBase = module:http_url("push", "/push")
-    end
-    return pushBase
-end
---- The base of the push message resources, made once: every delivered push names one.
-local messageBase
-local function messageUrl(tail)
-    if messageBase == nil then
-        messageBase = (base() .. "/") .. MESSAGE_PREFIX
-    end
-    return messageBase .. tail
-end
-module:hook_global(
-    "config-reloaded",
-    function()
-        pushBase = nil
-        messageBase = nil
-    end
-)
-module:hook(
-    ("iq-set/host/" .. NS) .. ":register",
-    function(event)
-        local answer = answerRegistration(
-            {
-                config = config,
-                registry = registry,
-                backendName = backend.name,
-                endpointFor = function(token) return (base() .. "/") .. endpointPath(token, urlencode) end,
-                now = os.time,
-                log = log,
-                registrations = metrics.registrations
-            },
-            event.stanza
-        )
-        event.origin.send(answer)
-        local from = event.stanza.attr.from
-        if answer.attr.type == "result" and from ~= nil then
-            mailbox.flush(from)
-        end
-        return true
-    end
-)
-module:hook(
-    ("iq-get/host/" .. NS) .. ":register",
-    function(event)
-        event.origin.send(error_reply(event.stanza, "modify", "bad-request", "register must be sent with type=\"set\""))
-        return true
-    end
-)
-module:hook(
-    "iq/host",
-    function(event)
-        local kind = event.stanza.attr.type
-        if (kind == "result" or kind == "error") and pending.answer(event.stanza) then
-            return true
-        end
-        return nil
-    end,
-    10
-)
+local urls = pushUrls(module)
+hookRegistration(module, {
+    config = config,
+    registry = registry,
+    backendName = backendName,
+    endpointFor = urls.endpointFor,
+    now = os.time,
+    log = log,
+    registrations = metrics.registrations
+}, mailbox.flush)
+hookAnswers(module, pending)
 watchSessions(
     module,
     sessionHost,
@@ -4276,7 +4485,7 @@ local withdrawShellCommands = offerShellCommands(
 module.unload = function()
     pending.dropAll()
     withdrawShellCommands()
-    claims[module.host] = nil
+    claimed.release()
 end
 --- Endpoints whose rate buckets are remembered (an LRU: memory stays flat).
 local RATE_TRACKED_ENDPOINTS = 10000
@@ -4289,8 +4498,8 @@ local relay = {
     limiter = rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
     maxInFlight = config.maxInFlight,
     isAway = isAway,
-    locationFor = messageUrl,
-    keptLocationFor = function(reference) return messageUrl(endpointPath(reference, urlencode)) end,
+    locationFor = urls.locationFor,
+    keptLocationFor = urls.keptLocationFor,
     newId = medium,
     now = os.time,
     clock = monotonic,
@@ -4298,150 +4507,16 @@ local relay = {
     pushes = metrics.pushes,
     answerTime = metrics.answerTime
 }
-local DISCOVERY = "{\"unifiedpush\":{\"version\":1}}"
-local PUSH_CORS = {enabled = true, headers = {
-    ["Content-Encoding"] = true,
-    TTL = true,
-    Urgency = true,
-    Topic = true,
-    ["Content-Type"] = true,
-    Authorization = true
-}}
-local cors = corsFor(
-    corsSettings(module, "push"),
-    {
-        "GET",
-        "POST",
-        "DELETE",
-        "PUT",
-        "PATCH",
-        "OPTIONS"
-    },
-    PUSH_CORS
+serveHttp(module, relay, urls, claimed.servesGateway)
+claimed.publish()
+announceWhenReady(
+    module,
+    VERSION,
+    backendName,
+    claimed,
+    urls.base,
+    MATRIX_PATH
 )
---- Lets a browser (a request with an Origin) read the answer, as CORS allows.
-local function fromBrowser(event)
-    local origin = event.request.headers.origin
-    if origin ~= nil then
-        if cors ~= nil then
-            cors.allow(origin, event.response.headers)
-        end
-    end
-end
-local function methodNotAllowed(event)
-    fromBrowser(event)
-    event.response.headers.allow = "GET, POST, DELETE, OPTIONS"
-    return errors.new("method-not-allowed")
-end
-local pushRoutes = {
-    ["GET /*"] = function(event)
-        fromBrowser(event)
-        event.response.headers.content_type = "application/json"
-        return DISCOVERY
-    end,
-    ["POST /*"] = function(event, path)
-        fromBrowser(event)
-        return relayPush(
-            relay,
-            tokenOf(path, event.request.url.query, urldecode),
-            event.request,
-            event.response,
-            sendLater
-        )
-    end,
-    ["DELETE /*"] = function(event, path)
-        fromBrowser(event)
-        if string.sub(path, 1, #MESSAGE_PREFIX) ~= MESSAGE_PREFIX then
-            return methodNotAllowed(event)
-        end
-        local reference = string.sub(path, #MESSAGE_PREFIX + 1)
-        return cancelMessage(
-            relay,
-            tokenOf(reference, event.request.url.query, urldecode),
-            event.response
-        )
-    end,
-    ["OPTIONS /*"] = function(event)
-        if cors == nil then
-            return methodNotAllowed(event)
-        end
-        cors.allow(event.request.headers.origin, event.response.headers)
-        return ""
-    end,
-    ["PUT /*"] = methodNotAllowed,
-    ["PATCH /*"] = methodNotAllowed
-}
-module:provides("http", {name = "push", default_path = "/push", cors = {enabled = false}, route = pushRoutes})
-letModHttpRemoveApp(module.host, "push")
-if servesGateway then
-    local gateway = {
-        endpointPrefix = function() return base() .. "/" end,
-        relay = function(token, request, response) return relayPushPromised(relay, token, request, response) end,
-        decode = urldecode,
-        log = log
-    }
-    local function varyOnOrigin(event)
-        if event.request.headers.origin ~= nil then
-            event.response.headers.vary = "Origin"
-        end
-    end
-    local function refuse(event)
-        varyOnOrigin(event)
-        return matrixMethodNotAllowed(event.response)
-    end
-    module:provides(
-        "http",
-        {
-            name = "matrix_push_gateway",
-            default_path = MATRIX_PATH,
-            route = {
-                GET = function(event)
-                    varyOnOrigin(event)
-                    return discover(event.response)
-                end,
-                POST = function(event)
-                    varyOnOrigin(event)
-                    return notify(gateway, event.request, event.response)
-                end,
-                PUT = refuse,
-                DELETE = refuse,
-                PATCH = refuse
-            }
-        }
-    )
-end
-claims[module.host] = __TS__ObjectAssign({}, wanted, {matrixPath = servesGateway and wanted.matrixPath or nil})
---- Says who is serving where, once mod_http knows its ports (at server start).
-local function ready()
-    local pushUrl = base()
-    local matrixUrl = servesGateway and module:http_url("matrix_push_gateway", MATRIX_PATH) or nil
-    module:log(
-        "info",
-        "%s",
-        announcement(
-            VERSION,
-            module.host,
-            backendName,
-            pushUrl,
-            matrixUrl
-        )
-    )
-    local defaultHost = module:get_option("http_default_host")
-    local problem = externalUrlProblem({
-        pushUrl = pushUrl,
-        httpHost = wanted.httpHost,
-        isProsodyHost = function(host) return prosody.hosts[host] ~= nil end,
-        defaultHost = type(defaultHost) == "string" and defaultHost or nil
-    })
-    if problem ~= nil then
-        module:log("warn", "%s", problem)
-    end
-end
-if prosody.start_time == nil then
-    module:hook_global("server-started", ready)
-else
-    ready()
-end
 return ____exports
  end,
 }

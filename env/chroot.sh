@@ -82,7 +82,7 @@ sync() {
 	root=$(root_of "$1")
 	rm -rf "${root:?}$workdir"
 	mkdir -p "$root$workdir"
-	for part in dist spec build README.md .luacheckrc .busted; do
+	for part in dist spec build src docs README.md .luacheckrc .busted; do
 		[ -e "$repo/$part" ] && cp -a "$repo/$part" "$root$workdir/"
 	done
 	return 0

@@ -3,9 +3,13 @@
 //
 //   npm test                          everything
 //   npm test -- --env prosody-13      one environment
-//   npm test -- spec/load_spec.lua    arguments after the options go to busted
-//                                     (and skip the host-side suites in spec/interop/)
+//   npm test -- --unit                spec/unit/ only (no server), or --server: spec/server/ only
+//   npm test -- spec/server/load_spec.lua    arguments after the options go to busted
+//                                     (and skip the host-side suites in spec/interop/);
+//                                     spec/x_spec.lua, when it is not there, means
+//                                     spec/unit/x_spec.lua and spec/server/x_spec.lua
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { ENVIRONMENTS, pickRunner, prepare, repo, runIn } from "./lib/environments.mjs";
 
 function step(title, cmd, args) {
@@ -23,6 +27,20 @@ const envFlag = args.indexOf("--env");
 if (envFlag !== -1) {
   environments = [args[envFlag + 1]];
   args.splice(envFlag, 2);
+}
+
+for (const half of ["unit", "server"]) {
+  const flag = args.indexOf(`--${half}`);
+  if (flag !== -1) args.splice(flag, 1, `--run=${half}`);
+}
+// A spec named by its place before spec/unit/ and spec/server/ (or by a habit).
+for (let i = args.length - 1; i >= 0; i--) {
+  const name = /^spec\/([^/]+_spec\.lua)$/.exec(args[i])?.[1];
+  if (name === undefined || existsSync(`${repo}/${args[i]}`)) continue;
+  const found = ["unit", "server"]
+    .map((d) => `spec/${d}/${name}`)
+    .filter((p) => existsSync(`${repo}/${p}`));
+  if (found.length > 0) args.splice(i, 1, ...found);
 }
 
 step("build", "npm", ["run", "-s", "build"]);

@@ -8,12 +8,20 @@
 // so the gateway can never be used as an open relay.
 import { ErrorObject } from "util.error";
 import type * as JsonLibrary from "util.json";
-import { all_settled, is_promise, Promise, SettledResult } from "util.promise";
+import { all_settled, is_promise, new as newPromise, Promise, SettledResult } from "util.promise";
 import { HttpRequestHeaders } from "net.http.server";
 import { tokenOf } from "./endpoint";
 import { Logger } from "./log";
 import { MAX_BODY_BYTES } from "./protocol";
-import { PushOutcome, PushRequest, PushResponse, RETRY_AFTER_SECONDS } from "./relay";
+import {
+  LATER,
+  PushOutcome,
+  PushRequest,
+  PushResponse,
+  RelayContext,
+  relayPush,
+  RETRY_AFTER_SECONDS,
+} from "./relay";
 
 // TypeScriptToLua reads "util.json" in an import as a JSON file and would require
 // "util": the library is loaded by its name (tsconfig.base.json, noResolvePaths).
@@ -45,6 +53,30 @@ export interface GatewayContext {
   /** Percent-decoding, as for the path of a POST to an endpoint (util.http's urldecode). */
   readonly decode: (this: void, text: string) => string;
   readonly log: Logger;
+}
+
+/**
+ * relayPush as the gateway combines it: the outcome, or a util.promise of it when
+ * the answer waits for the distributor.
+ */
+export function relayPromised(
+  context: RelayContext,
+  token: string,
+  request: PushRequest,
+  response: PushResponse,
+): PushOutcome | Promise<PushOutcome> {
+  let answered: PushOutcome | undefined;
+  let resolveLater: ((this: void, outcome: PushOutcome) => void) | undefined;
+  const now = relayPush(context, token, request, response, (_, later) => {
+    if (resolveLater === undefined) answered = later;
+    else resolveLater(later);
+  });
+  if (now !== LATER) return now;
+  if (answered !== undefined) return answered;
+  return newPromise<PushOutcome>((resolve) => {
+    if (answered !== undefined) resolve(answered);
+    else resolveLater = resolve;
+  });
 }
 
 type MatrixErrorCode = "M_NOT_JSON" | "M_BAD_JSON" | "M_TOO_LARGE" | "M_UNRECOGNIZED" | "M_UNKNOWN";

@@ -277,3 +277,16 @@ export function pendingPushes(context: PendingContext): PendingPushes {
     },
   };
 }
+
+/** Takes the distributors' answers to our pushes, before mod_iq looks for per-id handlers. */
+export function hookAnswers(module: Prosody.Module, pending: PendingPushes): void {
+  module.hook(
+    "iq/host",
+    (event) => {
+      const kind = event.stanza.attr.type;
+      if ((kind === "result" || kind === "error") && pending.answer(event.stanza)) return true;
+      return undefined;
+    },
+    10,
+  );
+}

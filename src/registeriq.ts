@@ -6,7 +6,7 @@ import { isPermitted } from "./acl";
 import { Config } from "./config";
 import { Logger } from "./log";
 import { Counts, RegistrationOutcome } from "./metrics";
-import { hashAttributeProblem, registeredReply } from "./protocol";
+import { hashAttributeProblem, NS, registeredReply } from "./protocol";
 import { Registry } from "./registry";
 
 /**
@@ -99,4 +99,29 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
   if (outcome) registrations.renewed.add(1);
   else registrations.new.add(1);
   return registeredReply(request, context.endpointFor(token), exp);
+}
+
+/**
+ * Answers `<register/>` IQs sent to the module's host: a set with the endpoint (then
+ * `registered` with the sender, whom a renewal may have moved the endpoint to), a get
+ * with bad-request.
+ */
+export function hookRegistration(
+  module: Prosody.Module,
+  context: RegistrationContext,
+  registered: (this: void, fullJid: string) => void,
+): void {
+  module.hook(`iq-set/host/${NS}:register`, (event) => {
+    const answer = answerRegistration(context, event.stanza);
+    event.origin.send(answer);
+    const from = event.stanza.attr.from;
+    if (answer.attr.type === "result" && from !== undefined) registered(from);
+    return true;
+  });
+  module.hook(`iq-get/host/${NS}:register`, (event) => {
+    event.origin.send(
+      error_reply(event.stanza, "modify", "bad-request", 'register must be sent with type="set"'),
+    );
+    return true;
+  });
 }

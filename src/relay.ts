@@ -3,9 +3,8 @@
 // answer into the HTTP status; a push for a distributor that is away (offline,
 // hibernating, or silent) is kept for later (mailbox.ts), and so is one it has
 // not answered within the answer window (docs/design.md, "Real mobile links");
-// a kept message can be cancelled (DELETE on its Location).
+// where a kept message or a delivered push lives, and its DELETE, are http.ts's.
 import { ErrorObject } from "util.error";
-import { new as newPromise, Promise } from "util.promise";
 import { HttpRequest, HttpResponse } from "net.http.server";
 import { errors } from "./errors";
 import { Logger } from "./log";
@@ -22,9 +21,6 @@ import { Registry, Target } from "./registry";
  * characters): refused before any lookup. Each backend checks its own shape.
  */
 const LONGEST_TOKEN = 1024;
-
-/** Longer archive ids are not ours (util.id gives 16 characters, SQL storage a 36-character UUID). */
-const MAX_MESSAGE_ID_LENGTH = 64;
 
 /** Seconds an app server is asked to wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 60;
@@ -44,11 +40,8 @@ export interface RelayContext {
   readonly isAway: (this: void, fullJid: string) => boolean;
   /** The URL naming a delivered push message (the Location of its 201), from its id. */
   readonly locationFor: (this: void, id: string) => string;
-  /**
-   * The URL naming a kept message, from its reference (the credential for a
-   * DELETE): split between path and query like an endpoint, so it stays out of logs.
-   */
-  readonly keptLocationFor: (this: void, reference: string) => string;
+  /** The URL naming a kept message, from its endpoint's key and its archive id. */
+  readonly keptLocationFor: (this: void, key: string, id: string) => string;
   readonly newId: (this: void) => string;
   /** Seconds since the epoch (expiry). */
   readonly now: (this: void) => number;
@@ -83,7 +76,8 @@ export type PushRequest = Pick<HttpRequest, "body" | "headers">;
 /** What relayPush writes of a response. */
 export type PushResponse = Pick<HttpResponse, "headers" | "status_code">;
 
-function retryLater(
+/** An answer asking the app server to try again in `seconds`. */
+export function retryLater(
   response: PushResponse,
   seconds: number,
   error: Parameters<typeof errors.new>[0],
@@ -242,27 +236,6 @@ function keepAndSend(
   return answer;
 }
 
-/** relayPush for a caller that wants a value or a util.promise (the Matrix gateway). */
-export function relayPushPromised(
-  context: RelayContext,
-  token: string,
-  request: PushRequest,
-  response: PushResponse,
-): PushOutcome | Promise<PushOutcome> {
-  let answered: PushOutcome | undefined;
-  let resolveLater: ((this: void, outcome: PushOutcome) => void) | undefined;
-  const now = relayPush(context, token, request, response, (_, later) => {
-    if (resolveLater === undefined) answered = later;
-    else resolveLater(later);
-  });
-  if (now !== LATER) return now;
-  if (answered !== undefined) return answered;
-  return newPromise<PushOutcome>((resolve) => {
-    if (answered !== undefined) resolve(answered);
-    else resolveLater = resolve;
-  });
-}
-
 /** The HTTP answer to a push the distributor has settled. */
 function outcome(
   context: RelayContext,
@@ -364,7 +337,7 @@ function keepCopy(
   context.log("debug", "Push for <%s> kept for %d s", to, ttl);
   context.pushes.stored.add(1);
   response.headers.ttl = tostring(ttl);
-  response.headers.location = context.keptLocationFor(messageReference(key, id));
+  response.headers.location = context.keptLocationFor(key, id);
   return $multi(201, id);
 }
 
@@ -390,41 +363,4 @@ function lateOutcome(
     const [revoked, reason] = context.registry.revoke(token, registration, context.now());
     if (!revoked) context.log("warn", "Could not revoke a push endpoint: %s", reason);
   }
-}
-
-/** Characters of a kept message's reference that name its endpoint (a tokenKey). */
-const KEY_LENGTH = 32;
-
-/** A kept message's reference: its endpoint's key and its archive id. */
-function messageReference(key: string, id: string): string {
-  return key + id;
-}
-
-/** Answers a DELETE on a push message resource: 204 when a kept message was removed. */
-export function cancelMessage(
-  context: RelayContext,
-  reference: string,
-  response: PushResponse,
-): PushOutcome {
-  const key = string.sub(reference, 1, KEY_LENGTH);
-  const id = string.sub(reference, KEY_LENGTH + 1);
-  // Anything else is not a reference of ours, and must not reach the store.
-  if (
-    string.find(key, "^[0-9a-f]+$")[0] === undefined ||
-    key.length !== KEY_LENGTH ||
-    id.length > MAX_MESSAGE_ID_LENGTH ||
-    string.find(id, "^[%w_.-]+$")[0] === undefined
-  ) {
-    return errors.new("unknown-message");
-  }
-  const wait = context.limiter.take(key, context.clock());
-  if (wait > 0) return retryLater(response, wait, "rate-limited");
-  const [found, err] = context.mailbox.cancel(key, id);
-  if (found === undefined) {
-    context.log("warn", "Could not cancel a kept push message: %s", err);
-    return errors.new("internal");
-  }
-  if (!found) return errors.new("unknown-message");
-  context.log("debug", "A kept push message was cancelled");
-  return 204;
 }

@@ -153,3 +153,87 @@ export function announcement(
     matrixUrl === undefined ? "no Matrix push gateway" : `Matrix push gateway ${matrixUrl}`;
   return `mod_unified_push ${version} on ${host}: ${backend} backend, endpoints under ${pushUrl}/, ${gateway}`;
 }
+
+/** This instance's claim on its HTTP routes (checkClaim), in the claims its instances share. */
+export interface Claimed {
+  /** The HTTP host its routes are registered for. */
+  readonly httpHost: string;
+  /** Whether it serves the Matrix push gateway. */
+  readonly servesGateway: boolean;
+  /** Makes the claim seen by later instances, once the routes are in place. */
+  readonly publish: (this: void) => void;
+  /** Takes the claim back (on unload). */
+  readonly release: (this: void) => void;
+}
+
+/**
+ * Where this instance serves HTTP, checked against the other instances
+ * (docs/design.md, "Startup"): `stop` when its endpoints' routes are taken, no
+ * gateway (and a warning) when the gateway's are.
+ */
+export function claimHttp(
+  module: Prosody.Module,
+  gatewayPath: string | undefined,
+  stop: (this: void, problems: Problems) => never,
+): Claimed {
+  const httpPaths = [module.get_option("http_paths"), module.context("*").get_option("http_paths")];
+  const httpHost = module.get_option("http_host") ?? module.host;
+  const claims = module.shared(`/*/${module.name}/http`) as unknown as LuaTable<string, HttpClaim>;
+  const others: HttpClaim[] = [];
+  for (const [, claim] of claims) others.push(claim);
+  const wanted: HttpClaim = {
+    host: module.host,
+    httpHost: type(httpHost) === "string" ? (httpHost as string) : module.host,
+    pushPath: appPath(httpPaths, "push", "/push", module.host),
+    matrixPath:
+      gatewayPath === undefined
+        ? undefined
+        : appPath(httpPaths, "matrix_push_gateway", gatewayPath, module.host),
+  };
+  const { refusal, noGateway } = checkClaim(others, wanted);
+  if (refusal !== undefined) stop([refusal]);
+  if (noGateway !== undefined) module.log("warn", "%s", noGateway);
+  const servesGateway = wanted.matrixPath !== undefined && noGateway === undefined;
+  return {
+    httpHost: wanted.httpHost,
+    servesGateway,
+    publish: () =>
+      claims.set(module.host, {
+        ...wanted,
+        matrixPath: servesGateway ? wanted.matrixPath : undefined,
+      }),
+    release: () => claims.delete(module.host),
+  };
+}
+
+/**
+ * Logs who is serving where once mod_http knows its ports (at server start, or
+ * now on a later load), and warns when the published URL will not reach it.
+ */
+export function announceWhenReady(
+  module: Prosody.Module,
+  version: string,
+  backend: string,
+  claimed: Claimed,
+  pushUrl: (this: void) => string,
+  gatewayPath: string,
+): void {
+  const ready = () => {
+    const url = pushUrl();
+    const matrixUrl = claimed.servesGateway
+      ? module.http_url("matrix_push_gateway", gatewayPath)
+      : undefined;
+    module.log("info", "%s", announcement(version, module.host, backend, url, matrixUrl));
+    const defaultHost = module.get_option("http_default_host");
+    const problem = externalUrlProblem({
+      pushUrl: url,
+      httpHost: claimed.httpHost,
+      isProsodyHost: (host) => prosody.hosts[host] !== undefined,
+      defaultHost: type(defaultHost) === "string" ? (defaultHost as string) : undefined,
+    });
+    if (problem !== undefined) module.log("warn", "%s", problem);
+  };
+  // prosody.start_time is set once every host has loaded its modules at start.
+  if (prosody.start_time === undefined) module.hook_global("server-started", ready);
+  else ready();
+}

@@ -38,8 +38,8 @@ local DATABASE = "prosody";
 local running = {};
 
 local sys = require "os_util";
-local shell_quote, run, read_file, write_file, tail = sys.shell_quote, sys.run, sys.read_file, sys.write_file, sys.tail;
-local own_pid, signal = sys.own_pid, sys.signal;
+local shell_quote, run, read_file, tail = sys.shell_quote, sys.run, sys.read_file, sys.tail;
+local signal = sys.signal;
 
 -- The newest installed server: { version = "15", bin = "/usr/lib/postgresql/15/bin" }.
 function postgres.installation()
@@ -73,34 +73,6 @@ local function command_line(...)
 	end
 	return table.concat(words, " ");
 end
-
--- Starts the server in the background as the postgres user, records its PID,
--- waits for it and records its exit status (no /proc in the chroots, and we must
--- not reap it ourselves). The watchdog ends a server whose Lua process is gone,
--- or that outlived max_lifetime; a directory whose Lua process is gone is removed.
-local launcher = [[
-dir=$1 pidfile=$2 exitfile=$3 logfile=$4 parent=$5 lifetime=$6
-shift 6
-"$@" >>"$logfile" 2>&1 </dev/null &
-server=$!
-echo "$server" >"$pidfile"
-(
-	n=0
-	while [ "$n" -lt "$lifetime" ]; do
-		if [ "$parent" != 0 ] && ! kill -0 "$parent" 2>/dev/null; then break; fi
-		sleep 1
-		n=$((n + 1))
-	done
-	kill -INT "$server" 2>/dev/null
-	sleep 5
-	kill -KILL "$server" 2>/dev/null
-) >/dev/null 2>&1 </dev/null &
-watchdog=$!
-wait "$server"
-echo "$?" >"$exitfile"
-kill "$watchdog" 2>/dev/null
-if [ "$parent" != 0 ] && ! kill -0 "$parent" 2>/dev/null; then rm -rf "$dir"; fi
-]];
 
 local cluster_mt = {};
 cluster_mt.__index = cluster_mt;
@@ -260,9 +232,15 @@ function postgres.start(options)
 		"-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off",
 	};
-	write_file(self.launcher_file, launcher);
-	ok, output = run("sh " .. command_line({ self.launcher_file, dir, self.pid_file, self.exit_file, self.log_file,
-		tostring(own_pid()), tostring(self.max_lifetime) }, AS_POSTGRES, server) .. " >/dev/null 2>&1 </dev/null &");
+	-- As the postgres user, under os_util's watchdog, which also removes the
+	-- directory once the Lua process is gone.
+	local argv = {};
+	for _, list in ipairs({ AS_POSTGRES, server }) do
+		for _, word in ipairs(list) do argv[#argv + 1] = word; end
+	end
+	ok, output = sys.launch({ script = self.launcher_file, dir = dir, pid_file = self.pid_file,
+		exit_file = self.exit_file, log_file = self.log_file, lifetime = self.max_lifetime, stop_signal = "INT",
+		cleanup = dir, argv = argv });
 	assert(ok, "postgres.start: could not launch PostgreSQL: " .. output);
 
 	local deadline = socket.gettime() + 10;

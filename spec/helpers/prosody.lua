@@ -55,7 +55,7 @@ local running = {};
 
 local sys = require "os_util";
 local shell_quote, run, read_file, write_file, tail = sys.shell_quote, sys.run, sys.read_file, sys.write_file, sys.tail;
-local free_ports, port_accepts, own_pid, signal = sys.free_ports, sys.port_accepts, sys.own_pid, sys.signal;
+local free_ports, port_accepts, signal = sys.free_ports, sys.port_accepts, sys.signal;
 
 -- Lua literal for the simple values a config holds.
 local function literal(value)
@@ -236,42 +236,13 @@ function server_mt:wait_log(pattern, timeout, plain)
 	return nil, "pattern not found in the log: " .. pattern;
 end
 
--- The launcher script: starts Prosody in the foreground (-F: no daemon),
--- records its PID, waits for it and records its exit status, so we can tell
--- that it exited without /proc (not mounted in the chroots) and without
--- reaping it ourselves. A watchdog stops Prosody if the Lua process running
--- the specs dies without stopping it (busted killed by a timeout), and after
--- max_lifetime seconds in any case.
-local launcher = [[
-cd "$1" || exit 1
-"$2" --config "$3" -F >>"$4" 2>&1 </dev/null &
-server=$!
-echo "$server" >"$5"
-(
-	n=0
-	while [ "$n" -lt "$8" ]; do
-		if [ "$7" != 0 ] && ! kill -0 "$7" 2>/dev/null; then break; fi
-		sleep 1
-		n=$((n + 1))
-	done
-	kill -TERM "$server" 2>/dev/null
-	sleep 5
-	kill -KILL "$server" 2>/dev/null
-) >/dev/null 2>&1 </dev/null &
-watchdog=$!
-wait "$server"
-echo "$?" >"$6"
-kill "$watchdog" 2>/dev/null
-]];
-
 function server_mt:_launch()
 	os.remove(self.exit_file);
 	os.remove(self.pid_file);
-	write_file(self.launcher_file, launcher);
-	local args = { self.launcher_file, self.dir, prosody_bin, self.config_file, self.output_file,
-		self.pid_file, self.exit_file, own_pid(), self.max_lifetime };
-	for i, arg in ipairs(args) do args[i] = shell_quote(arg); end
-	local ok, output = run("sh " .. table.concat(args, " ") .. " >/dev/null 2>&1 </dev/null &");
+	-- Prosody in the foreground (-F: no daemon) under os_util's watchdog.
+	local ok, output = sys.launch({ script = self.launcher_file, dir = self.dir, pid_file = self.pid_file,
+		exit_file = self.exit_file, log_file = self.output_file, lifetime = self.max_lifetime,
+		argv = { prosody_bin, "--config", self.config_file, "-F" } });
 	assert(ok, "prosody.start: could not launch Prosody: " .. output);
 
 	local deadline = socket.gettime() + self.start_timeout;
@@ -381,6 +352,7 @@ function server_mt:assert_log_clean(options)
 	if #offending > 0 then
 		error("Prosody log " .. self.log_file .. " is not clean:\n" .. table.concat(offending, "\n"), 2);
 	end
+	sys.checked();
 	return true;
 end
 

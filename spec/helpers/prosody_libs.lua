@@ -15,7 +15,7 @@ if has_loader == nil then
 	local chunk = loadfile(loader_path);
 	if chunk then
 		-- Lua 5.1 and LuaJIT keep the searchers in package.loaders (the unit specs
-		-- also run there: spec/lua_versions_spec.lua).
+		-- also run there: spec/unit/lua_versions_spec.lua).
 		package.searchers = package.searchers or package.loaders;
 		chunk("loader");
 	end

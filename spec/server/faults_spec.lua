@@ -42,7 +42,7 @@ local function assert_retry_later(res)
 end
 
 -- Pushes with TTL 0, so that nothing can keep it (a push that can be kept is kept
--- instead of refused: spec/mobile_links_spec.lua); returns the response, the
+-- instead of refused: spec/server/mobile_links_spec.lua); returns the response, the
 -- seconds it took and when it came (fails if none came).
 local function timed_push(server, endpoint, body)
 	local started = socket.gettime();

@@ -1,7 +1,7 @@
 -- Unit: the typed option readers every option goes through. A wrong value is
 -- recorded as a problem naming the option, and the reader goes on with the
 -- default so that every wrong option is found. Pure Lua: it also runs under the
--- other Lua versions (spec/lua_versions_spec.lua).
+-- other Lua versions (spec/unit/lua_versions_spec.lua).
 local options = require "options";
 
 -- A reader over a table of option values.

@@ -1,6 +1,6 @@
 -- Unit: the CORS answers of the push endpoints (src/cors.ts), worked out from
 -- mod_http's options the way mod_http does, once at load. Pure Lua: it also runs
--- under the other Lua versions (spec/lua_versions_spec.lua).
+-- under the other Lua versions (spec/unit/lua_versions_spec.lua).
 local cors_lib = require "cors";
 
 local ROUTES = { "GET", "POST", "DELETE", "OPTIONS" };

@@ -3,7 +3,6 @@
 -- it posts notifications naming our endpoints, foreign pushkeys, revoked ones and
 -- distributors that are offline; on a VirtualHost (with a second host that turns
 -- the gateway off), as a component with http_host, and behind http_external_url.
-local prosody = require "prosody";
 local up = require "unified_push";
 local loop = require "loop";
 local json = require "util.json";
@@ -89,30 +88,15 @@ end
 
 describe("the Matrix push gateway on a VirtualHost", function()
 	local HOST = "example.test";
-	local server, phone;
-
-	setup(function()
-		server = prosody.start({
-			hosts = { HOST, "other.test" },
-			users = { { "alice", HOST, PASSWORD }, { "alice", "other.test", PASSWORD } },
-			modules = { "unified_push" },
-			config = { unified_push_iq_timeout = 2 },
-			host_options = { ["other.test"] = { unified_push_matrix_gateway = false } },
-		});
-		phone = connect(server, HOST);
-	end);
-
-	teardown(function()
-		if phone then phone:close(); end
-		if server then server:cleanup(); end
-	end);
-
-	after_each(function()
-		if phone then phone:on_iq("result"); end
-	end);
+	local f = up.fixture({
+		hosts = { HOST, "other.test" },
+		users = { { "alice", HOST, PASSWORD }, { "alice", "other.test", PASSWORD } },
+		config = { unified_push_iq_timeout = 2 },
+		host_options = { ["other.test"] = { unified_push_matrix_gateway = false } },
+	});
 
 	it("answers gateway discovery with GET", function()
-		local response = assert(up.matrix_notify(server, HOST, nil, "GET"));
+		local response = assert(up.matrix_notify(f.server, HOST, nil, "GET"));
 		assert.equal(200, response.status);
 		assert.is_true(is_json(response), "Content-Type: " .. tostring(response.headers["content-type"]));
 		assert.same(DISCOVERY, json.decode(response.body));
@@ -120,20 +104,20 @@ describe("the Matrix push gateway on a VirtualHost", function()
 
 	it("says Vary: Origin when its CORS answer echoes the Origin, and not without one", function()
 		local origin = "https://client.example.org";
-		local response = assert(up.matrix_notify(server, HOST, nil, "GET", { Origin = origin }));
+		local response = assert(up.matrix_notify(f.server, HOST, nil, "GET", { Origin = origin }));
 		assert.equal(200, response.status);
 		assert.equal(origin, response.headers["access-control-allow-origin"]);
 		assert.equal("Origin", response.headers["vary"]);
-		response = assert(up.matrix_notify(server, HOST, nil, "GET"));
+		response = assert(up.matrix_notify(f.server, HOST, nil, "GET"));
 		assert.is_nil(response.headers["vary"]);
 	end);
 
 	local formats = { { "the default format", full_notification }, { "the event_id_only format", event_id_only } };
 	for _, format in ipairs(formats) do
 		it("relays a notification in " .. format[1] .. " byte for byte to the distributor", function()
-			local reg = assert(up.register(phone, HOST));
+			local reg = assert(up.register(f.client, HOST));
 			local body = format[2]({ reg.endpoint });
-			local response, pushes = notify(server, HOST, phone, HOST, body);
+			local response, pushes = notify(f.server, HOST, f.client, HOST, body);
 			assert_rejected(response, {});
 			assert.equal(1, #pushes);
 			assert.same({ from = HOST, application = reg.application, instance = reg.instance },
@@ -144,22 +128,22 @@ describe("the Matrix push gateway on a VirtualHost", function()
 	end
 
 	it("relays to each of our devices once and rejects foreign, unknown and revoked pushkeys", function()
-		local first = assert(up.register(phone, HOST));
-		local second = assert(up.register(phone, HOST));
-		local revoked = assert(up.register(phone, HOST));
-		phone:on_iq("item-not-found");
-		assert.equal(404, assert(up.push(server, revoked.endpoint, "are you there?")).status);
-		phone:on_iq("result");
+		local first = assert(up.register(f.client, HOST));
+		local second = assert(up.register(f.client, HOST));
+		local revoked = assert(up.register(f.client, HOST));
+		f.client:on_iq("item-not-found");
+		assert.equal(404, assert(up.push(f.server, revoked.endpoint, "are you there?")).status);
+		f.client:on_iq("result");
 		local token = first.token;
 		local middle = #token // 2;
 		local unknown = up.endpoint_for(first.endpoint,
 			token:sub(1, middle - 1) .. (token:sub(middle, middle) == "A" and "B" or "A") .. token:sub(middle + 1));
 		local foreign = "https://ntfy.example.org/upAbCdEfGh?up=1";
-		-- The same token on the server's own port but not under our endpoint base.
-		local elsewhere = up.local_url(server, first.endpoint);
+		-- The same token on the f.server's own port but not under our endpoint base.
+		local elsewhere = up.local_url(f.server, first.endpoint);
 		local body = full_notification({ first.endpoint, foreign, revoked.endpoint, second.endpoint,
 			first.endpoint, unknown, elsewhere });
-		local response, pushes = notify(server, HOST, phone, HOST, body);
+		local response, pushes = notify(f.server, HOST, f.client, HOST, body);
 		assert_rejected(response, { foreign, revoked.endpoint, unknown, elsewhere });
 		assert.equal(2, #pushes, "expected one push per device of ours");
 		local got = {};
@@ -174,28 +158,28 @@ describe("the Matrix push gateway on a VirtualHost", function()
 	end);
 
 	it("rejects a pushkey whose distributor says the app is gone, and revokes the endpoint", function()
-		local reg = assert(up.register(phone, HOST));
-		phone:on_iq("item-not-found");
-		local response, pushes = notify(server, HOST, phone, HOST, event_id_only({ reg.endpoint }));
+		local reg = assert(up.register(f.client, HOST));
+		f.client:on_iq("item-not-found");
+		local response, pushes = notify(f.server, HOST, f.client, HOST, event_id_only({ reg.endpoint }));
 		assert_rejected(response, { reg.endpoint });
 		assert.equal(1, #pushes, "the distributor was not asked");
-		phone:on_iq("result");
-		local again = assert(up.push(server, reg.endpoint, "still there?"));
+		f.client:on_iq("result");
+		local again = assert(up.push(f.server, reg.endpoint, "still there?"));
 		assert.equal(404, again.status);
 	end);
 
 	it("keeps the notification for an offline distributor (200) and sends it when it comes back", function()
-		local away = connect(server, HOST, "away");
+		local away = connect(f.server, HOST, "away");
 		local offline = assert(up.register(away, HOST));
 		away:close();
-		-- The server has handled the disconnect once our own ping returns.
-		up.ping(phone, HOST);
+		-- The f.server has handled the disconnect once our own ping returns.
+		up.ping(f.client, HOST);
 		local foreign = "https://gateway.example.org/push/abc";
 		local body = event_id_only({ offline.endpoint, foreign });
-		local response, pushes = notify(server, HOST, phone, HOST, body);
+		local response, pushes = notify(f.server, HOST, f.client, HOST, body);
 		assert_rejected(response, { foreign });
 		assert.equal(0, #pushes);
-		away = connect(server, HOST, "away");
+		away = connect(f.server, HOST, "away");
 		-- What was kept goes out right after the bind (bounded wait).
 		loop.run_until(function() return #up.pushes(away) >= 1; end, 5);
 		local kept = up.pushes(away);
@@ -205,17 +189,17 @@ describe("the Matrix push gateway on a VirtualHost", function()
 	end);
 
 	it("answers 503 with Retry-After when the only distributor fails for now, and 200 once one got it", function()
-		local busy = connect(server, HOST, "busy");
+		local busy = connect(f.server, HOST, "busy");
 		busy:on_iq("service-unavailable");
 		local failing = assert(up.register(busy, HOST));
 		local foreign = "https://gateway.example.org/push/abc";
-		local response = notify(server, HOST, busy, HOST, event_id_only({ failing.endpoint, foreign }));
+		local response = notify(f.server, HOST, busy, HOST, event_id_only({ failing.endpoint, foreign }));
 		assert_matrix_error(response, 503, "M_UNKNOWN");
 		assert_retry_after(response);
 
-		local online = assert(up.register(phone, HOST));
+		local online = assert(up.register(f.client, HOST));
 		local pushes;
-		response, pushes = notify(server, HOST, phone, HOST, event_id_only({ failing.endpoint, online.endpoint }));
+		response, pushes = notify(f.server, HOST, f.client, HOST, event_id_only({ failing.endpoint, online.endpoint }));
 		assert_rejected(response, {});
 		assert.equal(1, #pushes);
 		assert.equal(online.application, pushes[1].application);
@@ -227,7 +211,7 @@ describe("the Matrix push gateway on a VirtualHost", function()
 		local _, port = listener:getsockname();
 		listener:settimeout(0);
 		local target = ("http://127.0.0.1:%d/push/abcdefgh?ijkl"):format(port);
-		local response, pushes = notify(server, HOST, phone, HOST, full_notification({ target }));
+		local response, pushes = notify(f.server, HOST, f.client, HOST, full_notification({ target }));
 		assert_rejected(response, { target });
 		assert.equal(0, #pushes);
 		local connection = listener:accept();
@@ -242,28 +226,28 @@ describe("the Matrix push gateway on a VirtualHost", function()
 	};
 	for _, case in ipairs(refusals) do
 		it(("answers %d %s to %s"):format(case[3], case[4], case[1]), function()
-			local response, pushes = notify(server, HOST, phone, HOST, case[2]);
+			local response, pushes = notify(f.server, HOST, f.client, HOST, case[2]);
 			assert_matrix_error(response, case[3], case[4]);
 			assert.equal(0, #pushes);
 		end);
 	end
 
 	it("answers 413 M_TOO_LARGE to a notification over 4096 bytes, without relaying it", function()
-		local reg = assert(up.register(phone, HOST));
+		local reg = assert(up.register(f.client, HOST));
 		local body = full_notification({ reg.endpoint });
 		body = body:gsub('"room_name":"', '"room_name":"' .. string.rep("x", 4097 - #body), 1);
 		assert.equal(4097, #body);
-		local response, pushes = notify(server, HOST, phone, HOST, body);
+		local response, pushes = notify(f.server, HOST, f.client, HOST, body);
 		assert_matrix_error(response, 413, "M_TOO_LARGE");
 		assert.equal(0, #pushes);
 	end);
 
 	it("relays a notification of exactly 4096 bytes", function()
-		local reg = assert(up.register(phone, HOST));
+		local reg = assert(up.register(f.client, HOST));
 		local body = full_notification({ reg.endpoint });
 		body = body:gsub('"room_name":"', '"room_name":"' .. string.rep("x", 4096 - #body), 1);
 		assert.equal(4096, #body);
-		local response, pushes = notify(server, HOST, phone, HOST, body);
+		local response, pushes = notify(f.server, HOST, f.client, HOST, body);
 		assert_rejected(response, {});
 		assert.equal(1, #pushes);
 		assert.is_true(pushes[1].body == body, "the relayed body differs from the notification");
@@ -271,7 +255,7 @@ describe("the Matrix push gateway on a VirtualHost", function()
 
 	for _, method in ipairs({ "PUT", "DELETE", "PATCH" }) do
 		it("answers 405 M_UNRECOGNIZED with Allow to " .. method, function()
-			local response = assert(up.matrix_notify(server, HOST, "{}", method));
+			local response = assert(up.matrix_notify(f.server, HOST, "{}", method));
 			assert_matrix_error(response, 405, "M_UNRECOGNIZED");
 			assert.equal("GET, POST", response.headers.allow);
 		end);
@@ -279,59 +263,48 @@ describe("the Matrix push gateway on a VirtualHost", function()
 
 	describe("turned off with unified_push_matrix_gateway = false", function()
 		it("is not served, while the host's endpoints work", function()
-			local other = connect(server, "other.test");
+			local other = connect(f.server, "other.test");
 			local reg = assert(up.register(other, "other.test"));
-			assert.equal(404, assert(up.matrix_notify(server, "other.test", nil, "GET")).status);
-			assert.equal(404, assert(up.matrix_notify(server, "other.test", event_id_only({ reg.endpoint }))).status);
+			assert.equal(404, assert(up.matrix_notify(f.server, "other.test", nil, "GET")).status);
+			assert.equal(404, assert(up.matrix_notify(f.server, "other.test", event_id_only({ reg.endpoint }))).status);
 			assert.equal(0, #up.pushes(other));
-			assert.equal(201, assert(up.push(server, reg.endpoint, "direct")).status);
+			assert.equal(201, assert(up.push(f.server, reg.endpoint, "direct")).status);
 			assert.equal(1, #up.pushes(other));
 			other:close();
 		end);
 	end);
 
 	it("leaves a clean log without whole tokens", function()
-		server:assert_log_clean();
-		local reg = assert(up.register(phone, HOST));
-		notify(server, HOST, phone, HOST, full_notification({ reg.endpoint }));
-		assert.is_nil(server:log():find(reg.token, 1, true), "a whole token is in the log");
-		assert.is_nil(server:log():find("Lift-off", 1, true), "the notification is in the log");
+		f.server:assert_log_clean();
+		local reg = assert(up.register(f.client, HOST));
+		notify(f.server, HOST, f.client, HOST, full_notification({ reg.endpoint }));
+		assert.is_nil(f.server:log():find(reg.token, 1, true), "a whole token is in the log");
+		assert.is_nil(f.server:log():find("Lift-off", 1, true), "the notification is in the log");
 	end);
 end);
 
 describe("the Matrix push gateway of a component with http_host", function()
-	local server, phone;
-
-	setup(function()
-		server = prosody.start({
-			hosts = { "example.test" },
-			users = { { "alice", "example.test", PASSWORD } },
-			components = { ["push.example.test"] = { module = "unified_push", options = {
-				http_host = "example.test",
-				modules_enabled = { "disco" },
-			} } },
-		});
-		phone = connect(server, "example.test");
-	end);
-
-	teardown(function()
-		if phone then phone:close(); end
-		if server then server:cleanup(); end
-	end);
+	local f = up.fixture({
+		modules = {},
+		components = { ["push.example.test"] = { module = "unified_push", options = {
+			http_host = "example.test",
+			modules_enabled = { "disco" },
+		} } },
+	});
 
 	it("is found on the HTTP host of the endpoints", function()
-		local reg = assert(up.register(phone, "push.example.test"));
+		local reg = assert(up.register(f.client, "push.example.test"));
 		local host = assert(up.parse_endpoint(reg.endpoint)).host;
 		assert.equal("example.test", host);
-		local response = assert(up.matrix_notify(server, host, nil, "GET"));
+		local response = assert(up.matrix_notify(f.server, host, nil, "GET"));
 		assert.equal(200, response.status);
 		assert.same(DISCOVERY, json.decode(response.body));
 	end);
 
 	it("relays to the component's endpoints with pushes from the component", function()
-		local reg = assert(up.register(phone, "push.example.test"));
+		local reg = assert(up.register(f.client, "push.example.test"));
 		local body = full_notification({ reg.endpoint, "https://matrix.example.org/x" });
-		local response, pushes = notify(server, "example.test", phone, "push.example.test", body);
+		local response, pushes = notify(f.server, "example.test", f.client, "push.example.test", body);
 		assert_rejected(response, { "https://matrix.example.org/x" });
 		assert.equal(1, #pushes);
 		assert.equal("push.example.test", pushes[1].from);
@@ -339,48 +312,34 @@ describe("the Matrix push gateway of a component with http_host", function()
 	end);
 
 	it("leaves a clean log", function()
-		server:assert_log_clean();
+		f.server:assert_log_clean();
 	end);
 end);
 
 describe("the Matrix push gateway behind http_external_url", function()
-	local server, phone;
-
-	setup(function()
-		server = prosody.start({
-			users = { { "alice", "example.test", PASSWORD } },
-			modules = { "unified_push" },
-			http_external_url = "https://push.example.test/",
-		});
-		phone = connect(server, "example.test");
-	end);
-
-	teardown(function()
-		if phone then phone:close(); end
-		if server then server:cleanup(); end
-	end);
+	local f = up.fixture({ http_external_url = "https://push.example.test/" });
 
 	it("relays to endpoints under the external URL and rejects the same token under the internal one", function()
-		local reg = assert(up.register(phone, "example.test"));
+		local reg = assert(up.register(f.client, "example.test"));
 		local prefix = "https://push.example.test/push/";
 		assert.equal(prefix, reg.endpoint:sub(1, #prefix));
-		local internal = ("http://example.test:%d/push/%s"):format(server.http_port,
+		local internal = ("http://example.test:%d/push/%s"):format(f.server.http_port,
 			reg.endpoint:sub(#prefix + 1));
 		-- The reverse proxy forwards to Prosody, which picks the HTTP host by name.
 		local body = event_id_only({ reg.endpoint, internal });
-		local response, pushes = notify(server, "example.test", phone, "example.test", body);
+		local response, pushes = notify(f.server, "example.test", f.client, "example.test", body);
 		assert_rejected(response, { internal });
 		assert.equal(1, #pushes);
 		assert.is_true(pushes[1].body == body, "the relayed body differs from the notification");
 	end);
 
 	it("answers discovery on the host the proxy forwards to", function()
-		local response = assert(up.matrix_notify(server, "example.test", nil, "GET"));
+		local response = assert(up.matrix_notify(f.server, "example.test", nil, "GET"));
 		assert.equal(200, response.status);
 		assert.same(DISCOVERY, json.decode(response.body));
 	end);
 
 	it("leaves a clean log", function()
-		server:assert_log_clean();
+		f.server:assert_log_clean();
 	end);
 end);

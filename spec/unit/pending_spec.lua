@@ -91,6 +91,26 @@ describe("pending pushes", function()
 		assert.equal(1, h.pending.total());
 	end);
 
+	-- The distributor's error condition -> what the push settles as (the HTTP status
+	-- each becomes is relay_spec's; that a real IQ gets there, push_spec's).
+	local conditions = {
+		{ "item-not-found", "gone" },
+		{ "feature-not-implemented", "gone" },
+		{ "service-unavailable", "unavailable" },
+		{ "recipient-unavailable", "unavailable" },
+		{ "internal-server-error", "unavailable" },
+		{ "resource-constraint", "unavailable" },
+	};
+	for _, case in ipairs(conditions) do
+		it("settles an error answer of " .. case[1] .. " as " .. case[2], function()
+			local h = harness(20);
+			h.push("a", "u@example.test/d");
+			assert.is_true(h.pending.answer(reply("a", "u@example.test/d", "error", case[1])));
+			assert.same({ a = case[2] .. "/" .. case[1] }, h.settled);
+			assert.same({ a = true }, h.answered);
+		end);
+	end
+
 	it("ignores answers from anyone but the distributor asked, and repeated answers", function()
 		local h = harness(20);
 		h.push("a", "u@example.test/d");

@@ -1,6 +1,6 @@
 -- Unit: the RFC 8030 request headers a push may carry (TTL, Urgency, Topic), as
 -- Prosody hands them over (lower-case names). Pure Lua: it also runs under the
--- other Lua versions (spec/lua_versions_spec.lua).
+-- other Lua versions (spec/unit/lua_versions_spec.lua).
 local pushheaders = require "pushheaders";
 
 local TOPIC_32 = ("Az09_-xY"):rep(4);

@@ -7,12 +7,12 @@ local MODULE = "dist/mod_unified_push.lua";
 
 -- Unit specs whose modules, and the Prosody libraries they use, are plain Lua.
 local PORTABLE_SPECS = {
-	"spec/pushheaders_spec.lua",
-	"spec/options_spec.lua",
-	"spec/startup_spec.lua",
-	"spec/endpoint_spec.lua",
-	"spec/ratelimit_spec.lua",
-	"spec/cors_spec.lua",
+	"spec/unit/pushheaders_spec.lua",
+	"spec/unit/options_spec.lua",
+	"spec/unit/startup_spec.lua",
+	"spec/unit/endpoint_spec.lua",
+	"spec/unit/ratelimit_spec.lua",
+	"spec/unit/cors_spec.lua",
 };
 
 local OTHER_LUAS = { "lua5.1", "lua5.2", "lua5.3", "luajit" };

@@ -138,7 +138,7 @@ describe("operability on Prosody " .. prosody.version, function()
 		-- One push waits unanswered (unified_push_max_in_flight = 1): the next is refused.
 		f.client:on_iq(up.answering_pushes(nil));
 		-- TTL 0: it cannot be kept, so it waits for the timeout (one that can be kept
-		-- would be kept after the answer window: spec/mobile_links_spec.lua).
+		-- would be kept after the answer window: spec/server/mobile_links_spec.lua).
 		local waiting = up.push_later(f.server, regs.phone.endpoint, "never answered", { TTL = "0" });
 		assert.is_true(up.iq_arrives(f.client, 5), "the push never reached the distributor");
 		local refused = f:push(regs.phone.endpoint, "one too many");

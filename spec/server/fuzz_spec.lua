@@ -6,7 +6,7 @@
 --
 -- Bounded: each category stops at its case count or its time budget, whichever
 -- comes first. Seeded: the seed is printed with the counts; replay a run with
---   env/chroot.sh run NAME env MUP_FUZZ_SEED=<seed> lua5.4 /usr/bin/busted spec/fuzz_spec.lua
+--   env/chroot.sh run NAME env MUP_FUZZ_SEED=<seed> lua5.4 /usr/bin/busted spec/server/fuzz_spec.lua
 -- (MUP_FUZZ_SCALE=<k> runs k times as many cases, with k times the time budget).
 -- Tokens, ids and hashes the server makes are random, so a replay repeats the
 -- inputs and mutations, not every byte of them; failures print the exact input.

@@ -23,25 +23,10 @@ local function backend_options(backend, extra)
 	return options;
 end
 
--- Standard base64 of n bytes (n = 31, 33 for the wrong sizes).
-local function base64_of_bytes(n, byte)
-	return base64.encode(string.rep(string.char(byte or 0x5a), n));
+-- Standard base64 of n bytes (33 for a wrong size).
+local function base64_of_bytes(n)
+	return base64.encode(string.rep("\90", n));
 end
-
--- 32 bytes whose standard base64 is full of '+' and '/', so the base64url
--- spelling ('-' and '_') differs from it and is the same length.
-local url_alphabet_32 = (function()
-	local standard = base64.encode(string.rep("\251\239\190\255\255\255", 5) .. "\0\0");
-	assert(standard:find("+", 1, true) and standard:find("/", 1, true));
-	return (standard:gsub("%+", "-"):gsub("/", "_"));
-end)();
-
--- A valid value (44 characters, one '=' at the end) with its '=' moved inside.
-local misplaced_padding = (function()
-	local valid = up.hash("padding");
-	assert(valid:sub(-1) == "=" and valid:sub(-2, -2) ~= "=");
-	return valid:sub(1, 20) .. "=" .. valid:sub(21, -2);
-end)();
 
 local function registered_endpoint(client, service, application, instance)
 	local registration = up.must_register(client, service, { application = application, instance = instance });
@@ -148,35 +133,26 @@ describe("registering for push", function()
 	describe("with malformed requests", function()
 		local f = up.fixture();
 
-		-- value = nil leaves the attribute out. problem: Lua patterns, one of
-		-- which the error text must contain besides the attribute's name.
+		-- One refusal per attribute through a real server: every malformed value is
+		-- registeriq_spec's and protocol_spec's. value = nil leaves the attribute
+		-- out; problem: a Lua pattern the error text must contain besides the name.
 		local bad_values = {
-			{ what = "missing", value = nil, problem = { "missing" } },
-			{ what = "empty", value = "", problem = { "missing", "empty" } },
-			{ what = "not base64 at all", value = "!!!", problem = { "base64" } },
-			{ what = "base64url (- and _) instead of standard base64", value = url_alphabet_32, problem = { "base64" } },
-			{ what = "padding in the middle", value = misplaced_padding, problem = { "base64" } },
-			{ what = "31 bytes", value = base64_of_bytes(31), problem = { "31" } },
-			{ what = "33 bytes", value = base64_of_bytes(33), problem = { "33" } },
+			{ attribute = "application", what = "missing", value = nil, problem = "missing" },
+			{ attribute = "instance", what = "33 bytes", value = base64_of_bytes(33), problem = "33" },
 		};
 
-		for _, attribute in ipairs({ "application", "instance" }) do
-			for _, case in ipairs(bad_values) do
-				it("refuses " .. attribute .. " " .. case.what .. " with modify/bad-request", function()
-					local attrs = { application = up.hash("good-app"), instance = up.hash("good-instance") };
-					attrs[attribute] = case.value;
-					local reply = assert(f.client:request(up.register_iq("example.test", attrs.application, attrs.instance), 5));
-					local err, text = error_condition(reply);
-					assert.same({ type = "modify", condition = "bad-request" }, err);
-					text = tostring(text);
-					assert.truthy(text:find(attribute, 1, true), "text does not name " .. attribute .. ": " .. text);
-					local named = false;
-					for _, pattern in ipairs(case.problem) do
-						if text:find(pattern) then named = true; end
-					end
-					assert.is_true(named, "text does not say the value is " .. case.what .. ": " .. text);
-				end);
-			end
+		for _, case in ipairs(bad_values) do
+			local attribute = case.attribute;
+			it("refuses " .. attribute .. " " .. case.what .. " with modify/bad-request", function()
+				local attrs = { application = up.hash("good-app"), instance = up.hash("good-instance") };
+				attrs[attribute] = case.value;
+				local reply = assert(f.client:request(up.register_iq("example.test", attrs.application, attrs.instance), 5));
+				local err, text = error_condition(reply);
+				assert.same({ type = "modify", condition = "bad-request" }, err);
+				text = tostring(text);
+				assert.truthy(text:find(attribute, 1, true), "text does not name " .. attribute .. ": " .. text);
+				assert.truthy(text:find(case.problem), "text does not say the value is " .. case.what .. ": " .. text);
+			end);
 		end
 
 		it("refuses a register sent with type get with modify/bad-request", function()

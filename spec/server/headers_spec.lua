@@ -6,39 +6,17 @@ local up = require "unified_push";
 
 local HOST = "example.test";
 
--- 32 characters of the base64url alphabet, the longest Topic allowed.
-local TOPIC_32 = ("Az09_-xY"):rep(4);
-
--- Request headers that are well-formed.
+-- Request headers that are well-formed: one of each through a real server; every value, accepted or refused, is
+-- pushheaders_spec's, and the 400 with its plain-text reason relay_spec's.
 local ACCEPTED = {
-	{ TTL = "0" },
-	{ TTL = "60" },
-	{ TTL = "2419200" },
-	{ TTL = "99999999999" },
-	{ Urgency = "very-low" },
-	{ Urgency = "low" },
-	{ Urgency = "normal" },
-	{ Urgency = "high" },
-	{ Urgency = "HIGH" },
-	{ Urgency = "Very-Low" },
-	{ Urgency = "nOrMaL" },
-	{ Topic = "a" },
-	{ Topic = TOPIC_32 },
-	{ TTL = "86400", Urgency = "low", Topic = "inbox" },
-};
+	{ TTL = "86400", Urgency = "HIGH", Topic = "inbox" },
+}
 
 -- A malformed header, and the name the reason must mention.
 local REJECTED = {
 	{ "TTL", "-1" },
-	{ "TTL", "1.5" },
-	{ "TTL", "abc" },
-	{ "TTL", "" },
-	{ "Urgency", "urgent" },
-	{ "Urgency", "" },
-	{ "Topic", TOPIC_32 .. "x" },
-	{ "Topic", "has space" },
 	{ "Topic", "bad!" },
-};
+}
 
 -- "TTL: 60, Urgency: low" for a test name.
 local function describe_headers(headers)
