@@ -308,7 +308,8 @@ function ____exports.readConfig(read, context)
         maxStoredMessages = options.integer("unified_push_max_stored_messages", 1000, 1, 1000000),
         maxStoredBytes = options.integer("unified_push_max_stored_bytes", 1048576, MAX_BODY_BYTES, 1073741824),
         maxStoredPerEndpoint = options.integer("unified_push_max_stored_per_endpoint", 250, 1, 1000000),
-        matrixGateway = options.boolean("unified_push_matrix_gateway", true)
+        matrixGateway = options.boolean("unified_push_matrix_gateway", true),
+        purgeSlice = options.integer("unified_push_purge_slice", 500, 1, 100000)
     }
     if #options.problems > 0 then
         return nil, options.problems
@@ -913,6 +914,59 @@ function ____exports.pendingPushes(context)
 end
 return ____exports
  end,
+["src.slices"] = function(...)
+local ____exports = {}
+--- Visits every user `list` gives, in slices of `budget`. `finished` runs once at
+-- the end, with why the walk stopped early (a store that failed), if it did.
+function ____exports.walkUsers(list, visit, budget, finished)
+    local sum = 0
+    local done = false
+    local walker = coroutine.create(function()
+        local visited = 0
+        local started = budget.clock()
+        for user in list() do
+            sum = sum + visit(user)
+            visited = visited + 1
+            if visited >= budget.users or budget.clock() - started >= budget.seconds then
+                coroutine.yield()
+                visited = 0
+                started = budget.clock()
+            end
+        end
+    end)
+    return {
+        step = function()
+            if done then
+                return true
+            end
+            local ok, err = coroutine.resume(walker)
+            if not ok then
+                done = true
+                finished(tostring(err))
+            elseif coroutine.status(walker) == "dead" then
+                done = true
+                finished()
+            end
+            return done
+        end,
+        total = function() return sum end
+    }
+end
+--- Runs `walk` a slice per timer tick, `pause` seconds apart (more than 0: a timer
+-- due at once would run again in the same pass of the timer loop).
+function ____exports.runWalk(walk, addTimer, pause)
+    addTimer(
+        0,
+        function()
+            if not walk.step() then
+                return pause
+            end
+            return nil
+        end
+    )
+end
+return ____exports
+ end,
 ["src.backends.backend"] = function(...)
 local ____exports = {}
 local byteSet
@@ -1017,6 +1071,8 @@ return ____exports
 local ____exports = {}
 local ____backend = require("src.backends.backend")
 local tokenKey = ____backend.tokenKey
+local ____slices = require("src.slices")
+local walkUsers = ____slices.walkUsers
 local function isEmpty(record)
     local first = next(record)
     return first == nil
@@ -1159,34 +1215,36 @@ function ____exports.userIndex(store, maxPerUser, dropEndpoint)
             end
             return record, nil
         end,
-        sweep = function(now)
+        sweep = function(now, budget, finished)
             if store.users == nil then
                 return nil
             end
-            local users = {}
-            for user in store:users() do
-                users[#users + 1] = user
-            end
-            local removed = 0
-            for ____, user in ipairs(users) do
+            local function purge(user)
                 local record = store:get(user)
-                if record ~= nil and record ~= false then
-                    local gone = prune(user, record, now)
-                    if gone > 0 then
-                        removed = removed + gone
-                        local ____store_5 = store
-                        local ____store_set_6 = store.set
-                        local ____isEmpty_result_4
-                        if isEmpty(record) then
-                            ____isEmpty_result_4 = nil
-                        else
-                            ____isEmpty_result_4 = record
-                        end
-                        ____store_set_6(____store_5, user, ____isEmpty_result_4)
-                    end
+                if record == nil or record == false then
+                    return 0
                 end
+                local gone = prune(user, record, now)
+                if gone > 0 then
+                    local ____store_6 = store
+                    local ____store_set_7 = store.set
+                    local ____user_5 = user
+                    local ____isEmpty_result_4
+                    if isEmpty(record) then
+                        ____isEmpty_result_4 = nil
+                    else
+                        ____isEmpty_result_4 = record
+                    end
+                    ____store_set_7(____store_6, ____user_5, ____isEmpty_result_4)
+                end
+                return gone
             end
-            return removed
+            return walkUsers(
+                function() return store.users(store) end,
+                purge,
+                budget,
+                finished
+            )
         end
     }
 end
@@ -1194,7 +1252,7 @@ return ____exports
  end,
 ["src.mailbox"] = function(...)
 local ____exports = {}
-local isEmpty, removedAny, noteRemoval, itemsOf, setCount, heal, removeEach, removeDone, finishFlush, sendMore, flushEndpoint, drop, FLUSH_WINDOW
+local isEmpty, removedAny, countUser, noteRemoval, itemsOf, setCount, heal, removeEach, removeDone, finishFlush, sendMore, flushEndpoint, drop, FLUSH_WINDOW
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
 local ____util_2Estanza = require("util.stanza")
@@ -1202,6 +1260,8 @@ local stanza = ____util_2Estanza.stanza
 local ____protocol = require("src.protocol")
 local pushElement = ____protocol.pushElement
 local pushIqWith = ____protocol.pushIqWith
+local ____slices = require("src.slices")
+local walkUsers = ____slices.walkUsers
 function isEmpty(record)
     local first = next(record)
     return first == nil
@@ -1209,52 +1269,69 @@ end
 function removedAny(result)
     return result == true or type(result) == "number" and result > 0
 end
+function countUser(state, user, record)
+    local ____state_0 = state
+    local counted = ____state_0.counted
+    if counted == nil or counted[user] ~= nil then
+        return
+    end
+    counted[user] = true
+    if record == nil then
+        return
+    end
+    for key, counts in pairs(record) do
+        state.totalMessages = state.totalMessages + counts.n
+        state.totalBytes = state.totalBytes + counts.b
+        state.known[key] = true
+    end
+end
 function noteRemoval(state, key)
     state.removals[key] = (state.removals[key] or 0) + 1
 end
 function itemsOf(state, key, topic)
-    local ____self_2 = state.context.messages
-    local ____self_2_find_3 = ____self_2.find
-    local ____key_1 = key
-    local ____temp_0
+    local ____self_3 = state.context.messages
+    local ____self_3_find_4 = ____self_3.find
+    local ____key_2 = key
+    local ____temp_1
     if topic == nil then
-        ____temp_0 = nil
+        ____temp_1 = nil
     else
-        ____temp_0 = {with = topic}
+        ____temp_1 = {with = topic}
     end
-    local found, err = ____self_2_find_3(____self_2, ____key_1, ____temp_0)
+    local found, err = ____self_3_find_4(____self_3, ____key_2, ____temp_1)
     if found == nil or found == false then
         return nil, tostring(err)
     end
     local items = {}
     for id, message, ____, withTopic in found do
-        local ____id_5 = id
-        local ____message_6 = message
-        local ____temp_7 = tonumber(message.attr.bytes) or 0
-        local ____temp_8 = tonumber(message.attr.expires) or 0
-        local ____temp_4
+        local ____id_6 = id
+        local ____message_7 = message
+        local ____temp_8 = tonumber(message.attr.bytes) or 0
+        local ____temp_9 = tonumber(message.attr.expires) or 0
+        local ____temp_5
         if withTopic == "" then
-            ____temp_4 = nil
+            ____temp_5 = nil
         else
-            ____temp_4 = withTopic
+            ____temp_5 = withTopic
         end
         items[#items + 1] = {
-            id = ____id_5,
-            message = ____message_6,
-            bytes = ____temp_7,
-            expires = ____temp_8,
-            topic = ____temp_4
+            id = ____id_6,
+            message = ____message_7,
+            bytes = ____temp_8,
+            expires = ____temp_9,
+            topic = ____temp_5
         }
     end
     return items, nil
 end
 function setCount(state, user, key, change)
-    local ____state_context_9 = state.context
-    local kept = ____state_context_9.kept
+    local ____state_context_10 = state.context
+    local kept = ____state_context_10.kept
     local record, err = kept:get(user)
     if err ~= nil then
         return false
     end
+    countUser(state, user, record)
     local counts = record or ({})
     local current = counts[key] or ({n = 0, b = 0})
     local n = change.exact and change.n or current.n + change.n
@@ -1279,16 +1356,16 @@ function setCount(state, user, key, change)
     else
         counts[key] = nil
     end
-    local ____kept_12 = kept
-    local ____kept_set_13 = kept.set
-    local ____user_11 = user
-    local ____isEmpty_result_10
+    local ____kept_13 = kept
+    local ____kept_set_14 = kept.set
+    local ____user_12 = user
+    local ____isEmpty_result_11
     if isEmpty(counts) then
-        ____isEmpty_result_10 = nil
+        ____isEmpty_result_11 = nil
     else
-        ____isEmpty_result_10 = counts
+        ____isEmpty_result_11 = counts
     end
-    local ok = ____kept_set_13(____kept_12, ____user_11, ____isEmpty_result_10)
+    local ok = ____kept_set_14(____kept_13, ____user_12, ____isEmpty_result_11)
     if ok ~= true then
         return false
     end
@@ -1302,13 +1379,13 @@ function heal(state, user, key, items)
         bytes = bytes + item.bytes
     end
     local record = state.context.kept:get(user)
-    local ____temp_14
+    local ____temp_15
     if record == nil or record == false then
-        ____temp_14 = nil
+        ____temp_15 = nil
     else
-        ____temp_14 = record[key]
+        ____temp_15 = record[key]
     end
-    local current = ____temp_14
+    local current = ____temp_15
     if current ~= nil and current.n == #items and current.b == bytes then
         return
     end
@@ -1334,12 +1411,12 @@ function removeEach(state, key, items)
     return gone, bytes
 end
 function removeDone(state, flush)
-    local ____flush_18 = flush
-    local items = ____flush_18.items
-    local done = ____flush_18.done
-    local key = ____flush_18.key
-    local ____state_context_19 = state.context
-    local removed = ____state_context_19.removed
+    local ____flush_19 = flush
+    local items = ____flush_19.items
+    local done = ____flush_19.done
+    local key = ____flush_19.key
+    local ____state_context_20 = state.context
+    local removed = ____state_context_20.removed
     local prefix = 0
     while prefix < #items and done[prefix] ~= nil do
         prefix = prefix + 1
@@ -1376,12 +1453,12 @@ function removeDone(state, flush)
     end
 end
 function finishFlush(state, flush)
-    local ____state_20 = state
-    local context = ____state_20.context
-    local ____flush_21 = flush
-    local user = ____flush_21.user
-    local key = ____flush_21.key
-    local target = ____flush_21.target
+    local ____state_21 = state
+    local context = ____state_21.context
+    local ____flush_22 = flush
+    local user = ____flush_22.user
+    local key = ____flush_22.key
+    local target = ____flush_22.target
     if state.flushing[key] == target then
         state.flushing[key] = nil
     end
@@ -1407,8 +1484,8 @@ function finishFlush(state, flush)
     end
 end
 function sendMore(state, flush)
-    local ____state_22 = state
-    local context = ____state_22.context
+    local ____state_23 = state
+    local context = ____state_23.context
     while not flush.stopped and flush.waiting < FLUSH_WINDOW and flush.next < #flush.due do
         local index = flush.due[flush.next + 1]
         flush.next = flush.next + 1
@@ -1442,8 +1519,8 @@ function sendMore(state, flush)
     end
 end
 function flushEndpoint(state, user, key, entry, target)
-    local ____state_23 = state
-    local context = ____state_23.context
+    local ____state_24 = state
+    local context = ____state_24.context
     local removalsBefore = state.removals[key] or 0
     local appendedBefore = state.appended[key] or 0
     local items, err = itemsOf(state, key)
@@ -1490,8 +1567,8 @@ function flushEndpoint(state, user, key, entry, target)
     end
 end
 function drop(state, user, key)
-    local ____state_26 = state
-    local context = ____state_26.context
+    local ____state_27 = state
+    local context = ____state_27.context
     context.messages:delete(key)
     noteRemoval(state, key)
     local record, err = context.kept:get(user)
@@ -1511,8 +1588,8 @@ local KEPT = "kept"
 local KEPT_NS = "urn:x-mod-unified-push:kept"
 FLUSH_WINDOW = 8
 local function keep(state, user, key, application, instance, body, ttl, topic, held)
-    local ____state_17 = state
-    local context = ____state_17.context
+    local ____state_18 = state
+    local context = ____state_18.context
     local record, err = context.kept:get(user)
     if err ~= nil then
         return nil, "failed", tostring(err)
@@ -1603,8 +1680,8 @@ local function settleHeld(state, user, key, id, bytes, delivered)
     setCount(state, user, key, {n = -1, b = -bytes, exact = false})
 end
 local function flushFor(state, fullJid)
-    local ____state_24 = state
-    local context = ____state_24.context
+    local ____state_25 = state
+    local context = ____state_25.context
     local user = bare(fullJid) or fullJid
     local record, err = context.kept:get(user)
     if err ~= nil or record == nil then
@@ -1630,8 +1707,8 @@ local function flushFor(state, fullJid)
     end
 end
 local function cancel(state, key, id)
-    local ____state_25 = state
-    local context = ____state_25.context
+    local ____state_26 = state
+    local context = ____state_26.context
     local found, err = context.messages:find(key, {key = id})
     if found == nil or found == false then
         return nil, tostring(err)
@@ -1678,38 +1755,28 @@ local function removeExpired(state, user, key, now)
     local expired = {}
     local live = {}
     for ____, item in ipairs(items) do
-        local ____temp_27 = item.expires < now and expired or live
-        ____temp_27[#____temp_27 + 1] = item
+        local ____temp_28 = item.expires < now and expired or live
+        ____temp_28[#____temp_28 + 1] = item
     end
     local gone = removeEach(state, key, expired)
     state.context.removed.expired:add(gone)
     heal(state, user, key, gone == #expired and live or items)
     return gone
 end
-local function sweep(state)
-    local ____state_context_28 = state.context
-    local kept = ____state_context_28.kept
-    if kept.users == nil then
-        return nil
+--- Removes a user's expired messages; how many went.
+local function sweepUser(state, user, now)
+    local record, err = state.context.kept:get(user)
+    if err ~= nil or record == nil then
+        return 0
     end
-    local users = {}
-    for user in kept:users() do
-        users[#users + 1] = user
+    local keys = {}
+    for key in pairs(record) do
+        keys[#keys + 1] = key
     end
-    local now = state.context.now()
     local swept = 0
-    for ____, user in ipairs(users) do
-        local record, err = kept:get(user)
-        if err == nil and record ~= nil then
-            local keys = {}
-            for key in pairs(record) do
-                keys[#keys + 1] = key
-            end
-            for ____, key in ipairs(keys) do
-                if state.flushing[key] == nil then
-                    swept = swept + removeExpired(state, user, key, now)
-                end
-            end
+    for ____, key in ipairs(keys) do
+        if state.flushing[key] == nil then
+            swept = swept + removeExpired(state, user, key, now)
         end
     end
     return swept
@@ -1724,25 +1791,10 @@ function ____exports.mailbox(context)
         known = {},
         held = {},
         removals = {},
+        counted = nil,
         totalMessages = 0,
         totalBytes = 0
     }
-    if kept.users ~= nil then
-        local users = {}
-        for user in kept:users() do
-            users[#users + 1] = user
-        end
-        for ____, user in ipairs(users) do
-            local record = kept:get(user)
-            if record ~= nil and record ~= false then
-                for key, counts in pairs(record) do
-                    state.totalMessages = state.totalMessages + counts.n
-                    state.totalBytes = state.totalBytes + counts.b
-                    state.known[key] = true
-                end
-            end
-        end
-    end
     return {
         keep = function(user, key, application, instance, body, ttl, topic, held) return keep(
             state,
@@ -1763,11 +1815,30 @@ function ____exports.mailbox(context)
             bytes,
             delivered
         ) end,
-        hasKept = function(key) return state.known[key] ~= nil or state.flushing[key] ~= nil end,
+        hasKept = function(user, key)
+            if state.counted ~= nil and state.counted[user] == nil then
+                local record, err = kept:get(user)
+                if err == nil then
+                    countUser(state, user, record)
+                end
+            end
+            return state.known[key] ~= nil or state.flushing[key] ~= nil
+        end,
         flush = function(fullJid) return flushFor(state, fullJid) end,
         cancel = function(key, id) return cancel(state, key, id) end,
         drop = function(user, key) return drop(state, user, key) end,
-        sweep = function() return sweep(state) end,
+        sweep = function(budget, finished)
+            if kept.users == nil then
+                return nil
+            end
+            local now = context.now()
+            return walkUsers(
+                function() return kept.users(kept) end,
+                function(user) return sweepUser(state, user, now) end,
+                budget,
+                finished
+            )
+        end,
         keptBy = function(user)
             local record, err = kept:get(user)
             if err ~= nil then
@@ -1775,7 +1846,32 @@ function ____exports.mailbox(context)
             end
             return record, nil
         end,
-        totals = function() return state.totalMessages, state.totalBytes end
+        totals = function() return state.totalMessages, state.totalBytes end,
+        count = function(budget)
+            if kept.users == nil then
+                return nil
+            end
+            state.counted = {}
+            local function tally(user)
+                local record, err = kept:get(user)
+                if err == nil then
+                    countUser(state, user, record)
+                end
+                return 0
+            end
+            local function finished(err)
+                state.counted = nil
+                if err ~= nil then
+                    context.log("warn", "Could not count kept push messages: %s", err)
+                end
+            end
+            return walkUsers(
+                function() return kept.users(kept) end,
+                tally,
+                budget,
+                finished
+            )
+        end
     }
 end
 return ____exports
@@ -2343,7 +2439,7 @@ function ____exports.relayPush(context, token, request, response, reply)
             response
         )
     end
-    if keepable and context.mailbox.hasKept(registration.key) then
+    if keepable and context.mailbox.hasKept(registration.user, registration.key) then
         local answer = keepForLater(
             context,
             registration,
@@ -3789,6 +3885,8 @@ local relayPush = ____relay.relayPush
 local relayPushPromised = ____relay.relayPushPromised
 local ____registry = require("src.registry")
 local endpointRegistry = ____registry.endpointRegistry
+local ____slices = require("src.slices")
+local runWalk = ____slices.runWalk
 local ____sessions = require("src.sessions")
 local isAway = ____sessions.isAway
 local sessionHostOf = ____sessions.sessionHostOf
@@ -3934,13 +4032,61 @@ module:hook_global(
     "stats-update",
     function() return metrics.update(levels) end
 )
+local slices = {users = config.purgeSlice, seconds = 0.02, clock = monotonic}
+--- Seconds between two slices: the server serves what waits meanwhile.
+local SLICE_PAUSE = 0.05
+local function addTimer(delay, callback)
+    module:add_timer(delay, callback)
+end
+local counting = mailbox.count(slices)
+if counting ~= nil then
+    runWalk(counting, addTimer, SLICE_PAUSE)
+end
+local purging = false
+--- The purge's second part: kept messages, after registrations.
+local function purgeMessages(registrations)
+    local sweep
+    sweep = mailbox.sweep(
+        slices,
+        function(err)
+            purging = false
+            if err ~= nil then
+                module:log("warn", "Could not purge expired push messages: %s", err)
+            end
+            local messages = sweep and sweep.total() or 0
+            if registrations + messages > 0 then
+                module:log("debug", "Purged %d expired push registrations, %d messages", registrations, messages)
+            end
+        end
+    )
+    if sweep == nil then
+        purging = false
+    else
+        runWalk(sweep, addTimer, SLICE_PAUSE)
+    end
+end
 module:hourly(
     "Purge expired push registrations and messages",
     function()
-        local registrations = index.sweep(os.time()) or 0
-        local messages = mailbox.sweep() or 0
-        if registrations + messages > 0 then
-            module:log("debug", "Purged %d expired push registrations, %d messages", registrations, messages)
+        if purging then
+            return
+        end
+        purging = true
+        local sweep
+        sweep = index.sweep(
+            os.time(),
+            slices,
+            function(err)
+                if err ~= nil then
+                    module:log("warn", "Could not purge expired push registrations: %s", err)
+                end
+                purgeMessages(sweep and sweep.total() or 0)
+            end
+        )
+        if sweep == nil then
+            purgeMessages(0)
+        else
+            runWalk(sweep, addTimer, SLICE_PAUSE)
         end
     end
 )

@@ -37,6 +37,8 @@ export interface Config {
   readonly maxStoredPerEndpoint: number;
   /** Serve the Matrix push gateway (/_matrix/push/v1/notify) next to the endpoints. */
   readonly matrixGateway: boolean;
+  /** Users the hourly purge and the count at load visit per timer tick at most. */
+  readonly purgeSlice: number;
 }
 
 /** What the running Prosody and host offer, detected by the caller. */
@@ -129,6 +131,7 @@ export function readConfig(
     ),
     maxStoredPerEndpoint: options.integer("unified_push_max_stored_per_endpoint", 250, 1, 1000000),
     matrixGateway: options.boolean("unified_push_matrix_gateway", true),
+    purgeSlice: options.integer("unified_push_purge_slice", 500, 1, 100000),
   };
   if (options.problems.length > 0) return $multi(undefined, options.problems);
   return $multi(config, undefined);
