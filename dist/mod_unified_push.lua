@@ -309,6 +309,7 @@ function ____exports.readConfig(read, context)
         maxStoredBytes = options.integer("unified_push_max_stored_bytes", 1048576, MAX_BODY_BYTES, 1073741824),
         maxStoredPerEndpoint = options.integer("unified_push_max_stored_per_endpoint", 250, 1, 1000000),
         matrixGateway = options.boolean("unified_push_matrix_gateway", true),
+        endpointCache = options.integer("unified_push_endpoint_cache", 32768, 1, 10000000),
         purgeSlice = options.integer("unified_push_purge_slice", 500, 1, 100000)
     }
     if #options.problems > 0 then
@@ -1920,14 +1921,61 @@ return ____exports
 local ____exports = {}
 local ____util_2Ecache = require("util.cache")
 local newCache = ____util_2Ecache.new
---- `rate` tokens a second, up to `burst` saved up. Endpoints evicted from the
--- cache start again with a full bucket, which only ever errs towards allowing.
+--- The slot of `key` (1 to `slots`) in the table of debts. Keys are token keys,
+-- hex digests whose first digits are uniform already; others are hashed.
+local function slotOf(key, slots)
+    local digits = tonumber(
+        string.sub(key, 1, 7),
+        16
+    )
+    if digits ~= nil then
+        return digits % slots + 1
+    end
+    local hash = 0
+    do
+        local i = 1
+        while i <= #key do
+            hash = (hash * 31 + string.byte(key, i)) % slots
+            i = i + 1
+        end
+    end
+    return hash + 1
+end
+--- `rate` tokens a second, up to `burst` saved up, for `tracked` endpoints at a
+-- time. An endpoint evicted before its bucket was full again comes back with
+-- what it owed (or what another evicted endpoint of its slot owes, whichever is
+-- more: a shared slot errs towards limiting, only until that debt is paid).
 function ____exports.rateLimiter(rate, burst, tracked)
-    local buckets = newCache(tracked)
+    --- Slot -> when the buckets evicted into it will all be full again.
+    local fullAt = {}
+    local buckets = newCache(
+        tracked,
+        function(key, bucket)
+            local owed = burst - bucket.tokens
+            if owed <= 0 then
+                return
+            end
+            local slot = slotOf(key, tracked)
+            local at = bucket.updated + owed / rate
+            if at > (fullAt[slot] or 0) then
+                fullAt[slot] = at
+            end
+        end
+    )
     return {take = function(key, now)
         local bucket = buckets:get(key)
         if bucket == nil then
-            bucket = {tokens = burst, updated = now}
+            local tokens = burst
+            local slot = slotOf(key, tracked)
+            local owedUntil = fullAt[slot]
+            if owedUntil ~= nil then
+                if owedUntil > now then
+                    tokens = math.max(0, burst - (owedUntil - now) * rate)
+                else
+                    fullAt[slot] = nil
+                end
+            end
+            bucket = {tokens = tokens, updated = now}
             buckets:set(key, bucket)
         else
             local elapsed = now - bucket.updated
@@ -3995,9 +4043,7 @@ local index = userIndex(
         mailbox.drop(user, key)
     end
 )
---- Resolved tokens remembered (a few MB at most with paseto's ~200-character tokens).
-local RESOLVED_TOKENS = 4096
-local registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations)
+local registry = endpointRegistry(backend, index, config.endpointCache, metrics.revocations)
 local pending = pendingPushes({
     send = function(stanza) return module:send(stanza) end,
     addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
@@ -4190,15 +4236,13 @@ module.unload = function()
     withdrawShellCommands()
     claims[module.host] = nil
 end
---- Endpoints whose rate buckets are remembered (an LRU: memory stays flat).
-local RATE_TRACKED_ENDPOINTS = 10000
 local relay = {
     service = module.host,
     registry = registry,
     pending = pending,
     mailbox = mailbox,
     messageTtl = config.messageTtl,
-    limiter = rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
+    limiter = rateLimiter(config.rateLimit, config.rateBurst, config.endpointCache),
     maxInFlight = config.maxInFlight,
     isAway = isAway,
     locationFor = messageUrl,

@@ -122,9 +122,8 @@ const index = userIndex(
     mailbox.drop(user, key);
   },
 );
-/** Resolved tokens remembered (a few MB at most with paseto's ~200-character tokens). */
-const RESOLVED_TOKENS = 4096;
-const registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations);
+// Resolved tokens and rate buckets for as many endpoints (bench/README.md, "Scale").
+const registry = endpointRegistry(backend, index, config.endpointCache, metrics.revocations);
 
 const pending = pendingPushes({
   send: (stanza) => module.send(stanza),
@@ -285,15 +284,13 @@ module.unload = () => {
   claims.delete(module.host);
 };
 
-/** Endpoints whose rate buckets are remembered (an LRU: memory stays flat). */
-const RATE_TRACKED_ENDPOINTS = 10000;
 const relay: RelayContext = {
   service: module.host,
   registry,
   pending,
   mailbox,
   messageTtl: config.messageTtl,
-  limiter: rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
+  limiter: rateLimiter(config.rateLimit, config.rateBurst, config.endpointCache),
   maxInFlight: config.maxInFlight,
   isAway,
   locationFor: messageUrl,
