@@ -66,6 +66,7 @@ const DEFAULTS = {
   profileConcurrency: 64, // concurrency of that extra run
   scale: 100000, // users written straight into the stores for the scale phase (0: skip it)
   scaleOnly: false, // only the scale phase
+  scaleModule: "", // the scale phase measures this module file (inside the env) instead of ours
   out: BENCH_DIR, // where results.{md,json,png} go
 };
 

@@ -551,7 +551,7 @@ async function scalePhase(env, backend, pluginDir) {
     const server = await startProsody(env, {
       hosts: [HOST],
       modules: ["unified_push", "bench_scale"],
-      module_file: `${slotDir()}/dist/mod_unified_push.lua`,
+      module_file: config.scaleModule || `${slotDir()}/dist/mod_unified_push.lua`,
       module_name: "unified_push",
       plugin_paths: [pluginDir],
       data_dir: dataDir,
