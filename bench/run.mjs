@@ -580,6 +580,7 @@ async function scalePhase(env, backend, pluginDir) {
     };
     try {
       const now = Math.floor(Date.now() / 1000);
+      const heapBefore = (await call("GET", "heap")).kb;
       let fillMs = 0;
       for (let from = 0; from < config.scale; from += FILL_CHUNK) {
         const to = Math.min(config.scale, from + FILL_CHUNK);
@@ -591,12 +592,15 @@ async function scalePhase(env, backend, pluginDir) {
       await call("POST", "timing");
       const started = await call("POST", "purge");
       const purge = await untilIdle(1_800_000);
+      const heapAfter = (await call("GET", "heap")).kb;
       const result = {
         env,
         backend,
         storage,
         users: config.scale,
         fillSeconds: fillMs / 1000,
+        // Lua heap grown from before the fixture to after the purge, per user (two endpoints each).
+        heapPerUserBytes: ((heapAfter - heapBefore) * 1024) / config.scale,
         loadMs: load.ms,
         count: { ticks: count.ticks, longestMs: count.longest_ms, seconds: count.seconds },
         purge: {
