@@ -4078,9 +4078,9 @@ module:hook_global(
     "stats-update",
     function() return metrics.update(levels) end
 )
-local slices = {users = config.purgeSlice, seconds = 0.02, clock = monotonic}
+local slices = {users = config.purgeSlice, seconds = 0.01, clock = monotonic}
 --- Seconds between two slices: the server serves what waits meanwhile.
-local SLICE_PAUSE = 0.05
+local SLICE_PAUSE = 0.02
 local function addTimer(delay, callback)
     module:add_timer(delay, callback)
 end

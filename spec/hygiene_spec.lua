@@ -133,8 +133,8 @@ end
 describe("the hourly purge, one user per slice (unified_push_purge_slice = 1)", function()
 	local loop = require "loop";
 	-- Users with an expired registration, written straight into the store: the
-	-- purge takes one timer tick (50 ms apart) for each.
-	local QUIET = 100;
+	-- purge takes one timer tick (20 ms apart) for each.
+	local QUIET = 200;
 	local f = up.fixture({ modules = { "unified_push", "admin_shell" }, config = { unified_push_purge_slice = 1 } });
 
 	it("serves a push and a registration between two slices, and still removes every expired registration", function()

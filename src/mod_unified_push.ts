@@ -160,9 +160,9 @@ const levels: Levels = { inFlight: pending.total, stored: mailbox.totals };
 module.hook_global("stats-update", () => metrics.update(levels));
 
 // Work over every user runs a slice per timer tick (docs/design.md, "Work over every user").
-const slices: SliceBudget = { users: config.purgeSlice, seconds: 0.02, clock: monotonic };
+const slices: SliceBudget = { users: config.purgeSlice, seconds: 0.01, clock: monotonic };
 /** Seconds between two slices: the server serves what waits meanwhile. */
-const SLICE_PAUSE = 0.05;
+const SLICE_PAUSE = 0.02;
 const addTimer = (delay: number, callback: (this: void) => number | void) => {
   module.add_timer(delay, callback);
 };
