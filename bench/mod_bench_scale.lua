@@ -2,7 +2,7 @@
 -- straight into the module's stores, runs its hourly purge and reloads it, and
 -- times every tick of the module's own timers meanwhile.
 --   POST /bench_scale/fill?from=A&to=B&now=T  users A..B-1: two index entries each (for
---        every 10th user one expired at T), and for every 100th user a kept message (expired)
+--        every 10th user one expired at T), and for every 10th user a kept message (expired)
 --   POST /bench_scale/timing                  starts timing the module's timer ticks afresh
 --   GET  /bench_scale/timing                  JSON { ticks, longest_ms, total_ms, active }
 --   POST /bench_scale/purge                   runs the module's hourly task now; JSON { ms }
@@ -66,7 +66,7 @@ local function fill(from, to, now)
 			else
 				assert(users:set(user, record));
 			end
-			if n % 100 == 0 then with_kept[#with_kept + 1] = { user, keys[2] }; end
+			if n % 10 == 5 then with_kept[#with_kept + 1] = { user, keys[2] }; end
 		end
 	end
 	if engine then assert(engine:transaction(write)); else write(); end

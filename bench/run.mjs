@@ -538,7 +538,7 @@ const FILL_CHUNK = 10000;
 /**
  * The scale phase (bench/README.md, "Scale"), ours only: config.scale users'
  * records written straight into the stores (two index entries each, one
- * expired; a kept message for every 100th), on internal storage and SQLite.
+ * expired; a kept message for every 10th), on internal storage and SQLite.
  * Then the module is reloaded (the load itself, and the count of kept messages
  * after it) and its hourly purge runs; mod_bench_scale.lua times every tick of
  * the module's own timers.
