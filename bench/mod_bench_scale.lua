@@ -4,7 +4,8 @@
 --   POST /bench_scale/fill?from=A&to=B&now=T  users A..B-1: two index entries each (for
 --        every 10th user one expired at T), and for every 10th user a kept message (expired)
 --   POST /bench_scale/timing                  starts timing the module's timer ticks afresh
---   GET  /bench_scale/timing                  JSON { ticks, longest_ms, total_ms, active }
+--   GET  /bench_scale/timing                  JSON { ticks, longest_ms, longest_at, p99_ms, over_50_ms,
+--        total_ms, active }
 --   POST /bench_scale/purge                   runs the module's hourly task now; JSON { ms }
 --   POST /bench_scale/reload                  reloads the module; JSON { ms }
 --   GET  /bench_scale/heap                    JSON { kb } after a full collection
@@ -92,7 +93,8 @@ function api.add_timer(self, delay, callback, ...)
 		local again = callback(...);
 		local took = monotonic() - started;
 		t.ticks, t.total = t.ticks + 1, t.total + took;
-		if took > t.longest then t.longest = took; end
+		t.each[t.ticks] = took;
+		if took > t.longest then t.longest, t.longest_at = took, t.ticks; end
 		if type(again) ~= "number" then t.active = t.active - 1; end
 		return again;
 	end, ...);
@@ -123,13 +125,20 @@ module:provides("http", {
 			return as_json(event, { ms = (monotonic() - started) * 1000 });
 		end;
 		["POST /timing"] = function()
-			timing = { ticks = 0, longest = 0, total = 0, active = 0 };
+			timing = { ticks = 0, longest = 0, longest_at = 0, total = 0, active = 0, each = {} };
 			return 200;
 		end;
 		["GET /timing"] = function(event)
-			local t = timing or { ticks = 0, longest = 0, total = 0, active = 0 };
-			return as_json(event, { ticks = t.ticks, longest_ms = t.longest * 1000, total_ms = t.total * 1000,
-				active = t.active });
+			local t = timing or { ticks = 0, longest = 0, longest_at = 0, total = 0, active = 0, each = {} };
+			local sorted, over = {}, 0;
+			for i, took in ipairs(t.each) do
+				sorted[i] = took;
+				if took > 0.05 then over = over + 1; end
+			end
+			table.sort(sorted);
+			local p99 = sorted[math.max(1, math.ceil(#sorted * 0.99))] or 0;
+			return as_json(event, { ticks = t.ticks, longest_ms = t.longest * 1000, longest_at = t.longest_at,
+				p99_ms = p99 * 1000, over_50_ms = over, total_ms = t.total * 1000, active = t.active });
 		end;
 		["POST /purge"] = function(event)
 			local task = assert(purge_task(), "no hourly task");

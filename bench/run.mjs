@@ -602,11 +602,21 @@ async function scalePhase(env, backend, pluginDir) {
         // Lua heap grown from before the fixture to after the purge, per user (two endpoints each).
         heapPerUserBytes: ((heapAfter - heapBefore) * 1024) / config.scale,
         loadMs: load.ms,
-        count: { ticks: count.ticks, longestMs: count.longest_ms, seconds: count.seconds },
+        count: {
+          ticks: count.ticks,
+          longestMs: count.longest_ms,
+          longestAt: count.longest_at,
+          p99Ms: count.p99_ms,
+          over50: count.over_50_ms,
+          seconds: count.seconds,
+        },
         purge: {
           firstMs: started.ms,
           ticks: purge.ticks,
           longestMs: Math.max(started.ms, purge.longest_ms),
+          longestAt: purge.longest_at,
+          p99Ms: purge.p99_ms,
+          over50: purge.over_50_ms,
           workSeconds: (purge.total_ms + started.ms) / 1000,
           seconds: purge.seconds,
           finished: purge.active === 0,
@@ -618,6 +628,7 @@ async function scalePhase(env, backend, pluginDir) {
         `count of kept messages ${count.ticks} ticks, longest ${fmt(count.longest_ms)} ms;`,
         `purge ${result.purge.seconds.toFixed(1)} s in ${purge.ticks} ticks`,
         `(${result.purge.workSeconds.toFixed(1)} s of work), longest ${fmt(result.purge.longestMs)} ms`,
+        `(tick ${purge.longest_at}), p99 ${fmt(purge.p99_ms)} ms, ${purge.over_50_ms} over 50 ms`,
       );
     } finally {
       await server.stop();
