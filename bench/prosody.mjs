@@ -21,6 +21,7 @@ export function installBenchPlugins(env, benchDir) {
     "mod_bench_alloc.lua",
     "mod_bench_profile.lua",
     "mod_bench_floor.lua",
+    "mod_bench_scale.lua",
   ]) {
     copyFileSync(path.join(benchDir, name), path.join(folder, name));
   }
@@ -98,14 +99,14 @@ export function rssBytes(pid) {
 }
 
 /** POSTs to one of Prosody's HTTP routes with the given Host header; resolves with the body. */
-export function postTo(port, host, urlPath, timeoutMs = 30_000) {
+export function postTo(port, host, urlPath, timeoutMs = 30_000, method = "POST") {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
         host: "127.0.0.1",
         port,
         path: urlPath,
-        method: "POST",
+        method,
         headers: { host },
         timeout: timeoutMs,
       },
@@ -116,11 +117,11 @@ export function postTo(port, host, urlPath, timeoutMs = 30_000) {
         res.on("end", () =>
           res.statusCode < 300
             ? resolve(body)
-            : reject(new Error(`POST ${urlPath}: ${res.statusCode}`)),
+            : reject(new Error(`${method} ${urlPath}: ${res.statusCode} ${body.slice(0, 300)}`)),
         );
       },
     );
-    req.on("timeout", () => req.destroy(new Error(`POST ${urlPath} timed out`)));
+    req.on("timeout", () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
     req.on("error", reject);
     req.end();
   });

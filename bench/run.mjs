@@ -1,7 +1,7 @@
 // npm run bench: the reference mod_unified_push (Debian's prosody-modules) and
 // ours, side by side under the same load, on Prosody 0.12 and 13 and every
 // backend each supports. See bench/README.md for what is measured and the knobs.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pickRunner, prepare } from "../scripts/lib/environments.mjs";
@@ -532,6 +532,112 @@ async function profile(workers, servers, server) {
   return result;
 }
 
+/** Users written per request of the scale phase's fixture. */
+const FILL_CHUNK = 10000;
+
+/**
+ * The scale phase (bench/README.md, "Scale"), ours only: config.scale users'
+ * records written straight into the stores (two index entries each, one
+ * expired; a kept message for every 10th), on internal storage and SQLite.
+ * Then the module is reloaded (the load itself, and the count of kept messages
+ * after it) and its hourly purge runs; mod_bench_scale.lua times every tick of
+ * the module's own timers.
+ */
+async function scalePhase(env, backend, pluginDir) {
+  const results = [];
+  for (const storage of ["internal", "sqlite"]) {
+    const dataDir = makeDataDir(env, `${env}-scale-${storage}`, HOST, []);
+    const sql = storage === "sqlite";
+    const server = await startProsody(env, {
+      hosts: [HOST],
+      modules: ["unified_push", "bench_scale"],
+      module_file: config.scaleModule || `${slotDir()}/dist/mod_unified_push.lua`,
+      module_name: "unified_push",
+      plugin_paths: [pluginDir],
+      data_dir: dataDir,
+      authentication: "internal_plain",
+      storage: sql ? "sql" : "internal",
+      config: [
+        serverConfig(backend, config.gc),
+        ...(sql ? ['sql = { driver = "SQLite3", database = "bench.sqlite" }'] : []),
+      ].join("\n"),
+      max_lifetime: 4 * 3600,
+    });
+    const call = async (method, route, timeoutMs = 600_000) =>
+      JSON.parse(
+        (await postTo(server.http_port, HOST, `/bench_scale/${route}`, timeoutMs, method)) ||
+          "null",
+      );
+    const untilIdle = async (limitMs) => {
+      const started = performance.now();
+      for (;;) {
+        const t = await call("GET", "timing");
+        if (t.active === 0 || performance.now() - started > limitMs) {
+          return { ...t, seconds: (performance.now() - started) / 1000 };
+        }
+        await sleep(100);
+      }
+    };
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const heapBefore = (await call("GET", "heap")).kb;
+      let fillMs = 0;
+      for (let from = 0; from < config.scale; from += FILL_CHUNK) {
+        const to = Math.min(config.scale, from + FILL_CHUNK);
+        fillMs += (await call("POST", `fill?from=${from}&to=${to}&now=${now}`)).ms;
+      }
+      await call("POST", "timing");
+      const load = await call("POST", "reload");
+      const count = await untilIdle(600_000);
+      await call("POST", "timing");
+      const started = await call("POST", "purge");
+      const purge = await untilIdle(1_800_000);
+      const heapAfter = (await call("GET", "heap")).kb;
+      const result = {
+        env,
+        backend,
+        storage,
+        users: config.scale,
+        fillSeconds: fillMs / 1000,
+        // Lua heap grown from before the fixture to after the purge, per user (two endpoints each).
+        heapPerUserBytes: ((heapAfter - heapBefore) * 1024) / config.scale,
+        loadMs: load.ms,
+        count: {
+          ticks: count.ticks,
+          longestMs: count.longest_ms,
+          longestAt: count.longest_at,
+          p99Ms: count.p99_ms,
+          over50: count.over_50_ms,
+          seconds: count.seconds,
+        },
+        purge: {
+          firstMs: started.ms,
+          ticks: purge.ticks,
+          longestMs: Math.max(started.ms, purge.longest_ms),
+          longestAt: purge.longest_at,
+          p99Ms: purge.p99_ms,
+          over50: purge.over_50_ms,
+          workSeconds: (purge.total_ms + started.ms) / 1000,
+          seconds: purge.seconds,
+          finished: purge.active === 0,
+        },
+      };
+      results.push(result);
+      log(
+        `${env} ${backend} ${storage} scale ${config.scale} users: load ${fmt(load.ms)} ms;`,
+        `count of kept messages ${count.ticks} ticks, longest ${fmt(count.longest_ms)} ms;`,
+        `purge ${result.purge.seconds.toFixed(1)} s in ${purge.ticks} ticks`,
+        `(${result.purge.workSeconds.toFixed(1)} s of work), longest ${fmt(result.purge.longestMs)} ms`,
+        `(tick ${purge.longest_at}), p99 ${fmt(purge.p99_ms)} ms, ${purge.over_50_ms} over 50 ms`,
+      );
+    } finally {
+      await server.stop();
+      removeDataDir(env, dataDir);
+    }
+  }
+  return results;
+}
+
 const fmt = (ms) => (ms === null ? "-" : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
 const pct = (share) => `${Math.round(share * 100)}%`;
 
@@ -574,6 +680,14 @@ async function main() {
       const backends = BACKENDS[env].filter(
         (b) => config.backends.length === 0 || config.backends.includes(b),
       );
+      if (config.scale > 0 && backends.length > 0) {
+        log(`${env} ${backends[0]}: scale phase, ${config.scale} users`);
+        results.scale = [
+          ...(results.scale ?? []),
+          ...(await scalePhase(env, backends[0], pluginDir)),
+        ];
+      }
+      if (config.scaleOnly) continue;
       for (const [i, backend] of backends.entries()) {
         log(`${env} ${backend}: starting`);
         const variant = { env, backend, gc: config.gc };
@@ -597,6 +711,17 @@ async function main() {
     workers.pinger.stop();
   }
   results.seconds = Math.round((Date.now() - started) / 1000);
+  mkdirSync(config.out, { recursive: true });
+  if (config.scaleOnly) {
+    // The scale phase alone: its own file, the full report left as it was.
+    const file = path.join(config.out, "scale.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ generated: results.generated, scale: results.scale }, null, 2) + "\n",
+    );
+    log(`done in ${results.seconds} s: ${file}`);
+    return;
+  }
   results.summary = summarise(results);
   mkdirSync(config.out, { recursive: true });
   await writeReport(results, config.out);

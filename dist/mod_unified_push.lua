@@ -308,7 +308,9 @@ function ____exports.readConfig(read, context)
         maxStoredMessages = options.integer("unified_push_max_stored_messages", 1000, 1, 1000000),
         maxStoredBytes = options.integer("unified_push_max_stored_bytes", 1048576, MAX_BODY_BYTES, 1073741824),
         maxStoredPerEndpoint = options.integer("unified_push_max_stored_per_endpoint", 250, 1, 1000000),
-        matrixGateway = options.boolean("unified_push_matrix_gateway", true)
+        matrixGateway = options.boolean("unified_push_matrix_gateway", true),
+        endpointCache = options.integer("unified_push_endpoint_cache", 32768, 1, 10000000),
+        purgeSlice = options.integer("unified_push_purge_slice", 500, 1, 100000)
     }
     if #options.problems > 0 then
         return nil, options.problems
@@ -927,6 +929,59 @@ function ____exports.hookAnswers(module, pending)
 end
 return ____exports
  end,
+["src.slices"] = function(...)
+local ____exports = {}
+--- Visits every user `list` gives, in slices of `budget`. `finished` runs once at
+-- the end, with why the walk stopped early (a store that failed), if it did.
+function ____exports.walkUsers(list, visit, budget, finished)
+    local sum = 0
+    local done = false
+    local walker = coroutine.create(function()
+        local visited = 0
+        local started = budget.clock()
+        for user in list() do
+            sum = sum + visit(user)
+            visited = visited + 1
+            if visited >= budget.users or budget.clock() - started >= budget.seconds then
+                coroutine.yield()
+                visited = 0
+                started = budget.clock()
+            end
+        end
+    end)
+    return {
+        step = function()
+            if done then
+                return true
+            end
+            local ok, err = coroutine.resume(walker)
+            if not ok then
+                done = true
+                finished(tostring(err))
+            elseif coroutine.status(walker) == "dead" then
+                done = true
+                finished()
+            end
+            return done
+        end,
+        total = function() return sum end
+    }
+end
+--- Runs `walk` a slice per timer tick, `pause` seconds apart (more than 0: a timer
+-- due at once would run again in the same pass of the timer loop).
+function ____exports.runWalk(walk, addTimer, pause)
+    addTimer(
+        0,
+        function()
+            if not walk.step() then
+                return pause
+            end
+            return nil
+        end
+    )
+end
+return ____exports
+ end,
 ["src.backends.backend"] = function(...)
 local ____exports = {}
 local byteSet
@@ -1031,6 +1086,8 @@ return ____exports
 local ____exports = {}
 local ____backend = require("src.backends.backend")
 local tokenKey = ____backend.tokenKey
+local ____slices = require("src.slices")
+local walkUsers = ____slices.walkUsers
 local function isEmpty(record)
     local first = next(record)
     return first == nil
@@ -1173,34 +1230,36 @@ function ____exports.userIndex(store, maxPerUser, dropEndpoint)
             end
             return record, nil
         end,
-        sweep = function(now)
+        sweep = function(now, budget, finished)
             if store.users == nil then
                 return nil
             end
-            local users = {}
-            for user in store:users() do
-                users[#users + 1] = user
-            end
-            local removed = 0
-            for ____, user in ipairs(users) do
+            local function purge(user)
                 local record = store:get(user)
-                if record ~= nil and record ~= false then
-                    local gone = prune(user, record, now)
-                    if gone > 0 then
-                        removed = removed + gone
-                        local ____store_5 = store
-                        local ____store_set_6 = store.set
-                        local ____isEmpty_result_4
-                        if isEmpty(record) then
-                            ____isEmpty_result_4 = nil
-                        else
-                            ____isEmpty_result_4 = record
-                        end
-                        ____store_set_6(____store_5, user, ____isEmpty_result_4)
-                    end
+                if record == nil or record == false then
+                    return 0
                 end
+                local gone = prune(user, record, now)
+                if gone > 0 then
+                    local ____store_6 = store
+                    local ____store_set_7 = store.set
+                    local ____user_5 = user
+                    local ____isEmpty_result_4
+                    if isEmpty(record) then
+                        ____isEmpty_result_4 = nil
+                    else
+                        ____isEmpty_result_4 = record
+                    end
+                    ____store_set_7(____store_6, ____user_5, ____isEmpty_result_4)
+                end
+                return gone
             end
-            return removed
+            return walkUsers(
+                function() return store.users(store) end,
+                purge,
+                budget,
+                finished
+            )
         end
     }
 end
@@ -1208,7 +1267,7 @@ return ____exports
  end,
 ["src.mailbox"] = function(...)
 local ____exports = {}
-local archiveName, isEmpty, removedAny, noteRemoval, keptOf, itemsOf, setCount, heal, removeEach, removeDone, finishBucket, endFlush, sendMore, flushBucket, drop, FLUSH_WINDOW, BUCKET_SIZE
+local archiveName, isEmpty, removedAny, countUser, noteRemoval, keptOf, itemsOf, setCount, heal, removeEach, removeDone, finishBucket, endFlush, sendMore, flushBucket, drop, FLUSH_WINDOW, BUCKET_SIZE
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
 local ____util_2Estanza = require("util.stanza")
@@ -1216,6 +1275,8 @@ local stanza = ____util_2Estanza.stanza
 local ____protocol = require("src.protocol")
 local pushElement = ____protocol.pushElement
 local pushIqWith = ____protocol.pushIqWith
+local ____slices = require("src.slices")
+local walkUsers = ____slices.walkUsers
 function archiveName(key, bucket)
     return bucket == 0 and key or (key .. "#") .. tostring(bucket)
 end
@@ -1226,62 +1287,79 @@ end
 function removedAny(result)
     return result == true or type(result) == "number" and result > 0
 end
+function countUser(state, user, record)
+    local ____state_0 = state
+    local counted = ____state_0.counted
+    if counted == nil or counted[user] ~= nil then
+        return
+    end
+    counted[user] = true
+    if record == nil then
+        return
+    end
+    for key, counts in pairs(record) do
+        state.totalMessages = state.totalMessages + counts.n
+        state.totalBytes = state.totalBytes + counts.b
+        state.known[key] = true
+    end
+end
 function noteRemoval(state, name)
     state.removals[name] = (state.removals[name] or 0) + 1
 end
 function keptOf(state, user, key)
     local record = state.context.kept:get(user)
-    local ____temp_0
-    if record == nil or record == false then
-        ____temp_0 = nil
-    else
-        ____temp_0 = record[key]
-    end
-    return ____temp_0
-end
-function itemsOf(state, name, topic)
-    local ____self_3 = state.context.messages
-    local ____self_3_find_4 = ____self_3.find
-    local ____name_2 = name
     local ____temp_1
-    if topic == nil then
+    if record == nil or record == false then
         ____temp_1 = nil
     else
-        ____temp_1 = {with = topic}
+        ____temp_1 = record[key]
     end
-    local found, err = ____self_3_find_4(____self_3, ____name_2, ____temp_1)
+    return ____temp_1
+end
+function itemsOf(state, name, topic)
+    local ____self_4 = state.context.messages
+    local ____self_4_find_5 = ____self_4.find
+    local ____name_3 = name
+    local ____temp_2
+    if topic == nil then
+        ____temp_2 = nil
+    else
+        ____temp_2 = {with = topic}
+    end
+    local found, err = ____self_4_find_5(____self_4, ____name_3, ____temp_2)
     if found == nil or found == false then
         return nil, tostring(err)
     end
     local items = {}
     for id, message, ____, withTopic in found do
-        local ____id_6 = id
-        local ____message_7 = message
-        local ____temp_8 = tonumber(message.attr.bytes) or 0
-        local ____temp_9 = tonumber(message.attr.expires) or 0
-        local ____temp_5
+        local ____id_7 = id
+        local ____message_8 = message
+        local ____temp_9 = tonumber(message.attr.bytes) or 0
+        local ____temp_10 = tonumber(message.attr.expires) or 0
+        local ____temp_6
         if withTopic == "" then
-            ____temp_5 = nil
+            ____temp_6 = nil
         else
-            ____temp_5 = withTopic
+            ____temp_6 = withTopic
         end
         items[#items + 1] = {
-            id = ____id_6,
-            message = ____message_7,
-            bytes = ____temp_8,
-            expires = ____temp_9,
-            topic = ____temp_5
+            id = ____id_7,
+            message = ____message_8,
+            bytes = ____temp_9,
+            expires = ____temp_10,
+            topic = ____temp_6
         }
     end
     return items, nil
 end
 function setCount(state, user, key, change)
-    local ____state_context_10 = state.context
-    local kept = ____state_context_10.kept
+    local ____state_context_11 = state.context
+    local kept = ____state_context_11.kept
     local record, err = kept:get(user)
     if err ~= nil then
         return false
     end
+    countUser(state, user, record)
     local counts = record or ({})
     local found = counts[key]
     if found == nil and change.exact and change.n <= 0 then
@@ -1343,16 +1421,16 @@ function setCount(state, user, key, change)
         end
         counts[key] = updated
     end
-    local ____kept_13 = kept
-    local ____kept_set_14 = kept.set
-    local ____user_12 = user
-    local ____isEmpty_result_11
+    local ____kept_14 = kept
+    local ____kept_set_15 = kept.set
+    local ____user_13 = user
+    local ____isEmpty_result_12
     if isEmpty(counts) then
-        ____isEmpty_result_11 = nil
+        ____isEmpty_result_12 = nil
     else
-        ____isEmpty_result_11 = counts
+        ____isEmpty_result_12 = counts
     end
-    local ok = ____kept_set_14(____kept_13, ____user_12, ____isEmpty_result_11)
+    local ok = ____kept_set_15(____kept_14, ____user_13, ____isEmpty_result_12)
     if ok ~= true then
         return false
     end
@@ -1391,15 +1469,15 @@ function removeEach(state, name, items)
     return gone, bytes
 end
 function removeDone(state, flush)
-    local ____flush_26 = flush
-    local items = ____flush_26.items
-    local done = ____flush_26.done
-    local name = ____flush_26.name
-    local user = ____flush_26.user
-    local key = ____flush_26.key
-    local ____state_context_27 = state.context
-    local removed = ____state_context_27.removed
-    local messages = ____state_context_27.messages
+    local ____flush_27 = flush
+    local items = ____flush_27.items
+    local done = ____flush_27.done
+    local name = ____flush_27.name
+    local user = ____flush_27.user
+    local key = ____flush_27.key
+    local ____state_context_28 = state.context
+    local removed = ____state_context_28.removed
+    local messages = ____state_context_28.messages
     local prefix = 0
     local prefixBytes = 0
     while prefix < #items and done[prefix] ~= nil do
@@ -1456,14 +1534,14 @@ function removeDone(state, flush)
     return whole
 end
 function finishBucket(state, flush)
-    local ____state_28 = state
-    local context = ____state_28.context
-    local ____flush_29 = flush
-    local user = ____flush_29.user
-    local key = ____flush_29.key
-    local target = ____flush_29.target
-    local bucket = ____flush_29.bucket
-    local name = ____flush_29.name
+    local ____state_29 = state
+    local context = ____state_29.context
+    local ____flush_30 = flush
+    local user = ____flush_30.user
+    local key = ____flush_30.key
+    local target = ____flush_30.target
+    local bucket = ____flush_30.bucket
+    local name = ____flush_30.name
     local whole = removeDone(state, flush)
     if flush.appGone then
         endFlush(state, key, target)
@@ -1516,8 +1594,8 @@ function endFlush(state, key, target)
     end
 end
 function sendMore(state, flush)
-    local ____state_34 = state
-    local context = ____state_34.context
+    local ____state_35 = state
+    local context = ____state_35.context
     while not flush.stopped and flush.waiting < FLUSH_WINDOW and flush.next < #flush.due do
         local index = flush.due[flush.next + 1]
         flush.next = flush.next + 1
@@ -1551,8 +1629,8 @@ function sendMore(state, flush)
     end
 end
 function flushBucket(state, user, key, entry, target, bucket)
-    local ____state_35 = state
-    local context = ____state_35.context
+    local ____state_36 = state
+    local context = ____state_36.context
     local name = archiveName(key, bucket)
     local removalsBefore = state.removals[name] or 0
     local appendedBefore = state.appended[name] or 0
@@ -1614,8 +1692,8 @@ function flushBucket(state, user, key, entry, target, bucket)
     end
 end
 function drop(state, user, key)
-    local ____state_44 = state
-    local context = ____state_44.context
+    local ____state_45 = state
+    local context = ____state_45.context
     local current = keptOf(state, user, key)
     do
         local bucket = current and current.f or 0
@@ -1673,8 +1751,8 @@ local function topicItems(state, key, current, topic)
     return items, bucket, nil
 end
 local function keep(state, user, key, application, instance, body, ttl, topic, held)
-    local ____state_21 = state
-    local context = ____state_21.context
+    local ____state_22 = state
+    local context = ____state_22.context
     local record, err = context.kept:get(user)
     if err ~= nil then
         return nil, "failed", tostring(err)
@@ -1786,8 +1864,8 @@ local function settleHeld(state, user, key, id, bytes, delivered)
     setCount(state, user, key, {n = -1, b = -bytes, exact = false})
 end
 local function flushFor(state, fullJid)
-    local ____state_40 = state
-    local context = ____state_40.context
+    local ____state_41 = state
+    local context = ____state_41.context
     local user = bare(fullJid) or fullJid
     local record, err = context.kept:get(user)
     if err ~= nil or record == nil then
@@ -1817,8 +1895,8 @@ local function flushFor(state, fullJid)
                     if state.flushing[key] ~= fullJid then
                         return
                     end
-                    local ____opt_41 = keptOf(state, user, key)
-                    local first = ____opt_41 and ____opt_41.f or 0
+                    local ____opt_42 = keptOf(state, user, key)
+                    local first = ____opt_42 and ____opt_42.f or 0
                     flushBucket(
                         state,
                         user,
@@ -1833,8 +1911,8 @@ local function flushFor(state, fullJid)
     end
 end
 local function cancel(state, key, id)
-    local ____state_43 = state
-    local context = ____state_43.context
+    local ____state_44 = state
+    local context = ____state_44.context
     local bucket, archiveId = parseMessageId(id)
     local name = archiveName(key, bucket)
     local found, err = context.messages:find(name, {key = archiveId})
@@ -1893,8 +1971,8 @@ local function removeExpired(state, user, key, current, now)
             else
                 local expired = {}
                 for ____, item in ipairs(items) do
-                    local ____temp_49 = item.expires < now and expired or live
-                    ____temp_49[#____temp_49 + 1] = item
+                    local ____temp_50 = item.expires < now and expired or live
+                    ____temp_50[#____temp_50 + 1] = item
                 end
                 local gone, bytes = removeEach(state, name, expired)
                 swept = swept + gone
@@ -1925,38 +2003,28 @@ local function removeExpired(state, user, key, current, now)
     end
     return swept
 end
-local function sweep(state)
-    local ____state_context_50 = state.context
-    local kept = ____state_context_50.kept
-    if kept.users == nil then
-        return nil
+--- Removes a user's expired messages; how many went.
+local function sweepUser(state, user, now)
+    local record, err = state.context.kept:get(user)
+    if err ~= nil or record == nil then
+        return 0
     end
-    local users = {}
-    for user in kept:users() do
-        users[#users + 1] = user
+    local endpoints = {}
+    for key, counts in pairs(record) do
+        endpoints[#endpoints + 1] = {key, counts}
     end
-    local now = state.context.now()
     local swept = 0
-    for ____, user in ipairs(users) do
-        local record, err = kept:get(user)
-        if err == nil and record ~= nil then
-            local endpoints = {}
-            for key, counts in pairs(record) do
-                endpoints[#endpoints + 1] = {key, counts}
-            end
-            for ____, ____value in ipairs(endpoints) do
-                local key = ____value[1]
-                local counts = ____value[2]
-                if state.flushing[key] == nil then
-                    swept = swept + removeExpired(
-                        state,
-                        user,
-                        key,
-                        counts,
-                        now
-                    )
-                end
-            end
+    for ____, ____value in ipairs(endpoints) do
+        local key = ____value[1]
+        local counts = ____value[2]
+        if state.flushing[key] == nil then
+            swept = swept + removeExpired(
+                state,
+                user,
+                key,
+                counts,
+                now
+            )
         end
     end
     return swept
@@ -1971,25 +2039,10 @@ function ____exports.mailbox(context)
         known = {},
         held = {},
         removals = {},
+        counted = nil,
         totalMessages = 0,
         totalBytes = 0
     }
-    if kept.users ~= nil then
-        local users = {}
-        for user in kept:users() do
-            users[#users + 1] = user
-        end
-        for ____, user in ipairs(users) do
-            local record = kept:get(user)
-            if record ~= nil and record ~= false then
-                for key, counts in pairs(record) do
-                    state.totalMessages = state.totalMessages + counts.n
-                    state.totalBytes = state.totalBytes + counts.b
-                    state.known[key] = true
-                end
-            end
-        end
-    end
     return {
         keep = function(user, key, application, instance, body, ttl, topic, held) return keep(
             state,
@@ -2010,11 +2063,30 @@ function ____exports.mailbox(context)
             bytes,
             delivered
         ) end,
-        hasKept = function(key) return state.known[key] ~= nil or state.flushing[key] ~= nil end,
+        hasKept = function(user, key)
+            if state.counted ~= nil and state.counted[user] == nil then
+                local record, err = kept:get(user)
+                if err == nil then
+                    countUser(state, user, record)
+                end
+            end
+            return state.known[key] ~= nil or state.flushing[key] ~= nil
+        end,
         flush = function(fullJid) return flushFor(state, fullJid) end,
         cancel = function(key, id) return cancel(state, key, id) end,
         drop = function(user, key) return drop(state, user, key) end,
-        sweep = function() return sweep(state) end,
+        sweep = function(budget, finished)
+            if kept.users == nil then
+                return nil
+            end
+            local now = context.now()
+            return walkUsers(
+                function() return kept.users(kept) end,
+                function(user) return sweepUser(state, user, now) end,
+                budget,
+                finished
+            )
+        end,
         keptBy = function(user)
             local record, err = kept:get(user)
             if err ~= nil then
@@ -2022,7 +2094,32 @@ function ____exports.mailbox(context)
             end
             return record, nil
         end,
-        totals = function() return state.totalMessages, state.totalBytes end
+        totals = function() return state.totalMessages, state.totalBytes end,
+        count = function(budget)
+            if kept.users == nil then
+                return nil
+            end
+            state.counted = {}
+            local function tally(user)
+                local record, err = kept:get(user)
+                if err == nil then
+                    countUser(state, user, record)
+                end
+                return 0
+            end
+            local function finished(err)
+                state.counted = nil
+                if err ~= nil then
+                    context.log("warn", "Could not count kept push messages: %s", err)
+                end
+            end
+            return walkUsers(
+                function() return kept.users(kept) end,
+                tally,
+                budget,
+                finished
+            )
+        end
     }
 end
 return ____exports
@@ -2071,14 +2168,61 @@ return ____exports
 local ____exports = {}
 local ____util_2Ecache = require("util.cache")
 local newCache = ____util_2Ecache.new
---- `rate` tokens a second, up to `burst` saved up. Endpoints evicted from the
--- cache start again with a full bucket, which only ever errs towards allowing.
+--- The slot of `key` (1 to `slots`) in the table of debts. Keys are token keys,
+-- hex digests whose first digits are uniform already; others are hashed.
+local function slotOf(key, slots)
+    local digits = tonumber(
+        string.sub(key, 1, 7),
+        16
+    )
+    if digits ~= nil then
+        return digits % slots + 1
+    end
+    local hash = 0
+    do
+        local i = 1
+        while i <= #key do
+            hash = (hash * 31 + string.byte(key, i)) % slots
+            i = i + 1
+        end
+    end
+    return hash + 1
+end
+--- `rate` tokens a second, up to `burst` saved up, for `tracked` endpoints at a
+-- time. An endpoint evicted before its bucket was full again comes back with
+-- what it owed (or what another evicted endpoint of its slot owes, whichever is
+-- more: a shared slot errs towards limiting, only until that debt is paid).
 function ____exports.rateLimiter(rate, burst, tracked)
-    local buckets = newCache(tracked)
+    --- Slot -> when the buckets evicted into it will all be full again.
+    local fullAt = {}
+    local buckets = newCache(
+        tracked,
+        function(key, bucket)
+            local owed = burst - bucket.tokens
+            if owed <= 0 then
+                return
+            end
+            local slot = slotOf(key, tracked)
+            local at = bucket.updated + owed / rate
+            if at > (fullAt[slot] or 0) then
+                fullAt[slot] = at
+            end
+        end
+    )
     return {take = function(key, now)
         local bucket = buckets:get(key)
         if bucket == nil then
-            bucket = {tokens = burst, updated = now}
+            local tokens = burst
+            local slot = slotOf(key, tracked)
+            local owedUntil = fullAt[slot]
+            if owedUntil ~= nil then
+                if owedUntil > now then
+                    tokens = math.max(0, burst - (owedUntil - now) * rate)
+                else
+                    fullAt[slot] = nil
+                end
+            end
+            bucket = {tokens = tokens, updated = now}
             buckets:set(key, bucket)
         else
             local elapsed = now - bucket.updated
@@ -2584,7 +2728,7 @@ function ____exports.relayPush(context, token, request, response, reply)
             response
         )
     end
-    if keepable and context.mailbox.hasKept(registration.key) then
+    if keepable and context.mailbox.hasKept(registration.user, registration.key) then
         local answer = keepForLater(
             context,
             registration,
@@ -4318,6 +4462,8 @@ local ____registeriq = require("src.registeriq")
 local hookRegistration = ____registeriq.hookRegistration
 local ____registry = require("src.registry")
 local endpointRegistry = ____registry.endpointRegistry
+local ____slices = require("src.slices")
+local runWalk = ____slices.runWalk
 local ____sessions = require("src.sessions")
 local isAway = ____sessions.isAway
 local sessionHostOf = ____sessions.sessionHostOf
@@ -4394,9 +4540,7 @@ local index = userIndex(
         mailbox.drop(user, key)
     end
 )
---- Resolved tokens remembered (a few MB at most with paseto's ~200-character tokens).
-local RESOLVED_TOKENS = 4096
-local registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations)
+local registry = endpointRegistry(backend, index, config.endpointCache, metrics.revocations)
 local pending = pendingPushes({
     send = function(stanza) return module:send(stanza) end,
     addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
@@ -4432,13 +4576,61 @@ module:hook_global(
     "stats-update",
     function() return metrics.update(levels) end
 )
+local slices = {users = config.purgeSlice, seconds = 0.01, clock = monotonic}
+--- Seconds between two slices: the server serves what waits meanwhile.
+local SLICE_PAUSE = 0.02
+local function addTimer(delay, callback)
+    module:add_timer(delay, callback)
+end
+local counting = mailbox.count(slices)
+if counting ~= nil then
+    runWalk(counting, addTimer, SLICE_PAUSE)
+end
+local purging = false
+--- The purge's second part: kept messages, after registrations.
+local function purgeMessages(registrations)
+    local sweep
+    sweep = mailbox.sweep(
+        slices,
+        function(err)
+            purging = false
+            if err ~= nil then
+                module:log("warn", "Could not purge expired push messages: %s", err)
+            end
+            local messages = sweep and sweep.total() or 0
+            if registrations + messages > 0 then
+                module:log("debug", "Purged %d expired push registrations, %d messages", registrations, messages)
+            end
+        end
+    )
+    if sweep == nil then
+        purging = false
+    else
+        runWalk(sweep, addTimer, SLICE_PAUSE)
+    end
+end
 module:hourly(
     "Purge expired push registrations and messages",
     function()
-        local registrations = index.sweep(os.time()) or 0
-        local messages = mailbox.sweep() or 0
-        if registrations + messages > 0 then
-            module:log("debug", "Purged %d expired push registrations, %d messages", registrations, messages)
+        if purging then
+            return
+        end
+        purging = true
+        local sweep
+        sweep = index.sweep(
+            os.time(),
+            slices,
+            function(err)
+                if err ~= nil then
+                    module:log("warn", "Could not purge expired push registrations: %s", err)
+                end
+                purgeMessages(sweep and sweep.total() or 0)
+            end
+        )
+        if sweep == nil then
+            purgeMessages(0)
+        else
+            runWalk(sweep, addTimer, SLICE_PAUSE)
         end
     end
 )
@@ -4487,15 +4679,13 @@ module.unload = function()
     withdrawShellCommands()
     claimed.release()
 end
---- Endpoints whose rate buckets are remembered (an LRU: memory stays flat).
-local RATE_TRACKED_ENDPOINTS = 10000
 local relay = {
     service = module.host,
     registry = registry,
     pending = pending,
     mailbox = mailbox,
     messageTtl = config.messageTtl,
-    limiter = rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
+    limiter = rateLimiter(config.rateLimit, config.rateBurst, config.endpointCache),
     maxInFlight = config.maxInFlight,
     isAway = isAway,
     locationFor = urls.locationFor,

@@ -37,6 +37,13 @@ export interface Config {
   readonly maxStoredPerEndpoint: number;
   /** Serve the Matrix push gateway (/_matrix/push/v1/notify) next to the endpoints. */
   readonly matrixGateway: boolean;
+  /**
+   * Endpoints remembered in memory (a resolved token and a rate bucket each,
+   * about 1.2 KB): pushes to more endpoints than this in turn miss the cache.
+   */
+  readonly endpointCache: number;
+  /** Users the hourly purge and the count at load visit per timer tick at most. */
+  readonly purgeSlice: number;
 }
 
 /** What the running Prosody and host offer, detected by the caller. */
@@ -129,6 +136,8 @@ export function readConfig(
     ),
     maxStoredPerEndpoint: options.integer("unified_push_max_stored_per_endpoint", 250, 1, 1000000),
     matrixGateway: options.boolean("unified_push_matrix_gateway", true),
+    endpointCache: options.integer("unified_push_endpoint_cache", 32768, 1, 10000000),
+    purgeSlice: options.integer("unified_push_purge_slice", 500, 1, 100000),
   };
   if (options.problems.length > 0) return $multi(undefined, options.problems);
   return $multi(config, undefined);

@@ -22,6 +22,7 @@ import { Logger } from "./log";
 import { Counts, RemovalReason } from "./metrics";
 import { PendingPushes } from "./pending";
 import { pushElement, pushIqWith } from "./protocol";
+import { SliceBudget, Walk, walkUsers } from "./slices";
 import { Entry } from "./userindex";
 
 /**
@@ -137,8 +138,12 @@ export interface Mailbox {
     bytes: number,
     delivered: boolean,
   ): void;
-  /** True when the endpoint keeps messages (as far as known since load) or is being flushed. */
-  hasKept(this: void, key: string): boolean;
+  /**
+   * True when the user's endpoint keeps messages (as far as known since load,
+   * the user's record read if the count at load has not reached it) or is being
+   * flushed.
+   */
+  hasKept(this: void, user: string, key: string): boolean;
   /** Sends what the endpoints targeting `fullJid` keep, oldest first. */
   flush(this: void, fullJid: string): void;
   /** Removes one kept message (by the id keep gave) before delivery; false when there is none (or it expired). */
@@ -149,8 +154,15 @@ export interface Mailbox {
   ): LuaMultiReturn<[found: boolean, err: undefined] | [found: undefined, err: string]>;
   /** Removes everything an endpoint keeps (it is gone). */
   drop(this: void, user: string, key: string): void;
-  /** Removes expired messages of every user; how many, or undefined where the store cannot list users. */
-  sweep(this: void): number | undefined;
+  /**
+   * A walk over every user removing expired messages, a slice at a time (its
+   * total: how many went); undefined where the store cannot list users.
+   */
+  sweep(
+    this: void,
+    budget: SliceBudget,
+    finished: (this: void, err?: string) => void,
+  ): Walk | undefined;
   /** What each endpoint of `user` keeps (undefined: nothing), or the store's error. */
   keptBy(
     this: void,
@@ -159,10 +171,16 @@ export interface Mailbox {
     [kept: KeptRecord | undefined, err: undefined] | [kept: undefined, err: string]
   >;
   /**
-   * Messages and bytes kept for every user. Summed at load where the store can
-   * list users (else counted from zero: what was kept before the start is missed).
+   * Messages and bytes kept for every user. Summed by `count` where the store
+   * can list users (else counted from zero: what was kept before the start is
+   * missed), and moved by every change since.
    */
   totals(this: void): LuaMultiReturn<[messages: number, bytes: number]>;
+  /**
+   * The walk that sums what every user keeps into the totals, once after load,
+   * a slice at a time; undefined where the store cannot list users.
+   */
+  count(this: void, budget: SliceBudget): Walk | undefined;
 }
 
 interface Item {
@@ -189,6 +207,12 @@ interface State {
    * read the archive knows its delivered messages are still the oldest ones.
    */
   readonly removals: LuaTable<string, number>;
+  /**
+   * While the count at load runs: users whose records are in the totals (and
+   * their endpoints in `known`). A record changed or asked about before the count
+   * reached it is counted then.
+   */
+  counted: LuaTable<string, true> | undefined;
   totalMessages: number;
   totalBytes: number;
 }
@@ -204,6 +228,19 @@ function isEmpty(record: KeptRecord): boolean {
  */
 function removedAny(result: unknown): boolean {
   return result === true || (type(result) === "number" && (result as number) > 0);
+}
+
+/** Adds a user's record to the totals, once, while the count at load has not reached it. */
+function countUser(state: State, user: string, record: KeptRecord | undefined): void {
+  const { counted } = state;
+  if (counted === undefined || counted.get(user) !== undefined) return;
+  counted.set(user, true);
+  if (record === undefined) return;
+  for (const [key, counts] of record) {
+    state.totalMessages += counts.n;
+    state.totalBytes += counts.b;
+    state.known.set(key, true);
+  }
 }
 
 function noteRemoval(state: State, name: string): void {
@@ -263,6 +300,7 @@ function setCount(state: State, user: string, key: string, change: CountChange):
   const { kept } = state.context;
   const [record, err] = kept.get(user);
   if (err !== undefined) return false;
+  countUser(state, user, record);
   const counts: KeptRecord = record ?? new LuaMap();
   const found = counts.get(key);
   if (found === undefined && change.exact && change.n <= 0) return true;
@@ -829,28 +867,22 @@ function removeExpired(
   return swept;
 }
 
-function sweep(state: State): number | undefined {
-  const { kept } = state.context;
-  if (kept.users === undefined) return undefined;
-  const users: string[] = [];
-  for (const user of kept.users()) users.push(user);
-  const now = state.context.now();
+/** Removes a user's expired messages; how many went. */
+function sweepUser(state: State, user: string, now: number): number {
+  const [record, err] = state.context.kept.get(user);
+  if (err !== undefined || record === undefined) return 0;
+  const endpoints: [string, Kept][] = [];
+  for (const [key, counts] of record) endpoints.push([key, counts]);
   let swept = 0;
-  for (const user of users) {
-    const [record, err] = kept.get(user);
-    if (err === undefined && record !== undefined) {
-      const endpoints: [string, Kept][] = [];
-      for (const [key, counts] of record) endpoints.push([key, counts]);
-      // A key being flushed is the flush's to count.
-      for (const [key, counts] of endpoints) {
-        if (state.flushing.get(key) === undefined) {
-          swept += removeExpired(state, user, key, counts, now);
-        }
-      }
-    }
+  // A key being flushed is the flush's to count.
+  for (const [key, counts] of endpoints) {
+    if (state.flushing.get(key) === undefined)
+      swept += removeExpired(state, user, key, counts, now);
   }
   return swept;
 }
+
+type ListUsers = (this: KeyValStore<KeptRecord>) => LuaIterable<string>;
 
 export function mailbox(context: MailboxContext): Mailbox {
   const { kept } = context;
@@ -861,41 +893,56 @@ export function mailbox(context: MailboxContext): Mailbox {
     known: new LuaTable(),
     held: new LuaTable(),
     removals: new LuaTable(),
+    counted: undefined,
     totalMessages: 0,
     totalBytes: 0,
   };
-
-  // Every user's counts, summed once; changes to the records move them.
-  if (kept.users !== undefined) {
-    const users: string[] = [];
-    for (const user of kept.users()) users.push(user);
-    for (const user of users) {
-      const [record] = kept.get(user);
-      if (record !== undefined && record !== false) {
-        for (const [key, counts] of record) {
-          state.totalMessages += counts.n;
-          state.totalBytes += counts.b;
-          state.known.set(key, true);
-        }
-      }
-    }
-  }
 
   return {
     keep: (user, key, application, instance, body, ttl, topic, held) =>
       keep(state, user, key, application, instance, body, ttl, topic, held),
     settleHeld: (user, key, id, bytes, delivered) =>
       settleHeld(state, user, key, id, bytes, delivered),
-    hasKept: (key) => state.known.get(key) !== undefined || state.flushing.get(key) !== undefined,
+    hasKept(user, key) {
+      if (state.counted !== undefined && state.counted.get(user) === undefined) {
+        // Kept messages go before newer pushes, even before the count reaches the user.
+        const [record, err] = kept.get(user);
+        if (err === undefined) countUser(state, user, record);
+      }
+      return state.known.get(key) !== undefined || state.flushing.get(key) !== undefined;
+    },
     flush: (fullJid) => flushFor(state, fullJid),
     cancel: (key, id) => cancel(state, key, id),
     drop: (user, key) => drop(state, user, key),
-    sweep: () => sweep(state),
+    sweep(budget, finished) {
+      if (kept.users === undefined) return undefined;
+      const now = context.now();
+      return walkUsers(
+        () => (kept.users as ListUsers).call(kept),
+        (user) => sweepUser(state, user, now),
+        budget,
+        finished,
+      );
+    },
     keptBy(user) {
       const [record, err] = kept.get(user);
       if (err !== undefined) return $multi(undefined, tostring(err));
       return $multi(record, undefined);
     },
     totals: () => $multi(state.totalMessages, state.totalBytes),
+    count(budget) {
+      if (kept.users === undefined) return undefined;
+      state.counted = new LuaTable();
+      const tally = (user: string): number => {
+        const [record, err] = kept.get(user);
+        if (err === undefined) countUser(state, user, record);
+        return 0;
+      };
+      const finished = (err?: string): void => {
+        state.counted = undefined;
+        if (err !== undefined) context.log("warn", "Could not count kept push messages: %s", err);
+      };
+      return walkUsers(() => (kept.users as ListUsers).call(kept), tally, budget, finished);
+    },
   };
 }

@@ -17,6 +17,7 @@ import { rateLimiter } from "./ratelimit";
 import { hookRegistration } from "./registeriq";
 import { RelayContext } from "./relay";
 import { endpointRegistry } from "./registry";
+import { runWalk, SliceBudget } from "./slices";
 import { isAway, sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
 import { announceWhenReady, claimHttp, refuseToLoad } from "./startup";
@@ -83,9 +84,8 @@ const index = userIndex(
     mailbox.drop(user, key);
   },
 );
-/** Resolved tokens remembered (a few MB at most with paseto's ~200-character tokens). */
-const RESOLVED_TOKENS = 4096;
-const registry = endpointRegistry(backend, index, RESOLVED_TOKENS, metrics.revocations);
+// Resolved tokens and rate buckets for as many endpoints (bench/README.md, "Scale").
+const registry = endpointRegistry(backend, index, config.endpointCache, metrics.revocations);
 
 const pending = pendingPushes({
   send: (stanza) => module.send(stanza),
@@ -122,17 +122,48 @@ const mailbox = newMailbox({
 const levels: Levels = { inFlight: pending.total, stored: mailbox.totals };
 module.hook_global("stats-update", () => metrics.update(levels));
 
+// Work over every user runs a slice per timer tick (docs/design.md, "Work over every user").
+const slices: SliceBudget = { users: config.purgeSlice, seconds: 0.01, clock: monotonic };
+/** Seconds between two slices: the server serves what waits meanwhile. */
+const SLICE_PAUSE = 0.02;
+const addTimer = (delay: number, callback: (this: void) => number | void) => {
+  module.add_timer(delay, callback);
+};
+
+// What was kept before the start is summed into the gauges after load, not before serving.
+const counting = mailbox.count(slices);
+if (counting !== undefined) runWalk(counting, addTimer, SLICE_PAUSE);
+
+let purging = false;
+/** The purge's second part: kept messages, after registrations. */
+function purgeMessages(this: void, registrations: number): void {
+  const sweep = mailbox.sweep(slices, (err) => {
+    purging = false;
+    if (err !== undefined) module.log("warn", "Could not purge expired push messages: %s", err);
+    const messages = sweep?.total() ?? 0;
+    if (registrations + messages > 0) {
+      module.log(
+        "debug",
+        "Purged %d expired push registrations, %d messages",
+        registrations,
+        messages,
+      );
+    }
+  });
+  if (sweep === undefined) purging = false;
+  else runWalk(sweep, addTimer, SLICE_PAUSE);
+}
 module.hourly("Purge expired push registrations and messages", () => {
-  const registrations = index.sweep(os.time()) ?? 0;
-  const messages = mailbox.sweep() ?? 0;
-  if (registrations + messages > 0) {
-    module.log(
-      "debug",
-      "Purged %d expired push registrations, %d messages",
-      registrations,
-      messages,
-    );
-  }
+  // One purge at a time: a slow one is not overtaken by the next hour's.
+  if (purging) return;
+  purging = true;
+  const sweep = index.sweep(os.time(), slices, (err) => {
+    if (err !== undefined)
+      module.log("warn", "Could not purge expired push registrations: %s", err);
+    purgeMessages(sweep?.total() ?? 0);
+  });
+  if (sweep === undefined) purgeMessages(0);
+  else runWalk(sweep, addTimer, SLICE_PAUSE);
 });
 
 const urls = pushUrls(module);
@@ -176,15 +207,13 @@ module.unload = () => {
   claimed.release();
 };
 
-/** Endpoints whose rate buckets are remembered (an LRU: memory stays flat). */
-const RATE_TRACKED_ENDPOINTS = 10000;
 const relay: RelayContext = {
   service: module.host,
   registry,
   pending,
   mailbox,
   messageTtl: config.messageTtl,
-  limiter: rateLimiter(config.rateLimit, config.rateBurst, RATE_TRACKED_ENDPOINTS),
+  limiter: rateLimiter(config.rateLimit, config.rateBurst, config.endpointCache),
   maxInFlight: config.maxInFlight,
   isAway,
   locationFor: urls.locationFor,

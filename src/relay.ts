@@ -147,7 +147,7 @@ export function relayPush<R extends PushResponse>(
   if (keepable && context.pending.stalled(to)) {
     return keepAndSend(context, token, registration, body, keptFor, topic, response);
   }
-  if (keepable && context.mailbox.hasKept(registration.key)) {
+  if (keepable && context.mailbox.hasKept(registration.user, registration.key)) {
     // Messages kept for this endpoint go first: this one joins them.
     const answer = keepForLater(context, registration, body, keptFor, topic, response);
     context.mailbox.flush(to);

@@ -7,6 +7,7 @@
 // so the store does not grow forever.
 import { KeyValStore } from "core.storagemanager";
 import { tokenKey } from "./backends/backend";
+import { SliceBudget, Walk, walkUsers } from "./slices";
 
 /**
  * One endpoint. `a`, `i`, `e` are in every entry; `t` and `j` only in entries
@@ -82,9 +83,19 @@ export interface UserIndex {
   ): LuaMultiReturn<
     [entries: UserRecord | undefined, err: undefined] | [entries: undefined, err: string]
   >;
-  /** Drops every user's expired entries; returns how many, or undefined where the store cannot list users. */
-  sweep(this: void, now: number): number | undefined;
+  /**
+   * A walk over every user dropping entries expired at `now`, a slice at a time
+   * (its total: how many went); undefined where the store cannot list users.
+   */
+  sweep(
+    this: void,
+    now: number,
+    budget: SliceBudget,
+    finished: (this: void, err?: string) => void,
+  ): Walk | undefined;
 }
+
+type ListUsers = (this: KeyValStore<UserRecord>) => LuaIterable<string>;
 
 function isEmpty(record: UserRecord): boolean {
   const [first] = next(record);
@@ -209,22 +220,16 @@ export function userIndex(
       return $multi(record, undefined);
     },
 
-    sweep(now) {
+    sweep(now, budget, finished) {
       if (store.users === undefined) return undefined;
-      const users: string[] = [];
-      for (const user of store.users()) users.push(user);
-      let removed = 0;
-      for (const user of users) {
+      const purge = (user: string): number => {
         const [record] = store.get(user);
-        if (record !== undefined && record !== false) {
-          const gone = prune(user, record, now);
-          if (gone > 0) {
-            removed += gone;
-            store.set(user, isEmpty(record) ? undefined : record);
-          }
-        }
-      }
-      return removed;
+        if (record === undefined || record === false) return 0;
+        const gone = prune(user, record, now);
+        if (gone > 0) store.set(user, isEmpty(record) ? undefined : record);
+        return gone;
+      };
+      return walkUsers(() => (store.users as ListUsers).call(store), purge, budget, finished);
     },
   };
 }

@@ -613,6 +613,20 @@ function up.any_counters()
 	end });
 end
 
+-- A SliceBudget (src/slices.ts): `users` per slice (default 1), no time limit.
+function up.slice_budget(users)
+	return { users = users or 1, seconds = math.huge, clock = function() return 0; end };
+end
+
+-- Runs a Walk (src/slices.ts) slice by slice to its end, at most `limit` slices
+-- (default 1000); how many it took.
+function up.finish_walk(walk, limit)
+	for steps = 1, limit or 1000 do
+		if walk.step() then return steps; end
+	end
+	error("the walk did not end", 2);
+end
+
 -- { name = n } of the counters above zero.
 function up.counted(counters, names)
 	local found = {};

@@ -129,3 +129,41 @@ for _, case in ipairs(CASES) do
 		end);
 	end
 end
+
+describe("the hourly purge, one user per slice (unified_push_purge_slice = 1)", function()
+	local loop = require "loop";
+	-- Users with an expired registration, written straight into the store: the
+	-- purge takes one timer tick (20 ms apart) for each.
+	local QUIET = 200;
+	local f = up.fixture({ modules = { "unified_push", "admin_shell" }, config = { unified_push_purge_slice = 1 } });
+
+	it("serves a push and a registration between two slices, and still removes every expired registration", function()
+		local store = f.server:storage();
+		local function left() return #store:records(HOST, "unified_push_users"); end
+		local live = f:register();
+		assert.equal(tostring(QUIET), f.server:eval(([[local s = prosody.hosts[%q].modules.unified_push.module]]
+			.. [[:open_store("unified_push_users"); for n = 1, %d do ]]
+			.. [[assert(s:set(("quiet%%03d@%s"):format(n), { ["k" .. n] = { a = "A", i = "I", e = os.time() - 10 } })); ]]
+			.. [[end; return %d]]):format(HOST, QUIET, HOST, QUIET)));
+		assert.equal(QUIET + 1, left());
+		local mark = f.server:log_mark();
+		-- The module's hourly task, run now through the admin shell.
+		assert.equal("1", f.server:eval(("local n = 0; for _, t in ipairs(prosody.hosts[%q].modules.unified_push.module"
+			.. ":get_host_items('task')) do if t.id:find('^unified_push/') then t:run(os.time()); n = n + 1; end end; "
+			.. "return n"):format(HOST)));
+		assert.is_true(loop.run_until(function() return left() <= QUIET; end, 10), "no slice ran");
+
+		local renewed = f:register({ application = live.application, instance = live.instance });
+		assert.equal(live.endpoint, renewed.endpoint);
+		assert.equal(201, f:push(renewed.endpoint, "between two slices").status);
+		local fresh = f:register();
+		assert.equal(201, f:push(fresh.endpoint, "a new one, between two slices").status);
+		assert.is_true(left() > 1, "the purge was over before the push: not between two slices");
+
+		local purged, why = f.server:wait_log_since(mark, "Purged %d+ expired push registrations", 60);
+		assert.truthy(purged, why);
+		assert.equal(QUIET, tonumber(purged:match("Purged (%d+)")));
+		assert.same({ "alice@" .. HOST }, store:records(HOST, "unified_push_users"));
+		f.server:assert_log_clean();
+	end);
+end);

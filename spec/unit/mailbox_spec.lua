@@ -15,7 +15,14 @@ local function memory_keyval()
 			data[key] = value;
 			return true;
 		end,
-		users = function() return next, data, nil; end,
+		-- A snapshot, as the SQL driver lists users (a new user cannot break it).
+		users = function()
+			local list = {};
+			for user in pairs(data) do list[#list + 1] = user; end
+			table.sort(list);
+			local i = 0;
+			return function() i = i + 1; return list[i]; end;
+		end,
 	};
 end
 
@@ -113,11 +120,18 @@ local function run_later(context)
 	return #calls;
 end
 
+-- Sweeps every user at once (slices are specified below); how many messages went.
+local function sweep(box)
+	local walk = box.sweep(up.slice_budget(1000), function(err) assert.is_nil(err); end);
+	up.finish_walk(walk);
+	return walk.total();
+end
+
 local function new_mailbox(options)
 	options = options or {};
-	local clock = { now = 100 };
+	local clock = { now = options.now or 100 };
 	local context = {
-		messages = memory_archive(),
+		messages = options.messages or memory_archive(),
 		kept = options.kept or memory_keyval(),
 		maxMessages = options.maxMessages or 10,
 		maxBytes = options.maxBytes or 10000,
@@ -240,7 +254,7 @@ describe("the mailbox", function()
 		box.keep("u@h", "k1", "A", "I", "short", 10);
 		box.keep("v@h", "k2", "A", "I", "long", 600);
 		clock.now = clock.now + 11;
-		assert.equal(1, box.sweep());
+		assert.equal(1, sweep(box));
 		assert.is_nil(context.kept.data["u@h"]);
 		assert.same({ n = 1, b = 4 }, counted(context, "v@h", "k2"));
 		assert.same({ expired = 1 }, removals(context));
@@ -279,11 +293,82 @@ describe("the mailbox", function()
 		kept.data["u@h"] = { k1 = { n = 2, b = 10 }, k2 = { n = 1, b = 5 } };
 		kept.data["v@h"] = { k3 = { n = 4, b = 100 } };
 		local box = new_mailbox({ kept = kept });
+		assert.same({ 0, 0 }, { box.totals() }, "counted before serving");
+		assert.equal(3, up.finish_walk(box.count(up.slice_budget(1))));
 		assert.same({ 7, 115 }, { box.totals() });
 		box.keep("v@h", "k3", "A", "I", "12345", 60);
 		assert.same({ 8, 120 }, { box.totals() });
 		kept.users = nil;
-		assert.same({ 0, 0 }, { new_mailbox({ kept = kept }).totals() }, "counted without listing users");
+		local unlisted = new_mailbox({ kept = kept });
+		assert.is_nil(unlisted.count(up.slice_budget(1)));
+		assert.same({ 0, 0 }, { unlisted.totals() }, "counted without listing users");
+	end);
+
+	it("counts at load in slices: a user changed or pushed to before the count reaches it is counted once, in order", function()
+		local kept = memory_keyval();
+		kept.data["u@h"] = { k1 = { n = 2, b = 10 } };
+		kept.data["v@h"] = { k2 = { n = 1, b = 5 } };
+		kept.data["w@h"] = { k3 = { n = 4, b = 100 } };
+		local box = new_mailbox({ kept = kept });
+		local count = box.count(up.slice_budget(1));
+		assert.is_false(count.step());
+		assert.same({ 2, 10 }, { box.totals() }, "one user per slice");
+		-- Between two slices: w@h, not counted yet, has kept messages, so a newer push queues behind them.
+		assert.is_true(box.hasKept("w@h", "k3"));
+		assert.is_false(box.hasKept("w@h", "k9"));
+		-- v@h gets a message before the count reaches it.
+		assert.truthy((box.keep("v@h", "k2", "A", "I", "123", 60)));
+		assert.same({ 2 + 4 + 2, 10 + 100 + 8 }, { box.totals() });
+		up.finish_walk(count);
+		assert.same({ 8, 118 }, { box.totals() }, "nobody counted twice");
+		box.keep("u@h", "k1", "A", "I", "z", 60);
+		assert.same({ 9, 119 }, { box.totals() });
+	end);
+
+	it("sweeps in slices: every expired message goes across several ticks, pushes kept between them", function()
+		local box, context, clock = new_mailbox();
+		for n = 1, 5 do
+			box.keep("u" .. n .. "@h", "k" .. n, "A", "I", "short", 10);
+			box.keep("u" .. n .. "@h", "k" .. n, "A", "I", "long", 600);
+		end
+		clock.now = clock.now + 11;
+		local walk = box.sweep(up.slice_budget(2), function(err) assert.is_nil(err); end);
+		assert.is_false(walk.step());
+		assert.equal(2, walk.total(), "one slice visits two users");
+		-- Between two slices: a push kept for a user not yet swept, and for a new one.
+		assert.truthy((box.keep("u5@h", "k5", "A", "I", "newer", 600)));
+		assert.truthy((box.keep("x@h", "k9", "A", "I", "new user", 600)));
+		assert.equal(2, up.finish_walk(walk));
+		assert.equal(5, walk.total());
+		for n = 1, 5 do
+			assert.same({ n = n == 5 and 2 or 1, b = n == 5 and 9 or 4 }, counted(context, "u" .. n .. "@h", "k" .. n));
+		end
+		assert.same({ 6 + 1, 5 * 4 + 5 + 8 }, { box.totals() });
+		assert.same({ expired = 5 }, removals(context));
+	end);
+
+	it("loses nothing to a restart in the middle of a sweep: the next one finishes the work", function()
+		local box, context, clock = new_mailbox();
+		for n = 1, 4 do
+			box.keep("u" .. n .. "@h", "k" .. n, "A", "I", "short", 10);
+			box.keep("u" .. n .. "@h", "k" .. n, "A", "I", "long", 600);
+		end
+		clock.now = clock.now + 11;
+		local walk = box.sweep(up.slice_budget(1), function() end);
+		assert.is_false(walk.step());
+		-- Restarted over the same stores: the walk is gone.
+		local box2, context2 = new_mailbox({ kept = context.kept, messages = context.messages, now = clock.now });
+		up.finish_walk(box2.count(up.slice_budget(1)));
+		assert.same({ 4 + 3, 4 * 4 + 3 * 5 }, { box2.totals() }, "what is stored, counted after the restart");
+		local next_walk = box2.sweep(up.slice_budget(1), function(err) assert.is_nil(err); end);
+		up.finish_walk(next_walk);
+		assert.equal(3, next_walk.total(), "the users the first walk did not reach");
+		for n = 1, 4 do
+			assert.same({ n = 1, b = 4 }, counted(context, "u" .. n .. "@h", "k" .. n));
+			assert.equal(1, #context.messages.data["k" .. n]);
+		end
+		assert.same({ 4, 16 }, { box2.totals() });
+		assert.same({ expired = 3 }, removals(context2));
 	end);
 
 	it("tells what each endpoint of a user keeps", function()
@@ -307,7 +392,7 @@ describe("the mailbox", function()
 		local box, context = new_mailbox();
 		local delivered = box.keep("u@h", "k1", "A", "I", "held 1", 60, nil, true);
 		local refused = box.keep("u@h", "k1", "A", "I", "held 2", 60, nil, true);
-		assert.is_true(box.hasKept("k1"));
+		assert.is_true(box.hasKept("u@h", "k1"));
 		box.flush("u@h/phone");
 		assert.equal(0, #context.pending.sent, "a held copy was sent");
 		box.settleHeld("u@h", "k1", delivered, 6, true);
@@ -318,7 +403,7 @@ describe("the mailbox", function()
 		assert.equal("held 2", body_of(context.pending.sent[1]));
 		context.pending.settle(1, "delivered");
 		assert.is_nil(context.kept.data["u@h"]);
-		assert.is_false(box.hasKept("k1"));
+		assert.is_false(box.hasKept("u@h", "k1"));
 		assert.same({ delivered = 2 }, removals(context));
 		assert.same({ 0, 0 }, { box.totals() });
 	end);
@@ -350,11 +435,11 @@ describe("the mailbox", function()
 		box.keep("u@h", "k1", "A", "I", "long", 600);
 		box.flush("u@h/phone");
 		clock.now = clock.now + 11;
-		assert.equal(0, box.sweep(), "the sweep took a message a flush has in hand");
+		assert.equal(0, sweep(box), "the sweep took a message a flush has in hand");
 		context.pending.settle(1, "delivered");
 		context.pending.settle(2, "unavailable");
 		assert.same({ n = 1, b = 4 }, counted(context, "u@h", "k1"));
-		assert.equal(0, box.sweep());
+		assert.equal(0, sweep(box));
 		box.flush("u@h/phone");
 		assert.equal("long", body_of(context.pending.sent[3]));
 		assert.same({ delivered = 1 }, removals(context));
@@ -371,14 +456,14 @@ describe("the mailbox", function()
 		assert.is_nil(context.kept.data["u@h"]);
 		-- An endpoint counted with nothing stored: the sweep forgets it.
 		context.kept.data["v@h"] = { k9 = { n = 3, b = 30 } };
-		box.sweep();
+		sweep(box);
 		assert.is_nil(context.kept.data["v@h"]);
 		-- One whose messages and count went behind its back: newer pushes stop queueing behind it.
 		box.keep("u@h", "k2", "A", "I", "gone", 60);
-		assert.is_true(box.hasKept("k2"));
+		assert.is_true(box.hasKept("u@h", "k2"));
 		context.messages.data.k2 = {};
 		box.flush("u@h/phone");
-		assert.is_false(box.hasKept("k2"));
+		assert.is_false(box.hasKept("u@h", "k2"));
 		assert.is_nil(context.kept.data["u@h"]);
 	end);
 
@@ -515,7 +600,7 @@ describe("the mailbox", function()
 		box.flush("u@h/phone");
 		assert.equal(100, context.messages.calls.read - read, "more than one bucket read in one turn");
 		assert.equal(8, #context.pending.sent);
-		assert.is_true(box.hasKept("k2") and box.hasKept("k3"));
+		assert.is_true(box.hasKept("u@h", "k2") and box.hasKept("u@h", "k3"));
 		box.flush("u@h/phone"); -- a second bind meanwhile starts nothing twice
 		assert.equal(8, #context.pending.sent);
 		assert.equal(2, run_later(context));
@@ -531,7 +616,7 @@ describe("the mailbox", function()
 		for i = 1, 150 do box.keep("u@h", "k1", "A", "I", "m" .. i, 10); end
 		for i = 151, 220 do box.keep("u@h", "k1", "A", "I", "m" .. i, 600); end
 		clock.now = clock.now + 60;
-		assert.equal(150, box.sweep());
+		assert.equal(150, sweep(box));
 		assert.same({ n = 70, b = 70 * 4 }, counted(context, "u@h", "k1"));
 		assert.equal(1, context.kept.data["u@h"].k1.f);
 		local find = context.messages.calls.find;

@@ -1,5 +1,6 @@
 -- Unit: the per-user index (renewal, cap, purge, forget) on an in-memory store.
 local userindex = require "userindex";
+local up = require "unified_push";
 local tokenKey = require "backends.backend".tokenKey;
 
 local function memory_store()
@@ -8,8 +9,27 @@ local function memory_store()
 		data = data,
 		get = function(_, key) return data[key]; end,
 		set = function(_, key, value) data[key] = value; return true; end,
-		users = function() return next, data, nil; end,
+		-- A snapshot, as the SQL driver lists users (a new user cannot break it).
+		users = function()
+			local list = {};
+			for user in pairs(data) do list[#list + 1] = user; end
+			table.sort(list);
+			local i = 0;
+			return function() i = i + 1; return list[i]; end;
+		end,
 	};
+end
+
+local function keys(record)
+	local list = {};
+	for key in pairs(record) do list[#list + 1] = key; end
+	return list;
+end
+
+local function sweep(index, now, users)
+	local ended = {};
+	local walk = index.sweep(now, up.slice_budget(users or 1000), function(err) ended[#ended + 1] = err or "done"; end);
+	return walk, ended;
 end
 
 -- An issue callback handing out the given tokens in turn.
@@ -88,10 +108,67 @@ describe("the user index", function()
 		local index, dropped = new_index(10, store);
 		index.register("u", "u/r", "A", "I", 10, 0, tokens("a"));
 		index.register("v", "v/r", "A", "I", 50, 0, tokens("b"));
-		assert.equal(1, index.sweep(20));
+		local walk, ended = sweep(index, 20);
+		assert.equal(1, up.finish_walk(walk));
+		assert.equal(1, walk.total());
+		assert.same({ "done" }, ended);
 		assert.same({ tokenKey("a") }, dropped);
 		assert.is_nil(store.data.u);
 		assert.truthy(store.data.v);
+	end);
+
+	it("sweeps in slices: every expired entry goes across several ticks, registrations served between them", function()
+		local store = memory_store();
+		local index, dropped = new_index(10, store);
+		for n = 1, 6 do
+			index.register("u" .. n, "u" .. n .. "/r", "A", "I", 10, 0, tokens("old" .. n));
+			index.register("u" .. n, "u" .. n .. "/r", "B", "I", 50, 0, tokens("live" .. n));
+		end
+		local walk = sweep(index, 20, 2);
+		assert.is_false(walk.step());
+		assert.equal(2, #dropped, "one slice visits two users");
+		-- Between two slices: a renewal of a user not yet swept, and a new user.
+		assert.same({ "live5", true }, { index.register("u5", "u5/r", "B", "I", 90, 20, tokens()) });
+		assert.same({ "new", false }, { index.register("w", "w/r", "A", "I", 90, 20, tokens("new")) });
+		assert.equal(3, up.finish_walk(walk));
+		assert.equal(5, walk.total(), "u5's expired entry went with its renewal");
+		assert.equal(6, #dropped);
+		for n = 1, 6 do
+			assert.same({ tokenKey("live" .. n) }, keys(store.data["u" .. n]));
+		end
+		assert.equal(90, store.data.u5[tokenKey("live5")].e);
+		assert.truthy(store.data.w[tokenKey("new")]);
+	end);
+
+	it("loses nothing to a restart in the middle of a sweep: the next one finishes the work", function()
+		local store = memory_store();
+		local index = new_index(10, store);
+		for n = 1, 5 do
+			index.register("u" .. n, "u" .. n .. "/r", "A", "I", 10, 0, tokens("old" .. n));
+			index.register("u" .. n, "u" .. n .. "/r", "B", "I", 50, 0, tokens("live" .. n));
+		end
+		local walk = sweep(index, 20, 2);
+		assert.is_false(walk.step());
+		-- Restarted: the walk is gone, the store stays.
+		local again = new_index(10, store);
+		local next_walk = sweep(again, 20, 2);
+		up.finish_walk(next_walk);
+		assert.equal(3, next_walk.total(), "the users the first walk did not reach");
+		for n = 1, 5 do
+			assert.same({ tokenKey("live" .. n) }, keys(store.data["u" .. n]));
+		end
+	end);
+
+	it("has no sweep where the store cannot list users, and reports a store that fails", function()
+		local store = memory_store();
+		store.users = nil;
+		assert.is_nil((sweep(new_index(10, store), 20)));
+		local failing = memory_store();
+		failing.data.u = { k = { a = "A", i = "I", e = 1 } };
+		failing.get = function() error("database gone"); end;
+		local walk, ended = sweep(new_index(10, failing), 20);
+		assert.equal(1, up.finish_walk(walk));
+		assert.matches("database gone", ended[1]);
 	end);
 
 	it("forgets a revoked endpoint and removes the emptied record", function()
