@@ -613,6 +613,30 @@ function up.any_counters()
 	end });
 end
 
+-- A keyval store in memory, for unit specs: `data` is what it holds, `reads` counts
+-- its gets, `broken = true` makes a set fail; `users` lists a snapshot, sorted, as
+-- the SQL driver does (a user added meanwhile cannot break the listing).
+function up.memory_keyval()
+	local data = {};
+	return {
+		data = data,
+		reads = 0,
+		get = function(self, key) self.reads = self.reads + 1; return data[key]; end,
+		set = function(self, key, value)
+			if self.broken then return nil, "disk full"; end
+			data[key] = value;
+			return true;
+		end,
+		users = function()
+			local list = {};
+			for user in pairs(data) do list[#list + 1] = user; end
+			table.sort(list);
+			local i = 0;
+			return function() i = i + 1; return list[i]; end;
+		end,
+	};
+end
+
 -- A SliceBudget (src/slices.ts): `users` per slice (default 1), no time limit.
 function up.slice_budget(users)
 	return { users = users or 1, seconds = math.huge, clock = function() return 0; end };

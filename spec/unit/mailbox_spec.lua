@@ -5,27 +5,6 @@ local mailbox_module = require "mailbox";
 
 local NS = "http://gultsch.de/xmpp/drafts/unified-push";
 
-local function memory_keyval()
-	local data = {};
-	return {
-		data = data,
-		get = function(_, key) return data[key]; end,
-		set = function(self, key, value)
-			if self.broken then return nil, "disk full"; end
-			data[key] = value;
-			return true;
-		end,
-		-- A snapshot, as the SQL driver lists users (a new user cannot break it).
-		users = function()
-			local list = {};
-			for user in pairs(data) do list[#list + 1] = user; end
-			table.sort(list);
-			local i = 0;
-			return function() i = i + 1; return list[i]; end;
-		end,
-	};
-end
-
 -- An archive store as Prosody's drivers behave for what the mailbox asks: items in
 -- order per archive, find by key or with, delete by key, all, or all but the
 -- newest `truncate`; a delete answers how many it removed (0 when none). `calls`
@@ -132,7 +111,7 @@ local function new_mailbox(options)
 	local clock = { now = options.now or 100 };
 	local context = {
 		messages = options.messages or memory_archive(),
-		kept = options.kept or memory_keyval(),
+		kept = options.kept or up.memory_keyval(),
 		maxMessages = options.maxMessages or 10,
 		maxBytes = options.maxBytes or 10000,
 		maxPerEndpoint = options.maxPerEndpoint or 1000,
@@ -289,7 +268,7 @@ describe("the mailbox", function()
 	end);
 
 	it("starts its totals from what every user keeps, where the store lists users", function()
-		local kept = memory_keyval();
+		local kept = up.memory_keyval();
 		kept.data["u@h"] = { k1 = { n = 2, b = 10 }, k2 = { n = 1, b = 5 } };
 		kept.data["v@h"] = { k3 = { n = 4, b = 100 } };
 		local box = new_mailbox({ kept = kept });
@@ -305,7 +284,7 @@ describe("the mailbox", function()
 	end);
 
 	it("counts at load in slices: a user changed or pushed to before the count reaches it is counted once, in order", function()
-		local kept = memory_keyval();
+		local kept = up.memory_keyval();
 		kept.data["u@h"] = { k1 = { n = 2, b = 10 } };
 		kept.data["v@h"] = { k2 = { n = 1, b = 5 } };
 		kept.data["w@h"] = { k3 = { n = 4, b = 100 } };

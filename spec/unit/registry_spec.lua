@@ -6,15 +6,6 @@ local registry_module = require "registry";
 local userindex = require "userindex";
 local tokenKey = require "backends.backend".tokenKey;
 
-local function memory_store()
-	local data = {};
-	return {
-		data = data, reads = 0,
-		get = function(self, key) self.reads = self.reads + 1; return data[key]; end,
-		set = function(_, key, value) data[key] = value; return true; end,
-	};
-end
-
 -- A backend whose tokens are "tok<n>" (its grammar: letters and digits only) and
 -- whose claims live in a table; counts opens.
 local function scripted_backend()
@@ -40,7 +31,7 @@ local function scripted_backend()
 end
 
 local function new_registry()
-	local backend, store, revocations = scripted_backend(), memory_store(), up.any_counters();
+	local backend, store, revocations = scripted_backend(), up.memory_keyval(), up.any_counters();
 	local index = userindex.userIndex(store, 10, backend.dropRecord);
 	return registry_module.endpointRegistry(backend, index, 16, revocations), backend, store, revocations;
 end
@@ -81,7 +72,7 @@ describe("the endpoint registry", function()
 
 	-- One canonical string per token (docs/design.md, "Backends and tokens").
 	it("refuses variants of valid and revoked tokens before its cache or the backend sees them", function()
-		local backend, store = scripted_backend(), memory_store();
+		local backend, store = scripted_backend(), up.memory_keyval();
 		local index = userindex.userIndex(store, 10, backend.dropRecord);
 		-- A cache of one: an entry made for a variant would push the genuine token out.
 		local registry = registry_module.endpointRegistry(backend, index, 1, up.any_counters());

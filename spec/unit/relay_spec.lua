@@ -720,18 +720,10 @@ describe("a variant of a token", function()
 	local jwt_backend = require "backends.jwt";
 	local revocation = require "backends.revocation";
 
-	local function memory_store()
-		local data = {};
-		return {
-			get = function(_, key) return data[key]; end,
-			set = function(_, key, value) data[key] = value; return true; end,
-		};
-	end
-
 	it("gets 404 and no rate bucket, so the genuine token keeps the bucket it emptied", function()
 		local backend = stateless.statelessBackend(jwt_backend.jwtCodec("a secret of sixteen or more"),
-			assert(revocation.loadRevocations(memory_store())));
-		local index = userindex.userIndex(memory_store(), 10, function() end);
+			assert(revocation.loadRevocations(up.memory_keyval())));
+		local index = userindex.userIndex(up.memory_keyval(), 10, function() end);
 		-- One cached registration and one rate bucket: an entry made for a variant would replace the token's.
 		local registry = registry_module.endpointRegistry(backend, index, 1, up.any_counters());
 		local token = assert(registry.register(SUB, APPLICATION, INSTANCE, NOW + 3600, NOW));

@@ -7,15 +7,6 @@ local registry_module = require "registry";
 local userindex = require "userindex";
 local datetime = require "util.datetime";
 
-local function memory_store()
-	local data = {};
-	return {
-		data = data,
-		get = function(_, key) return data[key]; end,
-		set = function(_, key, value) data[key] = value; return true; end,
-	};
-end
-
 -- A base64 application hash as distributors send them (44 characters).
 local function app(prefix) return prefix .. ("x"):rep(43 - #prefix) .. "="; end
 
@@ -25,7 +16,7 @@ local NOW = 1700000000;
 -- one with messages kept) and bob's one.
 local function context()
 	local dropped = {};
-	local index = userindex.userIndex(memory_store(), 10, function(key) dropped[#dropped + 1] = key; end);
+	local index = userindex.userIndex(up.memory_keyval(), 10, function(key) dropped[#dropped + 1] = key; end);
 	local issued = 0;
 	local backend = {
 		issue = function() issued = issued + 1; return "secret-token-" .. issued; end,

@@ -3,23 +3,6 @@ local userindex = require "userindex";
 local up = require "unified_push";
 local tokenKey = require "backends.backend".tokenKey;
 
-local function memory_store()
-	local data = {};
-	return {
-		data = data,
-		get = function(_, key) return data[key]; end,
-		set = function(_, key, value) data[key] = value; return true; end,
-		-- A snapshot, as the SQL driver lists users (a new user cannot break it).
-		users = function()
-			local list = {};
-			for user in pairs(data) do list[#list + 1] = user; end
-			table.sort(list);
-			local i = 0;
-			return function() i = i + 1; return list[i]; end;
-		end,
-	};
-end
-
 local function keys(record)
 	local list = {};
 	for key in pairs(record) do list[#list + 1] = key; end
@@ -40,7 +23,7 @@ end
 
 local function new_index(max, store)
 	local dropped = {};
-	local index = userindex.userIndex(store or memory_store(), max or 10, function(key) dropped[#dropped + 1] = key; end);
+	local index = userindex.userIndex(store or up.memory_keyval(), max or 10, function(key) dropped[#dropped + 1] = key; end);
 	return index, dropped;
 end
 
@@ -83,7 +66,7 @@ describe("the user index", function()
 	end);
 
 	it("does not renew entries written before endpoints were stable, and keeps them until they expire", function()
-		local store = memory_store();
+		local store = up.memory_keyval();
 		store.data.u = { legacy = { a = "A", i = "I", e = 100 } };
 		local index = new_index(10, store);
 		assert.same({ "t1", false }, { index.register("u", "u/r", "A", "I", 100, 0, tokens("t1")) });
@@ -104,7 +87,7 @@ describe("the user index", function()
 	end);
 
 	it("sweeps every user's expired endpoints and removes empty records", function()
-		local store = memory_store();
+		local store = up.memory_keyval();
 		local index, dropped = new_index(10, store);
 		index.register("u", "u/r", "A", "I", 10, 0, tokens("a"));
 		index.register("v", "v/r", "A", "I", 50, 0, tokens("b"));
@@ -118,7 +101,7 @@ describe("the user index", function()
 	end);
 
 	it("sweeps in slices: every expired entry goes across several ticks, registrations served between them", function()
-		local store = memory_store();
+		local store = up.memory_keyval();
 		local index, dropped = new_index(10, store);
 		for n = 1, 6 do
 			index.register("u" .. n, "u" .. n .. "/r", "A", "I", 10, 0, tokens("old" .. n));
@@ -141,7 +124,7 @@ describe("the user index", function()
 	end);
 
 	it("loses nothing to a restart in the middle of a sweep: the next one finishes the work", function()
-		local store = memory_store();
+		local store = up.memory_keyval();
 		local index = new_index(10, store);
 		for n = 1, 5 do
 			index.register("u" .. n, "u" .. n .. "/r", "A", "I", 10, 0, tokens("old" .. n));
@@ -160,10 +143,10 @@ describe("the user index", function()
 	end);
 
 	it("has no sweep where the store cannot list users, and reports a store that fails", function()
-		local store = memory_store();
+		local store = up.memory_keyval();
 		store.users = nil;
 		assert.is_nil((sweep(new_index(10, store), 20)));
-		local failing = memory_store();
+		local failing = up.memory_keyval();
 		failing.data.u = { k = { a = "A", i = "I", e = 1 } };
 		failing.get = function() error("database gone"); end;
 		local walk, ended = sweep(new_index(10, failing), 20);
@@ -172,7 +155,7 @@ describe("the user index", function()
 	end);
 
 	it("forgets a revoked endpoint and removes the emptied record", function()
-		local store = memory_store();
+		local store = up.memory_keyval();
 		local index = new_index(10, store);
 		index.register("u", "u/r", "A", "I", 10, 0, tokens("a"));
 		index.forget("u", "a");
@@ -182,7 +165,7 @@ describe("the user index", function()
 	end);
 
 	it("refuses, without issuing, when the store cannot be read", function()
-		local store = memory_store();
+		local store = up.memory_keyval();
 		store.get = function() return nil, "disk on fire"; end
 		local issued = false;
 		local index = new_index(10, store);
@@ -196,7 +179,7 @@ describe("the user index", function()
 	end);
 
 	it("keeps the old expiry when a renewal cannot be stored, and drops a new token's record", function()
-		local store = memory_store();
+		local store = up.memory_keyval();
 		local index, dropped = new_index(10, store);
 		index.register("u", "u/phone", "A", "I", 100, 0, tokens("t1"));
 		store.set = function() return nil, "disk full"; end
@@ -208,7 +191,7 @@ describe("the user index", function()
 		assert.same({ tokenKey("t2") }, dropped);
 	end);
 	it("removes a user whole, dropping every endpoint's record, and leaves others alone", function()
-		local store = memory_store();
+		local store = up.memory_keyval();
 		local index, dropped = new_index(10, store);
 		index.register("u", "u/r", "A", "I", 100, 0, tokens("a"));
 		index.register("u", "u/r", "B", "I", 100, 0, tokens("b"));
