@@ -484,59 +484,104 @@ function ____exports.tokenOf(path, query, decode)
 end
 return ____exports
  end,
-["src.errors"] = function(...)
+["src.backends.backend"] = function(...)
 local ____exports = {}
-local ____util_2Eerror = require("util.error")
-local init = ____util_2Eerror.init
+local byteSet
+local ____util_2Ehashes = require("util.hashes")
+local sha256 = ____util_2Ehashes.sha256
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
+local prep = ____util_2Ejid.prep
+local split = ____util_2Ejid.split
 local ____protocol = require("src.protocol")
-local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
-____exports.errors = init(
-    "unified_push",
-    {
-        ["unknown-endpoint"] = {type = "cancel", condition = "item-not-found", code = 404, text = "No such push endpoint (unknown, revoked or expired)"},
-        ["body-too-large"] = {
-            type = "modify",
-            condition = "policy-violation",
-            code = 413,
-            text = ("Push message larger than " .. tostring(MAX_BODY_BYTES)) .. " bytes"
-        },
-        ["method-not-allowed"] = {type = "cancel", condition = "not-allowed", code = 405, text = "Push endpoints accept GET and POST, and DELETE on a kept message"},
-        ["distributor-unavailable"] = {type = "wait", condition = "recipient-unavailable", code = 503, text = "The distributor is not reachable right now; try again later"},
-        ["rate-limited"] = {type = "wait", condition = "policy-violation", code = 429, text = "Too many pushes to this endpoint; slow down"},
-        ["too-many-in-flight"] = {type = "wait", condition = "resource-constraint", code = 429, text = "Too many pushes awaiting the distributor's answer; try again shortly"},
-        ["too-much-kept"] = {type = "wait", condition = "resource-constraint", code = 429, text = "Too many push messages kept for this user's offline distributors; try again later"},
-        ["unknown-message"] = {type = "cancel", condition = "item-not-found", code = 404, text = "No such push message (unknown, delivered or expired)"},
-        internal = {type = "wait", condition = "internal-server-error", code = 500, text = "Internal error in the push service"}
-    }
-)
-return ____exports
- end,
-["src.httpanswer"] = function(...)
-local ____exports = {}
-local ____net_2Ehttp_2Eserver = require("net.http.server")
-local fire_event = ____net_2Ehttp_2Eserver.fire_event
-function ____exports.sendLater(response, outcome)
-    local body
-    if type(outcome) == "number" then
-        local code = outcome
-        response.status_code = code
-        if code >= 400 then
-            body = fire_event("http-error", {request = response.request, response = response, code = code})
+local hashAttributeProblem = ____protocol.hashAttributeProblem
+function byteSet(characters)
+    local set = {}
+    do
+        local i = 1
+        while i <= #characters do
+            set[string.byte(characters, i)] = true
+            i = i + 1
         end
-    elseif type(outcome) == "string" then
-        body = outcome
-    else
-        local failure = outcome
-        local code = failure.code or 500
-        response.status_code = code
-        body = fire_event("http-error", {request = response.request, response = response, code = code, error = failure})
     end
-    response:send(body)
+    return set
 end
-return ____exports
- end,
-["src.log"] = function(...)
-local ____exports = {}
+--- Checks a decoded token payload or stored record is a registration the
+-- registration IQ could have made: a normalised full JID and two valid hashes.
+-- Claims signed with the right key are still not trusted blindly: they end up
+-- in a stanza, where a stray byte would break the distributor's stream.
+function ____exports.asRegistration(value)
+    if type(value) ~= "table" then
+        return nil
+    end
+    local r = value
+    local sub = r.sub
+    local application = r.application
+    local instance = r.instance
+    if type(sub) ~= "string" or type(application) ~= "string" or type(instance) ~= "string" or type(r.exp) ~= "number" or r.indexed ~= nil and r.indexed ~= true or hashAttributeProblem("application", application) ~= nil or hashAttributeProblem("instance", instance) ~= nil or prep(sub) ~= sub or select(
+        3,
+        split(sub)
+    ) == nil then
+        return nil
+    end
+    return r
+end
+--- Last characters of canonical unpadded base64url, by the length mod 4: the bits past the data are zero.
+local CANONICAL_TAILS = {
+    [2] = byteSet("AQgw"),
+    [3] = byteSet("AEIMQUYcgkosw048")
+}
+--- Whether `text` from `first` to `last` (inclusive) is base64url without padding
+-- in its one canonical spelling: no other characters, not a length that no bytes
+-- encode, no bits set past the data (which decoders ignore, so such variants would
+-- decode to the same bytes). No copies made: this runs on every push.
+function ____exports.isCanonicalBase64url(text, first, last)
+    if last < first then
+        return false
+    end
+    local ____, run = string.find(text, "^[%w_-]+", first)
+    if run == nil or run < last then
+        return false
+    end
+    local rest = (last - first + 1) % 4
+    if rest == 0 then
+        return true
+    end
+    local tails = CANONICAL_TAILS[rest]
+    return tails ~= nil and tails[string.byte(text, last)] ~= nil
+end
+--- A short stable name for a token: the storage backend's record key, the
+-- revocation list's and the registration index's key. Stores and their debug
+-- logs see this, never the token itself.
+function ____exports.tokenKey(token)
+    return string.sub(
+        sha256(token, true),
+        1,
+        32
+    )
+end
+--- The claims a stateless token is issued with: the user of the registration only.
+function ____exports.userClaims(registration)
+    return {u = bare(registration.sub) or registration.sub}
+end
+--- Checks decoded token claims are what we issue: a user (a normalised bare JID),
+-- or else a whole registration (asRegistration).
+function ____exports.asClaims(value)
+    if type(value) ~= "table" then
+        return nil
+    end
+    local u = value.u
+    if u == nil then
+        return ____exports.asRegistration(value)
+    end
+    if type(u) ~= "string" or prep(u) ~= u or select(
+        3,
+        split(u)
+    ) ~= nil then
+        return nil
+    end
+    return {u = u}
+end
 return ____exports
  end,
 ["src.metrics"] = function(...)
@@ -723,6 +768,693 @@ function ____exports.declareMetrics(module, statisticsOn)
 end
 return ____exports
  end,
+["src.slices"] = function(...)
+local ____exports = {}
+--- Visits every user `list` gives, in slices of `budget`. `finished` runs once at
+-- the end, with why the walk stopped early (a store that failed), if it did.
+function ____exports.walkUsers(list, visit, budget, finished)
+    local sum = 0
+    local done = false
+    local walker = coroutine.create(function()
+        local visited = 0
+        local started = budget.clock()
+        for user in list() do
+            sum = sum + visit(user)
+            visited = visited + 1
+            if visited >= budget.users or budget.clock() - started >= budget.seconds then
+                coroutine.yield()
+                visited = 0
+                started = budget.clock()
+            end
+        end
+    end)
+    return {
+        step = function()
+            if done then
+                return true
+            end
+            local ok, err = coroutine.resume(walker)
+            if not ok then
+                done = true
+                finished(tostring(err))
+            elseif coroutine.status(walker) == "dead" then
+                done = true
+                finished()
+            end
+            return done
+        end,
+        total = function() return sum end
+    }
+end
+--- Runs `walk` a slice per timer tick, `pause` seconds apart (more than 0: a timer
+-- due at once would run again in the same pass of the timer loop).
+function ____exports.runWalk(walk, addTimer, pause)
+    addTimer(
+        0,
+        function()
+            if not walk.step() then
+                return pause
+            end
+            return nil
+        end
+    )
+end
+return ____exports
+ end,
+["src.userindex"] = function(...)
+local ____exports = {}
+local ____util_2Ecache = require("util.cache")
+local newCache = ____util_2Ecache.new
+--- What the index holds for a user with no record: nothing to read, and known to be so.
+local NONE = {}
+--- A copy, so that the index's record and the store's never are the same table.
+local function copyOf(record)
+    local copy = {}
+    for key, ____temp_0 in pairs(record) do
+        local j
+        local t
+        local e
+        local i
+        local a
+        a = ____temp_0.a
+        i = ____temp_0.i
+        e = ____temp_0.e
+        t = ____temp_0.t
+        j = ____temp_0.j
+        copy[key] = t == nil and ({a = a, i = i, e = e, j = j}) or ({
+            a = a,
+            i = i,
+            e = e,
+            t = t,
+            j = j
+        })
+    end
+    return copy
+end
+local function isEmpty(record)
+    local first = next(record)
+    return first == nil
+end
+function ____exports.userIndex(context)
+    local ____context_1 = context
+    local store = ____context_1.store
+    local later = ____context_1.later
+    local records = newCache(context.cacheSize)
+    --- Records written soon: pinned here (the LRU may let go of them) until stored.
+    local waiting = {}
+    local scheduled = false
+    --- Stores one user's record; on failure the store is the truth again.
+    local function put(user, record)
+        local ____store_4 = store
+        local ____store_set_5 = store.set
+        local ____user_3 = user
+        local ____temp_2
+        if record == nil then
+            ____temp_2 = nil
+        else
+            ____temp_2 = copyOf(record)
+        end
+        local ok, err = ____store_set_5(____store_4, ____user_3, ____temp_2)
+        if ok == true then
+            return true, nil
+        end
+        records:set(user, nil)
+        return false, tostring(err)
+    end
+    local function flush()
+        scheduled = false
+        local batch = waiting
+        waiting = {}
+        for user, ____temp_6 in pairs(batch) do
+            local stored
+            local record
+            record = ____temp_6.record
+            stored = ____temp_6.stored
+            local ok, err = put(user, record)
+            for ____, callback in ipairs(stored) do
+                callback(ok, err)
+            end
+        end
+    end
+    local function ____temp_14(user, remember)
+        local soon = waiting[user]
+        if soon ~= nil then
+            return soon.record, nil
+        end
+        local held = records:get(user)
+        if held ~= nil then
+            local ____temp_7
+            if held == NONE then
+                ____temp_7 = nil
+            else
+                ____temp_7 = held
+            end
+            return ____temp_7, nil
+        end
+        local saved, err = store:get(user)
+        if err ~= nil then
+            return nil, tostring(err)
+        end
+        local ____temp_8
+        if saved == nil or saved == false then
+            ____temp_8 = nil
+        else
+            ____temp_8 = saved
+        end
+        local found = ____temp_8
+        local ____temp_9
+        if found == nil then
+            ____temp_9 = nil
+        else
+            ____temp_9 = copyOf(found)
+        end
+        local record = ____temp_9
+        if remember ~= false then
+            records:set(user, record or NONE)
+        end
+        return record, nil
+    end
+    local function ____temp_15(user, given)
+        local ____temp_10
+        if given == nil or isEmpty(given) then
+            ____temp_10 = nil
+        else
+            ____temp_10 = given
+        end
+        local record = ____temp_10
+        records:set(user, record or NONE)
+        local ok, err = put(user, record)
+        local soon = waiting[user]
+        if soon ~= nil then
+            waiting[user] = nil
+            for ____, callback in ipairs(soon.stored) do
+                callback(ok, err)
+            end
+        end
+        return ok, err
+    end
+    local function ____temp_16(user, given, stored)
+        local ____temp_11
+        if given == nil or isEmpty(given) then
+            ____temp_11 = nil
+        else
+            ____temp_11 = given
+        end
+        local record = ____temp_11
+        records:set(user, record or NONE)
+        local soon = waiting[user]
+        if soon ~= nil then
+            soon.record = record
+            local ____soon_stored_12 = soon.stored
+            ____soon_stored_12[#____soon_stored_12 + 1] = stored
+        else
+            waiting[user] = {record = record, stored = {stored}}
+        end
+        if not scheduled then
+            scheduled = true
+            later(flush)
+        end
+    end
+    local ____flush_17 = flush
+    local ____temp_13
+    if store.users == nil then
+        ____temp_13 = nil
+    else
+        ____temp_13 = function() return store.users(store) end
+    end
+    return {
+        read = ____temp_14,
+        write = ____temp_15,
+        writeSoon = ____temp_16,
+        flush = ____flush_17,
+        users = ____temp_13
+    }
+end
+return ____exports
+ end,
+["src.endpoints"] = function(...)
+local ____exports = {}
+local ____util_2Ecache = require("util.cache")
+local newCache = ____util_2Ecache.new
+local ____util_2Ejid = require("util.jid")
+local bare = ____util_2Ejid.bare
+local ____backend = require("src.backends.backend")
+local tokenKey = ____backend.tokenKey
+local ____slices = require("src.slices")
+local walkUsers = ____slices.walkUsers
+--- The bare JID an index record is kept under.
+local function userOf(fullJid)
+    return bare(fullJid) or fullJid
+end
+--- The live entry of an app that a renewal can hand out again.
+local function renewable(record, application, instance)
+    for ____, entry in pairs(record) do
+        if entry.t ~= nil and entry.a == application and entry.i == instance then
+            return entry
+        end
+    end
+    return nil
+end
+--- How many distinct apps the record holds, and whether the given one is among them.
+local function countApps(record, application, instance)
+    local apps = {}
+    local count = 0
+    for ____, entry in pairs(record) do
+        local app = (entry.a .. " ") .. entry.i
+        if apps[app] == nil then
+            apps[app] = true
+            count = count + 1
+        end
+    end
+    return count, apps[(application .. " ") .. instance] ~= nil
+end
+function ____exports.endpoints(context)
+    local ____context_0 = context
+    local backend = ____context_0.backend
+    local index = ____context_0.index
+    local revocations = ____context_0.revocations
+    local resolved = newCache(context.cacheSize)
+    local listeners = {}
+    --- What an endpoint leaves behind goes with it: the backend's record, what it kept.
+    local function forgotten(user, key)
+        backend.dropRecord(key)
+        for ____, listener in ipairs(listeners) do
+            listener(user, key)
+        end
+    end
+    --- Removes expired entries in place; how many went.
+    local function prune(user, record, now)
+        local removed = 0
+        for key, entry in pairs(record) do
+            if entry.e < now then
+                record[key] = nil
+                forgotten(user, key)
+                removed = removed + 1
+            end
+        end
+        return removed
+    end
+    --- Forgets one entry of the user; false and why when that could not be stored.
+    local function forget(user, key)
+        local record, err = index.read(user)
+        if err ~= nil then
+            return false, err
+        end
+        if record == nil or record[key] == nil then
+            return true
+        end
+        record[key] = nil
+        local ok, setErr = index.write(user, record)
+        if not ok then
+            return false, setErr
+        end
+        forgotten(user, key)
+        return true
+    end
+    --- Makes an entry's token resolve no more, before its entry goes: true when the
+    -- token is not known here (an entry from before stable endpoints, revoked by
+    -- its key), so the cache must be cleared once the entries are gone.
+    local function evict(key, entry, now)
+        if entry.t ~= nil then
+            resolved:set(entry.t, nil)
+            return false
+        end
+        if entry.e < now then
+            return false
+        end
+        backend.revokeKey(key, entry.e, now)
+        return true
+    end
+    local function entry(user, key)
+        local record, err = index.read(user)
+        if err ~= nil then
+            return nil, err
+        end
+        return record and record[key], nil
+    end
+    --- Where a token's pushes go now: its index entry's JID and expiry, if it is bound to one.
+    local function current(token, claims)
+        local key = tokenKey(token)
+        if claims.u ~= nil then
+            local user = claims.u
+            local found, err = entry(user, key)
+            if err ~= nil then
+                return nil, "failed", err
+            end
+            if found == nil then
+                return nil, "revoked"
+            end
+            if found.j == nil then
+                return nil, "invalid"
+            end
+            local ____found_3 = found
+            local sub = ____found_3.j
+            local application = ____found_3.a
+            local instance = ____found_3.i
+            local exp = ____found_3.e
+            return {
+                sub = sub,
+                user = user,
+                key = key,
+                application = application,
+                instance = instance,
+                exp = exp,
+                indexed = true
+            }, nil
+        end
+        local user = userOf(claims.sub)
+        if claims.indexed == nil then
+            local ____claims_4 = claims
+            local sub = ____claims_4.sub
+            local application = ____claims_4.application
+            local instance = ____claims_4.instance
+            local exp = ____claims_4.exp
+            return {
+                sub = sub,
+                user = user,
+                key = key,
+                application = application,
+                instance = instance,
+                exp = exp
+            }, nil
+        end
+        local found, err = entry(user, key)
+        if err ~= nil then
+            return nil, "failed", err
+        end
+        if found == nil then
+            return nil, "revoked"
+        end
+        local ____claims_5 = claims
+        local application = ____claims_5.application
+        local instance = ____claims_5.instance
+        local sub = found.j or claims.sub
+        return {
+            sub = sub,
+            user = user,
+            key = key,
+            application = application,
+            instance = instance,
+            exp = found.e,
+            indexed = true
+        }, nil
+    end
+    --- A new endpoint for the app, stored with this turn's registrations.
+    local function issue(user, record, fullJid, application, instance, exp, longest, registered)
+        local token, reason = backend.issue({
+            sub = fullJid,
+            application = application,
+            instance = instance,
+            exp = exp,
+            indexed = true
+        })
+        if token == nil then
+            return registered(nil, "failed", reason)
+        end
+        local key = tokenKey(token)
+        if #token > longest then
+            backend.dropRecord(key)
+            return registered(
+                nil,
+                "too-long",
+                tostring(#token) .. " characters"
+            )
+        end
+        record[key] = {
+            a = application,
+            i = instance,
+            e = exp,
+            t = token,
+            j = fullJid
+        }
+        index.writeSoon(
+            user,
+            record,
+            function(ok, err)
+                if ok then
+                    return registered(token, false, nil)
+                end
+                backend.dropRecord(key)
+                registered(nil, "failed", err or "")
+            end
+        )
+    end
+    return {
+        register = function(fullJid, application, instance, exp, now, longest, registered)
+            local user = userOf(fullJid)
+            local saved, err = index.read(user)
+            if err ~= nil then
+                return registered(nil, "failed", err)
+            end
+            local record = saved or ({})
+            if prune(user, record, now) > 0 then
+                index.writeSoon(
+                    user,
+                    record,
+                    function() return nil end
+                )
+            end
+            local renewed = renewable(record, application, instance)
+            if renewed == nil then
+                local count, known = countApps(record, application, instance)
+                if not known and count >= context.maxPerUser then
+                    return registered(
+                        nil,
+                        "limit",
+                        tostring(count) .. " registrations"
+                    )
+                end
+                return issue(
+                    user,
+                    record,
+                    fullJid,
+                    application,
+                    instance,
+                    exp,
+                    longest,
+                    registered
+                )
+            end
+            renewed.e = exp
+            renewed.j = fullJid
+            local token = renewed.t
+            local key = tokenKey(token)
+            resolved:set(token, {
+                sub = fullJid,
+                user = user,
+                key = key,
+                application = application,
+                instance = instance,
+                exp = exp,
+                indexed = true
+            })
+            index.writeSoon(
+                user,
+                record,
+                function(ok, setErr)
+                    if ok then
+                        return registered(token, true, nil)
+                    end
+                    resolved:set(token, nil)
+                    registered(nil, "failed", setErr or "")
+                end
+            )
+        end,
+        resolve = function(token, now)
+            if not backend.wellFormed(token) then
+                return nil, "invalid"
+            end
+            local registration = resolved:get(token)
+            if registration == nil then
+                local claims, failure, detail = backend.open(token)
+                if claims == nil then
+                    return nil, failure, detail
+                end
+                local found, stale, staleDetail = current(token, claims)
+                if found == nil then
+                    return nil, stale, staleDetail
+                end
+                registration = found
+                resolved:set(token, registration)
+            end
+            if registration.exp < now then
+                resolved:set(token, nil)
+                return nil, "expired"
+            end
+            return registration, nil
+        end,
+        entry = entry,
+        entries = index.read,
+        revoke = function(token, registration, now)
+            resolved:set(token, nil)
+            local forgot, reason = forget(registration.user, registration.key)
+            if not forgot then
+                return false, reason
+            end
+            if registration.indexed ~= nil then
+                revocations.gone:add(1)
+                return true
+            end
+            local ok, failure = backend.revoke(token, registration.exp, now)
+            if ok then
+                revocations.gone:add(1)
+            end
+            return ok, failure
+        end,
+        revokeEntry = function(user, key, found)
+            if found.t ~= nil then
+                resolved:set(found.t, nil)
+            end
+            local forgot, reason = forget(user, key)
+            if not forgot then
+                return false, reason
+            end
+            revocations.gone:add(1)
+            return true
+        end,
+        revokeApps = function(user, application, now)
+            local record, err = index.read(user)
+            if err ~= nil then
+                return nil, err
+            end
+            if record == nil then
+                return 0, nil
+            end
+            local gone = {}
+            local unbound = false
+            for key, found in pairs(record) do
+                if application == nil or string.sub(found.a, 1, #application) == application then
+                    if evict(key, found, now) then
+                        unbound = true
+                    end
+                    gone[key] = true
+                end
+            end
+            for key in pairs(gone) do
+                record[key] = nil
+            end
+            local ok, setErr = index.write(user, record)
+            if unbound then
+                resolved:clear()
+            end
+            if not ok then
+                return nil, setErr
+            end
+            local revoked = 0
+            for key in pairs(gone) do
+                forgotten(user, key)
+                revoked = revoked + 1
+            end
+            revocations.admin:add(revoked)
+            return revoked, nil
+        end,
+        removeUser = function(user, now)
+            local record, err = index.read(user)
+            if err ~= nil then
+                return nil, err
+            end
+            if record == nil then
+                return 0, nil
+            end
+            local ok, setErr = index.write(user, nil)
+            if not ok then
+                return nil, setErr
+            end
+            local removed = 0
+            local unbound = false
+            for key, found in pairs(record) do
+                removed = removed + 1
+                if evict(key, found, now) then
+                    unbound = true
+                end
+                forgotten(user, key)
+            end
+            if unbound then
+                resolved:clear()
+            end
+            revocations.account_deleted:add(removed)
+            return removed, nil
+        end,
+        sweep = function(now, budget, finished)
+            local users = index.users
+            if users == nil then
+                return nil
+            end
+            local function purge(user)
+                local record = index.read(user, false)
+                if record == nil then
+                    return 0
+                end
+                local gone = prune(user, record, now)
+                if gone > 0 then
+                    index.write(user, record)
+                end
+                return gone
+            end
+            return walkUsers(users, purge, budget, finished)
+        end,
+        onForgotten = function(listener)
+            listeners[#listeners + 1] = listener
+        end
+    }
+end
+return ____exports
+ end,
+["src.errors"] = function(...)
+local ____exports = {}
+local ____util_2Eerror = require("util.error")
+local init = ____util_2Eerror.init
+local ____protocol = require("src.protocol")
+local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
+____exports.errors = init(
+    "unified_push",
+    {
+        ["unknown-endpoint"] = {type = "cancel", condition = "item-not-found", code = 404, text = "No such push endpoint (unknown, revoked or expired)"},
+        ["body-too-large"] = {
+            type = "modify",
+            condition = "policy-violation",
+            code = 413,
+            text = ("Push message larger than " .. tostring(MAX_BODY_BYTES)) .. " bytes"
+        },
+        ["method-not-allowed"] = {type = "cancel", condition = "not-allowed", code = 405, text = "Push endpoints accept GET and POST, and DELETE on a kept message"},
+        ["distributor-unavailable"] = {type = "wait", condition = "recipient-unavailable", code = 503, text = "The distributor is not reachable right now; try again later"},
+        ["rate-limited"] = {type = "wait", condition = "policy-violation", code = 429, text = "Too many pushes to this endpoint; slow down"},
+        ["too-many-in-flight"] = {type = "wait", condition = "resource-constraint", code = 429, text = "Too many pushes awaiting the distributor's answer; try again shortly"},
+        ["too-much-kept"] = {type = "wait", condition = "resource-constraint", code = 429, text = "Too many push messages kept for this user's offline distributors; try again later"},
+        ["unknown-message"] = {type = "cancel", condition = "item-not-found", code = 404, text = "No such push message (unknown, delivered or expired)"},
+        internal = {type = "wait", condition = "internal-server-error", code = 500, text = "Internal error in the push service"}
+    }
+)
+return ____exports
+ end,
+["src.httpanswer"] = function(...)
+local ____exports = {}
+local ____net_2Ehttp_2Eserver = require("net.http.server")
+local fire_event = ____net_2Ehttp_2Eserver.fire_event
+function ____exports.sendLater(response, outcome)
+    local body
+    if type(outcome) == "number" then
+        local code = outcome
+        response.status_code = code
+        if code >= 400 then
+            body = fire_event("http-error", {request = response.request, response = response, code = code})
+        end
+    elseif type(outcome) == "string" then
+        body = outcome
+    else
+        local failure = outcome
+        local code = failure.code or 500
+        response.status_code = code
+        body = fire_event("http-error", {request = response.request, response = response, code = code, error = failure})
+    end
+    response:send(body)
+end
+return ____exports
+ end,
+["src.log"] = function(...)
+local ____exports = {}
+return ____exports
+ end,
 ["src.pending"] = function(...)
 local ____exports = {}
 local ____util_2Ejid = require("util.jid")
@@ -745,6 +1477,7 @@ function ____exports.pendingPushes(context)
     local windowFront = 1
     local windowBack = 0
     local windowSweeper
+    local recovered = {}
     --- Dequeues pushes at the front that have already settled.
     local function skipSettled()
         while front <= back and byId[queue[front]] == nil do
@@ -872,7 +1605,9 @@ function ____exports.pendingPushes(context)
             if stalled[to] ~= nil then
                 stalled[to] = nil
                 if reply.attr.type == "result" then
-                    context.recovered(to)
+                    for ____, listener in ipairs(recovered) do
+                        listener(to)
+                    end
                 end
             end
             return true
@@ -910,6 +1645,9 @@ function ____exports.pendingPushes(context)
                 waiting = waiting + count
             end
             return waiting
+        end,
+        onRecovered = function(listener)
+            recovered[#recovered + 1] = listener
         end
     }
 end
@@ -926,342 +1664,6 @@ function ____exports.hookAnswers(module, pending)
         end,
         10
     )
-end
-return ____exports
- end,
-["src.slices"] = function(...)
-local ____exports = {}
---- Visits every user `list` gives, in slices of `budget`. `finished` runs once at
--- the end, with why the walk stopped early (a store that failed), if it did.
-function ____exports.walkUsers(list, visit, budget, finished)
-    local sum = 0
-    local done = false
-    local walker = coroutine.create(function()
-        local visited = 0
-        local started = budget.clock()
-        for user in list() do
-            sum = sum + visit(user)
-            visited = visited + 1
-            if visited >= budget.users or budget.clock() - started >= budget.seconds then
-                coroutine.yield()
-                visited = 0
-                started = budget.clock()
-            end
-        end
-    end)
-    return {
-        step = function()
-            if done then
-                return true
-            end
-            local ok, err = coroutine.resume(walker)
-            if not ok then
-                done = true
-                finished(tostring(err))
-            elseif coroutine.status(walker) == "dead" then
-                done = true
-                finished()
-            end
-            return done
-        end,
-        total = function() return sum end
-    }
-end
---- Runs `walk` a slice per timer tick, `pause` seconds apart (more than 0: a timer
--- due at once would run again in the same pass of the timer loop).
-function ____exports.runWalk(walk, addTimer, pause)
-    addTimer(
-        0,
-        function()
-            if not walk.step() then
-                return pause
-            end
-            return nil
-        end
-    )
-end
-return ____exports
- end,
-["src.backends.backend"] = function(...)
-local ____exports = {}
-local byteSet
-local ____util_2Ehashes = require("util.hashes")
-local sha256 = ____util_2Ehashes.sha256
-local ____util_2Ejid = require("util.jid")
-local bare = ____util_2Ejid.bare
-local prep = ____util_2Ejid.prep
-local split = ____util_2Ejid.split
-local ____protocol = require("src.protocol")
-local hashAttributeProblem = ____protocol.hashAttributeProblem
-function byteSet(characters)
-    local set = {}
-    do
-        local i = 1
-        while i <= #characters do
-            set[string.byte(characters, i)] = true
-            i = i + 1
-        end
-    end
-    return set
-end
---- Checks a decoded token payload or stored record is a registration the
--- registration IQ could have made: a normalised full JID and two valid hashes.
--- Claims signed with the right key are still not trusted blindly: they end up
--- in a stanza, where a stray byte would break the distributor's stream.
-function ____exports.asRegistration(value)
-    if type(value) ~= "table" then
-        return nil
-    end
-    local r = value
-    local sub = r.sub
-    local application = r.application
-    local instance = r.instance
-    if type(sub) ~= "string" or type(application) ~= "string" or type(instance) ~= "string" or type(r.exp) ~= "number" or r.indexed ~= nil and r.indexed ~= true or hashAttributeProblem("application", application) ~= nil or hashAttributeProblem("instance", instance) ~= nil or prep(sub) ~= sub or select(
-        3,
-        split(sub)
-    ) == nil then
-        return nil
-    end
-    return r
-end
---- Last characters of canonical unpadded base64url, by the length mod 4: the bits past the data are zero.
-local CANONICAL_TAILS = {
-    [2] = byteSet("AQgw"),
-    [3] = byteSet("AEIMQUYcgkosw048")
-}
---- Whether `text` from `first` to `last` (inclusive) is base64url without padding
--- in its one canonical spelling: no other characters, not a length that no bytes
--- encode, no bits set past the data (which decoders ignore, so such variants would
--- decode to the same bytes). No copies made: this runs on every push.
-function ____exports.isCanonicalBase64url(text, first, last)
-    if last < first then
-        return false
-    end
-    local ____, run = string.find(text, "^[%w_-]+", first)
-    if run == nil or run < last then
-        return false
-    end
-    local rest = (last - first + 1) % 4
-    if rest == 0 then
-        return true
-    end
-    local tails = CANONICAL_TAILS[rest]
-    return tails ~= nil and tails[string.byte(text, last)] ~= nil
-end
---- A short stable name for a token: the storage backend's record key, the
--- revocation list's and the registration index's key. Stores and their debug
--- logs see this, never the token itself.
-function ____exports.tokenKey(token)
-    return string.sub(
-        sha256(token, true),
-        1,
-        32
-    )
-end
---- The claims a stateless token is issued with: the user of the registration only.
-function ____exports.userClaims(registration)
-    return {u = bare(registration.sub) or registration.sub}
-end
---- Checks decoded token claims are what we issue: a user (a normalised bare JID),
--- or else a whole registration (asRegistration).
-function ____exports.asClaims(value)
-    if type(value) ~= "table" then
-        return nil
-    end
-    local u = value.u
-    if u == nil then
-        return ____exports.asRegistration(value)
-    end
-    if type(u) ~= "string" or prep(u) ~= u or select(
-        3,
-        split(u)
-    ) ~= nil then
-        return nil
-    end
-    return {u = u}
-end
-return ____exports
- end,
-["src.userindex"] = function(...)
-local ____exports = {}
-local ____backend = require("src.backends.backend")
-local tokenKey = ____backend.tokenKey
-local ____slices = require("src.slices")
-local walkUsers = ____slices.walkUsers
-local function isEmpty(record)
-    local first = next(record)
-    return first == nil
-end
-function ____exports.userIndex(store, maxPerUser, dropEndpoint)
-    --- Removes expired entries in place; how many went.
-    local function prune(user, record, now)
-        local removed = 0
-        for key, entry in pairs(record) do
-            if entry.e < now then
-                record[key] = nil
-                dropEndpoint(key, user)
-                removed = removed + 1
-            end
-        end
-        return removed
-    end
-    --- The live entry of an app that a renewal can hand out again.
-    local function renewable(record, application, instance)
-        for ____, entry in pairs(record) do
-            if entry.t ~= nil and entry.a == application and entry.i == instance then
-                return entry
-            end
-        end
-        return nil
-    end
-    --- How many distinct apps the record holds, and whether the given one is among them.
-    local function countApps(record, application, instance)
-        local apps = {}
-        local count = 0
-        for ____, entry in pairs(record) do
-            local app = (entry.a .. " ") .. entry.i
-            if apps[app] == nil then
-                apps[app] = true
-                count = count + 1
-            end
-        end
-        return count, apps[(application .. " ") .. instance] ~= nil
-    end
-    return {
-        register = function(user, fullJid, application, instance, exp, now, issue)
-            local saved, err = store:get(user)
-            if err ~= nil then
-                return nil, "failed", tostring(err)
-            end
-            local record = saved or ({})
-            prune(user, record, now)
-            local current = renewable(record, application, instance)
-            if current ~= nil then
-                local wasExp, wasJid = current.e, current.j
-                current.e = exp
-                current.j = fullJid
-                local ok, setErr = store:set(user, record)
-                if ok ~= true then
-                    current.e = wasExp
-                    current.j = wasJid
-                    return nil, "failed", tostring(setErr)
-                end
-                return current.t, true, nil
-            end
-            local count, known = countApps(record, application, instance)
-            if not known and count >= maxPerUser then
-                return nil, "limit", tostring(count) .. " registrations"
-            end
-            local token, reason = issue()
-            if token == nil then
-                return nil, "failed", reason
-            end
-            local key = tokenKey(token)
-            record[key] = {
-                a = application,
-                i = instance,
-                e = exp,
-                t = token,
-                j = fullJid
-            }
-            local ok, setErr = store:set(user, record)
-            if ok ~= true then
-                dropEndpoint(key, user)
-                return nil, "failed", tostring(setErr)
-            end
-            return token, false, nil
-        end,
-        entries = function(user)
-            local record, err = store:get(user)
-            if err ~= nil then
-                return nil, tostring(err)
-            end
-            return record, nil
-        end,
-        entry = function(user, key)
-            local record, err = store:get(user)
-            if err ~= nil then
-                return nil, tostring(err)
-            end
-            if record == nil then
-                return nil, nil
-            end
-            return record[key], nil
-        end,
-        forget = function(user, key)
-            local record, err = store:get(user)
-            if err ~= nil then
-                return false, tostring(err)
-            end
-            if record == nil or record[key] == nil then
-                return true, nil
-            end
-            record[key] = nil
-            local ____store_2 = store
-            local ____store_set_3 = store.set
-            local ____user_1 = user
-            local ____isEmpty_result_0
-            if isEmpty(record) then
-                ____isEmpty_result_0 = nil
-            else
-                ____isEmpty_result_0 = record
-            end
-            local ok, setErr = ____store_set_3(____store_2, ____user_1, ____isEmpty_result_0)
-            if ok ~= true then
-                return false, tostring(setErr)
-            end
-            dropEndpoint(key, user)
-            return true, nil
-        end,
-        removeUser = function(user)
-            local record, err = store:get(user)
-            if err ~= nil then
-                return nil, tostring(err)
-            end
-            if record == nil then
-                return nil, nil
-            end
-            local ok, setErr = store:set(user, nil)
-            if ok ~= true then
-                return nil, tostring(setErr)
-            end
-            for key in pairs(record) do
-                dropEndpoint(key, user)
-            end
-            return record, nil
-        end,
-        sweep = function(now, budget, finished)
-            if store.users == nil then
-                return nil
-            end
-            local function purge(user)
-                local record = store:get(user)
-                if record == nil or record == false then
-                    return 0
-                end
-                local gone = prune(user, record, now)
-                if gone > 0 then
-                    local ____store_6 = store
-                    local ____store_set_7 = store.set
-                    local ____user_5 = user
-                    local ____isEmpty_result_4
-                    if isEmpty(record) then
-                        ____isEmpty_result_4 = nil
-                    else
-                        ____isEmpty_result_4 = record
-                    end
-                    ____store_set_7(____store_6, ____user_5, ____isEmpty_result_4)
-                end
-                return gone
-            end
-            return walkUsers(
-                function() return store.users(store) end,
-                purge,
-                budget,
-                finished
-            )
-        end
-    }
 end
 return ____exports
  end,
@@ -1545,7 +1947,10 @@ function finishBucket(state, flush)
     local whole = removeDone(state, flush)
     if flush.appGone then
         endFlush(state, key, target)
-        context.revoke(user, key, flush.entry)
+        local ok, reason = context.endpoints.revokeEntry(user, key, flush.entry)
+        if not ok then
+            context.log("warn", "Could not revoke a push endpoint: %s", reason)
+        end
         return
     end
     local current = keptOf(state, user, key)
@@ -1874,7 +2279,7 @@ local function flushFor(state, fullJid)
     local started = false
     for key, counts in pairs(record) do
         if state.flushing[key] ~= fullJid then
-            local entry, entryErr = context.entryOf(user, key)
+            local entry, entryErr = context.endpoints.entry(user, key)
             if entryErr ~= nil then
                 context.log("warn", "Could not look up a push endpoint: %s", entryErr)
             elseif entry == nil or entry.e < context.now() then
@@ -2043,6 +2448,8 @@ function ____exports.mailbox(context)
         totalMessages = 0,
         totalBytes = 0
     }
+    context.endpoints.onForgotten(function(user, key) return drop(state, user, key) end)
+    context.pending.onRecovered(function(fullJid) return flushFor(state, fullJid) end)
     return {
         keep = function(user, key, application, instance, body, ttl, topic, held) return keep(
             state,
@@ -2074,7 +2481,6 @@ function ____exports.mailbox(context)
         end,
         flush = function(fullJid) return flushFor(state, fullJid) end,
         cancel = function(key, id) return cancel(state, key, id) end,
-        drop = function(user, key) return drop(state, user, key) end,
         sweep = function(budget, finished)
             if kept.users == nil then
                 return nil
@@ -2240,241 +2646,6 @@ function ____exports.rateLimiter(rate, burst, tracked)
 end
 return ____exports
  end,
-["src.registry"] = function(...)
-local ____exports = {}
-local ____util_2Ecache = require("util.cache")
-local newCache = ____util_2Ecache.new
-local ____util_2Ejid = require("util.jid")
-local bare = ____util_2Ejid.bare
-local ____backend = require("src.backends.backend")
-local tokenKey = ____backend.tokenKey
---- The bare JID an index record is kept under.
-local function userOf(fullJid)
-    return bare(fullJid) or fullJid
-end
---- `cacheSize` resolved tokens are remembered (bounded LRU, so memory stays
--- flat); expiry is still checked on every push, a renewal updates the cached
--- registration and a revocation drops it. `revocations` counts what is revoked.
-function ____exports.endpointRegistry(backend, index, cacheSize, revocations)
-    local resolved = newCache(cacheSize)
-    --- Makes an entry's token resolve no more, before its entry goes: true when the
-    -- token is not known here (an entry from before stable endpoints, revoked by
-    -- its key), so the cache must be cleared once the entries are gone.
-    local function evict(key, entry, now)
-        if entry.t ~= nil then
-            resolved:set(entry.t, nil)
-            return false
-        end
-        if entry.e < now then
-            return false
-        end
-        backend.revokeKey(key, entry.e, now)
-        return true
-    end
-    --- Where a token's pushes go now: its index entry's JID and expiry, if it is bound to one.
-    local function current(token, claims)
-        local key = tokenKey(token)
-        if claims.u ~= nil then
-            local user = claims.u
-            local entry, err = index.entry(user, key)
-            if err ~= nil then
-                return nil, "failed", err
-            end
-            if entry == nil then
-                return nil, "revoked"
-            end
-            if entry.j == nil then
-                return nil, "invalid"
-            end
-            return {
-                sub = entry.j,
-                user = user,
-                key = key,
-                application = entry.a,
-                instance = entry.i,
-                exp = entry.e,
-                indexed = true
-            }, nil
-        end
-        local user = userOf(claims.sub)
-        if claims.indexed == nil then
-            local ____claims_0 = claims
-            local sub = ____claims_0.sub
-            local application = ____claims_0.application
-            local instance = ____claims_0.instance
-            local exp = ____claims_0.exp
-            return {
-                sub = sub,
-                user = user,
-                key = key,
-                application = application,
-                instance = instance,
-                exp = exp
-            }, nil
-        end
-        local entry, err = index.entry(user, key)
-        if err ~= nil then
-            return nil, "failed", err
-        end
-        if entry == nil then
-            return nil, "revoked"
-        end
-        return {
-            sub = entry.j or claims.sub,
-            user = user,
-            key = key,
-            application = claims.application,
-            instance = claims.instance,
-            exp = entry.e,
-            indexed = true
-        }, nil
-    end
-    return {
-        register = function(fullJid, application, instance, exp, now, longest)
-            local user = userOf(fullJid)
-            local token, renewed, detail = index.register(
-                user,
-                fullJid,
-                application,
-                instance,
-                exp,
-                now,
-                function() return backend.issue({
-                    sub = fullJid,
-                    application = application,
-                    instance = instance,
-                    exp = exp,
-                    indexed = true
-                }) end
-            )
-            if token == nil then
-                return nil, renewed, detail
-            end
-            if not renewed and longest ~= nil and #token > longest then
-                index.forget(
-                    user,
-                    tokenKey(token)
-                )
-                return nil, "too-long", tostring(#token) .. " characters"
-            end
-            if renewed then
-                local key = tokenKey(token)
-                resolved:set(token, {
-                    sub = fullJid,
-                    user = user,
-                    key = key,
-                    application = application,
-                    instance = instance,
-                    exp = exp,
-                    indexed = true
-                })
-            end
-            return token, renewed, nil
-        end,
-        resolve = function(token, now)
-            if not backend.wellFormed(token) then
-                return nil, "invalid"
-            end
-            local registration = resolved:get(token)
-            if registration == nil then
-                local claims, failure, detail = backend.open(token)
-                if claims == nil then
-                    return nil, failure, detail
-                end
-                local found, stale, staleDetail = current(token, claims)
-                if found == nil then
-                    return nil, stale, staleDetail
-                end
-                registration = found
-                resolved:set(token, registration)
-            end
-            if registration.exp < now then
-                resolved:set(token, nil)
-                return nil, "expired"
-            end
-            return registration, nil
-        end,
-        revokeEntry = function(user, key, entry)
-            if entry.t ~= nil then
-                resolved:set(entry.t, nil)
-            end
-            local forgotten, reason = index.forget(user, key)
-            if not forgotten then
-                return false, reason
-            end
-            revocations.gone:add(1)
-            return true
-        end,
-        removeUser = function(user, now)
-            local entries, err = index.removeUser(user)
-            if err ~= nil then
-                return nil, err
-            end
-            local removed = 0
-            local unbound = false
-            for key, entry in pairs(entries or ({})) do
-                removed = removed + 1
-                if evict(key, entry, now) then
-                    unbound = true
-                end
-            end
-            if unbound then
-                resolved:clear()
-            end
-            revocations.account_deleted:add(removed)
-            return removed, nil
-        end,
-        revokeApps = function(user, application, now)
-            local entries, err = index.entries(user)
-            if err ~= nil then
-                return nil, err
-            end
-            local revoked = 0
-            local unbound = false
-            local failure
-            for key, entry in pairs(entries or ({})) do
-                if failure == nil and (application == nil or string.sub(entry.a, 1, #application) == application) then
-                    if evict(key, entry, now) then
-                        unbound = true
-                    end
-                    local forgotten, reason = index.forget(user, key)
-                    if forgotten then
-                        revoked = revoked + 1
-                    else
-                        failure = reason
-                    end
-                end
-            end
-            if unbound then
-                resolved:clear()
-            end
-            revocations.admin:add(revoked)
-            if failure ~= nil then
-                return nil, failure
-            end
-            return revoked, nil
-        end,
-        entries = index.entries,
-        revoke = function(token, registration, now)
-            resolved:set(token, nil)
-            local forgotten, reason = index.forget(registration.user, registration.key)
-            if not forgotten then
-                return false, reason
-            end
-            if registration.indexed ~= nil then
-                revocations.gone:add(1)
-                return true
-            end
-            local ok, failure = backend.revoke(token, registration.exp, now)
-            if ok then
-                revocations.gone:add(1)
-            end
-            return ok, failure
-        end
-    }
-end
-return ____exports
- end,
 ["src.relay"] = function(...)
 local ____exports = {}
 local keepAndSend, outcome, keepForLater, keepCopy, lateOutcome
@@ -2544,7 +2715,7 @@ function outcome(context, settled, token, registration, id, response)
             to,
             settled.reason
         )
-        local revoked, reason = context.registry.revoke(
+        local revoked, reason = context.endpoints.revoke(
             token,
             registration,
             context.now()
@@ -2634,7 +2805,7 @@ function lateOutcome(context, settled, token, registration, copy, bytes)
         )
     end
     if settled.answer == "gone" then
-        local revoked, reason = context.registry.revoke(
+        local revoked, reason = context.endpoints.revoke(
             token,
             registration,
             context.now()
@@ -2662,7 +2833,7 @@ function ____exports.relayPush(context, token, request, response, reply)
         pushes.unknown_endpoint:add(1)
         return errors.new("unknown-endpoint")
     end
-    local registration, failure, detail = context.registry.resolve(
+    local registration, failure, detail = context.endpoints.resolve(
         token,
         context.now()
     )
@@ -3649,6 +3820,7 @@ return ____exports
  end,
 ["src.registeriq"] = function(...)
 local ____exports = {}
+local refusal
 local ____util_2Estanza = require("util.stanza")
 local error_reply = ____util_2Estanza.error_reply
 local ____acl = require("src.acl")
@@ -3657,17 +3829,48 @@ local ____protocol = require("src.protocol")
 local hashAttributeProblem = ____protocol.hashAttributeProblem
 local NS = ____protocol.NS
 local registeredReply = ____protocol.registeredReply
+function refusal(context, request, outcome, detail)
+    local ____context_4 = context
+    local registrations = ____context_4.registrations
+    local log = ____context_4.log
+    local from = request.attr.from
+    if outcome == "too-long" then
+        log("debug", "Registration from <%s> refused: its endpoint would be too long", from)
+        registrations.limited:add(1)
+        return error_reply(
+            request,
+            "cancel",
+            "not-acceptable",
+            ("The endpoint for this address would be longer than " .. tostring(____exports.MAX_ENDPOINT_BYTES)) .. " bytes, the most UnifiedPush allows (a shorter JID fits)"
+        )
+    end
+    if outcome == "limit" then
+        log("debug", "Registration from <%s> refused: %s already", from, detail)
+        registrations.limited:add(1)
+        return error_reply(
+            request,
+            "cancel",
+            "policy-violation",
+            ("Too many registrations (at most " .. tostring(context.config.maxRegistrations)) .. " apps per user)"
+        )
+    end
+    log("warn", "Could not issue a push endpoint with the %s backend: %s", context.backendName, detail)
+    registrations.failed:add(1)
+    return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint")
+end
 --- The longest endpoint URL we hand out, in bytes: UnifiedPush's Android
 -- specification caps endpoints at 1000 bytes, and app servers refuse longer ones.
 ____exports.MAX_ENDPOINT_BYTES = 1000
---- Answers one `<register/>` IQ: the stanza to send back to the client.
-function ____exports.answerRegistration(context, request)
+--- Answers one `<register/>` IQ: `reply` gets the stanza to send back, at once
+-- for a refusal, after this turn of the event loop for an endpoint (once the
+-- user index has stored it).
+function ____exports.answerRegistration(context, request, reply)
     local registrations = context.registrations
     local from = request.attr.from
     if from == nil or not isPermitted(context.config.acl, from) then
         context.log("debug", "Registration from <%s> refused by unified_push_acl", from)
         registrations.forbidden:add(1)
-        return error_reply(request, "auth", "forbidden", "Not permitted to register on this service")
+        return reply(error_reply(request, "auth", "forbidden", "Not permitted to register on this service"))
     end
     local register = request.tags[1]
     local application = register and register.attr.application
@@ -3675,54 +3878,34 @@ function ____exports.answerRegistration(context, request)
     local problem = hashAttributeProblem("application", application) or hashAttributeProblem("instance", instance)
     if problem ~= nil or application == nil or instance == nil then
         registrations.bad_request:add(1)
-        return error_reply(request, "modify", "bad-request", problem)
+        return reply(error_reply(request, "modify", "bad-request", problem))
     end
     local now = context.now()
     local exp = now + context.config.registrationTtl
     local longest = ____exports.MAX_ENDPOINT_BYTES - #context.endpointFor("") - 1
-    local token, outcome, detail = context.registry.register(
+    context.endpoints.register(
         from,
         application,
         instance,
         exp,
         now,
-        longest
-    )
-    if token == nil then
-        if outcome == "too-long" then
-            context.log("debug", "Registration from <%s> refused: its endpoint would be too long", from)
-            registrations.limited:add(1)
-            return error_reply(
+        longest,
+        function(token, outcome, detail)
+            if token == nil then
+                return reply(refusal(context, request, outcome, detail))
+            end
+            context.log("debug", outcome and "Renewed a push endpoint for <%s>" or "Registered a push endpoint for <%s>", from)
+            if outcome then
+                registrations.renewed:add(1)
+            else
+                registrations.new:add(1)
+            end
+            reply(registeredReply(
                 request,
-                "cancel",
-                "not-acceptable",
-                ("The endpoint for this address would be longer than " .. tostring(____exports.MAX_ENDPOINT_BYTES)) .. " bytes, the most UnifiedPush allows (a shorter JID fits)"
-            )
+                context.endpointFor(token),
+                exp
+            ))
         end
-        if outcome == "limit" then
-            context.log("debug", "Registration from <%s> refused: %s already", from, detail)
-            registrations.limited:add(1)
-            return error_reply(
-                request,
-                "cancel",
-                "policy-violation",
-                ("Too many registrations (at most " .. tostring(context.config.maxRegistrations)) .. " apps per user)"
-            )
-        end
-        context.log("warn", "Could not issue a push endpoint with the %s backend: %s", context.backendName, detail)
-        registrations.failed:add(1)
-        return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint")
-    end
-    context.log("debug", outcome and "Renewed a push endpoint for <%s>" or "Registered a push endpoint for <%s>", from)
-    if outcome then
-        registrations.renewed:add(1)
-    else
-        registrations.new:add(1)
-    end
-    return registeredReply(
-        request,
-        context.endpointFor(token),
-        exp
     )
 end
 --- Answers `<register/>` IQs sent to the module's host: a set with the endpoint (then
@@ -3732,12 +3915,20 @@ function ____exports.hookRegistration(module, context, registered)
     module:hook(
         ("iq-set/host/" .. NS) .. ":register",
         function(event)
-            local answer = ____exports.answerRegistration(context, event.stanza)
-            event.origin.send(answer)
-            local from = event.stanza.attr.from
-            if answer.attr.type == "result" and from ~= nil then
-                registered(from)
-            end
+            local ____event_5 = event
+            local origin = ____event_5.origin
+            local request = ____event_5.stanza
+            ____exports.answerRegistration(
+                context,
+                request,
+                function(answer)
+                    origin.send(answer)
+                    local from = request.attr.from
+                    if answer.attr.type == "result" and from ~= nil then
+                        registered(from)
+                    end
+                end
+            )
             return true
         end
     )
@@ -3746,6 +3937,82 @@ function ____exports.hookRegistration(module, context, registered)
         function(event)
             event.origin.send(error_reply(event.stanza, "modify", "bad-request", "register must be sent with type=\"set\""))
             return true
+        end
+    )
+end
+return ____exports
+ end,
+["src.upkeep"] = function(...)
+local ____exports = {}
+local ____util_2Etime = require("util.time")
+local monotonic = ____util_2Etime.monotonic
+local ____slices = require("src.slices")
+local runWalk = ____slices.runWalk
+--- Seconds between two slices: the server serves what waits meanwhile.
+local SLICE_PAUSE = 0.02
+--- Seconds a slice may run before it yields.
+local SLICE_SECONDS = 0.01
+function ____exports.scheduleUpkeep(module, endpoints, mailbox, sliceUsers)
+    local budget = {users = sliceUsers, seconds = SLICE_SECONDS, clock = monotonic}
+    local function run(walk)
+        runWalk(
+            walk,
+            function(delay, callback)
+                module:add_timer(delay, callback)
+            end,
+            SLICE_PAUSE
+        )
+    end
+    local counting = mailbox.count(budget)
+    if counting ~= nil then
+        run(counting)
+    end
+    local purging = false
+    --- The purge's second part: kept messages, after registrations.
+    local function purgeMessages(registrations)
+        local sweep
+        sweep = mailbox.sweep(
+            budget,
+            function(err)
+                purging = false
+                if err ~= nil then
+                    module:log("warn", "Could not purge expired push messages: %s", err)
+                end
+                local messages = sweep and sweep.total() or 0
+                if registrations + messages > 0 then
+                    module:log("debug", "Purged %d expired push registrations, %d messages", registrations, messages)
+                end
+            end
+        )
+        if sweep == nil then
+            purging = false
+        else
+            run(sweep)
+        end
+    end
+    module:hourly(
+        "Purge expired push registrations and messages",
+        function()
+            if purging then
+                return
+            end
+            purging = true
+            local sweep
+            sweep = endpoints.sweep(
+                os.time(),
+                budget,
+                function(err)
+                    if err ~= nil then
+                        module:log("warn", "Could not purge expired push registrations: %s", err)
+                    end
+                    purgeMessages(sweep and sweep.total() or 0)
+                end
+            )
+            if sweep == nil then
+                purgeMessages(0)
+            else
+                run(sweep)
+            end
         end
     )
 end
@@ -3816,8 +4083,14 @@ function ____exports.watchSessions(module, sessionHost, handlers)
     module:hook_global(
         "user-deleted",
         function(event)
-            if event.host == sessionHost then
-                handlers.deleted(join(event.username, event.host))
+            if event.host ~= sessionHost then
+                return
+            end
+            local removed, err = handlers.deleted(join(event.username, event.host))
+            if removed == nil then
+                module:log("warn", "Could not remove the push endpoints of a deleted account: %s", err)
+            elseif removed > 0 then
+                module:log("info", "Removed %d push endpoints of a deleted account", removed)
             end
         end
     )
@@ -3896,7 +4169,7 @@ function ____exports.listCommand(context, ____print, jid)
     if user == nil then
         return false, problem
     end
-    local entries, err = context.registry.entries(user)
+    local entries, err = context.endpoints.entries(user)
     if err ~= nil then
         return false, "could not read the registrations: " .. err
     end
@@ -3956,7 +4229,7 @@ function ____exports.revokeCommand(context, jid, application)
         return false, "give the application as the start of its hash, as list() shows it"
     end
     local prefix = application
-    local revoked, err = context.registry.revokeApps(
+    local revoked, err = context.endpoints.revokeApps(
         user,
         prefix,
         context.now()
@@ -4431,7 +4704,6 @@ return ____exports
  end,
 ["src.mod_unified_push"] = function(...)
 local ____exports = {}
-local mailbox
 local ____core_2Estatsmanager = require("core.statsmanager")
 local get_metric_registry = ____core_2Estatsmanager.get_metric_registry
 local ____util_2Eid = require("util.id")
@@ -4441,6 +4713,8 @@ local monotonic = ____util_2Etime.monotonic
 local ____backends = require("src.backends.index")
 local createBackend = ____backends.createBackend
 local supportedBackends = ____backends.supportedBackends
+local ____endpoints = require("src.endpoints")
+local newEndpoints = ____endpoints.endpoints
 local ____config = require("src.config")
 local readConfig = ____config.readConfig
 local ____http = require("src.http")
@@ -4460,10 +4734,8 @@ local ____ratelimit = require("src.ratelimit")
 local rateLimiter = ____ratelimit.rateLimiter
 local ____registeriq = require("src.registeriq")
 local hookRegistration = ____registeriq.hookRegistration
-local ____registry = require("src.registry")
-local endpointRegistry = ____registry.endpointRegistry
-local ____slices = require("src.slices")
-local runWalk = ____slices.runWalk
+local ____upkeep = require("src.upkeep")
+local scheduleUpkeep = ____upkeep.scheduleUpkeep
 local ____sessions = require("src.sessions")
 local isAway = ____sessions.isAway
 local sessionHostOf = ____sessions.sessionHostOf
@@ -4511,17 +4783,11 @@ local metrics = declareMetrics(
 )
 local function keyvalStore(name)
     local store, problem = module:open_store(name)
-    if store == nil then
-        return stop({(("cannot open the " .. name) .. " store: ") .. problem})
-    end
-    return store
+    return store or stop({(("cannot open the " .. name) .. " store: ") .. problem})
 end
 local function archiveStore(name)
     local store, problem = module:open_store(name, "archive")
-    if store == nil then
-        return stop({(("cannot open the " .. name) .. " store: ") .. problem})
-    end
-    return store
+    return store or stop({(("cannot open the " .. name) .. " store: ") .. problem})
 end
 local backend, backendProblem = createBackend(
     config.backend,
@@ -4532,25 +4798,31 @@ if backend == nil then
     stop({(("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem})
 end
 local backendName = backend.name
-local index = userIndex(
-    keyvalStore("unified_push_users"),
-    config.maxRegistrations,
-    function(key, user)
-        backend.dropRecord(key)
-        mailbox.drop(user, key)
-    end
-)
-local registry = endpointRegistry(backend, index, config.endpointCache, metrics.revocations)
+--- Runs a callback on the next turn of the event loop.
+local function later(callback)
+    return module:add_timer(0, callback)
+end
+local index = userIndex({
+    store = keyvalStore("unified_push_users"),
+    cacheSize = config.endpointCache,
+    later = later
+})
+local endpoints = newEndpoints({
+    backend = backend,
+    index = index,
+    maxPerUser = config.maxRegistrations,
+    cacheSize = config.endpointCache,
+    revocations = metrics.revocations
+})
 local pending = pendingPushes({
     send = function(stanza) return module:send(stanza) end,
     addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
     clock = monotonic,
     timeout = config.iqTimeout,
     window = config.answerWindow,
-    hasSession = function(fullJid) return prosody.full_sessions[fullJid] ~= nil end,
-    recovered = function(fullJid) return mailbox.flush(fullJid) end
+    hasSession = function(fullJid) return prosody.full_sessions[fullJid] ~= nil end
 })
-mailbox = newMailbox({
+local mailbox = newMailbox({
     messages = archiveStore("unified_push_messages"),
     kept = keyvalStore("unified_push_kept"),
     maxMessages = config.maxStoredMessages,
@@ -4558,16 +4830,10 @@ mailbox = newMailbox({
     maxPerEndpoint = math.min(config.maxStoredPerEndpoint, config.maxStoredMessages),
     service = module.host,
     pending = pending,
-    entryOf = index.entry,
-    revoke = function(user, key, entry)
-        local ok, reason = registry.revokeEntry(user, key, entry)
-        if not ok then
-            module:log("warn", "Could not revoke a push endpoint: %s", reason)
-        end
-    end,
+    endpoints = endpoints,
     newId = medium,
     now = os.time,
-    later = function(callback) return module:add_timer(0, callback) end,
+    later = later,
     log = log,
     removed = metrics.removed
 })
@@ -4576,68 +4842,11 @@ module:hook_global(
     "stats-update",
     function() return metrics.update(levels) end
 )
-local slices = {users = config.purgeSlice, seconds = 0.01, clock = monotonic}
---- Seconds between two slices: the server serves what waits meanwhile.
-local SLICE_PAUSE = 0.02
-local function addTimer(delay, callback)
-    module:add_timer(delay, callback)
-end
-local counting = mailbox.count(slices)
-if counting ~= nil then
-    runWalk(counting, addTimer, SLICE_PAUSE)
-end
-local purging = false
---- The purge's second part: kept messages, after registrations.
-local function purgeMessages(registrations)
-    local sweep
-    sweep = mailbox.sweep(
-        slices,
-        function(err)
-            purging = false
-            if err ~= nil then
-                module:log("warn", "Could not purge expired push messages: %s", err)
-            end
-            local messages = sweep and sweep.total() or 0
-            if registrations + messages > 0 then
-                module:log("debug", "Purged %d expired push registrations, %d messages", registrations, messages)
-            end
-        end
-    )
-    if sweep == nil then
-        purging = false
-    else
-        runWalk(sweep, addTimer, SLICE_PAUSE)
-    end
-end
-module:hourly(
-    "Purge expired push registrations and messages",
-    function()
-        if purging then
-            return
-        end
-        purging = true
-        local sweep
-        sweep = index.sweep(
-            os.time(),
-            slices,
-            function(err)
-                if err ~= nil then
-                    module:log("warn", "Could not purge expired push registrations: %s", err)
-                end
-                purgeMessages(sweep and sweep.total() or 0)
-            end
-        )
-        if sweep == nil then
-            purgeMessages(0)
-        else
-            runWalk(sweep, addTimer, SLICE_PAUSE)
-        end
-    end
-)
+scheduleUpkeep(module, endpoints, mailbox, config.purgeSlice)
 local urls = pushUrls(module)
 hookRegistration(module, {
     config = config,
-    registry = registry,
+    endpoints = endpoints,
     backendName = backendName,
     endpointFor = urls.endpointFor,
     now = os.time,
@@ -4651,24 +4860,17 @@ watchSessions(
     {
         offline = pending.dropTarget,
         online = mailbox.flush,
-        deleted = function(user)
-            local removed, err = registry.removeUser(
-                user,
-                os.time()
-            )
-            if removed == nil then
-                module:log("warn", "Could not remove the push endpoints of a deleted account: %s", err)
-            elseif removed > 0 then
-                module:log("info", "Removed %d push endpoints of a deleted account", removed)
-            end
-        end
+        deleted = function(user) return endpoints.removeUser(
+            user,
+            os.time()
+        ) end
     }
 )
 local withdrawShellCommands = offerShellCommands(
     module,
     sessionHost,
     {
-        registry = registry,
+        endpoints = endpoints,
         keptBy = mailbox.keptBy,
         read = function() return metrics.read(levels) end,
         now = os.time
@@ -4676,12 +4878,13 @@ local withdrawShellCommands = offerShellCommands(
 )
 module.unload = function()
     pending.dropAll()
+    index.flush()
     withdrawShellCommands()
     claimed.release()
 end
 local relay = {
     service = module.host,
-    registry = registry,
+    endpoints = endpoints,
     pending = pending,
     mailbox = mailbox,
     messageTtl = config.messageTtl,

@@ -18,6 +18,7 @@
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { bare } from "util.jid";
 import { Stanza, stanza } from "util.stanza";
+import { Endpoints } from "./endpoints";
 import { Logger } from "./log";
 import { Counts, RemovalReason } from "./metrics";
 import { PendingPushes } from "./pending";
@@ -86,15 +87,16 @@ export interface MailboxContext {
   readonly maxPerEndpoint: number;
   /** Our JID, the push IQs' sender. */
   readonly service: string;
+  /**
+   * Sends the pushes; a stalled distributor that answers again gets what was
+   * kept meanwhile.
+   */
   readonly pending: PendingPushes;
-  /** The user index entry of an endpoint (its token, target and expiry), or the store's error. */
-  readonly entryOf: (
-    this: void,
-    user: string,
-    key: string,
-  ) => LuaMultiReturn<[entry: Entry | undefined, err: undefined] | [entry: undefined, err: string]>;
-  /** Revokes an endpoint whose distributor answered that the app is gone. */
-  readonly revoke: (this: void, user: string, key: string, entry: Entry) => void;
+  /**
+   * Where each endpoint's messages go now (its index entry); an endpoint that is
+   * forgotten takes what it keeps along, and one whose app is gone is revoked.
+   */
+  readonly endpoints: Endpoints;
   readonly newId: (this: void) => string;
   /** Seconds since the epoch. */
   readonly now: (this: void) => number;
@@ -152,8 +154,6 @@ export interface Mailbox {
     key: string,
     id: string,
   ): LuaMultiReturn<[found: boolean, err: undefined] | [found: undefined, err: string]>;
-  /** Removes everything an endpoint keeps (it is gone). */
-  drop(this: void, user: string, key: string): void;
   /**
    * A walk over every user removing expired messages, a slice at a time (its
    * total: how many went); undefined where the store cannot list users.
@@ -633,7 +633,8 @@ function finishBucket(state: State, flush: Flush): void {
   if (flush.appGone) {
     // The rest goes with the endpoint.
     endFlush(state, key, target);
-    context.revoke(user, key, flush.entry);
+    const [ok, reason] = context.endpoints.revokeEntry(user, key, flush.entry);
+    if (!ok) context.log("warn", "Could not revoke a push endpoint: %s", reason);
     return;
   }
   const current = keptOf(state, user, key);
@@ -755,7 +756,7 @@ function flushFor(state: State, fullJid: string): void {
   for (const [key, counts] of record) {
     // A flush to another full JID (a dead resource) does not block this one.
     if (state.flushing.get(key) !== fullJid) {
-      const [entry, entryErr] = context.entryOf(user, key);
+      const [entry, entryErr] = context.endpoints.entry(user, key);
       if (entryErr !== undefined) {
         context.log("warn", "Could not look up a push endpoint: %s", entryErr);
       } else if (entry === undefined || entry.e < context.now()) {
@@ -897,6 +898,8 @@ export function mailbox(context: MailboxContext): Mailbox {
     totalMessages: 0,
     totalBytes: 0,
   };
+  context.endpoints.onForgotten((user, key) => drop(state, user, key));
+  context.pending.onRecovered((fullJid) => flushFor(state, fullJid));
 
   return {
     keep: (user, key, application, instance, body, ttl, topic, held) =>
@@ -913,7 +916,6 @@ export function mailbox(context: MailboxContext): Mailbox {
     },
     flush: (fullJid) => flushFor(state, fullJid),
     cancel: (key, id) => cancel(state, key, id),
-    drop: (user, key) => drop(state, user, key),
     sweep(budget, finished) {
       if (kept.users === undefined) return undefined;
       const now = context.now();

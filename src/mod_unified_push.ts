@@ -6,6 +6,7 @@ import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
 import { monotonic } from "util.time";
 import { createBackend, supportedBackends } from "./backends";
+import { endpoints as newEndpoints } from "./endpoints";
 import { readConfig } from "./config";
 import { MATRIX_PATH, pushUrls, serveHttp } from "./http";
 import { Logger } from "./log";
@@ -16,8 +17,7 @@ import { NS } from "./protocol";
 import { rateLimiter } from "./ratelimit";
 import { hookRegistration } from "./registeriq";
 import { RelayContext } from "./relay";
-import { endpointRegistry } from "./registry";
-import { runWalk, SliceBudget } from "./slices";
+import { scheduleUpkeep } from "./upkeep";
 import { isAway, sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
 import { announceWhenReady, claimHttp, refuseToLoad } from "./startup";
@@ -56,13 +56,11 @@ const metrics = declareMetrics(module, () => get_metric_registry() !== undefined
 // The module's stores; one that cannot be opened stops the load, naming it.
 function keyvalStore<T>(name: string): KeyValStore<T> {
   const [store, problem] = module.open_store<T>(name);
-  if (store === undefined) return stop([`cannot open the ${name} store: ${problem}`]);
-  return store;
+  return store ?? stop([`cannot open the ${name} store: ${problem}`]);
 }
 function archiveStore(name: string): ArchiveStore {
   const [store, problem] = module.open_store(name, "archive");
-  if (store === undefined) return stop([`cannot open the ${name} store: ${problem}`]);
-  return store;
+  return store ?? stop([`cannot open the ${name} store: ${problem}`]);
 }
 
 const [backend, backendProblem] = createBackend(
@@ -74,18 +72,22 @@ if (backend === undefined) {
   stop([`unified_push_backend "${config.backend}" cannot start: ${backendProblem}`]);
 }
 const backendName = backend.name;
+/** Runs a callback on the next turn of the event loop. */
+const later = (callback: (this: void) => void) => module.add_timer(0, callback);
 
-const index = userIndex(
-  keyvalStore<UserRecord>("unified_push_users"),
-  config.maxRegistrations,
-  // A forgotten endpoint takes its record and what it kept along.
-  (key, user) => {
-    backend.dropRecord(key);
-    mailbox.drop(user, key);
-  },
-);
-// Resolved tokens and rate buckets for as many endpoints (bench/README.md, "Scale").
-const registry = endpointRegistry(backend, index, config.endpointCache, metrics.revocations);
+// Resolved tokens and index records for as many endpoints (bench/README.md, "Scale").
+const index = userIndex({
+  store: keyvalStore<UserRecord>("unified_push_users"),
+  cacheSize: config.endpointCache,
+  later,
+});
+const endpoints = newEndpoints({
+  backend,
+  index,
+  maxPerUser: config.maxRegistrations,
+  cacheSize: config.endpointCache,
+  revocations: metrics.revocations,
+});
 
 const pending = pendingPushes({
   send: (stanza) => module.send(stanza),
@@ -94,8 +96,6 @@ const pending = pendingPushes({
   timeout: config.iqTimeout,
   window: config.answerWindow,
   hasSession: (fullJid) => prosody.full_sessions[fullJid] !== undefined,
-  // A distributor that answers again gets what was kept while it was silent.
-  recovered: (fullJid) => mailbox.flush(fullJid),
 });
 
 const mailbox = newMailbox({
@@ -106,14 +106,10 @@ const mailbox = newMailbox({
   maxPerEndpoint: math.min(config.maxStoredPerEndpoint, config.maxStoredMessages),
   service: module.host,
   pending,
-  entryOf: index.entry,
-  revoke: (user, key, entry) => {
-    const [ok, reason] = registry.revokeEntry(user, key, entry);
-    if (!ok) module.log("warn", "Could not revoke a push endpoint: %s", reason);
-  },
+  endpoints,
   newId: medium,
   now: os.time,
-  later: (callback) => module.add_timer(0, callback),
+  later,
   log,
   removed: metrics.removed,
 });
@@ -122,56 +118,14 @@ const mailbox = newMailbox({
 const levels: Levels = { inFlight: pending.total, stored: mailbox.totals };
 module.hook_global("stats-update", () => metrics.update(levels));
 
-// Work over every user runs a slice per timer tick (docs/design.md, "Work over every user").
-const slices: SliceBudget = { users: config.purgeSlice, seconds: 0.01, clock: monotonic };
-/** Seconds between two slices: the server serves what waits meanwhile. */
-const SLICE_PAUSE = 0.02;
-const addTimer = (delay: number, callback: (this: void) => number | void) => {
-  module.add_timer(delay, callback);
-};
-
-// What was kept before the start is summed into the gauges after load, not before serving.
-const counting = mailbox.count(slices);
-if (counting !== undefined) runWalk(counting, addTimer, SLICE_PAUSE);
-
-let purging = false;
-/** The purge's second part: kept messages, after registrations. */
-function purgeMessages(this: void, registrations: number): void {
-  const sweep = mailbox.sweep(slices, (err) => {
-    purging = false;
-    if (err !== undefined) module.log("warn", "Could not purge expired push messages: %s", err);
-    const messages = sweep?.total() ?? 0;
-    if (registrations + messages > 0) {
-      module.log(
-        "debug",
-        "Purged %d expired push registrations, %d messages",
-        registrations,
-        messages,
-      );
-    }
-  });
-  if (sweep === undefined) purging = false;
-  else runWalk(sweep, addTimer, SLICE_PAUSE);
-}
-module.hourly("Purge expired push registrations and messages", () => {
-  // One purge at a time: a slow one is not overtaken by the next hour's.
-  if (purging) return;
-  purging = true;
-  const sweep = index.sweep(os.time(), slices, (err) => {
-    if (err !== undefined)
-      module.log("warn", "Could not purge expired push registrations: %s", err);
-    purgeMessages(sweep?.total() ?? 0);
-  });
-  if (sweep === undefined) purgeMessages(0);
-  else runWalk(sweep, addTimer, SLICE_PAUSE);
-});
+scheduleUpkeep(module, endpoints, mailbox, config.purgeSlice);
 
 const urls = pushUrls(module);
 hookRegistration(
   module,
   {
     config,
-    registry,
+    endpoints,
     backendName,
     endpointFor: urls.endpointFor,
     now: os.time,
@@ -187,29 +141,24 @@ hookAnswers(module, pending);
 watchSessions(module, sessionHost, {
   offline: pending.dropTarget,
   online: mailbox.flush,
-  deleted: (user) => {
-    const [removed, err] = registry.removeUser(user, os.time());
-    if (removed === undefined)
-      module.log("warn", "Could not remove the push endpoints of a deleted account: %s", err);
-    else if (removed > 0)
-      module.log("info", "Removed %d push endpoints of a deleted account", removed);
-  },
+  deleted: (user) => endpoints.removeUser(user, os.time()),
 });
 const withdrawShellCommands = offerShellCommands(module, sessionHost, {
-  registry,
+  endpoints,
   keptBy: mailbox.keptBy,
   read: () => metrics.read(levels),
   now: os.time,
 });
 module.unload = () => {
   pending.dropAll();
+  index.flush();
   withdrawShellCommands();
   claimed.release();
 };
 
 const relay: RelayContext = {
   service: module.host,
-  registry,
+  endpoints,
   pending,
   mailbox,
   messageTtl: config.messageTtl,

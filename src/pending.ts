@@ -88,8 +88,6 @@ export interface PendingContext {
   readonly window: number;
   /** True while the full JID has a session (hibernating or not). */
   readonly hasSession: (this: void, fullJid: string) => boolean;
-  /** A stalled target answered a push with a result. */
-  readonly recovered: (this: void, fullJid: string) => void;
 }
 
 export interface PendingPushes {
@@ -117,6 +115,8 @@ export interface PendingPushes {
   countFor(this: void, user: string): number;
   /** Pushes waiting, on every distributor (counted when asked: for the metrics). */
   total(this: void): number;
+  /** Calls `listener` whenever a stalled full JID answers a push with a result. */
+  onRecovered(this: void, listener: (this: void, fullJid: string) => void): void;
 }
 
 export function pendingPushes(context: PendingContext): PendingPushes {
@@ -136,6 +136,7 @@ export function pendingPushes(context: PendingContext): PendingPushes {
   let windowFront = 1;
   let windowBack = 0;
   let windowSweeper: { stop(this: unknown): void } | undefined;
+  const recovered: ((this: void, fullJid: string) => void)[] = [];
 
   /** Dequeues pushes at the front that have already settled. */
   function skipSettled(): void {
@@ -245,7 +246,7 @@ export function pendingPushes(context: PendingContext): PendingPushes {
       const to = waiting.to;
       if (stalled.get(to) !== undefined) {
         stalled.delete(to);
-        if (reply.attr.type === "result") context.recovered(to);
+        if (reply.attr.type === "result") for (const listener of recovered) listener(to);
       }
       return true;
     },
@@ -274,6 +275,10 @@ export function pendingPushes(context: PendingContext): PendingPushes {
       let waiting = 0;
       for (const [, count] of perUser) waiting += count;
       return waiting;
+    },
+
+    onRecovered(listener) {
+      recovered.push(listener);
     },
   };
 }

@@ -7,7 +7,7 @@ import { Config } from "./config";
 import { Logger } from "./log";
 import { Counts, RegistrationOutcome } from "./metrics";
 import { hashAttributeProblem, NS, registeredReply } from "./protocol";
-import { Registry } from "./registry";
+import { Endpoints, RegisterRefusal } from "./endpoints";
 
 /**
  * The longest endpoint URL we hand out, in bytes: UnifiedPush's Android
@@ -17,7 +17,7 @@ export const MAX_ENDPOINT_BYTES = 1000;
 
 export interface RegistrationContext {
   readonly config: Config;
-  readonly registry: Registry;
+  readonly endpoints: Endpoints;
   /** The backend's name, for the log. */
   readonly backendName: string;
   /** The endpoint URL for a token. */
@@ -28,14 +28,24 @@ export interface RegistrationContext {
   readonly registrations: Counts<RegistrationOutcome>;
 }
 
-/** Answers one `<register/>` IQ: the stanza to send back to the client. */
-export function answerRegistration(context: RegistrationContext, request: Stanza): Stanza {
+/**
+ * Answers one `<register/>` IQ: `reply` gets the stanza to send back, at once
+ * for a refusal, after this turn of the event loop for an endpoint (once the
+ * user index has stored it).
+ */
+export function answerRegistration(
+  context: RegistrationContext,
+  request: Stanza,
+  reply: (this: void, answer: Stanza) => void,
+): void {
   const registrations = context.registrations;
   const from = request.attr.from;
   if (from === undefined || !isPermitted(context.config.acl, from)) {
     context.log("debug", "Registration from <%s> refused by unified_push_acl", from);
     registrations.forbidden.add(1);
-    return error_reply(request, "auth", "forbidden", "Not permitted to register on this service");
+    return reply(
+      error_reply(request, "auth", "forbidden", "Not permitted to register on this service"),
+    );
   }
 
   const register = request.tags[0];
@@ -45,7 +55,7 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
     hashAttributeProblem("application", application) ?? hashAttributeProblem("instance", instance);
   if (problem !== undefined || application === undefined || instance === undefined) {
     registrations.bad_request.add(1);
-    return error_reply(request, "modify", "bad-request", problem);
+    return reply(error_reply(request, "modify", "bad-request", problem));
   }
 
   const now = context.now();
@@ -53,52 +63,65 @@ export function answerRegistration(context: RegistrationContext, request: Stanza
   // Our tokens need no escaping, and one of more than the few characters that go
   // in the path adds a "?" (endpoint.ts).
   const longest = MAX_ENDPOINT_BYTES - context.endpointFor("").length - 1;
-  const [token, outcome, detail] = context.registry.register(
+  context.endpoints.register(
     from,
     application,
     instance,
     exp,
     now,
     longest,
+    (token, outcome, detail) => {
+      if (token === undefined)
+        return reply(refusal(context, request, outcome as RegisterRefusal, detail));
+      context.log(
+        "debug",
+        outcome ? "Renewed a push endpoint for <%s>" : "Registered a push endpoint for <%s>",
+        from,
+      );
+      if (outcome) registrations.renewed.add(1);
+      else registrations.new.add(1);
+      reply(registeredReply(request, context.endpointFor(token), exp));
+    },
   );
-  if (token === undefined) {
-    if (outcome === "too-long") {
-      context.log("debug", "Registration from <%s> refused: its endpoint would be too long", from);
-      registrations.limited.add(1);
-      return error_reply(
-        request,
-        "cancel",
-        "not-acceptable",
-        `The endpoint for this address would be longer than ${MAX_ENDPOINT_BYTES} bytes, the most UnifiedPush allows (a shorter JID fits)`,
-      );
-    }
-    if (outcome === "limit") {
-      context.log("debug", "Registration from <%s> refused: %s already", from, detail);
-      registrations.limited.add(1);
-      return error_reply(
-        request,
-        "cancel",
-        "policy-violation",
-        `Too many registrations (at most ${context.config.maxRegistrations} apps per user)`,
-      );
-    }
-    context.log(
-      "warn",
-      "Could not issue a push endpoint with the %s backend: %s",
-      context.backendName,
-      detail,
+}
+
+/** The error a refused registration is answered with. */
+function refusal(
+  context: RegistrationContext,
+  request: Stanza,
+  outcome: RegisterRefusal,
+  detail: string | undefined,
+): Stanza {
+  const { registrations, log } = context;
+  const from = request.attr.from;
+  if (outcome === "too-long") {
+    log("debug", "Registration from <%s> refused: its endpoint would be too long", from);
+    registrations.limited.add(1);
+    return error_reply(
+      request,
+      "cancel",
+      "not-acceptable",
+      `The endpoint for this address would be longer than ${MAX_ENDPOINT_BYTES} bytes, the most UnifiedPush allows (a shorter JID fits)`,
     );
-    registrations.failed.add(1);
-    return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint");
   }
-  context.log(
-    "debug",
-    outcome ? "Renewed a push endpoint for <%s>" : "Registered a push endpoint for <%s>",
-    from,
+  if (outcome === "limit") {
+    log("debug", "Registration from <%s> refused: %s already", from, detail);
+    registrations.limited.add(1);
+    return error_reply(
+      request,
+      "cancel",
+      "policy-violation",
+      `Too many registrations (at most ${context.config.maxRegistrations} apps per user)`,
+    );
+  }
+  log(
+    "warn",
+    "Could not issue a push endpoint with the %s backend: %s",
+    context.backendName,
+    detail,
   );
-  if (outcome) registrations.renewed.add(1);
-  else registrations.new.add(1);
-  return registeredReply(request, context.endpointFor(token), exp);
+  registrations.failed.add(1);
+  return error_reply(request, "wait", "internal-server-error", "Could not create the endpoint");
 }
 
 /**
@@ -112,10 +135,12 @@ export function hookRegistration(
   registered: (this: void, fullJid: string) => void,
 ): void {
   module.hook(`iq-set/host/${NS}:register`, (event) => {
-    const answer = answerRegistration(context, event.stanza);
-    event.origin.send(answer);
-    const from = event.stanza.attr.from;
-    if (answer.attr.type === "result" && from !== undefined) registered(from);
+    const { origin, stanza: request } = event;
+    answerRegistration(context, request, (answer) => {
+      origin.send(answer);
+      const from = request.attr.from;
+      if (answer.attr.type === "result" && from !== undefined) registered(from);
+    });
     return true;
   });
   module.hook(`iq-get/host/${NS}:register`, (event) => {

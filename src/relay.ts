@@ -14,7 +14,7 @@ import { PendingPushes, Settlement } from "./pending";
 import { MAX_BODY_BYTES, pushIq } from "./protocol";
 import { parsePushHeaders } from "./pushheaders";
 import { RateLimiter } from "./ratelimit";
-import { Registry, Target } from "./registry";
+import { Endpoints, Target } from "./endpoints";
 
 /**
  * Longer tokens are no backend's (paseto and jwt tokens are a few hundred
@@ -28,7 +28,7 @@ export const RETRY_AFTER_SECONDS = 60;
 export interface RelayContext {
   /** Our JID, the push IQs' sender. */
   readonly service: string;
-  readonly registry: Registry;
+  readonly endpoints: Endpoints;
   readonly pending: PendingPushes;
   readonly mailbox: Mailbox;
   /** Longest a message for an offline distributor is kept, seconds (0: never). */
@@ -102,7 +102,7 @@ export function relayPush<R extends PushResponse>(
     pushes.unknown_endpoint.add(1);
     return errors.new("unknown-endpoint");
   }
-  const [registration, failure, detail] = context.registry.resolve(token, context.now());
+  const [registration, failure, detail] = context.endpoints.resolve(token, context.now());
   if (registration === undefined) {
     if (failure === "failed") {
       context.log("warn", "Could not look up a push endpoint in storage: %s", detail);
@@ -262,7 +262,7 @@ function outcome(
       to,
       settled.reason,
     );
-    const [revoked, reason] = context.registry.revoke(token, registration, context.now());
+    const [revoked, reason] = context.endpoints.revoke(token, registration, context.now());
     if (!revoked) context.log("warn", "Could not revoke a push endpoint: %s", reason);
     context.pushes.gone.add(1);
     return errors.new("unknown-endpoint");
@@ -360,7 +360,7 @@ function lateOutcome(
     context.mailbox.settleHeld(registration.user, key, copy, bytes, settled.answer === "delivered");
   }
   if (settled.answer === "gone") {
-    const [revoked, reason] = context.registry.revoke(token, registration, context.now());
+    const [revoked, reason] = context.endpoints.revoke(token, registration, context.now());
     if (!revoked) context.log("warn", "Could not revoke a push endpoint: %s", reason);
   }
 }

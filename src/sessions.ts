@@ -13,8 +13,11 @@ export interface SessionHandlers {
   readonly offline: (this: void, fullJid: string) => void;
   /** A full JID is available (bound, resumed, or announced itself to us). */
   readonly online: (this: void, fullJid: string) => void;
-  /** An account was deleted (its bare JID). */
-  readonly deleted: (this: void, user: string) => void;
+  /** An account was deleted (its bare JID): how many endpoints went, or why none could. */
+  readonly deleted: (
+    this: void,
+    user: string,
+  ) => LuaMultiReturn<[removed: number, err: undefined] | [removed: undefined, err: string]>;
 }
 
 /** The host whose sessions are our distributors: a component's parent domain, else our own. */
@@ -56,7 +59,12 @@ export function watchSessions(
     if (host === sessionHost) watch();
   });
   module.hook_global("user-deleted", (event) => {
-    if (event.host === sessionHost) handlers.deleted(join(event.username, event.host));
+    if (event.host !== sessionHost) return;
+    const [removed, err] = handlers.deleted(join(event.username, event.host));
+    if (removed === undefined)
+      module.log("warn", "Could not remove the push endpoints of a deleted account: %s", err);
+    else if (removed > 0)
+      module.log("info", "Removed %d push endpoints of a deleted account", removed);
   });
 
   // Directed presence to the push service (available, so without a type);

@@ -8,10 +8,10 @@ import { datetime } from "util.datetime";
 import { bare, prep, split } from "util.jid";
 import { KeptRecord } from "./mailbox";
 import { Reading } from "./metrics";
-import { Registry } from "./registry";
+import { Endpoints } from "./endpoints";
 
 export interface ShellContext {
-  readonly registry: Registry;
+  readonly endpoints: Endpoints;
   /** What each endpoint of a user keeps (mailbox.keptBy). */
   readonly keptBy: (
     this: void,
@@ -62,7 +62,7 @@ interface Row {
 export function listCommand(context: ShellContext, print: Print, jid: unknown): CommandResult {
   const [user, problem] = accountOf(jid);
   if (user === undefined) return $multi(false, problem);
-  const [entries, err] = context.registry.entries(user);
+  const [entries, err] = context.endpoints.entries(user);
   if (err !== undefined) return $multi(false, `could not read the registrations: ${err}`);
   const [kept] = context.keptBy(user);
   const now = context.now();
@@ -106,7 +106,7 @@ export function revokeCommand(
     return $multi(false, "give the application as the start of its hash, as list() shows it");
   }
   const prefix = application as string | undefined;
-  const [revoked, err] = context.registry.revokeApps(user, prefix, context.now());
+  const [revoked, err] = context.endpoints.revokeApps(user, prefix, context.now());
   if (revoked === undefined) return $multi(false, `could not revoke: ${err}`);
   const which = prefix === undefined ? "" : ` for applications starting with ${prefix}`;
   return $multi(

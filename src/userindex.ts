@@ -1,13 +1,13 @@
-// Each user's endpoints, one record per bare JID (store unified_push_users).
-// It is where a renewal finds the endpoint to hand out again (stable endpoints,
-// docs/design.md), and the authority on the expiry and the target full JID of
-// every endpoint issued with its entry. It also caps how many distinct apps a
-// user may register (renewals do not count), and lets expired endpoints'
-// records be deleted on the user's next registration and by a periodic sweep,
-// so the store does not grow forever.
+// Each user's endpoints, one record per bare JID (store unified_push_users):
+// storage only. What a record means and every change to it belong to
+// endpoints.ts. Two things make it cheap (docs/design.md, "Stable endpoints"):
+// records read recently stay in memory (a bounded LRU, so a renewal or a push
+// reads no store), and the writes asked for in one turn of the event loop go to
+// the store together after it, one per user, so a distributor renewing five
+// endpoints at once, or a thousand reconnecting, costs one write per user, not
+// one per registration. The writer is told once the record is stored.
 import { KeyValStore } from "core.storagemanager";
-import { tokenKey } from "./backends/backend";
-import { SliceBudget, Walk, walkUsers } from "./slices";
+import { new as newCache } from "util.cache";
 
 /**
  * One endpoint. `a`, `i`, `e` are in every entry; `t` and `j` only in entries
@@ -28,208 +28,146 @@ export interface Entry {
 /** Endpoint key (tokenKey of its token) -> entry. */
 export type UserRecord = LuaMap<string, Entry>;
 
-export type RefusalReason = "limit" | "failed";
-
-type Issue = (
-  this: void,
-) => LuaMultiReturn<[token: string, reason: undefined] | [token: undefined, reason: string]>;
+/** Told once a write is stored, or why it could not be. */
+export type Stored = (this: void, ok: boolean, err?: string) => void;
 
 export interface UserIndex {
   /**
-   * Registers (application, instance) for `user` from `fullJid` until `exp`:
-   * renews the app's live endpoint if it has one, else refuses past the cap or
-   * calls `issue` for a new token and records it. Expired entries of the user
-   * are dropped (and `dropEndpoint` called for each) on the way.
+   * The user's record, or undefined when there is none; or the store's error.
+   * It is the index's own copy: change it, then write it. Unless `remember` is
+   * false, a record read from the store stays in memory.
    */
-  register(
+  read(
     this: void,
     user: string,
-    fullJid: string,
-    application: string,
-    instance: string,
-    exp: number,
-    now: number,
-    issue: Issue,
+    remember?: boolean,
   ): LuaMultiReturn<
-    | [token: string, renewed: boolean, detail: undefined]
-    | [token: undefined, refusal: RefusalReason, detail: string]
+    [record: UserRecord | undefined, err: undefined] | [record: undefined, err: string]
   >;
-  /** Every entry of the user (expired ones too, until they are purged); or the store's error. */
-  entries(
+  /** Stores the user's record now (undefined: the user has none); false and why on failure. */
+  write(
     this: void,
     user: string,
-  ): LuaMultiReturn<
-    [entries: UserRecord | undefined, err: undefined] | [entries: undefined, err: string]
-  >;
-  /** One endpoint's entry, if the user still has it; or the store's error. */
-  entry(
-    this: void,
-    user: string,
-    key: string,
-  ): LuaMultiReturn<[entry: Entry | undefined, err: undefined] | [entry: undefined, err: string]>;
-  /** Forgets one endpoint of `user` (revoked); false and why when that could not be stored. */
-  forget(
-    this: void,
-    user: string,
-    key: string,
-  ): LuaMultiReturn<[ok: true, reason: undefined] | [ok: false, reason: string]>;
-  /**
-   * Forgets every endpoint of `user` (the account was deleted), calling
-   * `dropEndpoint` for each; the entries it had, or the store's error.
-   */
-  removeUser(
-    this: void,
-    user: string,
-  ): LuaMultiReturn<
-    [entries: UserRecord | undefined, err: undefined] | [entries: undefined, err: string]
-  >;
-  /**
-   * A walk over every user dropping entries expired at `now`, a slice at a time
-   * (its total: how many went); undefined where the store cannot list users.
-   */
-  sweep(
-    this: void,
-    now: number,
-    budget: SliceBudget,
-    finished: (this: void, err?: string) => void,
-  ): Walk | undefined;
+    record: UserRecord | undefined,
+  ): LuaMultiReturn<[ok: true, err: undefined] | [ok: false, err: string]>;
+  /** Stores the user's record with the writes of this turn, after it, then calls `stored`. */
+  writeSoon(this: void, user: string, record: UserRecord | undefined, stored: Stored): void;
+  /** Stores whatever waits for the end of the turn (the module is unloading). */
+  flush(this: void): void;
+  /** The users with a record, for a walk; undefined where the store cannot list them. */
+  readonly users: ((this: void) => LuaIterable<string>) | undefined;
+}
+
+export interface UserIndexContext {
+  readonly store: KeyValStore<UserRecord>;
+  /** Records kept in memory. */
+  readonly cacheSize: number;
+  /** Runs `callback` on a later turn of the event loop (module:add_timer(0, …)). */
+  readonly later: (this: void, callback: (this: void) => void) => void;
 }
 
 type ListUsers = (this: KeyValStore<UserRecord>) => LuaIterable<string>;
+
+/** What the index holds for a user with no record: nothing to read, and known to be so. */
+const NONE = new LuaMap<string, Entry>();
+
+/** A copy, so that the index's record and the store's never are the same table. */
+function copyOf(record: UserRecord): UserRecord {
+  const copy = new LuaMap<string, Entry>();
+  for (const [key, { a, i, e, t, j }] of record) {
+    copy.set(key, t === undefined ? { a, i, e, j } : { a, i, e, t, j });
+  }
+  return copy;
+}
 
 function isEmpty(record: UserRecord): boolean {
   const [first] = next(record);
   return first === undefined;
 }
 
-export function userIndex(
-  store: KeyValStore<UserRecord>,
-  maxPerUser: number,
-  dropEndpoint: (this: void, key: string, user: string) => void,
-): UserIndex {
-  /** Removes expired entries in place; how many went. */
-  function prune(user: string, record: UserRecord, now: number): number {
-    let removed = 0;
-    for (const [key, entry] of record) {
-      if (entry.e < now) {
-        record.delete(key);
-        dropEndpoint(key, user);
-        removed++;
-      }
-    }
-    return removed;
+/** A record waiting for the end of the turn, and who waits on its write. */
+interface Waiting {
+  record: UserRecord | undefined;
+  readonly stored: Stored[];
+}
+
+export function userIndex(context: UserIndexContext): UserIndex {
+  const { store, later } = context;
+  const records = newCache<string, UserRecord>(context.cacheSize);
+  /** Records written soon: pinned here (the LRU may let go of them) until stored. */
+  let waiting = new LuaMap<string, Waiting>();
+  let scheduled = false;
+
+  /** Stores one user's record; on failure the store is the truth again. */
+  function put(
+    user: string,
+    record: UserRecord | undefined,
+  ): LuaMultiReturn<[ok: true, err: undefined] | [ok: false, err: string]> {
+    // A copy: some drivers keep what they are given, and the index changes its own.
+    const [ok, err] = store.set(user, record === undefined ? undefined : copyOf(record));
+    if (ok === true) return $multi(true as const, undefined);
+    records.set(user, undefined);
+    return $multi(false as const, tostring(err));
   }
 
-  /** The live entry of an app that a renewal can hand out again. */
-  function renewable(record: UserRecord, application: string, instance: string): Entry | undefined {
-    for (const [, entry] of record) {
-      if (entry.t !== undefined && entry.a === application && entry.i === instance) return entry;
+  function flush(this: void): void {
+    scheduled = false;
+    const batch = waiting;
+    waiting = new LuaMap();
+    for (const [user, { record, stored }] of batch) {
+      const [ok, err] = put(user, record);
+      for (const callback of stored) callback(ok, err);
     }
-    return undefined;
-  }
-
-  /** How many distinct apps the record holds, and whether the given one is among them. */
-  function countApps(
-    record: UserRecord,
-    application: string,
-    instance: string,
-  ): LuaMultiReturn<[count: number, known: boolean]> {
-    const apps = new LuaTable<string, true>();
-    let count = 0;
-    for (const [, entry] of record) {
-      const app = `${entry.a} ${entry.i}`;
-      if (apps.get(app) === undefined) {
-        apps.set(app, true);
-        count++;
-      }
-    }
-    return $multi(count, apps.get(`${application} ${instance}`) !== undefined);
   }
 
   return {
-    register(user, fullJid, application, instance, exp, now, issue) {
+    read(user, remember) {
+      const soon = waiting.get(user);
+      if (soon !== undefined) return $multi(soon.record, undefined);
+      const held = records.get(user);
+      if (held !== undefined) return $multi(held === NONE ? undefined : held, undefined);
       const [saved, err] = store.get(user);
-      if (err !== undefined) return $multi(undefined, "failed", tostring(err));
-      const record: UserRecord = saved ?? new LuaMap();
-      prune(user, record, now);
-
-      const current = renewable(record, application, instance);
-      if (current !== undefined) {
-        const [wasExp, wasJid] = [current.e, current.j];
-        current.e = exp;
-        current.j = fullJid;
-        const [ok, setErr] = store.set(user, record);
-        if (ok !== true) {
-          // Stores may cache what they return: leave the entry as it was.
-          current.e = wasExp;
-          current.j = wasJid;
-          return $multi(undefined, "failed", tostring(setErr));
-        }
-        return $multi(current.t as string, true, undefined);
-      }
-
-      const [count, known] = countApps(record, application, instance);
-      if (!known && count >= maxPerUser) {
-        return $multi(undefined, "limit", `${count} registrations`);
-      }
-      const [token, reason] = issue();
-      if (token === undefined) return $multi(undefined, "failed", reason);
-      const key = tokenKey(token);
-      record.set(key, { a: application, i: instance, e: exp, t: token, j: fullJid });
-      const [ok, setErr] = store.set(user, record);
-      if (ok !== true) {
-        // An endpoint the index does not know would never be purged.
-        dropEndpoint(key, user);
-        return $multi(undefined, "failed", tostring(setErr));
-      }
-      return $multi(token, false, undefined);
-    },
-
-    entries(user) {
-      const [record, err] = store.get(user);
       if (err !== undefined) return $multi(undefined, tostring(err));
+      // Some drivers answer false for "no record".
+      const found = saved === undefined || (saved as unknown) === false ? undefined : saved;
+      const record = found === undefined ? undefined : copyOf(found);
+      if (remember !== false) records.set(user, record ?? NONE);
       return $multi(record, undefined);
     },
 
-    entry(user, key) {
-      const [record, err] = store.get(user);
-      if (err !== undefined) return $multi(undefined, tostring(err));
-      if (record === undefined) return $multi(undefined, undefined);
-      return $multi(record.get(key), undefined);
+    write(user, given) {
+      const record = given === undefined || isEmpty(given) ? undefined : given;
+      records.set(user, record ?? NONE);
+      const [ok, err] = put(user, record);
+      // Whoever waited for the end of the turn is stored by this write.
+      const soon = waiting.get(user);
+      if (soon !== undefined) {
+        waiting.delete(user);
+        for (const callback of soon.stored) callback(ok, err);
+      }
+      return $multi(ok, err) as LuaMultiReturn<
+        [ok: true, err: undefined] | [ok: false, err: string]
+      >;
     },
 
-    forget(user, key) {
-      const [record, err] = store.get(user);
-      if (err !== undefined) return $multi(false as const, tostring(err));
-      if (record === undefined || record.get(key) === undefined)
-        return $multi(true as const, undefined);
-      record.delete(key);
-      const [ok, setErr] = store.set(user, isEmpty(record) ? undefined : record);
-      if (ok !== true) return $multi(false as const, tostring(setErr));
-      dropEndpoint(key, user);
-      return $multi(true as const, undefined);
+    writeSoon(user, given, stored) {
+      const record = given === undefined || isEmpty(given) ? undefined : given;
+      records.set(user, record ?? NONE);
+      const soon = waiting.get(user);
+      if (soon !== undefined) {
+        soon.record = record;
+        soon.stored.push(stored);
+      } else {
+        waiting.set(user, { record, stored: [stored] });
+      }
+      if (!scheduled) {
+        scheduled = true;
+        later(flush);
+      }
     },
 
-    removeUser(user) {
-      const [record, err] = store.get(user);
-      if (err !== undefined) return $multi(undefined, tostring(err));
-      if (record === undefined) return $multi(undefined, undefined);
-      const [ok, setErr] = store.set(user, undefined);
-      if (ok !== true) return $multi(undefined, tostring(setErr));
-      for (const [key] of record) dropEndpoint(key, user);
-      return $multi(record, undefined);
-    },
+    flush,
 
-    sweep(now, budget, finished) {
-      if (store.users === undefined) return undefined;
-      const purge = (user: string): number => {
-        const [record] = store.get(user);
-        if (record === undefined || record === false) return 0;
-        const gone = prune(user, record, now);
-        if (gone > 0) store.set(user, isEmpty(record) ? undefined : record);
-        return gone;
-      };
-      return walkUsers(() => (store.users as ListUsers).call(store), purge, budget, finished);
-    },
+    users: store.users === undefined ? undefined : () => (store.users as ListUsers).call(store),
   };
 }

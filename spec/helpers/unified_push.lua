@@ -637,6 +637,45 @@ function up.memory_keyval()
 	};
 end
 
+-- The real endpoints (src/endpoints.ts) over a real user index (src/userindex.ts)
+-- on a store in memory. `options`: backend (required); store (default
+-- up.memory_keyval()), maxPerUser (10), cacheSize (16, for both caches),
+-- revocations (any counters; the kit has them as `revocations`). The index's writes wait for `run_later()`, as for
+-- the end of a turn of the event loop; `register(...)` takes the arguments of
+-- Endpoints.register up to `longest` (default: no limit), runs them, and returns
+-- what the registration was answered with. `forgotten` lists the keys of the
+-- endpoints forgotten, in order.
+function up.endpoints(options)
+	local later = {};
+	local store = options.store or up.memory_keyval();
+	local size = options.cacheSize or 16;
+	local revocations = options.revocations or up.any_counters();
+	local index = require "userindex".userIndex({ store = store, cacheSize = size,
+		later = function(callback) later[#later + 1] = callback; end });
+	local endpoints = require "endpoints".endpoints({ backend = options.backend, index = index,
+		maxPerUser = options.maxPerUser or 10, cacheSize = size, revocations = revocations });
+	local kit = { endpoints = endpoints, index = index, store = store, revocations = revocations, forgotten = {} };
+	endpoints.onForgotten(function(_, key) kit.forgotten[#kit.forgotten + 1] = key; end);
+	function kit.run_later()
+		local ran = 0;
+		while #later > 0 do
+			ran = ran + 1;
+			assert(ran < 100, "callbacks keep asking for a later turn");
+			table.remove(later, 1)();
+		end
+		return ran;
+	end
+	function kit.register(full_jid, application, instance, exp, now, longest)
+		local answer;
+		endpoints.register(full_jid, application, instance, exp, now, longest or math.huge,
+			function(...) answer = table.pack(...); end);
+		kit.run_later();
+		assert(answer, "the registration was never answered");
+		return table.unpack(answer, 1, answer.n);
+	end
+	return kit;
+end
+
 -- A SliceBudget (src/slices.ts): `users` per slice (default 1), no time limit.
 function up.slice_budget(users)
 	return { users = users or 1, seconds = math.huge, clock = function() return 0; end };

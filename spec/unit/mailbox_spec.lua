@@ -69,6 +69,7 @@ local function scripted_pending()
 		pending.sent[#pending.sent + 1] = { iq = iq, user = user, settle = settle };
 	end
 	function pending.settle(i, answer) pending.sent[i].settle({ answer = answer, reason = answer }); end
+	function pending.onRecovered(listener) pending.recovered = listener; end
 	return pending;
 end
 
@@ -117,7 +118,6 @@ local function new_mailbox(options)
 		maxPerEndpoint = options.maxPerEndpoint or 1000,
 		service = "h",
 		pending = scripted_pending(),
-		entryOf = function() return options.entry or ENTRY; end,
 		revoked = {},
 		newId = (function() local n = 0; return function() n = n + 1; return "iq" .. n; end; end)(),
 		now = function() return clock.now; end,
@@ -125,7 +125,16 @@ local function new_mailbox(options)
 		log = function() end,
 		removed = up.any_counters(),
 	};
-	context.revoke = function(user, key) context.revoked[#context.revoked + 1] = user .. " " .. key; end;
+	-- The endpoints: every one's entry is `options.entry` (ENTRY unless told), an app
+	-- gone is recorded in `revoked`, and `forget(user, key)` tells the mailbox one went.
+	context.endpoints = {
+		entry = function() return options.entry or ENTRY; end,
+		revokeEntry = function(user, key)
+			context.revoked[#context.revoked + 1] = user .. " " .. key;
+			return true;
+		end,
+		onForgotten = function(listener) context.forget = listener; end,
+	};
 	-- Callbacks for a later turn of the event loop wait until the spec runs them (run_later).
 	context.later = function(callback) context.later_calls[#context.later_calls + 1] = callback; end;
 	return mailbox_module.mailbox(context), context, clock;
@@ -244,13 +253,13 @@ describe("the mailbox", function()
 		local box, context = new_mailbox();
 		box.keep("u@h", "k1", "A", "I", "x", 60);
 		box.keep("u@h", "k1", "A", "I", "yz", 60);
-		box.drop("u@h", "k1");
+		context.forget("u@h", "k1"); -- the endpoint is forgotten
 		assert.is_nil(context.kept.data["u@h"]);
 		assert.same({}, context.messages.data.k1);
 		assert.same({ endpoint_gone = 2 }, removals(context));
 		assert.same({ 0, 0 }, { box.totals() });
 		local orphan, orphan_context = new_mailbox({ entry = false });
-		orphan_context.entryOf = function() return nil; end;
+		orphan_context.endpoints.entry = function() return nil; end;
 		orphan.keep("u@h", "k1", "A", "I", "y", 60);
 		orphan.flush("u@h/phone");
 		assert.equal(0, #orphan_context.pending.sent);

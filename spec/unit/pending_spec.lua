@@ -23,8 +23,8 @@ local function harness(timeout, window)
 		timeout = timeout,
 		window = window or 2,
 		hasSession = function(jid) return h.sessions[jid] == true; end,
-		recovered = function(jid) h.recovered[#h.recovered + 1] = jid; end,
 	});
+	h.pending.onRecovered(function(jid) h.recovered[#h.recovered + 1] = jid; end);
 	-- Sends a push to `to` with id `id` (with an answer window if `windowed`);
 	-- what it settles with lands in h.settled[id], a "late" in h.late[id].
 	function h.push(id, to, windowed)

@@ -1,5 +1,5 @@
 -- Unit: the registration IQ (src/registeriq.ts) through its context, with a
--- scripted registry; Prosody's real util.stanza, util.jid and util.encodings.
+-- scripted endpoints module; Prosody's real util.stanza, util.jid and util.encodings.
 -- The same IQ against a real server is in registration_spec.lua.
 local up = require "unified_push";
 local registeriq = require "registeriq";
@@ -16,17 +16,19 @@ local NOW, TTL, CAP = 1700000000, 86400, 7;
 
 local OUTCOMES = { "new", "renewed", "forbidden", "bad_request", "limited", "failed" };
 
--- A context whose registry answers `answer` ({ token, renewed } or { nil, refusal, detail })
+-- A context whose endpoints answer `answer` ({ token, renewed } or { nil, refusal, detail })
 -- and records each call; the ACL is `acl` (default: the service's domain).
 local function harness(answer, acl)
 	local h = { calls = {}, logs = {}, registrations = up.counters(OUTCOMES) };
 	h.context = {
 		config = { acl = acl or { SERVICE }, registrationTtl = TTL, maxRegistrations = CAP },
-		registry = {
+		endpoints = {
 			register = function(...)
-				h.calls[#h.calls + 1] = { ... };
+				local args = { ... };
+				local registered = table.remove(args);
+				h.calls[#h.calls + 1] = args;
 				local a = answer or { TOKEN, false };
-				return a[1], a[2], a[3];
+				registered(a[1], a[2], a[3]);
 			end,
 		},
 		backendName = "scripted",
@@ -43,6 +45,14 @@ local function request(from, application, instance, no_register)
 	local iq = st.iq({ type = "set", from = from, to = SERVICE, id = "r1" });
 	if not no_register then iq:tag("register", { xmlns = NS, application = application, instance = instance }):up(); end
 	return iq;
+end
+
+-- The reply to a request: answerRegistration calls back with it exactly once.
+local function answer(context, iq)
+	local replies = {};
+	registeriq.answerRegistration(context, iq, function(reply) replies[#replies + 1] = reply; end);
+	assert.equal(1, #replies, "replies");
+	return replies[1];
 end
 
 local function counted(h) return up.counted(h.registrations, OUTCOMES); end
@@ -77,23 +87,23 @@ describe("a registration from a sender the ACL does not cover", function()
 	for _, case in ipairs(cases) do
 		it("is refused with auth/forbidden: " .. case[1], function()
 			local h = harness(nil, case[2]);
-			local reply = registeriq.answerRegistration(h.context, request(case[3], APPLICATION, INSTANCE));
+			local reply = answer(h.context, request(case[3], APPLICATION, INSTANCE));
 			assert.same({ "auth", "forbidden", "Not permitted to register on this service" }, error_of(reply, case[3]));
 			assert.same({ forbidden = 1 }, counted(h));
-			assert.equal(0, #h.calls, "the registry was asked");
+			assert.equal(0, #h.calls, "the endpoints were asked");
 		end);
 	end
 
 	it("is refused as forbidden before its attributes are looked at", function()
 		local h = harness();
-		local reply = registeriq.answerRegistration(h.context, request("mallory@evil.test/x", "bad", nil));
+		local reply = answer(h.context, request("mallory@evil.test/x", "bad", nil));
 		assert.same({ "auth", "forbidden" }, { table.unpack(error_of(reply, "mallory@evil.test/x"), 1, 2) });
 		assert.same({ forbidden = 1 }, counted(h));
 	end);
 
 	it("is accepted from a bare JID listed in the ACL", function()
 		local h = harness(nil, { "bob@other.test" });
-		local reply = registeriq.answerRegistration(h.context, request("bob@other.test/phone", APPLICATION, INSTANCE));
+		local reply = answer(h.context, request("bob@other.test/phone", APPLICATION, INSTANCE));
 		assert.equal("result", reply.attr.type);
 		assert.same({ new = 1 }, counted(h));
 	end);
@@ -119,25 +129,25 @@ describe("a registration with bad attributes", function()
 	for _, case in ipairs(cases) do
 		it("is refused with modify/bad-request naming the attribute: " .. case[1], function()
 			local h = harness();
-			local reply = registeriq.answerRegistration(h.context, request(FROM, case[2], case[3]));
+			local reply = answer(h.context, request(FROM, case[2], case[3]));
 			assert.same({ "modify", "bad-request", case[4] }, error_of(reply, FROM));
 			assert.same({ bad_request = 1 }, counted(h));
-			assert.equal(0, #h.calls, "the registry was asked");
+			assert.equal(0, #h.calls, "the endpoints were asked");
 		end);
 	end
 
 	it("is refused with modify/bad-request when the IQ has no register element", function()
 		local h = harness();
-		local reply = registeriq.answerRegistration(h.context, request(FROM, nil, nil, true));
+		local reply = answer(h.context, request(FROM, nil, nil, true));
 		assert.same({ "modify", "bad-request", "application: missing" }, error_of(reply, FROM));
 		assert.equal(0, #h.calls);
 	end);
 end);
 
-describe("a registration the registry refuses", function()
+describe("a registration the endpoints refuse", function()
 	it("over the cap on apps: cancel/policy-violation naming the cap", function()
 		local h = harness({ nil, "limit", "7 apps" });
-		local reply = registeriq.answerRegistration(h.context, request(FROM, APPLICATION, INSTANCE));
+		local reply = answer(h.context, request(FROM, APPLICATION, INSTANCE));
 		local e = error_of(reply, FROM);
 		assert.same({ "cancel", "policy-violation" }, { e[1], e[2] });
 		assert.truthy(e[3]:find("at most " .. CAP .. " apps", 1, true), e[3]);
@@ -147,7 +157,7 @@ describe("a registration the registry refuses", function()
 
 	it("when storage fails: wait/internal-server-error, and a warning with the backend and the reason", function()
 		local h = harness({ nil, "failed", "disk on fire" });
-		local reply = registeriq.answerRegistration(h.context, request(FROM, APPLICATION, INSTANCE));
+		local reply = answer(h.context, request(FROM, APPLICATION, INSTANCE));
 		assert.same({ "wait", "internal-server-error", "Could not create the endpoint" }, error_of(reply, FROM));
 		assert.same({ failed = 1 }, counted(h));
 		local warnings = lines_at(h, "warn");
@@ -158,7 +168,7 @@ describe("a registration the registry refuses", function()
 end);
 
 describe("a registration that succeeds", function()
-	-- name, the registry's renewed flag, counted as, the log's word
+	-- name, the endpoints' renewed flag, counted as, the log's word
 	local cases = {
 		{ "a new endpoint", false, "new", "Registered" },
 		{ "a renewal", true, "renewed", "Renewed" },
@@ -166,7 +176,7 @@ describe("a registration that succeeds", function()
 	for _, case in ipairs(cases) do
 		it(("answers <registered> with the endpoint and the expiry for %s, counted as %s"):format(case[1], case[3]), function()
 			local h = harness({ TOKEN, case[2] });
-			local reply = registeriq.answerRegistration(h.context, request(FROM, APPLICATION, INSTANCE));
+			local reply = answer(h.context, request(FROM, APPLICATION, INSTANCE));
 			assert.equal("result", reply.attr.type);
 			assert.equal("r1", reply.attr.id);
 			assert.equal(FROM, reply.attr.to);
@@ -188,7 +198,7 @@ describe("a registration that succeeds", function()
 
 	it("refuses with cancel/not-acceptable when the new endpoint would be over 1000 bytes", function()
 		local h = harness({ nil, "too-long", "1200 characters" });
-		local reply = registeriq.answerRegistration(h.context, request(FROM, APPLICATION, INSTANCE));
+		local reply = answer(h.context, request(FROM, APPLICATION, INSTANCE));
 		local kind, condition, text = table.unpack(error_of(reply, FROM));
 		assert.same({ "cancel", "not-acceptable" }, { kind, condition });
 		assert.truthy(text:find("1000 bytes", 1, true), text);
@@ -200,7 +210,7 @@ describe("a registration that succeeds", function()
 		local h = harness();
 		h.context.now = function() return 0; end;
 		h.context.config = { acl = { SERVICE }, registrationTtl = 3723, maxRegistrations = CAP };
-		local reply = registeriq.answerRegistration(h.context, request(FROM, APPLICATION, INSTANCE));
+		local reply = answer(h.context, request(FROM, APPLICATION, INSTANCE));
 		assert.equal("1970-01-01T01:02:03Z", reply:get_child("registered", NS).attr.expiration);
 	end);
 end);

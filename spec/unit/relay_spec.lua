@@ -1,5 +1,5 @@
 -- Unit: the push resource (src/relay.ts) through its RelayContext, with scripted
--- doubles for the registry, the pending pushes, the mailbox, the rate limiter and
+-- doubles for the endpoints, the pending pushes, the mailbox, the rate limiter and
 -- the clocks; Prosody's real util.error and util.stanza. Every row of
 -- docs/design.md "HTTP semantics" that relayPush and http.ts's cancelMessage answer; the
 -- routes themselves (GET discovery, 405) are the server's (push_spec.lua).
@@ -33,7 +33,7 @@ local function registration(overrides)
 	local r = { sub = SUB, application = APPLICATION, instance = INSTANCE, exp = NOW + 2 * MESSAGE_TTL, indexed = true };
 	for k, v in pairs(overrides or {}) do r[k] = v; end
 	if r.indexed == false then r.indexed = nil; end
-	-- The registry works out the bare JID once, when it resolves the token.
+	-- The endpoints module works out the bare JID once, when it resolves the token.
 	r.user = r.user or jid_bare(r.sub);
 	r.key = r.key or key_of(TOKEN);
 	return r;
@@ -53,7 +53,7 @@ local function harness(script)
 	h.answer_times = {};
 	h.context = {
 		service = SERVICE,
-		registry = {
+		endpoints = {
 			resolve = function(token, now)
 				h.resolved[#h.resolved + 1] = { token, now };
 				local r = script.resolve or registration();
@@ -185,7 +185,7 @@ describe("a push refused before anything is sent", function()
 	local TTL = "TTL must be a whole number of seconds";
 	local URGENCY = "Urgency must be very-low, low, normal or high";
 	local TOPIC = "Topic must be 1 to 32 characters of the base64url alphabet";
-	-- name, script, request options, status, Retry-After, counted as, the registry consulted
+	-- name, script, request options, status, Retry-After, counted as, the endpoints consulted
 	local cases = {
 		{ "a token longer than 1024 characters", {}, { token = ("x"):rep(1025) }, 404, nil, "unknown_endpoint", false },
 		{ "an invalid (unknown or tampered) token", { resolve = { nil, "invalid" } }, {}, 404, nil, "unknown_endpoint", true },
@@ -222,7 +222,7 @@ describe("a push refused before anything is sent", function()
 		end);
 	end
 
-	it("asks the registry with the token and the time, and the limiter with the endpoint's key and the clock", function()
+	it("asks the endpoints with the token and the time, and the limiter with the endpoint's key and the clock", function()
 		local h = tracked({ wait = 2 });
 		post(h);
 		assert.same({ { TOKEN, NOW } }, h.resolved);
@@ -243,7 +243,7 @@ describe("a push refused before anything is sent", function()
 		assert.truthy(warnings[1]:find("disk on fire", 1, true));
 	end);
 
-	it("takes a token of exactly 1024 characters to the registry", function()
+	it("takes a token of exactly 1024 characters to the endpoints", function()
 		local h = tracked({ resolve = { nil, "invalid" } });
 		local outcome = post(h, { token = ("x"):rep(1024) });
 		assert.equal(404, outcome.code);
@@ -710,12 +710,10 @@ describe("cancelling a kept message", function()
 end);
 
 -- One canonical string per token (docs/design.md, "Backends and tokens"): with the
--- real registry, jwt backend and rate limiter, a variant of a token is refused
+-- real endpoints, jwt backend and rate limiter, a variant of a token is refused
 -- before it gets a rate bucket (or a cache entry) of its own.
 describe("a variant of a token", function()
 	local ratelimit = require "ratelimit";
-	local registry_module = require "registry";
-	local userindex = require "userindex";
 	local stateless = require "backends.stateless";
 	local jwt_backend = require "backends.jwt";
 	local revocation = require "backends.revocation";
@@ -723,12 +721,11 @@ describe("a variant of a token", function()
 	it("gets 404 and no rate bucket, so the genuine token keeps the bucket it emptied", function()
 		local backend = stateless.statelessBackend(jwt_backend.jwtCodec("a secret of sixteen or more"),
 			assert(revocation.loadRevocations(up.memory_keyval())));
-		local index = userindex.userIndex(up.memory_keyval(), 10, function() end);
 		-- One cached registration and one rate bucket: an entry made for a variant would replace the token's.
-		local registry = registry_module.endpointRegistry(backend, index, 1, up.any_counters());
-		local token = assert(registry.register(SUB, APPLICATION, INSTANCE, NOW + 3600, NOW));
+		local kit = up.endpoints({ backend = backend, cacheSize = 1 });
+		local token = assert(kit.register(SUB, APPLICATION, INSTANCE, NOW + 3600, NOW));
 		local h = tracked();
-		h.context.registry = registry;
+		h.context.endpoints = kit.endpoints;
 		h.context.limiter = ratelimit.rateLimiter(1, 1, 1);
 		assert.is_true(is_waiting((post(h, { token = token }))), "the token's push was not sent");
 		for _, variant in ipairs({ token .. ".", token .. ".x", token .. "=", token .. "\0", " " .. token }) do

@@ -1,10 +1,8 @@
 -- Unit: what the admin shell's unified_push commands print and do (src/shell.ts),
--- over the real endpoint registry and user index on in-memory stores. The
+-- over the real endpoints module and user index on in-memory stores. The
 -- commands inside a real `prosodyctl shell` are in operability_spec.lua.
 local up = require "unified_push";
 local shell = require "shell";
-local registry_module = require "registry";
-local userindex = require "userindex";
 local datetime = require "util.datetime";
 
 -- A base64 application hash as distributors send them (44 characters).
@@ -12,11 +10,9 @@ local function app(prefix) return prefix .. ("x"):rep(43 - #prefix) .. "="; end
 
 local NOW = 1700000000;
 
--- A shell context over a registry with alice's three registrations (one expired,
+-- A shell context over endpoints with alice's three registrations (one expired,
 -- one with messages kept) and bob's one.
 local function context()
-	local dropped = {};
-	local index = userindex.userIndex(up.memory_keyval(), 10, function(key) dropped[#dropped + 1] = key; end);
 	local issued = 0;
 	local backend = {
 		issue = function() issued = issued + 1; return "secret-token-" .. issued; end,
@@ -25,21 +21,21 @@ local function context()
 		dropRecord = function() end,
 	};
 	local revocations = up.any_counters();
-	local registry = registry_module.endpointRegistry(backend, index, 16, revocations);
+	local kit = up.endpoints({ backend = backend, revocations = revocations });
 	local tokens = {
-		phone = registry.register("alice@example.test/phone", app("Phone1AB"), app("i1"), NOW + 3600, NOW),
-		tablet = registry.register("alice@example.test/tablet", app("Tablet2C"), app("i2"), NOW + 7200, NOW),
-		old = registry.register("alice@example.test/phone", app("Old3DEFG"), app("i3"), NOW - 10, NOW - 100),
-		bob = registry.register("bob@example.test/phone", app("Phone1AB"), app("i4"), NOW + 3600, NOW),
+		phone = kit.register("alice@example.test/phone", app("Phone1AB"), app("i1"), NOW + 3600, NOW),
+		tablet = kit.register("alice@example.test/tablet", app("Tablet2C"), app("i2"), NOW + 7200, NOW),
+		old = kit.register("alice@example.test/phone", app("Old3DEFG"), app("i3"), NOW - 10, NOW - 100),
+		bob = kit.register("bob@example.test/phone", app("Phone1AB"), app("i4"), NOW + 3600, NOW),
 	};
 	local kept = { ["alice@example.test"] = { [require "backends.backend".tokenKey(tokens.tablet)] = { n = 2, b = 10 } } };
 	local ctx = {
-		registry = registry,
+		endpoints = kit.endpoints,
 		keptBy = function(user) return kept[user]; end,
 		read = function() return nil; end,
 		now = function() return NOW; end,
 	};
-	return ctx, tokens, revocations, dropped;
+	return ctx, tokens, revocations, kit.forgotten;
 end
 
 local function printed()
