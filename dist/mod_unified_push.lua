@@ -2530,46 +2530,6 @@ function ____exports.mailbox(context)
 end
 return ____exports
  end,
-["src.pushheaders"] = function(...)
-local ____exports = {}
-local URGENCIES = {["very-low"] = "very-low", low = "low", normal = "normal", high = "high"}
---- Larger TTLs are taken as this (a year); nothing here keeps messages longer.
-local MAX_TTL = 31536000
-local MAX_TOPIC_LENGTH = 32
---- The push options of a request: no problem, then the TTL (seconds the app server
--- wants the message kept if it cannot be delivered now; undefined when it did not
--- say, as many UnifiedPush senders do not), the urgency and the topic (replaces an
--- earlier undelivered message with the same topic). Or the reason the request is
--- malformed. Values, not a table: this runs on every push.
-function ____exports.parsePushHeaders(headers)
-    local ttlText = headers.ttl
-    local urgencyText = headers.urgency
-    local topic = headers.topic
-    local ttl
-    if ttlText ~= nil then
-        if (string.find(ttlText, "^%d+$")) == nil then
-            return "TTL must be a whole number of seconds"
-        end
-        ttl = math.min(
-            tonumber(ttlText),
-            MAX_TTL
-        )
-    end
-    local urgency = "normal"
-    if urgencyText ~= nil then
-        local known = URGENCIES[string.lower(urgencyText)]
-        if known == nil then
-            return "Urgency must be very-low, low, normal or high"
-        end
-        urgency = known
-    end
-    if topic ~= nil and (#topic > MAX_TOPIC_LENGTH or (string.find(topic, "^[%w_-]+$")) == nil) then
-        return "Topic must be 1 to 32 characters of the base64url alphabet"
-    end
-    return nil, ttl, urgency, topic
-end
-return ____exports
- end,
 ["src.ratelimit"] = function(...)
 local ____exports = {}
 local ____util_2Ecache = require("util.cache")
@@ -2643,6 +2603,46 @@ function ____exports.rateLimiter(rate, burst, tracked)
         end
         return math.ceil((1 - bucket.tokens) / rate)
     end}
+end
+return ____exports
+ end,
+["src.pushheaders"] = function(...)
+local ____exports = {}
+local URGENCIES = {["very-low"] = "very-low", low = "low", normal = "normal", high = "high"}
+--- Larger TTLs are taken as this (a year); nothing here keeps messages longer.
+local MAX_TTL = 31536000
+local MAX_TOPIC_LENGTH = 32
+--- The push options of a request: no problem, then the TTL (seconds the app server
+-- wants the message kept if it cannot be delivered now; undefined when it did not
+-- say, as many UnifiedPush senders do not), the urgency and the topic (replaces an
+-- earlier undelivered message with the same topic). Or the reason the request is
+-- malformed. Values, not a table: this runs on every push.
+function ____exports.parsePushHeaders(headers)
+    local ttlText = headers.ttl
+    local urgencyText = headers.urgency
+    local topic = headers.topic
+    local ttl
+    if ttlText ~= nil then
+        if (string.find(ttlText, "^%d+$")) == nil then
+            return "TTL must be a whole number of seconds"
+        end
+        ttl = math.min(
+            tonumber(ttlText),
+            MAX_TTL
+        )
+    end
+    local urgency = "normal"
+    if urgencyText ~= nil then
+        local known = URGENCIES[string.lower(urgencyText)]
+        if known == nil then
+            return "Urgency must be very-low, low, normal or high"
+        end
+        urgency = known
+    end
+    if topic ~= nil and (#topic > MAX_TOPIC_LENGTH or (string.find(topic, "^[%w_-]+$")) == nil) then
+        return "Topic must be 1 to 32 characters of the base64url alphabet"
+    end
+    return nil, ttl, urgency, topic
 end
 return ____exports
  end,
@@ -3258,11 +3258,129 @@ function ____exports.notify(context, request, response)
 end
 return ____exports
  end,
+["src.sessions"] = function(...)
+local ____exports = {}
+local ____util_2Ejid = require("util.jid")
+local join = ____util_2Ejid.join
+local split = ____util_2Ejid.split
+--- The host whose sessions are our distributors: a component's parent domain, else our own.
+function ____exports.sessionHostOf(host, isComponent)
+    local parent = string.match(host, "^[^.]+%.(.+)$")
+    return isComponent and parent ~= nil and parent or host
+end
+function ____exports.watchSessions(module, sessionHost, handlers)
+    --- The event source of the session host we watch (a reactivated host gets a new one).
+    local watched
+    local function watch()
+        local ____opt_0 = prosody.hosts[sessionHost]
+        local events = ____opt_0 and ____opt_0.events
+        if events == nil or events == watched then
+            return
+        end
+        watched = events
+        local sessions = module:context(sessionHost)
+        sessions:hook(
+            "resource-unbind",
+            function(event)
+                local fullJid = event.session.full_jid
+                if fullJid ~= nil then
+                    handlers.offline(fullJid)
+                end
+            end
+        )
+        sessions:hook(
+            "resource-bind",
+            function(event)
+                local fullJid = event.session.full_jid
+                if fullJid ~= nil then
+                    module:add_timer(
+                        0,
+                        function() return handlers.online(fullJid) end
+                    )
+                end
+            end
+        )
+        sessions:hook(
+            "smacks-hibernation-end",
+            function(event)
+                local fullJid = event.resumed.full_jid
+                module:add_timer(
+                    0,
+                    function() return handlers.online(fullJid) end
+                )
+            end
+        )
+    end
+    watch()
+    module:hook_global(
+        "host-activated",
+        function(host)
+            if host == sessionHost then
+                watch()
+            end
+        end
+    )
+    module:hook_global(
+        "user-deleted",
+        function(event)
+            if event.host ~= sessionHost then
+                return
+            end
+            local removed, err = handlers.deleted(join(event.username, event.host))
+            if removed == nil then
+                module:log("warn", "Could not remove the push endpoints of a deleted account: %s", err)
+            elseif removed > 0 then
+                module:log("info", "Removed %d push endpoints of a deleted account", removed)
+            end
+        end
+    )
+    module:hook(
+        "presence/host",
+        function(event)
+            local from = event.stanza.attr.from
+            if event.stanza.attr.type ~= nil or from == nil then
+                return nil
+            end
+            if select(
+                3,
+                split(from)
+            ) ~= nil then
+                handlers.online(from)
+            end
+            return nil
+        end,
+        1
+    )
+end
+--- True for a full JID of one of our own hosts that cannot take a push now: it
+-- has no session, or its session hibernates (stream management: the connection
+-- dropped and a push would only wait in its queue).
+function ____exports.isAway(fullJid)
+    local session = prosody.full_sessions[fullJid]
+    if session ~= nil then
+        return session.hibernating ~= nil
+    end
+    local ____, host = split(fullJid)
+    local ____temp_2
+    if host == nil then
+        ____temp_2 = nil
+    else
+        ____temp_2 = prosody.hosts[host]
+    end
+    local ours = ____temp_2
+    return ours ~= nil and ours.type == "local"
+end
+return ____exports
+ end,
 ["src.http"] = function(...)
 local ____exports = {}
 local ____util_2Ehttp = require("util.http")
 local urldecode = ____util_2Ehttp.urldecode
 local urlencode = ____util_2Ehttp.urlencode
+local ____util_2Eid = require("util.id")
+local medium = ____util_2Eid.medium
+local ____util_2Etime = require("util.time")
+local monotonic = ____util_2Etime.monotonic
 local ____cors = require("src.cors")
 local corsFor = ____cors.corsFor
 local corsSettings = ____cors.corsSettings
@@ -3274,6 +3392,8 @@ local ____errors = require("src.errors")
 local errors = ____errors.errors
 local ____httpanswer = require("src.httpanswer")
 local sendLater = ____httpanswer.sendLater
+local ____ratelimit = require("src.ratelimit")
+local rateLimiter = ____ratelimit.rateLimiter
 local ____matrix = require("src.matrix")
 local discover = ____matrix.discover
 local matrixMethodNotAllowed = ____matrix.methodNotAllowed
@@ -3282,6 +3402,8 @@ local relayPromised = ____matrix.relayPromised
 local ____relay = require("src.relay")
 local relayPush = ____relay.relayPush
 local retryLater = ____relay.retryLater
+local ____sessions = require("src.sessions")
+local isAway = ____sessions.isAway
 --- The Matrix push gateway's path (Matrix Push Gateway API).
 ____exports.MATRIX_PATH = "/_matrix/push/v1/notify"
 --- Where the push message resources (the Locations of 201s) live under the base.
@@ -3448,7 +3570,28 @@ local function gatewayRoutes(gateway)
 end
 --- Serves the endpoints and, with `gateway`, the Matrix push gateway on the same
 -- HTTP host, where Matrix apps look for it (README "Matrix push gateway").
-function ____exports.serveHttp(module, relay, urls, gateway)
+function ____exports.serveHttp(module, urls, parts, gateway)
+    local ____parts_2 = parts
+    local config = ____parts_2.config
+    local metrics = ____parts_2.metrics
+    local relay = {
+        service = module.host,
+        endpoints = parts.endpoints,
+        pending = parts.pending,
+        mailbox = parts.mailbox,
+        messageTtl = config.messageTtl,
+        limiter = rateLimiter(config.rateLimit, config.rateBurst, config.endpointCache),
+        maxInFlight = config.maxInFlight,
+        isAway = isAway,
+        locationFor = urls.locationFor,
+        keptLocationFor = urls.keptLocationFor,
+        newId = medium,
+        now = os.time,
+        clock = monotonic,
+        log = parts.log,
+        pushes = metrics.pushes,
+        answerTime = metrics.answerTime
+    }
     module:provides(
         "http",
         {
@@ -4015,120 +4158,6 @@ function ____exports.scheduleUpkeep(module, endpoints, mailbox, sliceUsers)
             end
         end
     )
-end
-return ____exports
- end,
-["src.sessions"] = function(...)
-local ____exports = {}
-local ____util_2Ejid = require("util.jid")
-local join = ____util_2Ejid.join
-local split = ____util_2Ejid.split
---- The host whose sessions are our distributors: a component's parent domain, else our own.
-function ____exports.sessionHostOf(host, isComponent)
-    local parent = string.match(host, "^[^.]+%.(.+)$")
-    return isComponent and parent ~= nil and parent or host
-end
-function ____exports.watchSessions(module, sessionHost, handlers)
-    --- The event source of the session host we watch (a reactivated host gets a new one).
-    local watched
-    local function watch()
-        local ____opt_0 = prosody.hosts[sessionHost]
-        local events = ____opt_0 and ____opt_0.events
-        if events == nil or events == watched then
-            return
-        end
-        watched = events
-        local sessions = module:context(sessionHost)
-        sessions:hook(
-            "resource-unbind",
-            function(event)
-                local fullJid = event.session.full_jid
-                if fullJid ~= nil then
-                    handlers.offline(fullJid)
-                end
-            end
-        )
-        sessions:hook(
-            "resource-bind",
-            function(event)
-                local fullJid = event.session.full_jid
-                if fullJid ~= nil then
-                    module:add_timer(
-                        0,
-                        function() return handlers.online(fullJid) end
-                    )
-                end
-            end
-        )
-        sessions:hook(
-            "smacks-hibernation-end",
-            function(event)
-                local fullJid = event.resumed.full_jid
-                module:add_timer(
-                    0,
-                    function() return handlers.online(fullJid) end
-                )
-            end
-        )
-    end
-    watch()
-    module:hook_global(
-        "host-activated",
-        function(host)
-            if host == sessionHost then
-                watch()
-            end
-        end
-    )
-    module:hook_global(
-        "user-deleted",
-        function(event)
-            if event.host ~= sessionHost then
-                return
-            end
-            local removed, err = handlers.deleted(join(event.username, event.host))
-            if removed == nil then
-                module:log("warn", "Could not remove the push endpoints of a deleted account: %s", err)
-            elseif removed > 0 then
-                module:log("info", "Removed %d push endpoints of a deleted account", removed)
-            end
-        end
-    )
-    module:hook(
-        "presence/host",
-        function(event)
-            local from = event.stanza.attr.from
-            if event.stanza.attr.type ~= nil or from == nil then
-                return nil
-            end
-            if select(
-                3,
-                split(from)
-            ) ~= nil then
-                handlers.online(from)
-            end
-            return nil
-        end,
-        1
-    )
-end
---- True for a full JID of one of our own hosts that cannot take a push now: it
--- has no session, or its session hibernates (stream management: the connection
--- dropped and a push would only wait in its queue).
-function ____exports.isAway(fullJid)
-    local session = prosody.full_sessions[fullJid]
-    if session ~= nil then
-        return session.hibernating ~= nil
-    end
-    local ____, host = split(fullJid)
-    local ____temp_2
-    if host == nil then
-        ____temp_2 = nil
-    else
-        ____temp_2 = prosody.hosts[host]
-    end
-    local ours = ____temp_2
-    return ours ~= nil and ours.type == "local"
 end
 return ____exports
  end,
@@ -4730,14 +4759,11 @@ local hookAnswers = ____pending.hookAnswers
 local pendingPushes = ____pending.pendingPushes
 local ____protocol = require("src.protocol")
 local NS = ____protocol.NS
-local ____ratelimit = require("src.ratelimit")
-local rateLimiter = ____ratelimit.rateLimiter
 local ____registeriq = require("src.registeriq")
 local hookRegistration = ____registeriq.hookRegistration
 local ____upkeep = require("src.upkeep")
 local scheduleUpkeep = ____upkeep.scheduleUpkeep
 local ____sessions = require("src.sessions")
-local isAway = ____sessions.isAway
 local sessionHostOf = ____sessions.sessionHostOf
 local watchSessions = ____sessions.watchSessions
 local ____shell = require("src.shell")
@@ -4797,7 +4823,6 @@ local backend, backendProblem = createBackend(
 if backend == nil then
     stop({(("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem})
 end
-local backendName = backend.name
 --- Runs a callback on the next turn of the event loop.
 local function later(callback)
     return module:add_timer(0, callback)
@@ -4847,7 +4872,7 @@ local urls = pushUrls(module)
 hookRegistration(module, {
     config = config,
     endpoints = endpoints,
-    backendName = backendName,
+    backendName = backend.name,
     endpointFor = urls.endpointFor,
     now = os.time,
     log = log,
@@ -4882,30 +4907,19 @@ module.unload = function()
     withdrawShellCommands()
     claimed.release()
 end
-local relay = {
-    service = module.host,
+serveHttp(module, urls, {
+    config = config,
     endpoints = endpoints,
     pending = pending,
     mailbox = mailbox,
-    messageTtl = config.messageTtl,
-    limiter = rateLimiter(config.rateLimit, config.rateBurst, config.endpointCache),
-    maxInFlight = config.maxInFlight,
-    isAway = isAway,
-    locationFor = urls.locationFor,
-    keptLocationFor = urls.keptLocationFor,
-    newId = medium,
-    now = os.time,
-    clock = monotonic,
-    log = log,
-    pushes = metrics.pushes,
-    answerTime = metrics.answerTime
-}
-serveHttp(module, relay, urls, claimed.servesGateway)
+    metrics = metrics,
+    log = log
+}, claimed.servesGateway)
 claimed.publish()
 announceWhenReady(
     module,
     VERSION,
-    backendName,
+    backend.name,
     claimed,
     urls.base,
     MATRIX_PATH

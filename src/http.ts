@@ -6,10 +6,19 @@
 // (the token in the URL), httpanswer.ts (answers sent once a push is settled).
 import { HttpCorsOptions, HttpEvent, HttpRoutes } from "net.http.server";
 import { urldecode, urlencode } from "util.http";
+import { medium } from "util.id";
+import { monotonic } from "util.time";
+import { Config } from "./config";
 import { corsFor, corsSettings, letModHttpRemoveApp } from "./cors";
 import { endpointPath, tokenOf } from "./endpoint";
+import { Endpoints } from "./endpoints";
 import { errors } from "./errors";
 import { sendLater } from "./httpanswer";
+import { Logger } from "./log";
+import { Mailbox } from "./mailbox";
+import { Metrics } from "./metrics";
+import { PendingPushes } from "./pending";
+import { rateLimiter } from "./ratelimit";
 import {
   discover,
   GatewayContext,
@@ -18,6 +27,7 @@ import {
   relayPromised,
 } from "./matrix";
 import { PushOutcome, PushResponse, RelayContext, relayPush, retryLater } from "./relay";
+import { isAway } from "./sessions";
 
 /** The Matrix push gateway's path (Matrix Push Gateway API). */
 export const MATRIX_PATH = "/_matrix/push/v1/notify";
@@ -200,16 +210,47 @@ function gatewayRoutes(gateway: GatewayContext): HttpRoutes {
   };
 }
 
+/** What the HTTP side is given of the module's other parts. */
+export interface HttpParts {
+  readonly config: Config;
+  readonly endpoints: Endpoints;
+  readonly pending: PendingPushes;
+  readonly mailbox: Mailbox;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
 /**
  * Serves the endpoints and, with `gateway`, the Matrix push gateway on the same
  * HTTP host, where Matrix apps look for it (README "Matrix push gateway").
  */
 export function serveHttp(
   module: Prosody.Module,
-  relay: RelayContext,
   urls: PushUrls,
+  parts: HttpParts,
   gateway: boolean,
 ): void {
+  const { config, metrics } = parts;
+  const relay: RelayContext = {
+    service: module.host,
+    endpoints: parts.endpoints,
+    pending: parts.pending,
+    mailbox: parts.mailbox,
+    messageTtl: config.messageTtl,
+    limiter: rateLimiter(config.rateLimit, config.rateBurst, config.endpointCache),
+    maxInFlight: config.maxInFlight,
+    isAway,
+    locationFor: urls.locationFor,
+    keptLocationFor: urls.keptLocationFor,
+    newId: medium,
+    now: os.time,
+    // Durations and rates on the monotonic clock: a wall clock stepped back an hour
+    // would leave every endpoint over its rate for that hour.
+    clock: monotonic,
+    log: parts.log,
+    pushes: metrics.pushes,
+    answerTime: metrics.answerTime,
+  };
   module.provides("http", {
     name: "push",
     default_path: "/push",

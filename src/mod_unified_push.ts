@@ -14,11 +14,9 @@ import { KeptRecord, mailbox as newMailbox } from "./mailbox";
 import { declareMetrics, Levels } from "./metrics";
 import { hookAnswers, pendingPushes } from "./pending";
 import { NS } from "./protocol";
-import { rateLimiter } from "./ratelimit";
 import { hookRegistration } from "./registeriq";
-import { RelayContext } from "./relay";
 import { scheduleUpkeep } from "./upkeep";
-import { isAway, sessionHostOf, watchSessions } from "./sessions";
+import { sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
 import { announceWhenReady, claimHttp, refuseToLoad } from "./startup";
 import { userIndex, UserRecord } from "./userindex";
@@ -71,7 +69,6 @@ const [backend, backendProblem] = createBackend(
 if (backend === undefined) {
   stop([`unified_push_backend "${config.backend}" cannot start: ${backendProblem}`]);
 }
-const backendName = backend.name;
 /** Runs a callback on the next turn of the event loop. */
 const later = (callback: (this: void) => void) => module.add_timer(0, callback);
 
@@ -126,7 +123,7 @@ hookRegistration(
   {
     config,
     endpoints,
-    backendName,
+    backendName: backend.name,
     endpointFor: urls.endpointFor,
     now: os.time,
     log,
@@ -156,28 +153,12 @@ module.unload = () => {
   claimed.release();
 };
 
-const relay: RelayContext = {
-  service: module.host,
-  endpoints,
-  pending,
-  mailbox,
-  messageTtl: config.messageTtl,
-  limiter: rateLimiter(config.rateLimit, config.rateBurst, config.endpointCache),
-  maxInFlight: config.maxInFlight,
-  isAway,
-  locationFor: urls.locationFor,
-  keptLocationFor: urls.keptLocationFor,
-  newId: medium,
-  now: os.time,
-  // Durations and rates on the monotonic clock: a wall clock stepped back an hour
-  // would leave every endpoint over its rate for that hour.
-  clock: monotonic,
-  log,
-  pushes: metrics.pushes,
-  answerTime: metrics.answerTime,
-};
-
-serveHttp(module, relay, urls, claimed.servesGateway);
+serveHttp(
+  module,
+  urls,
+  { config, endpoints, pending, mailbox, metrics, log },
+  claimed.servesGateway,
+);
 // Routes are in place: later instances see where this one serves.
 claimed.publish();
-announceWhenReady(module, VERSION, backendName, claimed, urls.base, MATRIX_PATH);
+announceWhenReady(module, VERSION, backend.name, claimed, urls.base, MATRIX_PATH);
