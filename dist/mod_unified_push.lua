@@ -4296,11 +4296,9 @@ function ____exports.statsCommand(hosts, ____print)
     end
     return true, plural(#hosts, "host", "hosts")
 end
+local ITEM = "shell-command"
 local SECTION = "unified_push"
 local SECTION_DESC = "Push registrations and counts of mod_unified_push"
-local ITEM = "shell-command"
---- What Prosody 13's admin shell hooks to take commands from modules.
-local ITEM_ADDED = "item-added/" .. ITEM
 --- Runs a command on every instance serving the users' host (a VirtualHost and a
 -- component for its users may both run the module), saying which answered what
 -- when there are several.
@@ -4326,18 +4324,21 @@ local function onEach(services, ____print, run)
     end
     return ok, table.concat(messages, "; ")
 end
---- Offers the commands to the admin shell wherever it takes them: `list` and
--- `revoke` on `sessionHost` (the users' host: a component's parent domain, so
--- the shell finds them by the JID typed), `stats` once for the whole server.
--- Whether the shell takes commands is seen by whether it listens for them, once
--- it can be loaded: at server start, when it loads, and when the users' host
--- comes (again). Returns what to do on unload.
-function ____exports.offerShellCommands(module, sessionHost, context)
-    local servingUsers, instances
-    function servingUsers()
+--- Adds the commands as Prosody 13's admin shell takes them, one `shell-command`
+-- item each: `list` and `revoke` on the users' host (a component's parent domain,
+-- since the shell picks the host by the JID typed), `stats` for the whole server.
+-- 0.12's shell takes none: the items go unused and the debug log says so.
+-- Returns what to do on unload.
+function ____exports.offerShellCommands(module, usersHost, context)
+    local instances = module:shared(("/*/" .. module.name) .. "/instances")
+    --- Which instance offers `list` and `revoke` to each users' host: the shell keeps
+    -- one handler per host and warns "already registered" at a second.
+    local offerers = module:shared(("/*/" .. module.name) .. "/shell_offerers")
+    --- Every instance serving our users, by host name: what `list` and `revoke` run on.
+    local function servingUsers()
         local services = {}
         for host, instance in pairs(instances) do
-            if instance.sessionHost == sessionHost then
+            if instance.usersHost == usersHost then
                 services[#services + 1] = {host, instance.context}
             end
         end
@@ -4347,42 +4348,39 @@ function ____exports.offerShellCommands(module, sessionHost, context)
         )
         return services
     end
-    local hostCommands = {
-        {
-            section = SECTION,
-            section_desc = SECTION_DESC,
-            name = "list",
-            desc = "List a user's push registrations: application, JID, expiry, stored messages",
-            args = {{name = "jid", type = "string"}},
-            host_selector = "jid",
-            handler = function(self, jid)
-                return onEach(
-                    servingUsers(),
-                    self.session.print,
-                    function(each, ____print) return ____exports.listCommand(each, ____print, jid) end
-                )
-            end
-        },
-        {
-            section = SECTION,
-            section_desc = SECTION_DESC,
-            name = "revoke",
-            desc = "Revoke a user's push registrations (or one application's): their endpoints answer 404",
-            args = {{name = "jid", type = "string"}, {name = "application", type = "string"}},
-            host_selector = "jid",
-            handler = function(self, jid, application)
-                return onEach(
-                    servingUsers(),
-                    self.session.print,
-                    function(each) return ____exports.revokeCommand(each, jid, application) end
-                )
-            end
-        }
+    local users = module:context(usersHost)
+    local server = module:context("*")
+    rawset(server, "items", {})
+    local list = {
+        section = SECTION,
+        section_desc = SECTION_DESC,
+        name = "list",
+        desc = "List a user's push registrations: application, JID, expiry, stored messages",
+        args = {{name = "jid", type = "string"}},
+        host_selector = "jid",
+        handler = function(self, jid)
+            return onEach(
+                servingUsers(),
+                self.session.print,
+                function(each, ____print) return ____exports.listCommand(each, ____print, jid) end
+            )
+        end
     }
-    instances = module:shared(("/*/" .. module.name) .. "/instances")
-    --- Which instance offers `list` and `revoke` to each users' host: the admin shell
-    -- keeps one handler per host and warns when a second instance adds its own.
-    local offerers = module:shared(("/*/" .. module.name) .. "/shell_offerers")
+    local revoke = {
+        section = SECTION,
+        section_desc = SECTION_DESC,
+        name = "revoke",
+        desc = "Revoke a user's push registrations (or one application's): their endpoints answer 404",
+        args = {{name = "jid", type = "string"}, {name = "application", type = "string"}},
+        host_selector = "jid",
+        handler = function(self, jid, application)
+            return onEach(
+                servingUsers(),
+                self.session.print,
+                function(each) return ____exports.revokeCommand(each, jid, application) end
+            )
+        end
+    }
     local stats = {
         section = SECTION,
         section_desc = SECTION_DESC,
@@ -4392,7 +4390,7 @@ function ____exports.offerShellCommands(module, sessionHost, context)
         handler = function(self)
             local hosts = {}
             for host, instance in pairs(instances) do
-                hosts[#hosts + 1] = {host, instance.read}
+                hosts[#hosts + 1] = {host, instance.context.read}
             end
             table.sort(
                 hosts,
@@ -4401,125 +4399,38 @@ function ____exports.offerShellCommands(module, sessionHost, context)
             return ____exports.statsCommand(hosts, self.session.print)
         end
     }
-    local users = module:context(sessionHost)
-    local server = module:context("*")
-    rawset(server, "items", {})
-    --- The events of the users' host the commands were offered to (a reactivated host has new ones).
-    local offeredTo
-    local offeredStats = false
-    local said = false
     local function offer()
-        local ____opt_8 = prosody.hosts[sessionHost]
-        local events = ____opt_8 and ____opt_8.events
-        local offerer = offerers[sessionHost]
-        if events ~= nil and events ~= offeredTo and (offerer == nil or offerer == module.host) and events.get_handlers(ITEM_ADDED) then
-            if offeredTo ~= nil then
-                for ____, command in ipairs(hostCommands) do
-                    users:remove_item(ITEM, command)
-                end
-            end
-            for ____, command in ipairs(hostCommands) do
-                users:add_item(ITEM, command)
-            end
-            offeredTo = events
-            offerers[sessionHost] = module.host
+        if offerers[usersHost] == nil and prosody.hosts[usersHost] ~= nil then
+            offerers[usersHost] = module.host
+            users:add_item(ITEM, list)
+            users:add_item(ITEM, revoke)
         end
-        if not offeredStats and prosody.events.get_handlers(ITEM_ADDED) then
-            server:add_item(ITEM, stats)
-            offeredStats = true
-        end
+        server:remove_item(ITEM, stats)
+        server:add_item(ITEM, stats)
     end
-    local function sayIfNone()
-        if said or offeredTo ~= nil or offeredStats then
-            return
-        end
-        said = true
-        module:log("debug", "No admin shell here takes commands from modules (shell-command items): unified_push:list(), revoke() and stats() are not available")
-    end
-    instances[module.host] = {
-        read = context.read,
-        reoffer = function()
-            if not offeredStats then
-                return
-            end
-            server:remove_item(ITEM, stats)
-            server:add_item(ITEM, stats)
-        end,
-        sessionHost = sessionHost,
-        context = context,
-        takeOver = function()
-            offeredTo = nil
-            offer()
-        end
-    }
-    --- The users' host's events watched for the admin shell's arrival.
-    local watched
-    local function watch()
-        local ____opt_10 = prosody.hosts[sessionHost]
-        local events = ____opt_10 and ____opt_10.events
-        if events == nil or events == watched then
-            return
-        end
-        watched = events
-        users:hook(
-            "module-loaded",
-            function(event)
-                if event.module == "admin_shell" then
-                    offer()
-                end
-            end
-        )
+    instances[module.host] = {usersHost = usersHost, context = context, offer = offer}
+    local function whenStarted()
         offer()
+        if prosody.events.get_handlers("item-added/" .. ITEM) == nil then
+            module:log("debug", "No admin shell here takes commands from modules (shell-command items): unified_push:list(), revoke() and stats() are not available")
+        end
     end
-    watch()
-    module:hook_global(
-        "host-activated",
-        function(host)
-            if host == sessionHost then
-                watch()
-            end
-        end
-    )
-    module:hook_global(
-        "module-loaded",
-        function(event)
-            if event.module == "admin_shell" then
-                offer()
-            end
-        end
-    )
-    module:hook_global(
-        "server-started",
-        function()
-            offer()
-            sayIfNone()
-        end
-    )
-    if prosody.start_time ~= nil then
-        sayIfNone()
-    end
-    --- Another instance for the same users takes list() and revoke() over.
-    local function handOver()
-        offerers[sessionHost] = nil
-        for ____, instance in pairs(instances) do
-            if instance.sessionHost == sessionHost then
-                instance.takeOver()
-                return
-            end
-        end
+    if prosody.start_time == nil then
+        module:hook_global("server-started", whenStarted)
+    else
+        whenStarted()
     end
     return function()
         instances[module.host] = nil
-        local ____, other = next(instances)
-        if other ~= nil then
-            other.reoffer()
+        if offerers[usersHost] == module.host then
+            offerers[usersHost] = nil
+            users:remove_item(ITEM, list)
+            users:remove_item(ITEM, revoke)
         end
-        if offeredStats then
-            server:remove_item(ITEM, stats)
+        for ____, other in pairs(instances) do
+            other.offer()
         end
-        if offerers[sessionHost] == module.host then
-            handOver()
-        end
+        server:remove_item(ITEM, stats)
     end
 end
 return ____exports

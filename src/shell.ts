@@ -142,22 +142,17 @@ export function statsCommand(
   return $multi(true, `${plural(hosts.length, "host", "hosts")}`);
 }
 
+const ITEM = "shell-command";
 const SECTION = "unified_push";
 const SECTION_DESC = "Push registrations and counts of mod_unified_push";
-const ITEM = "shell-command";
-/** What Prosody 13's admin shell hooks to take commands from modules. */
-const ITEM_ADDED = `item-added/${ITEM}`;
 
-/** One instance of the module (one host), as the `stats()` they share sees it. */
+/** One instance of the module (one host), in the table all instances share. */
 interface Instance {
-  readonly read: (this: void) => Reading[] | undefined;
-  /** Offers its `stats()` again, so the shell runs its copy. */
-  readonly reoffer: (this: void) => void;
-  /** The users' host whose `list` and `revoke` cover it, and what they need of it. */
-  readonly sessionHost: string;
+  /** The host of the users it serves: its own, or a component's parent domain. */
+  readonly usersHost: string;
   readonly context: ShellContext;
-  /** Offers `list` and `revoke` to its users' host in place of an instance leaving. */
-  readonly takeOver: (this: void) => void;
+  /** Offers its commands (again): called when another instance leaves. */
+  readonly offer: (this: void) => void;
 }
 
 /**
@@ -184,73 +179,76 @@ function onEach(
 }
 
 /**
- * Offers the commands to the admin shell wherever it takes them: `list` and
- * `revoke` on `sessionHost` (the users' host: a component's parent domain, so
- * the shell finds them by the JID typed), `stats` once for the whole server.
- * Whether the shell takes commands is seen by whether it listens for them, once
- * it can be loaded: at server start, when it loads, and when the users' host
- * comes (again). Returns what to do on unload.
+ * Adds the commands as Prosody 13's admin shell takes them, one `shell-command`
+ * item each: `list` and `revoke` on the users' host (a component's parent domain,
+ * since the shell picks the host by the JID typed), `stats` for the whole server.
+ * 0.12's shell takes none: the items go unused and the debug log says so.
+ * Returns what to do on unload.
  */
 export function offerShellCommands(
   module: Prosody.Module,
-  sessionHost: string,
+  usersHost: string,
   context: ShellContext,
 ): (this: void) => void {
-  const hostCommands: Prosody.ShellCommand[] = [
-    {
-      section: SECTION,
-      section_desc: SECTION_DESC,
-      name: "list",
-      desc: "List a user's push registrations: application, JID, expiry, stored messages",
-      args: [{ name: "jid", type: "string" }],
-      host_selector: "jid",
-      handler(jid) {
-        return onEach(servingUsers(), this.session.print, (each, print) =>
-          listCommand(each, print, jid),
-        );
-      },
-    },
-    {
-      section: SECTION,
-      section_desc: SECTION_DESC,
-      name: "revoke",
-      desc: "Revoke a user's push registrations (or one application's): their endpoints answer 404",
-      args: [
-        { name: "jid", type: "string" },
-        { name: "application", type: "string" },
-      ],
-      host_selector: "jid",
-      handler(jid, application) {
-        return onEach(servingUsers(), this.session.print, (each) =>
-          revokeCommand(each, jid, application),
-        );
-      },
-    },
-  ];
-
-  // Every instance's metrics, for the one stats() of the server.
   const instances = module.shared(`/*/${module.name}/instances`) as unknown as LuaTable<
     string,
     Instance
   >;
   /**
-   * Which instance offers `list` and `revoke` to each users' host: the admin shell
-   * keeps one handler per host and warns when a second instance adds its own.
+   * Which instance offers `list` and `revoke` to each users' host: the shell keeps
+   * one handler per host and warns "already registered" at a second.
    */
   const offerers = module.shared(`/*/${module.name}/shell_offerers`) as unknown as LuaTable<
     string,
     string
   >;
-  /** The instances whose users live on our users' host, by host name. */
+  /** Every instance serving our users, by host name: what `list` and `revoke` run on. */
   function servingUsers(this: void): (readonly [string, ShellContext])[] {
     const services: (readonly [string, ShellContext])[] = [];
     for (const [host, instance] of instances) {
-      if (instance.sessionHost === sessionHost) services.push([host, instance.context]);
+      if (instance.usersHost === usersHost) services.push([host, instance.context]);
     }
     table.sort(services, (a, b) => a[0] < b[0]);
     return services;
   }
 
+  const users = module.context(usersHost);
+  // A context keeps its items in the module's own table, where the shell looks
+  // when it comes to this host after us, and where stats() (no host_selector)
+  // would get "Ignoring command ... missing/invalid host_selector". So the
+  // server-wide command gets a table of its own.
+  const server = module.context("*");
+  rawset(server, "items", new LuaTable());
+
+  const list: Prosody.ShellCommand = {
+    section: SECTION,
+    section_desc: SECTION_DESC,
+    name: "list",
+    desc: "List a user's push registrations: application, JID, expiry, stored messages",
+    args: [{ name: "jid", type: "string" }],
+    host_selector: "jid",
+    handler(jid) {
+      return onEach(servingUsers(), this.session.print, (each, print) =>
+        listCommand(each, print, jid),
+      );
+    },
+  };
+  const revoke: Prosody.ShellCommand = {
+    section: SECTION,
+    section_desc: SECTION_DESC,
+    name: "revoke",
+    desc: "Revoke a user's push registrations (or one application's): their endpoints answer 404",
+    args: [
+      { name: "jid", type: "string" },
+      { name: "application", type: "string" },
+    ],
+    host_selector: "jid",
+    handler(jid, application) {
+      return onEach(servingUsers(), this.session.print, (each) =>
+        revokeCommand(each, jid, application),
+      );
+    },
+  };
   const stats: Prosody.ShellCommand = {
     section: SECTION,
     section_desc: SECTION_DESC,
@@ -259,114 +257,48 @@ export function offerShellCommands(
     args: [],
     handler() {
       const hosts: (readonly [string, (this: void) => Reading[] | undefined])[] = [];
-      for (const [host, instance] of instances) hosts.push([host, instance.read]);
+      for (const [host, instance] of instances) hosts.push([host, instance.context.read]);
       table.sort(hosts, (a, b) => a[0] < b[0]);
       return statsCommand(hosts, this.session.print);
     },
   };
 
-  const users = module.context(sessionHost);
-  // A context keeps its items in the module's own table, where the admin shell
-  // looks when it is loaded onto this host after us, and where stats(), which
-  // has no host_selector, gets "Ignoring command ... missing/invalid
-  // host_selector". The server-wide command gets a table of its own.
-  const server = module.context("*");
-  rawset(server, "items", new LuaTable());
-  /** The events of the users' host the commands were offered to (a reactivated host has new ones). */
-  let offeredTo: Prosody.EventSource | undefined;
-  let offeredStats = false;
-  let said = false;
-
   function offer(this: void): void {
-    const events = prosody.hosts[sessionHost]?.events;
-    const offerer = offerers.get(sessionHost);
-    if (
-      events !== undefined &&
-      events !== offeredTo &&
-      (offerer === undefined || offerer === module.host) &&
-      events.get_handlers(ITEM_ADDED)
-    ) {
-      if (offeredTo !== undefined)
-        for (const command of hostCommands) users.remove_item(ITEM, command);
-      for (const command of hostCommands) users.add_item(ITEM, command);
-      offeredTo = events;
-      offerers.set(sessionHost, module.host);
+    // A context of a host that is not there fires on the whole server.
+    if (offerers.get(usersHost) === undefined && prosody.hosts[usersHost] !== undefined) {
+      offerers.set(usersHost, module.host);
+      users.add_item(ITEM, list);
+      users.add_item(ITEM, revoke);
     }
-    if (!offeredStats && prosody.events.get_handlers(ITEM_ADDED)) {
-      server.add_item(ITEM, stats);
-      offeredStats = true;
-    }
+    // Added again, so that the shell runs a live instance's copy.
+    server.remove_item(ITEM, stats);
+    server.add_item(ITEM, stats);
   }
+  instances.set(module.host, { usersHost, context, offer });
 
-  function sayIfNone(this: void): void {
-    if (said || offeredTo !== undefined || offeredStats) return;
-    said = true;
-    module.log(
-      "debug",
-      "No admin shell here takes commands from modules (shell-command items): unified_push:list(), revoke() and stats() are not available",
-    );
-  }
-
-  instances.set(module.host, {
-    read: context.read,
-    reoffer() {
-      if (!offeredStats) return;
-      server.remove_item(ITEM, stats);
-      server.add_item(ITEM, stats);
-    },
-    sessionHost,
-    context,
-    takeOver() {
-      offeredTo = undefined;
-      offer();
-    },
-  });
-
-  /** The users' host's events watched for the admin shell's arrival. */
-  let watched: Prosody.EventSource | undefined;
-  function watch(this: void): void {
-    const events = prosody.hosts[sessionHost]?.events;
-    if (events === undefined || events === watched) return;
-    watched = events;
-    users.hook("module-loaded", (event) => {
-      if (event.module === "admin_shell") offer();
-    });
+  // Once every host has loaded its modules, the shell among them, whatever the order.
+  function whenStarted(this: void): void {
     offer();
-  }
-  watch();
-  module.hook_global("host-activated", (host) => {
-    if (host === sessionHost) watch();
-  });
-  // The admin shell's first load (global) and the server's start, when every
-  // host has loaded its modules.
-  module.hook_global("module-loaded", (event) => {
-    if (event.module === "admin_shell") offer();
-  });
-  module.hook_global("server-started", () => {
-    offer();
-    sayIfNone();
-  });
-  if (prosody.start_time !== undefined) sayIfNone();
-
-  /** Another instance for the same users takes list() and revoke() over. */
-  function handOver(this: void): void {
-    offerers.delete(sessionHost);
-    for (const [, instance] of instances) {
-      if (instance.sessionHost === sessionHost) {
-        instance.takeOver();
-        return;
-      }
+    if (prosody.events.get_handlers(`item-added/${ITEM}`) === undefined) {
+      module.log(
+        "debug",
+        "No admin shell here takes commands from modules (shell-command items): unified_push:list(), revoke() and stats() are not available",
+      );
     }
   }
+  if (prosody.start_time === undefined) module.hook_global("server-started", whenStarted);
+  else whenStarted();
 
   return () => {
     instances.delete(module.host);
-    // The shell may run this instance's stats(): let another instance offer its
-    // own before ours goes (which takes the command away if it is the one the
-    // shell runs). Prosody removes only the module's own items.
-    const [, other] = next(instances);
-    other?.reoffer();
-    if (offeredStats) server.remove_item(ITEM, stats);
-    if (offerers.get(sessionHost) === module.host) handOver();
+    if (offerers.get(usersHost) === module.host) {
+      offerers.delete(usersHost);
+      users.remove_item(ITEM, list);
+      users.remove_item(ITEM, revoke);
+    }
+    // The others offer theirs before ours goes: removing the stats() the shell
+    // runs takes the command away.
+    for (const [, other] of instances) other.offer();
+    server.remove_item(ITEM, stats);
   };
 }
