@@ -192,6 +192,11 @@ describe("operability on Prosody " .. prosody.version, function()
 				return output;
 			end
 
+			it("shows its commands' section in the shell's help", function()
+				local output = shell("help");
+				assert.truthy(output:find("| Push registrations and counts of mod_unified_push", 1, true), output);
+			end);
+
 			it("lists a user's registrations without a whole token or endpoint", function()
 				local output = shell(('unified_push:list(%q)'):format("alice@" .. HOST));
 				local lines = {};
@@ -311,7 +316,7 @@ describe("operability on Prosody " .. prosody.version, function()
 			end);
 		end);
 	else
-		it("goes without admin shell commands, and says so in its debug log", function()
+		it("goes without admin shell commands, says so in its debug log, and leaves the shell working", function()
 			local said = f.server:log_lines("debug", HOST .. ":unified_push");
 			local found = false;
 			for _, line in ipairs(said) do
@@ -321,6 +326,12 @@ describe("operability on Prosody " .. prosody.version, function()
 			local ok, output = f.server:shell(('unified_push:list(%q)'):format("alice@" .. HOST));
 			assert.is_nil(output:find("push registration", 1, true), output);
 			assert.is_true(not ok or output:find("nil value", 1, true) ~= nil, output);
+			ok, output = f.server:shell(("module:list(%q)"):format(HOST));
+			assert.is_true(ok, output);
+			assert.truthy(output:find("unified_push", 1, true), output);
+			for _, line in ipairs(f.server:warnings()) do
+				assert.is_nil(line:find("shell", 1, true), line);
+			end
 		end);
 	end
 
