@@ -383,16 +383,18 @@ function markdown(results) {
         "client side; the renewals answered with the endpoint the app already had; the same " +
         `servers' logins (${num(distributors)}), registrations/s and renewals/s ` +
         `with ${config.registrationWindow} in flight before the storm; CPU during the storm ` +
-        "(shares of one core); warning lines in Prosody's log during the storm (error lines " +
+        "(shares of one core) and Prosody's CPU seconds, which another process taking " +
+        "Prosody's core inflates less than the wall time; warning lines in Prosody's log during the storm (error lines " +
         "are listed under the errors below).",
     );
     line();
     line(
       "| Prosody | backend | module | half answered s | client writes ms | same endpoint | " +
         "logins s | registrations/s | renewals/s in a window | CPU Prosody / distributors / other | " +
+        "Prosody CPU s | " +
         "warnings |",
     );
-    line("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+    line("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for (const p of storms) {
       for (const [module, x] of Object.entries(p.storm.modules)) {
         line(
@@ -400,7 +402,8 @@ function markdown(results) {
             `${ms(x.writeMs)} | ${pct(x.renewed ? x.sameEndpoint / x.renewed : null)} | ` +
             `${x.loginSeconds.toFixed(1)} | ${num(x.registration.perSecond)} | ` +
             `${num(x.registration.renewalsPerSecond)} | ${pct(x.cpuShare.prosody)} / ` +
-            `${pct(x.cpuShare.distributor)} / ${pct(x.cpuShare.other)} | ${num(x.warnings?.lines ?? 0)} |`,
+            `${pct(x.cpuShare.distributor)} / ${pct(x.cpuShare.other)} | ` +
+            `${x.prosodyCpuSeconds?.toFixed(2) ?? "–"} | ${num(x.warnings?.lines ?? 0)} |`,
         );
       }
     }

@@ -499,7 +499,8 @@ async function stormPhase(variant, pluginDir, workers, noteErrors) {
         { name: server.key, timeoutMs: STORM_TIMEOUT_MS },
         STORM_TIMEOUT_MS + 60_000,
       );
-      const cpu = cpuSnapshot(pids).since(before);
+      const after = cpuSnapshot(pids);
+      const cpu = after.since(before);
       // Warnings during the storm (a limit, a slow store) would explain errors; error
       // lines go to noteErrors.
       const warnings = server
@@ -520,6 +521,9 @@ async function stormPhase(variant, pluginDir, workers, noteErrors) {
           distributor: cpu.distributor,
           other: cpu.other,
         },
+        // Prosody's CPU time over the storm: less sensitive than the wall time to other
+        // processes taking its core on a shared machine.
+        prosodyCpuSeconds: (cpu[`prosody_${name}`] * (after.at - before.at)) / 1000,
         quiet,
         warnings: { lines: warnings.length, first: warnings[0] ?? null },
       };
@@ -535,6 +539,7 @@ async function stormPhase(variant, pluginDir, workers, noteErrors) {
         `registrations ${Math.round(server.registration.perSecond)}/s,`,
         `renewals ${Math.round(server.registration.renewalsPerSecond)}/s at window`,
         `${config.registrationWindow}; cpu prosody ${pct(cpu[`prosody_${name}`])}`,
+        `(${storm.modules[name].prosodyCpuSeconds.toFixed(2)} s)`,
         `other ${pct(cpu.other)}`,
         warnings.length
           ? `(${warnings.length} warnings in Prosody's log meanwhile, first: ${warnings[0]})`
