@@ -64,6 +64,8 @@ const DEFAULTS = {
   quietThreshold: 0.15, // "quiet": other processes use less than this share of a core
   profile: "", // "lua" to sample Lua stacks in Prosody during one extra run
   profileConcurrency: 64, // concurrency of that extra run
+  storm: 1000, // distributors in the reconnect storm (0: skip it)
+  stormEndpoints: 5, // endpoints each of them registers, then renews at once in the storm
   scale: 100000, // users written straight into the stores for the scale phase (0: skip it)
   scaleOnly: false, // only the scale phase
   scaleModule: "", // the scale phase measures this module file (inside the env) instead of ours

@@ -7,6 +7,7 @@ import { Distributor } from "./xmpp.mjs";
 const LOGINS_IN_PARALLEL = 20;
 const servers = new Map(); // name -> [Distributor]
 const registered = new Map(); // name -> [application, instance] of each registration, in order
+const endpointsOf = new Map(); // name -> the endpoint each registration was answered with
 let pinging = null; // pingStart's client and round trips, until pingStop
 
 /** Runs `task(i)` for i < count with at most `window` in flight. */
@@ -45,6 +46,7 @@ serve({
     const endpoints = await windowed(count, window, (i) =>
       clients[i % clients.length].register(...apps[i]),
     );
+    endpointsOf.set(name, endpoints);
     return { endpoints, ms: performance.now() - started };
   },
 
@@ -56,7 +58,61 @@ serve({
     const endpoints = await windowed(apps.length, window, (i) =>
       clients[i % clients.length].register(...apps[i]),
     );
+    endpointsOf.set(name, endpoints);
     return { endpoints, ms: performance.now() - started };
+  },
+
+  /**
+   * The reconnect storm (bench/README.md): every distributor sends the
+   * registration IQs of all its apps of `register` again (renewals) at once,
+   * each distributor's in one write, all distributors in one loop. Waits for
+   * every answer (or `timeoutMs` per IQ). Resolves with the seconds from the
+   * first IQ sent to the last answer, the answers by kind, how many kept their
+   * endpoint, and when half of the answers were in.
+   */
+  async storm({ name, timeoutMs }) {
+    const clients = servers.get(name);
+    const apps = registered.get(name);
+    const before = endpointsOf.get(name);
+    // Registration i went to distributor i % clients.length (register, above).
+    const own = clients.map(() => []);
+    apps.forEach((_, i) => own[i % clients.length].push(i));
+    const answers = [];
+    const started = performance.now();
+    for (const [c, indices] of own.entries()) {
+      const outcomes = clients[c].registerMany(
+        indices.map((i) => apps[i]),
+        timeoutMs,
+      );
+      outcomes.forEach((outcome, k) =>
+        answers.push(outcome.then((o) => ({ ...o, i: indices[k] }))),
+      );
+    }
+    const written = performance.now();
+    const outcomes = await Promise.all(answers);
+    const kinds = {};
+    let sameEndpoint = 0;
+    for (const o of outcomes) {
+      kinds[o.kind] = (kinds[o.kind] || 0) + 1;
+      if (o.kind === "result" && o.endpoint === before[o.i]) sameEndpoint++;
+    }
+    // Answers only: a timeout or a dropped connection is not an answer.
+    const times = outcomes
+      .filter((o) => o.kind !== "timeout" && o.kind !== "connection-error")
+      .map((o) => o.at - started)
+      .sort((a, b) => a - b);
+    return {
+      distributors: clients.length,
+      sent: outcomes.length,
+      answered: times.length,
+      kinds,
+      sameEndpoint,
+      writeMs: written - started,
+      // null when nothing was answered
+      seconds: times.length ? times.at(-1) / 1000 : null,
+      halfSeconds: times.length ? times[Math.floor((times.length - 1) / 2)] / 1000 : null,
+      firstSeconds: times.length ? times[0] / 1000 : null,
+    };
   },
 
   /**
@@ -140,6 +196,7 @@ serve({
     for (const c of servers.get(name) || []) c.close();
     servers.delete(name);
     registered.delete(name);
+    endpointsOf.delete(name);
     return true;
   },
 });

@@ -98,6 +98,13 @@ export function rssBytes(pid) {
   return m ? Number(m[1]) * 1024 : null;
 }
 
+/** The soft limit on open files of a process (RLIMIT_NOFILE, from /proc/PID/limits). */
+export function openFilesLimit(pid) {
+  const limits = readFileSync(`/proc/${pid}/limits`, "utf8");
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
+  return !m || m[1] === "unlimited" ? Infinity : Number(m[1]);
+}
+
 /** POSTs to one of Prosody's HTTP routes with the given Host header; resolves with the body. */
 export function postTo(port, host, urlPath, timeoutMs = 30_000, method = "POST") {
   return new Promise((resolve, reject) => {

@@ -341,6 +341,75 @@ function markdown(results) {
     line();
   }
 
+  const storms = summary.panels.filter((p) => p.storm);
+  if (storms.length) {
+    const { distributors, endpoints, timeoutSeconds } = storms[0].storm;
+    line("## Reconnect storm");
+    line();
+    line(
+      `Every module on a fresh server of its own: ${num(distributors)} distributors log in and ` +
+        `register ${endpoints} endpoints each (then renew them once, ` +
+        `${config.registrationWindow} in flight), then every distributor sends all ` +
+        `${endpoints} renewals (same application and instance) at once, each distributor's ` +
+        "in one write, all of them in one loop, as after a network outage when every phone " +
+        "reconnects. Seconds from the first IQ sent to the last answer; renewals/s: the " +
+        "renewals answered with a result over that time; not renewed: every other outcome " +
+        `(error answers by condition, \`timeout\`: no answer within ${timeoutSeconds} s, \`connection-error\`).`,
+    );
+    line();
+    line(
+      "| Prosody | backend | renewals | last answer s ref / ours / floor | " +
+        "renewals/s ref / ours / floor | ours/ref | not renewed ref / ours / floor |",
+    );
+    line("|---|---|--:|--:|--:|--:|---|");
+    const s = (x) => (x && x.seconds !== null ? x.seconds.toFixed(2) : "–");
+    for (const p of storms) {
+      const { reference: r, ours: o, floor: f } = p.storm.modules;
+      const notRenewed = (x) =>
+        x
+          ? statuses(Object.fromEntries(Object.entries(x.kinds).filter(([k]) => k !== "result")))
+          : "–";
+      line(
+        `| ${version(p.env)} | ${p.backend} | ${num(p.storm.distributors * p.storm.endpoints)} | ` +
+          `${s(r)} / ${s(o)} / ${s(f)} | ` +
+          `${num(r?.perSecond)} / ${num(o?.perSecond)} / ${num(f?.perSecond)} | ` +
+          `${r?.perSecond && o?.perSecond ? ratio(o.perSecond / r.perSecond) : "–"} | ` +
+          `${notRenewed(r)} / ${notRenewed(o)} / ${notRenewed(f)} |`,
+      );
+    }
+    line();
+    line(
+      "Per module: when half of the answers were in; how long queueing every IQ took on the " +
+        "client side; the renewals answered with the endpoint the app already had; the same " +
+        `servers' logins (${num(distributors)}), registrations/s and renewals/s ` +
+        `with ${config.registrationWindow} in flight before the storm; CPU during the storm ` +
+        "(shares of one core) and Prosody's CPU seconds, which another process taking " +
+        "Prosody's core inflates less than the wall time; warning lines in Prosody's log during the storm (error lines " +
+        "are listed under the errors below).",
+    );
+    line();
+    line(
+      "| Prosody | backend | module | half answered s | client writes ms | same endpoint | " +
+        "logins s | registrations/s | renewals/s in a window | CPU Prosody / distributors / other | " +
+        "Prosody CPU s | " +
+        "warnings |",
+    );
+    line("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for (const p of storms) {
+      for (const [module, x] of Object.entries(p.storm.modules)) {
+        line(
+          `| ${version(p.env)} | ${p.backend} | ${module} | ${x.halfSeconds?.toFixed(2) ?? "–"} | ` +
+            `${ms(x.writeMs)} | ${pct(x.renewed ? x.sameEndpoint / x.renewed : null)} | ` +
+            `${x.loginSeconds.toFixed(1)} | ${num(x.registration.perSecond)} | ` +
+            `${num(x.registration.renewalsPerSecond)} | ${pct(x.cpuShare.prosody)} / ` +
+            `${pct(x.cpuShare.distributor)} / ${pct(x.cpuShare.other)} | ` +
+            `${x.prosodyCpuSeconds?.toFixed(2) ?? "–"} | ${num(x.warnings?.lines ?? 0)} |`,
+        );
+      }
+    }
+    line();
+  }
+
   const bursts = summary.panels.filter((p) => Object.keys(p.afterBurst || {}).length);
   if (bursts.length) {
     const top = Math.max(...config.concurrency);

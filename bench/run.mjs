@@ -16,6 +16,7 @@ import {
 import {
   installBenchPlugins,
   makeDataDir,
+  openFilesLimit,
   postTo,
   removeDataDir,
   removeStaleDataDirs,
@@ -121,11 +122,19 @@ async function measure(workers, servers, server, targets, shape) {
 const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
 
 /**
- * A fresh Prosody with one module, its distributors logged in and
- * users x endpoints endpoints registered, then registered again (timed: the
- * registrations/s and renewals/s figures).
+ * A fresh Prosody with one module, its distributors logged in and `count`
+ * endpoints (users x endpoints unless told) registered round-robin over them,
+ * then registered again (timed: the registrations/s and renewals/s figures).
  */
-async function freshServer(variant, name, pluginDir, workers, users, tag, extraModules = []) {
+async function freshServer(
+  variant,
+  name,
+  pluginDir,
+  workers,
+  users,
+  tag,
+  { extraModules = [], count = config.users * config.endpoints } = {},
+) {
   const { env, backend, gc } = variant;
   const dataDir = makeDataDir(env, `${env}-${backend}-${tag}`, HOST, users);
   let server;
@@ -159,14 +168,14 @@ async function freshServer(variant, name, pluginDir, workers, users, tag, extraM
   server.key = tag;
   server.dataDir = dataDir;
   try {
-    await workers.distributor.call("connect", {
+    const login = await workers.distributor.call("connect", {
       name: tag,
       port: server.c2s_port,
       host: HOST,
       users,
       resource: "distributor",
     });
-    const count = config.users * config.endpoints;
+    server.loginSeconds = login.ms / 1000;
     const reg = await workers.distributor.call("register", {
       name: tag,
       count,
@@ -213,7 +222,7 @@ async function retire(env, workers, server) {
  * setting (`gc`, a Lua table, or "" for Prosody's default). `full` adds the
  * memory phase and the runs after the burst, which only the default collector gets.
  */
-async function benchBackend(variant, pluginDir, workers, withCeiling, full) {
+async function benchBackend(variant, pluginDir, workers, withCeiling, full, withStorm) {
   const { env, backend, gc } = variant;
   const users = Array.from({ length: config.users }, (_, i) => [
     `dist${String(i).padStart(4, "0")}`,
@@ -314,9 +323,9 @@ async function benchBackend(variant, pluginDir, workers, withCeiling, full) {
       noteErrors("ours", await retire(env, workers, flushServer));
     }
     // mod_smacks for this one: a tenth of the distributors hibernate.
-    const sleepy = await freshServer(variant, "ours", pluginDir, workers, users, "ours-sm", [
-      "smacks",
-    ]);
+    const sleepy = await freshServer(variant, "ours", pluginDir, workers, users, "ours-sm", {
+      extraModules: ["smacks"],
+    });
     try {
       section.hibernating = await hibernatingPhase(workers, sleepy);
       const { awake, hibernating, asleep } = section.hibernating;
@@ -329,6 +338,10 @@ async function benchBackend(variant, pluginDir, workers, withCeiling, full) {
     } finally {
       noteErrors("ours", await retire(env, workers, sleepy));
     }
+  }
+
+  if (full && withStorm && config.storm > 0) {
+    section.storm = await stormPhase(variant, pluginDir, workers, noteErrors);
   }
 
   // Rounds: every target at every concurrency, each on a fresh server (a burst
@@ -430,6 +443,113 @@ async function storeAndForward(workers, server, users) {
     kept: { perSecond: kept.pushesPerSecond, ok: kept.ok, statuses: kept.statuses },
     returned: { delivered, seconds, perSecond: delivered / seconds },
   };
+}
+
+/** How long the storm waits for each answer before counting it as a timeout. */
+const STORM_TIMEOUT_MS = 120_000;
+/** Open files Prosody and the distributors need beyond one socket per distributor. */
+const SPARE_FILES = 256;
+
+/**
+ * The reconnect storm (bench/README.md), for each module on a fresh server:
+ * config.storm distributors log in and register config.stormEndpoints
+ * endpoints each (then renew them once, `window` at a time, as every fresh
+ * server does); then every distributor sends all its renewals at once. Timed
+ * from the first IQ sent to the last answer.
+ */
+async function stormPhase(variant, pluginDir, workers, noteErrors) {
+  const { env, backend } = variant;
+  const users = Array.from({ length: config.storm }, (_, i) => [
+    `storm${String(i).padStart(5, "0")}`,
+    `pw-${i}-storm`,
+  ]);
+  const count = config.storm * config.stormEndpoints;
+  const storm = {
+    distributors: config.storm,
+    endpoints: config.stormEndpoints,
+    timeoutSeconds: STORM_TIMEOUT_MS / 1000,
+    modules: {},
+  };
+  for (const name of MODULES) {
+    const server = await freshServer(variant, name, pluginDir, workers, users, `${name}-storm`, {
+      count,
+    });
+    const servers = { [name]: server };
+    try {
+      // One socket per distributor on either side: a low RLIMIT_NOFILE would fail logins
+      // or the storm for a reason that is not the module's.
+      for (const [who, pid] of [
+        ["Prosody", server.pid],
+        ["the distributor process", workers.distributor.pid],
+      ]) {
+        const limit = openFilesLimit(pid);
+        if (limit < config.storm + SPARE_FILES) {
+          throw new Error(
+            `bench: ${who} may open ${limit} files, the storm needs ${config.storm + SPARE_FILES}` +
+              " (raise `ulimit -n` before npm run bench)",
+          );
+        }
+      }
+      const pids = ourPids(workers, servers);
+      const quiet = await waitForQuiet(pids);
+      const logBefore = server.log().length;
+      const before = cpuSnapshot(pids);
+      const r = await workers.distributor.call(
+        "storm",
+        { name: server.key, timeoutMs: STORM_TIMEOUT_MS },
+        STORM_TIMEOUT_MS + 60_000,
+      );
+      const after = cpuSnapshot(pids);
+      const cpu = after.since(before);
+      // Warnings during the storm (a limit, a slow store) would explain errors; error
+      // lines go to noteErrors.
+      const warnings = server
+        .log()
+        .slice(logBefore)
+        .split("\n")
+        .filter((line) => /\twarn\t/.test(line));
+      const renewed = r.kinds.result ?? 0;
+      storm.modules[name] = {
+        ...r,
+        renewed,
+        errors: r.sent - renewed,
+        perSecond: r.seconds > 0 ? renewed / r.seconds : null,
+        loginSeconds: server.loginSeconds,
+        registration: server.registration,
+        cpuShare: {
+          prosody: cpu[`prosody_${name}`],
+          distributor: cpu.distributor,
+          other: cpu.other,
+        },
+        // Prosody's CPU time over the storm: less sensitive than the wall time to other
+        // processes taking its core on a shared machine.
+        prosodyCpuSeconds: (cpu[`prosody_${name}`] * (after.at - before.at)) / 1000,
+        quiet,
+        warnings: { lines: warnings.length, first: warnings[0] ?? null },
+      };
+      const bad = Object.entries(r.kinds).filter(([kind]) => kind !== "result");
+      log(
+        `${env} ${backend} ${name} storm: ${r.sent} renewals from ${r.distributors} distributors`,
+        `answered in ${secs(r.seconds)} s (half in ${secs(r.halfSeconds)} s),`,
+        `${Math.round(storm.modules[name].perSecond ?? 0)}/s;`,
+        bad.length
+          ? `not renewed ${JSON.stringify(Object.fromEntries(bad))};`
+          : "every one renewed;",
+        `${r.sameEndpoint} kept their endpoint; logins ${server.loginSeconds.toFixed(1)} s,`,
+        `registrations ${Math.round(server.registration.perSecond)}/s,`,
+        `renewals ${Math.round(server.registration.renewalsPerSecond)}/s at window`,
+        `${config.registrationWindow}; cpu prosody ${pct(cpu[`prosody_${name}`])}`,
+        `(${storm.modules[name].prosodyCpuSeconds.toFixed(2)} s)`,
+        `other ${pct(cpu.other)}`,
+        warnings.length
+          ? `(${warnings.length} warnings in Prosody's log meanwhile, first: ${warnings[0]})`
+          : "",
+      );
+    } finally {
+      noteErrors(name, await retire(env, workers, server));
+    }
+  }
+  return storm;
 }
 
 /** Messages kept for one endpoint and sent on its return, and their size (bench/README.md). */
@@ -638,6 +758,7 @@ async function scalePhase(env, backend, pluginDir) {
   return results;
 }
 
+const secs = (s) => (s === null ? "-" : s.toFixed(2));
 const fmt = (ms) => (ms === null ? "-" : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
 const pct = (share) => `${Math.round(share * 100)}%`;
 
@@ -692,7 +813,7 @@ async function main() {
         log(`${env} ${backend}: starting`);
         const variant = { env, backend, gc: config.gc };
         results.sections.push(
-          await benchBackend(variant, pluginDir, workers, config.ceiling && i === 0, true),
+          await benchBackend(variant, pluginDir, workers, config.ceiling && i === 0, true, i === 0),
         );
       }
       // The same load under another collector setting, for the default backend

@@ -131,6 +131,7 @@ export function summarise(results) {
     panel.kept = section.kept;
     panel.bigFlush = section.bigFlush;
     panel.hibernating = section.hibernating;
+    panel.storm = section.storm;
     panel.servers = section.servers;
     panel.errors = section.errors || {};
     panel.afterBurst = {};

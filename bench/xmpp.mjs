@@ -114,6 +114,22 @@ const escapeXml = (text) =>
     .replace(/'/g, "&apos;")
     .replace(/"/g, "&quot;");
 
+/**
+ * What a registration answer is: "result" with its endpoint, "error:<condition>"
+ * (the defined condition, e.g. error:resource-constraint), or "malformed" (a
+ * result without an endpoint).
+ */
+export function registrationOutcome(answer) {
+  if (attr(answer, "type") === "error") {
+    const condition = /<error\b[^>]*>\s*<([A-Za-z-]+)/.exec(answer);
+    return { kind: `error:${condition ? condition[1] : "unknown"}` };
+  }
+  const registered = answer.indexOf("<registered");
+  const endpoint = registered < 0 ? undefined : attr(answer.slice(registered), "endpoint");
+  if (attr(answer, "type") !== "result" || !endpoint) return { kind: "malformed" };
+  return { kind: "result", endpoint: unescapeXml(endpoint) };
+}
+
 /** One distributor: a logged-in, bound client that acknowledges every push IQ. */
 export class Distributor {
   constructor({ port, host, user, password, resource }) {
@@ -240,12 +256,42 @@ export class Distributor {
       `<iq type='set' id='ID' to='${this.host}'><register xmlns='${NS_UP}' ` +
         `application='${application}' instance='${instance}'/></iq>`,
     );
-    const registered = answer.indexOf("<registered");
-    const endpoint = registered < 0 ? undefined : attr(answer.slice(registered), "endpoint");
-    if (attr(answer, "type") !== "result" || !endpoint) {
-      throw new Error(`${this.user}: registration refused: ${answer}`);
+    const { kind, endpoint } = registrationOutcome(answer);
+    if (kind !== "result") throw new Error(`${this.user}: registration refused: ${answer}`);
+    return endpoint;
+  }
+
+  /**
+   * Sends one registration IQ per [application, instance] in a single write, so
+   * they leave as close together as the socket allows. Never rejects: each
+   * promise resolves with { kind, endpoint, at }, kind "result", "error:<condition>",
+   * "malformed", "timeout" (no answer within timeoutMs) or "connection-error";
+   * `at` is when the answer (or the failure) came, performance.now().
+   */
+  registerMany(apps, timeoutMs) {
+    if (this.closed) {
+      return apps.map(() => Promise.resolve({ kind: "connection-error", at: performance.now() }));
     }
-    return unescapeXml(endpoint);
+    let text = "";
+    const outcomes = apps.map(([application, instance]) => {
+      const id = `q${this.nextId++}`;
+      text +=
+        `<iq type='set' id='${id}' to='${this.host}'><register xmlns='${NS_UP}' ` +
+        `application='${application}' instance='${instance}'/></iq>`;
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          this.pending.delete(id);
+          resolve({ kind: "timeout", at: performance.now() });
+        }, timeoutMs);
+        this.pending.set(id, {
+          resolve: (answer) => resolve({ ...registrationOutcome(answer), at: performance.now() }),
+          reject: () => resolve({ kind: "connection-error", at: performance.now() }),
+          timer,
+        });
+      });
+    });
+    this.socket.write(text);
+    return outcomes;
   }
 
   onData(text) {
