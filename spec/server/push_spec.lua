@@ -79,9 +79,11 @@ describe("the push resource", function()
 			assert.equal(registration.endpoint, up.endpoint_for(registration.endpoint, registration.token));
 		end);
 
+		-- Whatever the request's RFC 8030 headers (every value: pushheaders_spec's).
 		it("answers 201 with TTL: 0 and a Location under the push base", function()
 			local registration = f:register();
-			local response, pushes = f:post(registration.endpoint, "where is it?");
+			local response, pushes = f:post(registration.endpoint, "where is it?",
+				{ TTL = "86400", Urgency = "HIGH", Topic = "inbox" });
 			assert.equal(201, response.status);
 			assert.equal(1, #pushes);
 			assert.equal("0", response.headers["ttl"]);
@@ -155,15 +157,27 @@ describe("the push resource", function()
 	end);
 
 	describe("refuses a POST without sending an IQ", function()
+		-- One of each kind through a real server: every header value is pushheaders_spec's,
+		-- every refusal relay_spec's. reason: a word the plain-text answer must name.
 		local cases = {
 			{ "a body of 64 KiB", string.rep("x", 65536), 413 },
+			{ "a malformed header (TTL: -1)", "x", 400, { TTL = "-1" }, "ttl" },
 		};
 		for _, case in ipairs(cases) do
 			it(("with %d for %s"):format(case[3], case[1]), function()
 				local registration = f:register();
-				local response, pushes = f:post(registration.endpoint, case[2]);
+				local response, pushes = f:post(registration.endpoint, case[2], case[4]);
 				assert.equal(case[3], response.status);
 				assert.equal(0, #pushes);
+				if case[5] then
+					local content_type = response.headers["content-type"] or "";
+					assert.truthy(content_type:lower():match("^text/plain"), "Content-Type: " .. content_type);
+					assert.truthy(response.body:lower():find(case[5], 1, true), "the reason: " .. response.body);
+				end
+				-- The endpoint itself is fine.
+				response, pushes = f:post(registration.endpoint, "x");
+				assert.equal(201, response.status);
+				assert.equal(1, #pushes);
 			end);
 		end
 	end);
@@ -189,7 +203,12 @@ describe("the push resource", function()
 				local elapsed = socket.gettime() - started;
 				assert.equal(status, response.status);
 				assert.equal(1, #pushes, "the distributor was not asked");
-				if status == 503 then up.retry_after(response); end
+				if status == 503 then
+					up.retry_after(response);
+					-- Not now is not gone: the endpoint stays.
+					f.client:on_iq(nil);
+					assert.equal(201, (f:post(registration.endpoint, "and now?")).status);
+				end
 				if policy == no_answer then
 					assert.is_true(elapsed >= IQ_TIMEOUT - 0.5,
 						("503 after %.2fs, before the %ds timeout"):format(elapsed, IQ_TIMEOUT));
@@ -201,7 +220,7 @@ describe("the push resource", function()
 	end);
 
 	describe("revokes an endpoint the distributor disowns", function()
-		-- feature-not-implemented is the same kind (pending_spec), on every backend revocation_spec's.
+		-- feature-not-implemented is the same kind (pending_spec); on every backend, across a restart, backends_spec's and sql_spec's.
 		for _, condition in ipairs({ "item-not-found" }) do
 			it("after " .. condition .. ": later POSTs answer 404 without an IQ", function()
 				local registration = f:register();
