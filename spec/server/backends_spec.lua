@@ -170,6 +170,17 @@ describe("registration backends on Prosody " .. prosody.version, function()
 				end);
 			end
 
+			-- Store and forward in depth: store_forward_spec and mobile_links_spec (the default backend).
+			it("keeps a push for an offline distributor and delivers it when it comes back", function()
+				local phone = f:connect({ resource = "away" });
+				local application, instance = up.hash(seed * 10 + 13), up.hash(seed * 10 + 14);
+				local registration = f:register({ application = application, instance = instance }, phone);
+				phone:close();
+				local res = f:push(registration.endpoint, BODY, { TTL = "600" });
+				assert.truthy(tonumber(res.headers["ttl"]) > 0, "TTL: " .. tostring(res.headers["ttl"]));
+				assert_delivered(f:connect({ resource = "away" }), 0, res, application, instance, BODY);
+			end);
+
 			it("answers 404 to its token with one character changed, and relays nothing", function()
 				local application, instance, registration = register(f, 5);
 				local tampered = up.tamper(registration.endpoint);
