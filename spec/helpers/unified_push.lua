@@ -16,7 +16,6 @@ local json = require "util.json";
 local http_util = require "util.http";
 local random = require "util.random";
 local new_id = require "util.id".short;
-local socket = require "socket";
 local http = require "http_client";
 local loop = require "loop";
 local xmpp = require "xmpp_client";
@@ -482,7 +481,7 @@ function metrics_mt:value(name, labels)
 end
 
 -- Time -----------------------------------------------------------------------------
--- Expiry and rate limits are about the clock itself: these wait on it, running the
+-- Expiry is about the clock itself: these wait on it, running the
 -- loop meanwhile (so clients keep answering), never longer than `timeout`.
 
 -- True once os.time() is past t (whole seconds, as expiry is checked).
@@ -493,11 +492,6 @@ end
 -- True once the clock has moved on to a new second (a fresh second to work in).
 function up.next_second(timeout)
 	return up.wait_past(os.time(), timeout or 2);
-end
-
--- True once socket.gettime() has reached t (fractions of a second).
-function up.wait_until(t, timeout)
-	return loop.run_until(function() return socket.gettime() >= t; end, timeout);
 end
 
 -- The fixture ------------------------------------------------------------------------
