@@ -28,82 +28,62 @@ local function assert_forbidden(client, service)
 end
 
 describe("deploying mod_unified_push", function()
-	describe("on two VirtualHosts", function()
+	-- One server: b.test keeps the default ACL, a.test and c.test set their own
+	-- (every ACL entry's matching, row by row: acl_spec and registeriq_spec).
+	describe("on three VirtualHosts with their own ACLs", function()
 		local users = {
 			{ "alice", "a.test", "password" },
 			{ "bob", "b.test", "password" },
 			{ "carol", "b.test", "password" },
 		};
+		local f = up.fixture({ hosts = { "a.test", "b.test", "c.test" }, users = users, distributor = false,
+			host_options = {
+				["a.test"] = { unified_push_acl = { "bob@b.test" } },
+				["c.test"] = { unified_push_acl = { "a.test", "b.test" } },
+			} });
+		local clients = {};
 
-		-- Each setup: the options of a.test and who may register where.
-		local setups = {
-			{
-				name = "with the default ACL (each host's own users)",
-				cases = {
-					{ who = "alice@a.test", service = "a.test", allowed = true },
-					{ who = "bob@b.test", service = "a.test", allowed = false },
-					{ who = "bob@b.test", service = "b.test", allowed = true },
-					{ who = "alice@a.test", service = "b.test", allowed = false },
-				},
-			},
-			{
-				name = "with unified_push_acl = { \"bob@b.test\" } on a.test",
-				a_options = { unified_push_acl = { "bob@b.test" } },
-				cases = {
-					{ who = "bob@b.test", service = "a.test", allowed = true },
-					{ who = "carol@b.test", service = "a.test", allowed = false },
-					-- The list replaces the default, so a.test's own users are not in it.
-					{ who = "alice@a.test", service = "a.test", allowed = false },
-					-- b.test keeps its default.
-					{ who = "carol@b.test", service = "b.test", allowed = true },
-				},
-			},
-			{
-				name = "with unified_push_acl = { \"a.test\", \"b.test\" } on a.test",
-				a_options = { unified_push_acl = { "a.test", "b.test" } },
-				cases = {
-					{ who = "alice@a.test", service = "a.test", allowed = true },
-					{ who = "carol@b.test", service = "a.test", allowed = true },
-					{ who = "alice@a.test", service = "b.test", allowed = false },
-				},
-			},
+		setup(function()
+			for _, user in ipairs(users) do
+				local jid = user[1] .. "@" .. user[2];
+				clients[jid] = f:connect(jid);
+			end
+		end);
+
+		local cases = {
+			-- The default: the host's own users.
+			{ who = "bob@b.test", service = "b.test", allowed = true },
+			{ who = "carol@b.test", service = "b.test", allowed = true },
+			{ who = "alice@a.test", service = "b.test", allowed = false },
+			-- unified_push_acl = { "bob@b.test" }: the list replaces the default, so
+			-- a.test's own users are not in it.
+			{ who = "bob@b.test", service = "a.test", allowed = true },
+			{ who = "carol@b.test", service = "a.test", allowed = false },
+			{ who = "alice@a.test", service = "a.test", allowed = false },
+			-- unified_push_acl = { "a.test", "b.test" }: whole hosts.
+			{ who = "alice@a.test", service = "c.test", allowed = true },
+			{ who = "carol@b.test", service = "c.test", allowed = true },
 		};
-
-		for _, setup_case in ipairs(setups) do
-			describe(setup_case.name, function()
-				local f = up.fixture({ hosts = { "a.test", "b.test" }, users = users, distributor = false,
-					host_options = { ["a.test"] = setup_case.a_options } });
-				local clients = {};
-
-				setup(function()
-					for _, user in ipairs(users) do
-						local jid = user[1] .. "@" .. user[2];
-						clients[jid] = f:connect(jid);
-					end
-				end);
-
-				for _, case in ipairs(setup_case.cases) do
-					local outcome = case.allowed and "lets " or "forbids ";
-					it(outcome .. case.who .. " register with " .. case.service, function()
-						local client = clients[case.who];
-						if not case.allowed then
-							assert_forbidden(client, case.service);
-							return;
-						end
-						local application, instance = up.hash("acl-app-" .. case.who), up.hash("acl-instance");
-						local registered = up.must_register(client, case.service, { application = application, instance = instance });
-						local url = assert(up.parse_endpoint(registered.endpoint), registered.endpoint);
-						assert.equal(case.service, url.host);
-						assert_delivers(f, client, case.service, registered.endpoint, application, instance);
-					end);
+		for _, case in ipairs(cases) do
+			local outcome = case.allowed and "lets " or "forbids ";
+			it(outcome .. case.who .. " register with " .. case.service, function()
+				local client = clients[case.who];
+				if not case.allowed then
+					assert_forbidden(client, case.service);
+					return;
 				end
-
-				it("leaves a clean log, with nothing at warn or above", function()
-					f.server:assert_log_clean();
-					assert.same({}, f.server:warnings());
-				end);
+				local application, instance = up.hash("acl-app-" .. case.who), up.hash("acl-instance-" .. case.service);
+				local registered = up.must_register(client, case.service, { application = application, instance = instance });
+				local url = assert(up.parse_endpoint(registered.endpoint), registered.endpoint);
+				assert.equal(case.service, url.host);
+				assert_delivers(f, client, case.service, registered.endpoint, application, instance);
 			end);
 		end
+
+		it("leaves a clean log, with nothing at warn or above", function()
+			f.server:assert_log_clean();
+			assert.same({}, f.server:warnings());
+		end);
 	end);
 
 	describe("as a component with http_host", function()
