@@ -297,6 +297,20 @@ function up.matrix_notify(server, host, body, method, headers)
 	});
 end
 
+-- Sends the gateway on `host` a notification naming `pushkeys` (one device each);
+-- returns the answer, the pushkeys it rejected, the pushes `client` got for it
+-- (made final by up.sync) and the notification as sent.
+function up.matrix_relay(server, host, client, pushkeys)
+	local devices = {};
+	for i, pushkey in ipairs(pushkeys) do devices[i] = { app_id = "im.example.chat", pushkey = pushkey }; end
+	local body = json.encode({ notification = { event_id = "$event", devices = devices } });
+	local before = #client.received;
+	local response = assert(up.matrix_notify(server, host, body));
+	up.sync(client);
+	local answer = response.status == 200 and json.decode(response.body) or {};
+	return response, answer.rejected, up.pushes(client, before), body;
+end
+
 -- The pushes a client received after its first `after` IQs (all of them when
 -- `after` is nil): { from, to, application, instance, body, stanza } each.
 function up.pushes(client, after)

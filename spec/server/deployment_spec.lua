@@ -1,7 +1,9 @@
 -- Deployments (README "Deployment", docs/design.md "Options") against a real
 -- Prosody: the ACL across VirtualHosts, the module as a Component with
--- http_host, and endpoints behind http_external_url.
+-- http_host, and endpoints behind http_external_url, each with its Matrix gateway
+-- (what the gateway answers: matrix_spec, unit and server).
 local up = require "unified_push";
+local json = require "util.json";
 
 -- POSTs to the endpoint and checks the push that arrives: 201, sent by `service`
 -- to the client's full JID with the registration's hashes and the body.
@@ -17,6 +19,13 @@ local function assert_delivers(f, client, service, endpoint, application, instan
 	assert.same({ application = application, instance = instance },
 		{ application = push.application, instance = push.instance });
 	assert.equal(body, push.body);
+end
+
+-- GET on the Matrix gateway of `host` answers its discovery document.
+local function assert_matrix_discovery(f, host)
+	local response = assert(up.matrix_notify(f.server, host, nil, "GET"));
+	assert.equal(200, response.status);
+	assert.same({ unifiedpush = { gateway = "matrix" } }, json.decode(response.body));
 end
 
 -- Registers and expects auth/forbidden.
@@ -136,6 +145,18 @@ describe("deploying mod_unified_push", function()
 			assert_forbidden(dave, "push.example.test");
 		end);
 
+		it("serves the Matrix gateway on the HTTP host of its endpoints, relaying with pushes from the component", function()
+			local registered = f:register();
+			local host = assert(up.parse_endpoint(registered.endpoint)).host;
+			assert_matrix_discovery(f, host);
+			local response, rejected, pushes, body = up.matrix_relay(f.server, host, f.client,
+				{ registered.endpoint, "https://matrix.example.org/x" });
+			assert.equal(200, response.status);
+			assert.same({ "https://matrix.example.org/x" }, rejected);
+			assert.same({ "push.example.test", body }, { pushes[1].from, pushes[1].body });
+			assert.equal(1, #pushes);
+		end);
+
 		it("leaves a clean log, with nothing at warn or above", function()
 			f.server:assert_log_clean();
 			assert.same({}, f.server:warnings());
@@ -158,6 +179,19 @@ describe("deploying mod_unified_push", function()
 			-- The reverse proxy in front forwards the same path; Prosody routes HTTP
 			-- by Host, and no http_default_host is set, so it must name the VirtualHost.
 			assert_delivers(f, f.client, "example.test", endpoint, application, instance, "example.test");
+		end);
+
+		it("serves the Matrix gateway on the host the proxy forwards to, for endpoints under the external URL only", function()
+			local registered = f:register();
+			local prefix = "https://push.example.test/push/";
+			local internal = ("http://example.test:%d/push/%s"):format(f.server.http_port, registered.endpoint:sub(#prefix + 1));
+			assert_matrix_discovery(f, "example.test");
+			local response, rejected, pushes, body = up.matrix_relay(f.server, "example.test", f.client,
+				{ registered.endpoint, internal });
+			assert.equal(200, response.status);
+			assert.same({ internal }, rejected);
+			assert.equal(1, #pushes);
+			assert.equal(body, pushes[1].body);
 		end);
 
 		it("warns once that requests for the published host miss the endpoints unless the proxy sends Host", function()
