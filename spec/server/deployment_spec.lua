@@ -97,8 +97,7 @@ describe("deploying mod_unified_push", function()
 
 	describe("as a component with http_host", function()
 		local f = up.fixture({
-			hosts = { "example.test", "other.test" },
-			users = { { "alice", "example.test", "password" }, { "dave", "other.test", "password" } },
+			users = { { "alice", "example.test", "password" } },
 			-- Only on the component: the VirtualHosts do not load the module.
 			modules = {},
 			components = { ["push.example.test"] = { module = "unified_push", options = {
@@ -107,12 +106,8 @@ describe("deploying mod_unified_push", function()
 			} } },
 			service = "push.example.test",
 		});
-		local dave;
-
-		setup(function()
-			dave = f:connect("dave@other.test");
-		end);
-
+		-- A user of another VirtualHost is forbidden, and a push comes from the
+		-- component: conformance_spec (component-acl, component); the Matrix case below.
 		it("advertises the feature on the component", function()
 			local features = assert(f.client:disco_info("push.example.test"));
 			assert.truthy(table.concat(features, "\n"):find(up.NS, 1, true), "features: " .. table.concat(features, ", "));
@@ -133,16 +128,6 @@ describe("deploying mod_unified_push", function()
 			assert.truthy(url.path:match("^/push/[^/]+$"), "path: " .. url.path);
 			assert.is_true(#url.path_part <= 8 and url.query ~= nil and url.query ~= "", "endpoint: " .. registered.endpoint);
 			assert.equal(up.token_of(registered.endpoint), url.path_part .. url.query_part);
-		end);
-
-		it("relays a POST to the endpoint with pushes from the component", function()
-			local application, instance = up.hash("component-push-app"), up.hash("component-push-instance");
-			local registered = f:register({ application = application, instance = instance });
-			assert_delivers(f, f.client, "push.example.test", registered.endpoint, application, instance);
-		end);
-
-		it("forbids users of another VirtualHost by default", function()
-			assert_forbidden(dave, "push.example.test");
 		end);
 
 		it("serves the Matrix gateway on the HTTP host of its endpoints, relaying with pushes from the component", function()
