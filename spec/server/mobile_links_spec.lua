@@ -45,6 +45,27 @@ describe("a distributor on a mobile link", function()
 		assert(server:wait_log_since(mark, "hibernat", 5), "the session did not hibernate");
 	end
 
+	-- A phone whose session the server has put to sleep (dropped, not closed); the mark
+	-- is where the log stood before.
+	local function dropped_phone()
+		local client, reg = phone();
+		local mark = server:log_mark();
+		client:drop();
+		hibernating(mark);
+		return client, reg, mark;
+	end
+
+	-- `body` arrives at `client`, and only once: another chance to flush (directed
+	-- presence) sends nothing again. Closes the client.
+	local function arrives_once(client, reg, body)
+		assert.is_true(loop.run_until(function() return #bodies(client, reg) >= 1; end, 5), "nothing arrived");
+		up.sync(client);
+		client:send(st.presence({ to = HOST }));
+		up.sync(client);
+		assert.same({ body }, bodies(client, reg));
+		client:close();
+	end
+
 	local function kept_answer(response)
 		assert.equal(201, response.status);
 		local ttl = tonumber(response.headers["ttl"]);
@@ -54,26 +75,15 @@ describe("a distributor on a mobile link", function()
 	end
 
 	it("keeps a push for a dropped (hibernating) session and delivers it once on resumption", function()
-		local client, reg = phone();
-		local mark = server:log_mark();
-		client:drop();
-		hibernating(mark);
+		local client, reg = dropped_phone();
 		local ttl = kept_answer(up.must_push(server, reg.endpoint, "while dropped", { TTL = "600" }));
 		assert.is_true(ttl <= 600);
 		assert(client:resume());
-		assert.is_true(loop.run_until(function() return #bodies(client, reg) >= 1; end, 5), "nothing arrived");
-		up.sync(client);
-		client:send(st.presence({ to = HOST }));
-		up.sync(client);
-		assert.same({ "while dropped" }, bodies(client, reg));
-		client:close();
+		arrives_once(client, reg, "while dropped");
 	end);
 
 	it("answers TTL 0 to a hibernating session with 201 and TTL 0, and never delivers it", function()
-		local client, reg = phone();
-		local mark = server:log_mark();
-		client:drop();
-		hibernating(mark);
+		local client, reg = dropped_phone();
 		local response = up.must_push(server, reg.endpoint, "now or never", { TTL = "0" });
 		assert.equal(201, response.status);
 		assert.equal("0", response.headers["ttl"]);
@@ -86,17 +96,10 @@ describe("a distributor on a mobile link", function()
 	end);
 
 	it("delivers once on a new bind when hibernation times out", function()
-		local client, reg = phone();
-		local mark = server:log_mark();
-		client:drop();
-		hibernating(mark);
+		local _, reg, mark = dropped_phone();
 		kept_answer(up.must_push(server, reg.endpoint, "after the timeout", { TTL = "600" }));
 		assert(server:wait_log_since(mark, "[Hh]ibernating too long", HIBERNATION + 5), "hibernation did not time out");
-		local again = up.connect(server, { sm = true });
-		assert.is_true(loop.run_until(function() return #bodies(again, reg) >= 1; end, 5), "nothing arrived");
-		up.sync(again);
-		assert.same({ "after the timeout" }, bodies(again, reg));
-		again:close();
+		arrives_once(up.connect(server, { sm = true }), reg, "after the timeout");
 	end);
 
 	it("keeps a push on a silent link past the window, and its late result makes it arrive once", function()
@@ -105,13 +108,7 @@ describe("a distributor on a mobile link", function()
 		local ttl = kept_answer(up.must_push(server, reg.endpoint, "on a silent link", { TTL = "600" }));
 		assert.is_true(ttl <= 600);
 		client:start_reading();
-		assert.is_true(loop.run_until(function() return #bodies(client, reg) >= 1; end, 5), "nothing arrived");
-		up.sync(client);
-		-- Another chance to flush (directed presence) sends nothing again.
-		client:send(st.presence({ to = HOST }));
-		up.sync(client);
-		assert.same({ "on a silent link" }, bodies(client, reg));
-		client:close();
+		arrives_once(client, reg, "on a silent link");
 	end);
 
 	it("delivers a push left unanswered once from the kept copy when the distributor binds anew", function()
@@ -121,10 +118,6 @@ describe("a distributor on a mobile link", function()
 		local mark = server:log_mark();
 		client:drop();
 		assert(server:wait_log_since(mark, "[Hh]ibernating too long", HIBERNATION + 5), "hibernation did not time out");
-		local again = up.connect(server, { sm = true });
-		assert.is_true(loop.run_until(function() return #bodies(again, reg) >= 1; end, 5), "nothing arrived");
-		up.sync(again);
-		assert.same({ "never answered" }, bodies(again, reg));
-		again:close();
+		arrives_once(up.connect(server, { sm = true }), reg, "never answered");
 	end);
 end);
