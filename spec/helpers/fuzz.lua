@@ -1,4 +1,4 @@
--- Generators for spec/server/fuzz_spec.lua: a seeded PRNG, string mutations, the raw
+-- Generators for spec/server/fuzz_spec.lua (and the random claims of spec/unit/backends_spec.lua): a seeded PRNG, string mutations, the raw
 -- inputs a registration or an HTTP request is made of, a raw HTTP sender that
 -- passes them to the server unchanged, and a model of how Prosody routes them.
 --
