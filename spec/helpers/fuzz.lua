@@ -1,4 +1,4 @@
--- Generators for spec/server/fuzz_spec.lua: a seeded PRNG, string mutations, the raw
+-- Generators for spec/server/fuzz_spec.lua (and the random claims of spec/unit/backends_spec.lua): a seeded PRNG, string mutations, the raw
 -- inputs a registration or an HTTP request is made of, a raw HTTP sender that
 -- passes them to the server unchanged, and a model of how Prosody routes them.
 --
@@ -8,7 +8,7 @@
 --   rng:bytes(n), rng:from(alphabet, n), rng:xml_text(n)
 --   fuzz.mutate(rng, s, alphabet)               1..4 edits: flip, drop, duplicate, insert, ...
 --   fuzz.percent_encode(rng, s, share)          some bytes as %XX
---   fuzz.hash_value, fuzz.jid, fuzz.method, fuzz.target, fuzz.body, fuzz.headers[name],
+--   fuzz.hash_value, fuzz.jid, fuzz.method, fuzz.target, fuzz.headers[name],
 --   fuzz.garbage, fuzz.header_name, fuzz.random_header_name
 --                                               inputs, each with the name of its kind
 --   fuzz.request(port, request, timeout)        -> response | nil, error (raw HTTP/1.x)
@@ -471,37 +471,6 @@ function fuzz.target(rng, target)
 		{ 1, function() return "*", "asterisk"; end },
 	};
 	return rng:weighted(mutations)();
-end
-
--- A body: { bytes, kind }.
-function fuzz.body(rng)
-	return rng:weighted({
-		{ 4, function() return "", "empty"; end },
-		{ 4, function() return rng:bytes(1), "one-byte"; end },
-		{ 16, function() return rng:bytes(rng:int(2, 100)), "small-binary"; end },
-		{ 14, function() return rng:bytes(rng:int(101, 4094)), "binary"; end },
-		{ 6, function() return rng:bytes(4095), "4095-bytes"; end },
-		{ 8, function() return rng:bytes(4096), "4096-bytes"; end },
-		{ 6, function() return rng:bytes(4097), "4097-bytes"; end },
-		{ 4, function() return rng:bytes(rng:int(4098, 9000)), "over-4096"; end },
-		{ 2, function() return string.rep(rng:bytes(1024), 64), "64-KiB"; end },
-		{ 1, function() return string.rep(rng:bytes(4096), 256), "1-MiB"; end },
-		{ 6, function()
-			local parts = {};
-			for i = 1, rng:int(1, 30) do
-				parts[i] = rng:pick({ "<", ">", "&", "'", "\"", "]]>", "<![CDATA[", "\0", "\r\n", "&amp;", "</push>",
-					"<iq type='set'>", "\255\254", "%00", "=", rng:xml_text(3) });
-			end
-			return table.concat(parts):sub(1, 4096), "markup-and-nul";
-		end },
-		{ 3, function()
-			local bytes = {};
-			for b = 0, 255 do bytes[#bytes + 1] = string.char(b); end
-			return table.concat(bytes), "all-256-byte-values";
-		end },
-		{ 3, function() return b64.encode(rng:bytes(rng:int(1, 3000))), "base64-text"; end },
-		{ 2, function() return rng:xml_text(rng:int(1, 900)):sub(1, 4096), "unicode-text"; end },
-	})();
 end
 
 -- Values for one request header, keyed by name. Each returns a value (no CR or

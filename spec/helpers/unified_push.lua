@@ -16,7 +16,6 @@ local json = require "util.json";
 local http_util = require "util.http";
 local random = require "util.random";
 local new_id = require "util.id".short;
-local socket = require "socket";
 local http = require "http_client";
 local loop = require "loop";
 local xmpp = require "xmpp_client";
@@ -298,6 +297,20 @@ function up.matrix_notify(server, host, body, method, headers)
 	});
 end
 
+-- Sends the gateway on `host` a notification naming `pushkeys` (one device each);
+-- returns the answer, the pushkeys it rejected, the pushes `client` got for it
+-- (made final by up.sync) and the notification as sent.
+function up.matrix_relay(server, host, client, pushkeys)
+	local devices = {};
+	for i, pushkey in ipairs(pushkeys) do devices[i] = { app_id = "im.example.chat", pushkey = pushkey }; end
+	local body = json.encode({ notification = { event_id = "$event", devices = devices } });
+	local before = #client.received;
+	local response = assert(up.matrix_notify(server, host, body));
+	up.sync(client);
+	local answer = response.status == 200 and json.decode(response.body) or {};
+	return response, answer.rejected, up.pushes(client, before), body;
+end
+
 -- The pushes a client received after its first `after` IQs (all of them when
 -- `after` is nil): { from, to, application, instance, body, stanza } each.
 function up.pushes(client, after)
@@ -482,7 +495,7 @@ function metrics_mt:value(name, labels)
 end
 
 -- Time -----------------------------------------------------------------------------
--- Expiry and rate limits are about the clock itself: these wait on it, running the
+-- Expiry is about the clock itself: these wait on it, running the
 -- loop meanwhile (so clients keep answering), never longer than `timeout`.
 
 -- True once os.time() is past t (whole seconds, as expiry is checked).
@@ -493,11 +506,6 @@ end
 -- True once the clock has moved on to a new second (a fresh second to work in).
 function up.next_second(timeout)
 	return up.wait_past(os.time(), timeout or 2);
-end
-
--- True once socket.gettime() has reached t (fractions of a second).
-function up.wait_until(t, timeout)
-	return loop.run_until(function() return socket.gettime() >= t; end, timeout);
 end
 
 -- The fixture ------------------------------------------------------------------------

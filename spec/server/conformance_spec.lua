@@ -89,6 +89,21 @@ local function push_answered(condition)
 	end;
 end
 
+-- A POST of body (with headers, or another method) to a fresh endpoint: its answer.
+local function post_to_new_endpoint(body, headers, method)
+	return function(ctx)
+		local reg = assert(up.register(ctx.client, "example.test"));
+		return http_outcome(up.push(ctx.server, reg.endpoint, body, headers, method));
+	end;
+end
+
+-- The scenario of a distributor that answers `condition`.
+local SEND_IQ = "the reference reads a field send_iq's util.error rejection lacks and fails with 500 and a traceback";
+local function answer_scenario(condition, expect, improvement)
+	return { id = "answer-" .. condition, title = "distributor answers " .. condition, expect = expect,
+		improvement = improvement or SEND_IQ, run = push_answered(condition) };
+end
+
 local SCENARIOS = {
 	{
 		id = "disco", title = "host advertises the UnifiedPush feature", expect = "advertised",
@@ -171,20 +186,10 @@ local SCENARIOS = {
 			return outcome .. (delivered_intact(ctx.client, BYTES) and ", delivered intact" or ", not delivered");
 		end,
 	},
-	{
-		id = "push-4096", title = "POST of exactly 4096 bytes", expect = "201",
-		run = function(ctx)
-			local reg = assert(up.register(ctx.client, "example.test"));
-			return http_outcome(up.push(ctx.server, reg.endpoint, string.rep("a", 4096)));
-		end,
-	},
-	{
-		id = "push-4097", title = "POST of 4097 bytes", expect = "413",
-		run = function(ctx)
-			local reg = assert(up.register(ctx.client, "example.test"));
-			return http_outcome(up.push(ctx.server, reg.endpoint, string.rep("a", 4097)));
-		end,
-	},
+	{ id = "push-4096", title = "POST of exactly 4096 bytes", expect = "201",
+		run = post_to_new_endpoint(string.rep("a", 4096)) },
+	{ id = "push-4097", title = "POST of 4097 bytes", expect = "413",
+		run = post_to_new_endpoint(string.rep("a", 4097)) },
 	{
 		id = "push-empty", title = "POST with an empty body", expect = "201, an empty push delivered",
 		improvement = "RFC 8030 and the Push API allow a push without payload (a bare wake-up); "
@@ -212,31 +217,12 @@ local SCENARIOS = {
 			return http_outcome(up.push(ctx.server, up.tamper(reg.endpoint), "hello"));
 		end,
 	},
-	{
-		id = "answer-item-not-found", title = "distributor answers item-not-found", expect = "404",
-		improvement = "the reference reads a field send_iq's util.error rejection lacks and fails with 500 and a traceback",
-		run = push_answered("item-not-found"),
-	},
-	{
-		id = "answer-feature-not-implemented", title = "distributor answers feature-not-implemented", expect = "404",
-		improvement = "the reference reads a field send_iq's util.error rejection lacks and fails with 500 and a traceback",
-		run = push_answered("feature-not-implemented"),
-	},
-	{
-		id = "answer-service-unavailable", title = "distributor answers service-unavailable", expect = "503",
-		improvement = "the reference reads a field send_iq's util.error rejection lacks and fails with 500 and a traceback",
-		run = push_answered("service-unavailable"),
-	},
-	{
-		id = "answer-recipient-unavailable", title = "distributor answers recipient-unavailable", expect = "503",
-		improvement = "the reference reads a field send_iq's util.error rejection lacks and fails with 500 and a traceback",
-		run = push_answered("recipient-unavailable"),
-	},
-	{
-		id = "answer-internal-server-error", title = "distributor answers internal-server-error", expect = "503",
-		improvement = "a client-side failure is temporary for the app server (503), not our own failure (500)",
-		run = push_answered("internal-server-error"),
-	},
+	answer_scenario("item-not-found", "404"),
+	answer_scenario("feature-not-implemented", "404"),
+	answer_scenario("service-unavailable", "503"),
+	answer_scenario("recipient-unavailable", "503"),
+	answer_scenario("internal-server-error", "503",
+		"a client-side failure is temporary for the app server (503), not our own failure (500)"),
 	{
 		id = "answer-none", title = "distributor never answers", expect = "201",
 		improvement = "ours keeps the push after unified_push_answer_window (2 s) and answers 201 with its TTL; "
@@ -291,10 +277,7 @@ local SCENARIOS = {
 	{
 		id = "method", title = "PUT on an endpoint", expect = "405",
 		improvement = "ours answers 405 Method Not Allowed; the reference has no route and answers 404",
-		run = function(ctx)
-			local reg = assert(up.register(ctx.client, "example.test"));
-			return http_outcome(up.push(ctx.server, reg.endpoint, "hello", nil, "PUT"));
-		end,
+		run = post_to_new_endpoint("hello", nil, "PUT"),
 	},
 	{
 		id = "revoked", title = "POST again after the distributor answered item-not-found",
@@ -325,10 +308,7 @@ local SCENARIOS = {
 	{
 		id = "bad-ttl", title = "POST with TTL: soon", expect = "400",
 		improvement = "ours validates the RFC 8030 TTL, Urgency and Topic headers",
-		run = function(ctx)
-			local reg = assert(up.register(ctx.client, "example.test"));
-			return http_outcome(up.push(ctx.server, reg.endpoint, "hello", { TTL = "soon" }));
-		end,
+		run = post_to_new_endpoint("hello", { TTL = "soon" }),
 	},
 	{
 		id = "burst", title = "150 POSTs in a row to one endpoint", expect = "some answered 429",

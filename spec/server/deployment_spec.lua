@@ -1,7 +1,9 @@
 -- Deployments (README "Deployment", docs/design.md "Options") against a real
 -- Prosody: the ACL across VirtualHosts, the module as a Component with
--- http_host, and endpoints behind http_external_url.
+-- http_host, and endpoints behind http_external_url, each with its Matrix gateway
+-- (what the gateway answers: matrix_spec, unit and server).
 local up = require "unified_push";
+local json = require "util.json";
 
 -- POSTs to the endpoint and checks the push that arrives: 201, sent by `service`
 -- to the client's full JID with the registration's hashes and the body.
@@ -19,6 +21,13 @@ local function assert_delivers(f, client, service, endpoint, application, instan
 	assert.equal(body, push.body);
 end
 
+-- GET on the Matrix gateway of `host` answers its discovery document.
+local function assert_matrix_discovery(f, host)
+	local response = assert(up.matrix_notify(f.server, host, nil, "GET"));
+	assert.equal(200, response.status);
+	assert.same({ unifiedpush = { gateway = "matrix" } }, json.decode(response.body));
+end
+
 -- Registers and expects auth/forbidden.
 local function assert_forbidden(client, service)
 	local registration, reply = up.register(client, service, { application = up.hash("app"), instance = up.hash("instance") });
@@ -28,88 +37,67 @@ local function assert_forbidden(client, service)
 end
 
 describe("deploying mod_unified_push", function()
-	describe("on two VirtualHosts", function()
+	-- One server: b.test keeps the default ACL, a.test and c.test set their own
+	-- (every ACL entry's matching, row by row: acl_spec and registeriq_spec).
+	describe("on three VirtualHosts with their own ACLs", function()
 		local users = {
 			{ "alice", "a.test", "password" },
 			{ "bob", "b.test", "password" },
 			{ "carol", "b.test", "password" },
 		};
+		local f = up.fixture({ hosts = { "a.test", "b.test", "c.test" }, users = users, distributor = false,
+			host_options = {
+				["a.test"] = { unified_push_acl = { "bob@b.test" } },
+				["c.test"] = { unified_push_acl = { "a.test", "b.test" } },
+			} });
+		local clients = {};
 
-		-- Each setup: the options of a.test and who may register where.
-		local setups = {
-			{
-				name = "with the default ACL (each host's own users)",
-				cases = {
-					{ who = "alice@a.test", service = "a.test", allowed = true },
-					{ who = "bob@b.test", service = "a.test", allowed = false },
-					{ who = "bob@b.test", service = "b.test", allowed = true },
-					{ who = "alice@a.test", service = "b.test", allowed = false },
-				},
-			},
-			{
-				name = "with unified_push_acl = { \"bob@b.test\" } on a.test",
-				a_options = { unified_push_acl = { "bob@b.test" } },
-				cases = {
-					{ who = "bob@b.test", service = "a.test", allowed = true },
-					{ who = "carol@b.test", service = "a.test", allowed = false },
-					-- The list replaces the default, so a.test's own users are not in it.
-					{ who = "alice@a.test", service = "a.test", allowed = false },
-					-- b.test keeps its default.
-					{ who = "carol@b.test", service = "b.test", allowed = true },
-				},
-			},
-			{
-				name = "with unified_push_acl = { \"a.test\", \"b.test\" } on a.test",
-				a_options = { unified_push_acl = { "a.test", "b.test" } },
-				cases = {
-					{ who = "alice@a.test", service = "a.test", allowed = true },
-					{ who = "carol@b.test", service = "a.test", allowed = true },
-					{ who = "alice@a.test", service = "b.test", allowed = false },
-				},
-			},
+		setup(function()
+			for _, user in ipairs(users) do
+				local jid = user[1] .. "@" .. user[2];
+				clients[jid] = f:connect(jid);
+			end
+		end);
+
+		local cases = {
+			-- The default: the host's own users.
+			{ who = "bob@b.test", service = "b.test", allowed = true },
+			{ who = "carol@b.test", service = "b.test", allowed = true },
+			{ who = "alice@a.test", service = "b.test", allowed = false },
+			-- unified_push_acl = { "bob@b.test" }: the list replaces the default, so
+			-- a.test's own users are not in it.
+			{ who = "bob@b.test", service = "a.test", allowed = true },
+			{ who = "carol@b.test", service = "a.test", allowed = false },
+			{ who = "alice@a.test", service = "a.test", allowed = false },
+			-- unified_push_acl = { "a.test", "b.test" }: whole hosts.
+			{ who = "alice@a.test", service = "c.test", allowed = true },
+			{ who = "carol@b.test", service = "c.test", allowed = true },
 		};
-
-		for _, setup_case in ipairs(setups) do
-			describe(setup_case.name, function()
-				local f = up.fixture({ hosts = { "a.test", "b.test" }, users = users, distributor = false,
-					host_options = { ["a.test"] = setup_case.a_options } });
-				local clients = {};
-
-				setup(function()
-					for _, user in ipairs(users) do
-						local jid = user[1] .. "@" .. user[2];
-						clients[jid] = f:connect(jid);
-					end
-				end);
-
-				for _, case in ipairs(setup_case.cases) do
-					local outcome = case.allowed and "lets " or "forbids ";
-					it(outcome .. case.who .. " register with " .. case.service, function()
-						local client = clients[case.who];
-						if not case.allowed then
-							assert_forbidden(client, case.service);
-							return;
-						end
-						local application, instance = up.hash("acl-app-" .. case.who), up.hash("acl-instance");
-						local registered = up.must_register(client, case.service, { application = application, instance = instance });
-						local url = assert(up.parse_endpoint(registered.endpoint), registered.endpoint);
-						assert.equal(case.service, url.host);
-						assert_delivers(f, client, case.service, registered.endpoint, application, instance);
-					end);
+		for _, case in ipairs(cases) do
+			local outcome = case.allowed and "lets " or "forbids ";
+			it(outcome .. case.who .. " register with " .. case.service, function()
+				local client = clients[case.who];
+				if not case.allowed then
+					assert_forbidden(client, case.service);
+					return;
 				end
-
-				it("leaves a clean log, with nothing at warn or above", function()
-					f.server:assert_log_clean();
-					assert.same({}, f.server:warnings());
-				end);
+				local application, instance = up.hash("acl-app-" .. case.who), up.hash("acl-instance-" .. case.service);
+				local registered = up.must_register(client, case.service, { application = application, instance = instance });
+				local url = assert(up.parse_endpoint(registered.endpoint), registered.endpoint);
+				assert.equal(case.service, url.host);
+				assert_delivers(f, client, case.service, registered.endpoint, application, instance);
 			end);
 		end
+
+		it("leaves a clean log, with nothing at warn or above", function()
+			f.server:assert_log_clean();
+			assert.same({}, f.server:warnings());
+		end);
 	end);
 
 	describe("as a component with http_host", function()
 		local f = up.fixture({
-			hosts = { "example.test", "other.test" },
-			users = { { "alice", "example.test", "password" }, { "dave", "other.test", "password" } },
+			users = { { "alice", "example.test", "password" } },
 			-- Only on the component: the VirtualHosts do not load the module.
 			modules = {},
 			components = { ["push.example.test"] = { module = "unified_push", options = {
@@ -118,12 +106,8 @@ describe("deploying mod_unified_push", function()
 			} } },
 			service = "push.example.test",
 		});
-		local dave;
-
-		setup(function()
-			dave = f:connect("dave@other.test");
-		end);
-
+		-- A user of another VirtualHost is forbidden, and a push comes from the
+		-- component: conformance_spec (component-acl, component); the Matrix case below.
 		it("advertises the feature on the component", function()
 			local features = assert(f.client:disco_info("push.example.test"));
 			assert.truthy(table.concat(features, "\n"):find(up.NS, 1, true), "features: " .. table.concat(features, ", "));
@@ -146,14 +130,16 @@ describe("deploying mod_unified_push", function()
 			assert.equal(up.token_of(registered.endpoint), url.path_part .. url.query_part);
 		end);
 
-		it("relays a POST to the endpoint with pushes from the component", function()
-			local application, instance = up.hash("component-push-app"), up.hash("component-push-instance");
-			local registered = f:register({ application = application, instance = instance });
-			assert_delivers(f, f.client, "push.example.test", registered.endpoint, application, instance);
-		end);
-
-		it("forbids users of another VirtualHost by default", function()
-			assert_forbidden(dave, "push.example.test");
+		it("serves the Matrix gateway on the HTTP host of its endpoints, relaying with pushes from the component", function()
+			local registered = f:register();
+			local host = assert(up.parse_endpoint(registered.endpoint)).host;
+			assert_matrix_discovery(f, host);
+			local response, rejected, pushes, body = up.matrix_relay(f.server, host, f.client,
+				{ registered.endpoint, "https://matrix.example.org/x" });
+			assert.equal(200, response.status);
+			assert.same({ "https://matrix.example.org/x" }, rejected);
+			assert.same({ "push.example.test", body }, { pushes[1].from, pushes[1].body });
+			assert.equal(1, #pushes);
 		end);
 
 		it("leaves a clean log, with nothing at warn or above", function()
@@ -178,6 +164,19 @@ describe("deploying mod_unified_push", function()
 			-- The reverse proxy in front forwards the same path; Prosody routes HTTP
 			-- by Host, and no http_default_host is set, so it must name the VirtualHost.
 			assert_delivers(f, f.client, "example.test", endpoint, application, instance, "example.test");
+		end);
+
+		it("serves the Matrix gateway on the host the proxy forwards to, for endpoints under the external URL only", function()
+			local registered = f:register();
+			local prefix = "https://push.example.test/push/";
+			local internal = ("http://example.test:%d/push/%s"):format(f.server.http_port, registered.endpoint:sub(#prefix + 1));
+			assert_matrix_discovery(f, "example.test");
+			local response, rejected, pushes, body = up.matrix_relay(f.server, "example.test", f.client,
+				{ registered.endpoint, internal });
+			assert.equal(200, response.status);
+			assert.same({ internal }, rejected);
+			assert.equal(1, #pushes);
+			assert.equal(body, pushes[1].body);
 		end);
 
 		it("warns once that requests for the published host miss the endpoints unless the proxy sends Host", function()

@@ -2,9 +2,10 @@
 -- not accumulate. With a registration TTL of one second, a distributor that
 -- renews the same app again and again leaves only its live registrations in the
 -- store, and the expired registrations of a user who stops registering are
--- removed by the module's hourly job (mod_cron). Every backend this Prosody
--- supports, on internal storage; the storage backend also on SQL (SQLite3).
-local prosody = require "prosody";
+-- removed by the module's hourly job (mod_cron). On the storage backend and
+-- internal storage, the one that keeps a record per registration besides the
+-- user's index (the index is the same code for every backend: userindex_spec);
+-- the hourly job on SQL, for every backend: sql_spec.
 local up = require "unified_push";
 
 local HOST = "example.test";
@@ -13,19 +14,6 @@ local TTL = 1;
 -- 30 renewals of one app: 5 at the start of each of 6 consecutive seconds, so
 -- they span 6 expiry periods.
 local BATCHES, PER_BATCH = 6, 5;
--- 44 characters, like `openssl rand -base64 32`.
-local SECRET = "Qm9ndXMgc2VjcmV0IGZvciB0ZXN0cyBvbmx5ISEhIQ==";
-local SQL_DATABASE = "unified_push.sqlite"; -- relative: in Prosody's data directory
-
-local on_13 = prosody.major >= 13;
-
--- records: what one live registration keeps in the module's store.
-local CASES = {
-	{ backend = "storage", storage = "internal", records = 1 },
-	{ backend = "storage", storage = "sql", records = 1 },
-	{ backend = "jwt", storage = "internal", records = 0, options = { unified_push_secret = SECRET } },
-	{ backend = "paseto", storage = "internal", records = 0, needs_13 = true },
-};
 
 -- Names in `names` that are not in `old` (a list), as a list.
 local function without(names, old)
@@ -37,98 +25,86 @@ local function without(names, old)
 	return rest;
 end
 
-for _, case in ipairs(CASES) do
-	if not case.needs_13 or on_13 then
-		describe("the " .. case.backend .. " backend on " .. case.storage .. " storage, with a one-second TTL", function()
-			local config = { unified_push_backend = case.backend, unified_push_registration_ttl = TTL };
-			for k, v in pairs(case.options or {}) do config[k] = v; end
-			local sql;
-			if case.storage == "sql" then
-				config.sql = { driver = "SQLite3", database = SQL_DATABASE };
-				sql = SQL_DATABASE;
-			end
-			local f = up.fixture({ users = USERS, modules = { "unified_push", "admin_shell" },
-				storage = case.storage, config = config, distributor = false });
-			local store, alice, bob;
-			local own; -- the module's own records (present before any registration)
+describe("the storage backend on internal storage, with a one-second TTL", function()
+	local f = up.fixture({ users = USERS, modules = { "unified_push", "admin_shell" }, distributor = false,
+		config = { unified_push_backend = "storage", unified_push_registration_ttl = TTL } });
+	local store, alice, bob;
+	local own; -- the module's own records (present before any registration)
 
-			local function registration_records()
-				return without(store:records(HOST, "unified_push"), own);
-			end
-			local function index_entries(user)
-				return store:entries(HOST, "unified_push_users", user .. "@" .. HOST);
-			end
-
-			setup(function()
-				store = f.server:storage({ sql_database = sql });
-				alice = f:connect({ user = "alice" });
-				bob = f:connect({ user = "bob" });
-				own = store:records(HOST, "unified_push");
-			end);
-
-			it("keeps only live registrations while one app renews 30 times over 6 expiry periods", function()
-				local application, instance = up.hash(), up.hash();
-				local most_records, most_entries, last = 0, 0, nil;
-				for _ = 1, BATCHES do
-					-- Each batch starts on a new second of the clock: the earlier ones expire meanwhile.
-					assert.is_true(up.next_second(), "the clock stood still");
-					for _ = 1, PER_BATCH do
-						last = f:register({ application = application, instance = instance }, alice);
-						most_records = math.max(most_records, #registration_records());
-						most_entries = math.max(most_entries, index_entries("alice"));
-					end
-				end
-				-- Unexpired at a registration in second N: those of seconds N-1 and N, so at most two
-				-- batches, three if one straddled a second; without purging the store would hold all 30.
-				local bound = (TTL + 2) * PER_BATCH;
-				assert.is_true(most_records <= bound * case.records,
-					("%d registration records at once in the store (bound %d)"):format(most_records, bound * case.records));
-				assert.is_true(most_entries <= bound,
-					("%d entries at once in alice's index record (bound %d)"):format(most_entries, bound));
-
-				-- Once all 30 have expired, the next renewal leaves exactly the live one.
-				assert.is_true(up.wait_past(last.expires, TTL + 3), "the clock did not pass the expiry");
-				local live = f:register({ application = application, instance = instance }, alice);
-				assert.equal(case.records, #registration_records(),
-					"records left besides the module's own: " .. table.concat(registration_records(), ", "));
-				assert.equal(1, index_entries("alice"), "entries in alice's index record");
-				assert.same({ "alice@" .. HOST }, store:records(HOST, "unified_push_users"));
-				-- The live one is the one just issued: it delivers.
-				local res = f:push(live.endpoint, "still here");
-				assert.equal(201, res.status);
-			end);
-
-			it("removes a quiet user's expired registrations in the hourly job (mod_cron)", function()
-				local latest = 0;
-				for _ = 1, 3 do
-					latest = math.max(latest, f:register(nil, bob).expires);
-				end
-				assert.is_true(up.wait_past(latest, TTL + 3), "the clock did not pass the expiry");
-				-- Expired, and bob registers no more: nothing has removed them yet.
-				local expired = index_entries("alice") + index_entries("bob");
-				assert.equal(3, index_entries("bob"));
-				assert.equal(case.records * expired, #registration_records());
-
-				-- The hourly job runs once the server restarts with it due.
-				up.make_hourly_due(f.server, HOST);
-				alice:close();
-				bob:close();
-				local mark = f.server:log_mark();
-				f.server:restart();
-
-				local purged, why = f.server:wait_log_since(mark, "Purged %d+ expired push registrations", 10);
-				assert.truthy(purged, why);
-				assert.equal(expired, tonumber(purged:match("%d+")), "registrations purged by the job");
-				assert.same({}, registration_records());
-				assert.same({}, store:records(HOST, "unified_push_users"));
-			end);
-
-			it("leaves a clean log", function()
-				f.server:assert_log_clean();
-			end);
-		end);
+	local function registration_records()
+		return without(store:records(HOST, "unified_push"), own);
 	end
-end
+	local function index_entries(user)
+		return store:entries(HOST, "unified_push_users", user .. "@" .. HOST);
+	end
+
+	setup(function()
+		store = f.server:storage();
+		alice = f:connect({ user = "alice" });
+		bob = f:connect({ user = "bob" });
+		own = store:records(HOST, "unified_push");
+	end);
+
+	it("keeps only live registrations while one app renews 30 times over 6 expiry periods", function()
+		local application, instance = up.hash(), up.hash();
+		local most_records, most_entries, last = 0, 0, nil;
+		for _ = 1, BATCHES do
+			-- Each batch starts on a new second of the clock: the earlier ones expire meanwhile.
+			assert.is_true(up.next_second(), "the clock stood still");
+			for _ = 1, PER_BATCH do
+				last = f:register({ application = application, instance = instance }, alice);
+				most_records = math.max(most_records, #registration_records());
+				most_entries = math.max(most_entries, index_entries("alice"));
+			end
+		end
+		-- Unexpired at a registration in second N: those of seconds N-1 and N, so at most two
+		-- batches, three if one straddled a second; without purging the store would hold all 30.
+		local bound = (TTL + 2) * PER_BATCH;
+		assert.is_true(most_records <= bound,
+			("%d registration records at once in the store (bound %d)"):format(most_records, bound));
+		assert.is_true(most_entries <= bound,
+			("%d entries at once in alice's index record (bound %d)"):format(most_entries, bound));
+
+		-- Once all 30 have expired, the next renewal leaves exactly the live one.
+		assert.is_true(up.wait_past(last.expires, TTL + 3), "the clock did not pass the expiry");
+		local live = f:register({ application = application, instance = instance }, alice);
+		-- The live one is the one just issued: it delivers (at once: it lives a second).
+		assert.equal(201, f:push(live.endpoint, "still here").status);
+		assert.equal(1, #registration_records(),
+			"records left besides the module's own: " .. table.concat(registration_records(), ", "));
+		assert.equal(1, index_entries("alice"), "entries in alice's index record");
+		assert.same({ "alice@" .. HOST }, store:records(HOST, "unified_push_users"));
+	end);
+
+	it("removes a quiet user's expired registrations in the hourly job (mod_cron)", function()
+		local latest = 0;
+		for _ = 1, 3 do
+			latest = math.max(latest, f:register(nil, bob).expires);
+		end
+		assert.is_true(up.wait_past(latest, TTL + 3), "the clock did not pass the expiry");
+		-- Expired, and bob registers no more: nothing has removed them yet.
+		local expired = index_entries("alice") + index_entries("bob");
+		assert.equal(3, index_entries("bob"));
+		assert.equal(expired, #registration_records());
+
+		-- The hourly job runs once the server restarts with it due.
+		up.make_hourly_due(f.server, HOST);
+		alice:close();
+		bob:close();
+		local mark = f.server:log_mark();
+		f.server:restart();
+
+		local purged, why = f.server:wait_log_since(mark, "Purged %d+ expired push registrations", 10);
+		assert.truthy(purged, why);
+		assert.equal(expired, tonumber(purged:match("%d+")), "registrations purged by the job");
+		assert.same({}, registration_records());
+		assert.same({}, store:records(HOST, "unified_push_users"));
+	end);
+
+	it("leaves a clean log", function()
+		f.server:assert_log_clean();
+	end);
+end);
 
 describe("the hourly purge, one user per slice (unified_push_purge_slice = 1)", function()
 	local loop = require "loop";

@@ -2,7 +2,8 @@
 -- 429 + Retry-After, a bound on pushes awaiting one distributor's answer, and a
 -- cap on the apps one user may register (renewals never count). Small limits
 -- keep the suite fast; the last part checks the defaults let a legitimate burst
--- through.
+-- through. The limiter's arithmetic (endpoints apart, the pace after a burst,
+-- DELETEs on the same bucket) is ratelimit_spec's and relay_spec's (unit).
 local up = require "unified_push";
 local socket = require "socket";
 
@@ -45,44 +46,6 @@ describe("the per-endpoint rate limit (2 a second, bursts of 5)", function()
 		local refused = exhaust(f:register().endpoint);
 		assert.equal(429, refused.status);
 		up.retry_after(refused);
-	end);
-
-	it("leaves the user's other endpoints alone", function()
-		local limited, other = f:register(), f:register();
-		assert.equal(429, exhaust(limited.endpoint).status);
-		local before = #f.client.received;
-		assert.equal(201, f:push(other.endpoint, "hello").status);
-		assert.equal(1, pushes_since(f.client, before));
-	end);
-
-	it("accepts pushes to the endpoint again after the Retry-After", function()
-		local registration = f:register();
-		local refused, refused_at = exhaust(registration.endpoint);
-		assert.equal(429, refused.status);
-		local seconds = up.retry_after(refused);
-		assert.is_true(seconds <= 10, "Retry-After of " .. seconds .. "s for a limit of 2 a second");
-		assert.is_true(up.wait_until(refused_at + seconds, seconds + 1));
-		local before = #f.client.received;
-		assert.equal(201, f:push(registration.endpoint, "after the wait").status);
-		assert.equal(1, pushes_since(f.client, before));
-	end);
-
-	it("counts DELETEs of its kept messages against the endpoint's rate: 429 beyond it", function()
-		local registration = f:register();
-		f:close_clients();
-		local kept = f:push(registration.endpoint, "kept", { TTL = "600" });
-		assert.equal(201, kept.status);
-		local location = assert(kept.headers["location"]);
-		-- The rest of the burst on DELETEs of made-up messages of the same endpoint (404 each).
-		local key = up.token_of(location):sub(1, 32);
-		for i = 1, BURST - 1 do
-			local made_up = up.endpoint_for(location, key .. ("A"):rep(15) .. i);
-			assert.equal(404, f:push(made_up, nil, nil, "DELETE").status, "DELETE " .. i);
-		end
-		local refused = f:push(location, nil, nil, "DELETE");
-		assert.equal(429, refused.status);
-		up.retry_after(refused);
-		f:connect_distributor();
 	end);
 
 	it("leaves a clean log", function()
@@ -205,15 +168,6 @@ end);
 describe("the default limits", function()
 	local BURST = 50;
 	local f = start(nil);
-
-	it("accept a burst of " .. BURST .. " POSTs in a row to one endpoint", function()
-		local registration = f:register();
-		local before = #f.client.received;
-		for i = 1, BURST do
-			assert.equal(201, f:push(registration.endpoint, "message " .. i).status, "POST " .. i);
-		end
-		assert.equal(BURST, pushes_since(f.client, before));
-	end);
 
 	it("accept a burst of " .. BURST .. " POSTs at once to one endpoint", function()
 		local registration = f:register();

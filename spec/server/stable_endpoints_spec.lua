@@ -1,8 +1,9 @@
 -- Stable endpoints (docs/design.md, "Stable endpoints"): a renewal by the same
 -- user for the same application and instance returns the same endpoint with a
 -- new expiration, pushes follow the latest registration's full JID, and an
--- expired or revoked endpoint is never revived. One server, one VirtualHost per
--- backend this Prosody supports, so the waits for expiry are shared.
+-- expired or revoked endpoint is never revived: it answers 404 and relays
+-- nothing. One server, one VirtualHost per backend this Prosody supports, so the
+-- waits for expiry are shared.
 local prosody = require "prosody";
 local up = require "unified_push";
 local loop = require "loop";
@@ -161,10 +162,16 @@ describe("stable endpoints", function()
 
 	it("keeps a renewed endpoint alive past its first expiry, until the renewal's, on every backend", function()
 		local first = {};
+		local before = os.time();
 		for _, case in ipairs(cases) do
 			first[case.host] = assert(up.register(clients[case.host].phone, case.host));
 		end
 		local registered = os.time();
+		for _, case in ipairs(cases) do
+			local expires = expiry_of(first[case.host]);
+			assert.is_true(expires >= before + TTL and expires <= registered + TTL,
+				("%s: expiration %d s after registering, not the TTL of %d s"):format(case.backend, expires - before, TTL));
+		end
 		wait_until(registered + 2);
 		local renewed = {};
 		for _, case in ipairs(cases) do
@@ -186,6 +193,7 @@ describe("stable endpoints", function()
 		wait_until(last_expiry + 1);
 		for _, case in ipairs(cases) do
 			assert.equal(404, push(first[case.host].endpoint, "after the renewal's expiry"), case.backend);
+			assert.is_false(up.iq_arrives(clients[case.host].phone, 0.2), case.backend .. " pushed after expiry");
 			-- Expired is never revived: the next registration gets a new endpoint.
 			local reg = first[case.host];
 			local fresh = assert(up.register(clients[case.host].phone, case.host,

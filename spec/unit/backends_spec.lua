@@ -12,6 +12,7 @@ local revocation = require "backends.revocation";
 local jwt = require "util.jwt";
 local base64 = require "util.encodings".base64;
 local sha256 = require "util.hashes".sha256;
+local fuzz = require "fuzz";
 
 local SECRET = "Qm9ndXMgc2VjcmV0IGZvciB0ZXN0cyBvbmx5ISEhIQ==";
 local APPLICATION = base64.encode(("a"):rep(32));
@@ -64,6 +65,13 @@ local ODD_CLAIMS = {
 	{ "an expiry that is a string", { exp = "2000000000" } },
 	{ "no expiry", { exp = false } },
 	{ "indexed that is not true", { indexed = "yes" } },
+	-- Found by fuzzing through a server: a character XML forbids reached the push IQ and
+	-- closed the distributor's stream; bytes that are not UTF-8 made util.stanza raise (500);
+	-- a sub of "@" was relayed into the void until the IQ timeout.
+	{ "a control byte XML forbids in application", { application = "a\31b" } },
+	{ "an application that is not UTF-8", { application = "a\255b" } },
+	{ "an instance with a NUL byte appended", { instance = INSTANCE .. "\0" } },
+	{ "a sub of a lone @", { sub = "@" } },
 };
 local function odd(overrides)
 	local claims = registration(overrides);
@@ -444,6 +452,39 @@ for _, c in ipairs(codecs) do
 				assert.same({ nil, "invalid" }, { new_backend().open(seal(odd(case[2]))) });
 			end);
 		end
+
+		-- What the fuzz spec once did through a server: random claims sealed with the real
+		-- key. Whatever they hold, open answers, and opens only the registration's own values.
+		it("opens random claims sealed with its key only when every field is the registration's", function()
+			local rng = fuzz.rng(1, "claims", name);
+			local backend = new_backend();
+			local function odd_value(valid)
+				return rng:weighted({
+					{ 6, function() return valid, true; end },
+					{ 1, function() return rng:from(fuzz.PRINTABLE, rng:int(0, 60)), false; end },
+					{ 1, function() return rng:xml_text(rng:int(1, 30)), false; end },
+					{ 1, function() return rng:pick({ "", "@", "a@b@example.test", "@example.test", "/x" }), false; end },
+					{ 1, function() return rng:pick({ 42, true, { 1, 2 }, { a = "b" } }), false; end },
+					{ 1, function() return nil, false; end },
+					{ 1, function() return rng:from(fuzz.BASE64, rng:int(700, 3000)), false; end },
+				})();
+			end
+			for n = 1, 300 do
+				local claims, all_valid = registration(), true;
+				for _, field in ipairs({ "sub", "application", "instance" }) do
+					local value, valid = odd_value(claims[field]);
+					claims[field], all_valid = value, all_valid and valid;
+				end
+				claims["x" .. rng:int(1, 99)] = rng:xml_text(rng:int(0, 10));
+				local ok, opened, why = pcall(backend.open, seal(claims));
+				assert.is_true(ok, ("case %d raised: %s"):format(n, tostring(opened)));
+				if all_valid then
+					assert.same(registration(), fields(opened));
+				else
+					assert.same({ nil, "invalid" }, { opened, why }, ("case %d opened"):format(n));
+				end
+			end
+		end);
 
 		it("answers revoked for a revoked token, and still opens another", function()
 			local backend, store = new_backend();

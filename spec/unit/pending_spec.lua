@@ -111,6 +111,32 @@ describe("pending pushes", function()
 		end);
 	end
 
+	-- Answers no distributor should send (the fuzz spec's once, through a server):
+	-- only a result delivers, only a gone condition in the stanzas namespace revokes.
+	local STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+	local odd_answers = {
+		{ "a result with a payload", "result", function(iq) iq:tag("x", { xmlns = "urn:example" }); end, "delivered/result" },
+		{ "an error of a condition no RFC names", "error",
+			function(iq) iq:tag("error", { type = "bogus" }):tag("no-such-condition", { xmlns = STANZAS }); end,
+			"unavailable/no-such-condition" },
+		{ "item-not-found in another namespace", "error",
+			function(iq) iq:tag("error", { type = "cancel" }):tag("item-not-found", { xmlns = "urn:example" }); end,
+			"unavailable/undefined-condition" },
+		{ "an error with a text and no condition", "error",
+			function(iq) iq:tag("error", { type = "wait" }):text_tag("text", "no condition", { xmlns = STANZAS }); end,
+			"unavailable/undefined-condition" },
+	};
+	for _, case in ipairs(odd_answers) do
+		it("settles " .. case[1] .. " as " .. case[4], function()
+			local h = harness(20);
+			h.push("a", "u@example.test/d");
+			local answer = reply("a", "u@example.test/d", case[2]);
+			case[3](answer);
+			assert.is_true(h.pending.answer(answer));
+			assert.same({ a = case[4] }, h.settled);
+		end);
+	end
+
 	it("ignores answers from anyone but the distributor asked, and repeated answers", function()
 		local h = harness(20);
 		h.push("a", "u@example.test/d");
