@@ -4,7 +4,7 @@
 -- store, and the expired registrations of a user who stops registering are
 -- removed by the module's hourly job (mod_cron). On the storage backend and
 -- internal storage, the one that keeps a record per registration besides the
--- user's index (the index is the same code for every backend: userindex_spec);
+-- user's index (the index is the same code for every backend: endpoints_spec);
 -- the hourly job on SQL, for every backend: sql_spec.
 local up = require "unified_push";
 
