@@ -24,6 +24,19 @@ local function require(file, ...)
 end
 ____modules = {
 ["lualib_bundle"] = function(...)
+local function __TS__ObjectAssign(target, ...)
+    local sources = {...}
+    for i = 1, #sources do
+        local source = sources[i]
+        if type(source) == "table" then
+            for key in pairs(source) do
+                target[key] = source[key]
+            end
+        end
+    end
+    return target
+end
+
 local function __TS__ArrayIncludes(self, searchElement, fromIndex)
     if fromIndex == nil then
         fromIndex = 0
@@ -44,22 +57,9 @@ local function __TS__ArrayIncludes(self, searchElement, fromIndex)
     return false
 end
 
-local function __TS__ObjectAssign(target, ...)
-    local sources = {...}
-    for i = 1, #sources do
-        local source = sources[i]
-        if type(source) == "table" then
-            for key in pairs(source) do
-                target[key] = source[key]
-            end
-        end
-    end
-    return target
-end
-
 return {
-  __TS__ArrayIncludes = __TS__ArrayIncludes,
-  __TS__ObjectAssign = __TS__ObjectAssign
+  __TS__ObjectAssign = __TS__ObjectAssign,
+  __TS__ArrayIncludes = __TS__ArrayIncludes
 }
  end,
 ["src.acl"] = function(...)
@@ -240,6 +240,208 @@ function ____exports.pushIqWith(from, to, id, push)
 end
 return ____exports
  end,
+["src.startup"] = function(...)
+local ____lualib = require("lualib_bundle")
+local __TS__ObjectAssign = ____lualib.__TS__ObjectAssign
+local ____exports = {}
+--- Stops loading the module on this host after logging each problem on a line of
+-- its own. Prosody's module loader runs the module under xpcall with
+-- debug.traceback, which appends a traceback to a string error but passes any
+-- other value through: a table with a __tostring gives one line and no traceback.
+function ____exports.refuseToLoad(log, host, problems)
+    for ____, problem in ipairs(problems) do
+        log(problem)
+    end
+    local summary = ((("not loaded on " .. host) .. ": ") .. (#problems == 1 and "the problem" or ("the " .. tostring(#problems)) .. " problems")) .. " logged above"
+    return error(
+        setmetatable(
+            {},
+            {__tostring = function() return summary end}
+        ),
+        0
+    )
+end
+--- An app's path as mod_http makes it: `http_paths[app]` of the host, else of the
+-- global section, else the default; with a leading and no trailing slash, `$host`
+-- replaced by the host.
+function ____exports.appPath(httpPaths, app, fallback, host)
+    local path = fallback
+    for ____, paths in ipairs(httpPaths) do
+        local ____temp_0
+        if type(paths) == "table" then
+            ____temp_0 = paths[app]
+        else
+            ____temp_0 = nil
+        end
+        local configured = ____temp_0
+        if type(configured) == "string" then
+            path = configured
+            break
+        end
+    end
+    if string.sub(path, 1, 1) ~= "/" then
+        path = "/" .. path
+    end
+    if #path > 1 and string.sub(path, -1) == "/" then
+        path = string.sub(path, 1, -2)
+    end
+    return (string.gsub(
+        path,
+        "%$host",
+        function() return host end
+    ))
+end
+--- Checks a new instance's routes against those of the instances already loaded.
+-- Two instances with the same endpoint routes cannot both work (mod_http gives
+-- every request to one of them, so the other's endpoints answer 404): the later
+-- one is refused. A second Matrix gateway on an HTTP host would never be asked:
+-- the later one goes without it.
+function ____exports.checkClaim(others, mine)
+    local noGateway
+    for ____, other in ipairs(others) do
+        do
+            local __continue14
+            repeat
+                if other.host == mine.host or other.httpHost ~= mine.httpHost then
+                    __continue14 = true
+                    break
+                end
+                if other.pushPath == mine.pushPath then
+                    return {refusal = (((((((("mod_unified_push on " .. other.host) .. " already serves ") .. mine.pushPath) .. " on HTTP host ") .. mine.httpHost) .. ", ") .. ("so its endpoints would answer 404 on " .. mine.host) .. ": enable the module on only one of ") .. ((((other.host .. " and ") .. mine.host) .. " (a component with http_host = \"") .. mine.httpHost) .. "\" replaces it on ") .. "that VirtualHost), or give one of them its own path with http_paths = { push = \"/push-$host\" }"}
+                end
+                if mine.matrixPath ~= nil and other.matrixPath == mine.matrixPath then
+                    noGateway = ((((("the Matrix push gateway of " .. other.host) .. " already serves ") .. mine.matrixPath) .. " on HTTP host ") .. ((mine.httpHost .. ", so ") .. mine.host) .. " serves none: set unified_push_matrix_gateway = false on ") .. (mine.host .. " or ") .. other.host
+                end
+                __continue14 = true
+            until true
+            if not __continue14 then
+                break
+            end
+        end
+    end
+    return {noGateway = noGateway}
+end
+--- The host of an http(s) URL, lowercased; undefined when it has none.
+local function hostOf(url)
+    local host = string.match(url, "^%a[%w+.-]*://%[?([^/:%]?#]+)")
+    local ____temp_1
+    if host == nil then
+        ____temp_1 = nil
+    else
+        ____temp_1 = string.lower(host)
+    end
+    return ____temp_1
+end
+--- Why requests to the published URL may not reach the endpoints, or undefined.
+-- Prosody routes HTTP by `Host`: a request for another of its hosts goes to that
+-- host's apps, one for a name it does not serve to http_default_host or nowhere
+-- ("Unknown host"). A reverse proxy may still send the right `Host`, so this is a
+-- warning, not a refusal.
+function ____exports.externalUrlProblem(routing)
+    local published = hostOf(routing.pushUrl)
+    local served = string.lower(routing.httpHost)
+    if published == nil or published == served then
+        return nil
+    end
+    local isServed = routing.isProsodyHost(published)
+    if not isServed and routing.defaultHost ~= nil and string.lower(routing.defaultHost) == served then
+        return nil
+    end
+    local fate = isServed and ("go to " .. published) .. "'s HTTP apps" or "get \"Unknown host\""
+    return ((((("endpoints are published under " .. routing.pushUrl) .. " (http_external_url) but served for HTTP host ") .. ((((served .. ": requests reaching Prosody with Host: ") .. published) .. " ") .. fate) .. " and answer 404. ") .. "Set http_external_url in this host's section rather than globally, have your reverse proxy ") .. "send Host: " .. served) .. (isServed and "" or (", or set http_default_host = \"" .. served) .. "\"")
+end
+--- The one info line an instance logs when it is ready.
+function ____exports.announcement(version, host, backend, pushUrl, matrixUrl)
+    local gateway = matrixUrl == nil and "no Matrix push gateway" or "Matrix push gateway " .. matrixUrl
+    return (((((((("mod_unified_push " .. version) .. " on ") .. host) .. ": ") .. backend) .. " backend, endpoints under ") .. pushUrl) .. "/, ") .. gateway
+end
+--- Where this instance serves HTTP, checked against the other instances
+-- (docs/design.md, "Startup"): `stop` when its endpoints' routes are taken, no
+-- gateway (and a warning) when the gateway's are.
+function ____exports.claimHttp(module, gatewayPath, stop)
+    local httpPaths = {
+        module:get_option("http_paths"),
+        module:context("*"):get_option("http_paths")
+    }
+    local ____temp_2 = module:get_option("http_host")
+    if ____temp_2 == nil then
+        ____temp_2 = module.host
+    end
+    local httpHost = ____temp_2
+    local claims = module:shared(("/*/" .. module.name) .. "/http")
+    local others = {}
+    for ____, claim in pairs(claims) do
+        others[#others + 1] = claim
+    end
+    local ____module_host_4 = module.host
+    local ____temp_5 = type(httpHost) == "string" and httpHost or module.host
+    local ____exports_appPath_result_6 = ____exports.appPath(httpPaths, "push", "/push", module.host)
+    local ____temp_3
+    if gatewayPath == nil then
+        ____temp_3 = nil
+    else
+        ____temp_3 = ____exports.appPath(httpPaths, "matrix_push_gateway", gatewayPath, module.host)
+    end
+    local wanted = {host = ____module_host_4, httpHost = ____temp_5, pushPath = ____exports_appPath_result_6, matrixPath = ____temp_3}
+    local ____exports_checkClaim_result_7 = ____exports.checkClaim(others, wanted)
+    local refusal = ____exports_checkClaim_result_7.refusal
+    local noGateway = ____exports_checkClaim_result_7.noGateway
+    if refusal ~= nil then
+        stop({refusal})
+    end
+    if noGateway ~= nil then
+        module:log("warn", "%s", noGateway)
+    end
+    local servesGateway = wanted.matrixPath ~= nil and noGateway == nil
+    return {
+        httpHost = wanted.httpHost,
+        servesGateway = servesGateway,
+        publish = function()
+            claims[module.host] = __TS__ObjectAssign({}, wanted, {matrixPath = servesGateway and wanted.matrixPath or nil})
+            return nil
+        end,
+        release = function()
+            claims[module.host] = nil
+            return true
+        end
+    }
+end
+--- Logs who is serving where once mod_http knows its ports (at server start, or
+-- now on a later load), and warns when the published URL will not reach it.
+function ____exports.announceWhenReady(module, version, backend, claimed, pushUrl, gatewayPath)
+    local function ready()
+        local url = pushUrl()
+        local matrixUrl = claimed.servesGateway and module:http_url("matrix_push_gateway", gatewayPath) or nil
+        module:log(
+            "info",
+            "%s",
+            ____exports.announcement(
+                version,
+                module.host,
+                backend,
+                url,
+                matrixUrl
+            )
+        )
+        local defaultHost = module:get_option("http_default_host")
+        local problem = ____exports.externalUrlProblem({
+            pushUrl = url,
+            httpHost = claimed.httpHost,
+            isProsodyHost = function(host) return prosody.hosts[host] ~= nil end,
+            defaultHost = type(defaultHost) == "string" and defaultHost or nil
+        })
+        if problem ~= nil then
+            module:log("warn", "%s", problem)
+        end
+    end
+    if prosody.start_time == nil then
+        module:hook_global("server-started", ready)
+    else
+        ready()
+    end
+end
+return ____exports
+ end,
 ["src.config"] = function(...)
 local ____lualib = require("lualib_bundle")
 local __TS__ArrayIncludes = ____lualib.__TS__ArrayIncludes
@@ -250,6 +452,9 @@ local ____options = require("src.options")
 local optionReader = ____options.optionReader
 local ____protocol = require("src.protocol")
 local MAX_BODY_BYTES = ____protocol.MAX_BODY_BYTES
+local ____startup = require("src.startup")
+local claimHttp = ____startup.claimHttp
+local refuseToLoad = ____startup.refuseToLoad
 local ALL_BACKENDS = {"paseto", "storage", "jwt"}
 local DAY = 86400
 --- HS256 needs a secret with real entropy; `openssl rand -base64 32` gives 44 characters.
@@ -316,6 +521,29 @@ function ____exports.readConfig(read, context)
         return nil, options.problems
     end
     return config, nil
+end
+--- Reads the options (`backends`: those this Prosody supports) and claims the
+-- HTTP routes (the gateway's at `gatewayPath`), or stops the load. Every check
+-- that can stop it comes before the first hook: Prosody 0.12 leaves a failed
+-- module's hooks in place.
+function ____exports.checkBeforeHooks(module, gatewayPath, backends)
+    local isComponent = module:get_host_type() == "component"
+    local function stop(problems)
+        return refuseToLoad(
+            function(line) return module:log("error", "%s", line) end,
+            module.host,
+            problems
+        )
+    end
+    local config, problems = ____exports.readConfig(
+        function(name) return module:get_option(name) end,
+        {host = module.host, isComponent = isComponent, backends = backends}
+    )
+    if config == nil then
+        return stop(problems)
+    end
+    local claimed = claimHttp(module, config.matrixGateway and gatewayPath or nil, stop)
+    return {config = config, claimed = claimed, isComponent = isComponent, stop = stop}
 end
 return ____exports
  end,
@@ -1459,6 +1687,8 @@ return ____exports
 local ____exports = {}
 local ____util_2Ejid = require("util.jid")
 local bare = ____util_2Ejid.bare
+local ____util_2Etime = require("util.time")
+local monotonic = ____util_2Etime.monotonic
 local GONE_CONDITIONS = {["item-not-found"] = true, ["feature-not-implemented"] = true}
 local DELIVERED = {answer = "delivered", reason = "result", answered = true}
 local TIMED_OUT = {answer = "unavailable", reason = "timeout", answered = false}
@@ -1664,6 +1894,17 @@ function ____exports.hookAnswers(module, pending)
         end,
         10
     )
+end
+--- Pushes sent by `module`: on its timers, Prosody's sessions and the monotonic clock.
+function ____exports.pendingPushesOf(module, timeout, window)
+    return ____exports.pendingPushes({
+        send = function(stanza) return module:send(stanza) end,
+        addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
+        clock = monotonic,
+        timeout = timeout,
+        window = window,
+        hasSession = function(fullJid) return prosody.full_sessions[fullJid] ~= nil end
+    })
 end
 return ____exports
  end,
@@ -4435,208 +4676,6 @@ function ____exports.offerShellCommands(module, usersHost, context)
 end
 return ____exports
  end,
-["src.startup"] = function(...)
-local ____lualib = require("lualib_bundle")
-local __TS__ObjectAssign = ____lualib.__TS__ObjectAssign
-local ____exports = {}
---- Stops loading the module on this host after logging each problem on a line of
--- its own. Prosody's module loader runs the module under xpcall with
--- debug.traceback, which appends a traceback to a string error but passes any
--- other value through: a table with a __tostring gives one line and no traceback.
-function ____exports.refuseToLoad(log, host, problems)
-    for ____, problem in ipairs(problems) do
-        log(problem)
-    end
-    local summary = ((("not loaded on " .. host) .. ": ") .. (#problems == 1 and "the problem" or ("the " .. tostring(#problems)) .. " problems")) .. " logged above"
-    return error(
-        setmetatable(
-            {},
-            {__tostring = function() return summary end}
-        ),
-        0
-    )
-end
---- An app's path as mod_http makes it: `http_paths[app]` of the host, else of the
--- global section, else the default; with a leading and no trailing slash, `$host`
--- replaced by the host.
-function ____exports.appPath(httpPaths, app, fallback, host)
-    local path = fallback
-    for ____, paths in ipairs(httpPaths) do
-        local ____temp_0
-        if type(paths) == "table" then
-            ____temp_0 = paths[app]
-        else
-            ____temp_0 = nil
-        end
-        local configured = ____temp_0
-        if type(configured) == "string" then
-            path = configured
-            break
-        end
-    end
-    if string.sub(path, 1, 1) ~= "/" then
-        path = "/" .. path
-    end
-    if #path > 1 and string.sub(path, -1) == "/" then
-        path = string.sub(path, 1, -2)
-    end
-    return (string.gsub(
-        path,
-        "%$host",
-        function() return host end
-    ))
-end
---- Checks a new instance's routes against those of the instances already loaded.
--- Two instances with the same endpoint routes cannot both work (mod_http gives
--- every request to one of them, so the other's endpoints answer 404): the later
--- one is refused. A second Matrix gateway on an HTTP host would never be asked:
--- the later one goes without it.
-function ____exports.checkClaim(others, mine)
-    local noGateway
-    for ____, other in ipairs(others) do
-        do
-            local __continue14
-            repeat
-                if other.host == mine.host or other.httpHost ~= mine.httpHost then
-                    __continue14 = true
-                    break
-                end
-                if other.pushPath == mine.pushPath then
-                    return {refusal = (((((((("mod_unified_push on " .. other.host) .. " already serves ") .. mine.pushPath) .. " on HTTP host ") .. mine.httpHost) .. ", ") .. ("so its endpoints would answer 404 on " .. mine.host) .. ": enable the module on only one of ") .. ((((other.host .. " and ") .. mine.host) .. " (a component with http_host = \"") .. mine.httpHost) .. "\" replaces it on ") .. "that VirtualHost), or give one of them its own path with http_paths = { push = \"/push-$host\" }"}
-                end
-                if mine.matrixPath ~= nil and other.matrixPath == mine.matrixPath then
-                    noGateway = ((((("the Matrix push gateway of " .. other.host) .. " already serves ") .. mine.matrixPath) .. " on HTTP host ") .. ((mine.httpHost .. ", so ") .. mine.host) .. " serves none: set unified_push_matrix_gateway = false on ") .. (mine.host .. " or ") .. other.host
-                end
-                __continue14 = true
-            until true
-            if not __continue14 then
-                break
-            end
-        end
-    end
-    return {noGateway = noGateway}
-end
---- The host of an http(s) URL, lowercased; undefined when it has none.
-local function hostOf(url)
-    local host = string.match(url, "^%a[%w+.-]*://%[?([^/:%]?#]+)")
-    local ____temp_1
-    if host == nil then
-        ____temp_1 = nil
-    else
-        ____temp_1 = string.lower(host)
-    end
-    return ____temp_1
-end
---- Why requests to the published URL may not reach the endpoints, or undefined.
--- Prosody routes HTTP by `Host`: a request for another of its hosts goes to that
--- host's apps, one for a name it does not serve to http_default_host or nowhere
--- ("Unknown host"). A reverse proxy may still send the right `Host`, so this is a
--- warning, not a refusal.
-function ____exports.externalUrlProblem(routing)
-    local published = hostOf(routing.pushUrl)
-    local served = string.lower(routing.httpHost)
-    if published == nil or published == served then
-        return nil
-    end
-    local isServed = routing.isProsodyHost(published)
-    if not isServed and routing.defaultHost ~= nil and string.lower(routing.defaultHost) == served then
-        return nil
-    end
-    local fate = isServed and ("go to " .. published) .. "'s HTTP apps" or "get \"Unknown host\""
-    return ((((("endpoints are published under " .. routing.pushUrl) .. " (http_external_url) but served for HTTP host ") .. ((((served .. ": requests reaching Prosody with Host: ") .. published) .. " ") .. fate) .. " and answer 404. ") .. "Set http_external_url in this host's section rather than globally, have your reverse proxy ") .. "send Host: " .. served) .. (isServed and "" or (", or set http_default_host = \"" .. served) .. "\"")
-end
---- The one info line an instance logs when it is ready.
-function ____exports.announcement(version, host, backend, pushUrl, matrixUrl)
-    local gateway = matrixUrl == nil and "no Matrix push gateway" or "Matrix push gateway " .. matrixUrl
-    return (((((((("mod_unified_push " .. version) .. " on ") .. host) .. ": ") .. backend) .. " backend, endpoints under ") .. pushUrl) .. "/, ") .. gateway
-end
---- Where this instance serves HTTP, checked against the other instances
--- (docs/design.md, "Startup"): `stop` when its endpoints' routes are taken, no
--- gateway (and a warning) when the gateway's are.
-function ____exports.claimHttp(module, gatewayPath, stop)
-    local httpPaths = {
-        module:get_option("http_paths"),
-        module:context("*"):get_option("http_paths")
-    }
-    local ____temp_2 = module:get_option("http_host")
-    if ____temp_2 == nil then
-        ____temp_2 = module.host
-    end
-    local httpHost = ____temp_2
-    local claims = module:shared(("/*/" .. module.name) .. "/http")
-    local others = {}
-    for ____, claim in pairs(claims) do
-        others[#others + 1] = claim
-    end
-    local ____module_host_4 = module.host
-    local ____temp_5 = type(httpHost) == "string" and httpHost or module.host
-    local ____exports_appPath_result_6 = ____exports.appPath(httpPaths, "push", "/push", module.host)
-    local ____temp_3
-    if gatewayPath == nil then
-        ____temp_3 = nil
-    else
-        ____temp_3 = ____exports.appPath(httpPaths, "matrix_push_gateway", gatewayPath, module.host)
-    end
-    local wanted = {host = ____module_host_4, httpHost = ____temp_5, pushPath = ____exports_appPath_result_6, matrixPath = ____temp_3}
-    local ____exports_checkClaim_result_7 = ____exports.checkClaim(others, wanted)
-    local refusal = ____exports_checkClaim_result_7.refusal
-    local noGateway = ____exports_checkClaim_result_7.noGateway
-    if refusal ~= nil then
-        stop({refusal})
-    end
-    if noGateway ~= nil then
-        module:log("warn", "%s", noGateway)
-    end
-    local servesGateway = wanted.matrixPath ~= nil and noGateway == nil
-    return {
-        httpHost = wanted.httpHost,
-        servesGateway = servesGateway,
-        publish = function()
-            claims[module.host] = __TS__ObjectAssign({}, wanted, {matrixPath = servesGateway and wanted.matrixPath or nil})
-            return nil
-        end,
-        release = function()
-            claims[module.host] = nil
-            return true
-        end
-    }
-end
---- Logs who is serving where once mod_http knows its ports (at server start, or
--- now on a later load), and warns when the published URL will not reach it.
-function ____exports.announceWhenReady(module, version, backend, claimed, pushUrl, gatewayPath)
-    local function ready()
-        local url = pushUrl()
-        local matrixUrl = claimed.servesGateway and module:http_url("matrix_push_gateway", gatewayPath) or nil
-        module:log(
-            "info",
-            "%s",
-            ____exports.announcement(
-                version,
-                module.host,
-                backend,
-                url,
-                matrixUrl
-            )
-        )
-        local defaultHost = module:get_option("http_default_host")
-        local problem = ____exports.externalUrlProblem({
-            pushUrl = url,
-            httpHost = claimed.httpHost,
-            isProsodyHost = function(host) return prosody.hosts[host] ~= nil end,
-            defaultHost = type(defaultHost) == "string" and defaultHost or nil
-        })
-        if problem ~= nil then
-            module:log("warn", "%s", problem)
-        end
-    end
-    if prosody.start_time == nil then
-        module:hook_global("server-started", ready)
-    else
-        ready()
-    end
-end
-return ____exports
- end,
 ["src.version"] = function(...)
 local ____exports = {}
 ____exports.VERSION = "0.1.0"
@@ -4648,15 +4687,13 @@ local ____core_2Estatsmanager = require("core.statsmanager")
 local get_metric_registry = ____core_2Estatsmanager.get_metric_registry
 local ____util_2Eid = require("util.id")
 local medium = ____util_2Eid.medium
-local ____util_2Etime = require("util.time")
-local monotonic = ____util_2Etime.monotonic
 local ____backends = require("src.backends.index")
 local createBackend = ____backends.createBackend
 local supportedBackends = ____backends.supportedBackends
+local ____config = require("src.config")
+local checkBeforeHooks = ____config.checkBeforeHooks
 local ____endpoints = require("src.endpoints")
 local newEndpoints = ____endpoints.endpoints
-local ____config = require("src.config")
-local readConfig = ____config.readConfig
 local ____http = require("src.http")
 local MATRIX_PATH = ____http.MATRIX_PATH
 local pushUrls = ____http.pushUrls
@@ -4667,7 +4704,7 @@ local ____metrics = require("src.metrics")
 local declareMetrics = ____metrics.declareMetrics
 local ____pending = require("src.pending")
 local hookAnswers = ____pending.hookAnswers
-local pendingPushes = ____pending.pendingPushes
+local pendingPushesOf = ____pending.pendingPushesOf
 local ____protocol = require("src.protocol")
 local NS = ____protocol.NS
 local ____registeriq = require("src.registeriq")
@@ -4681,35 +4718,21 @@ local ____shell = require("src.shell")
 local offerShellCommands = ____shell.offerShellCommands
 local ____startup = require("src.startup")
 local announceWhenReady = ____startup.announceWhenReady
-local claimHttp = ____startup.claimHttp
-local refuseToLoad = ____startup.refuseToLoad
 local ____userindex = require("src.userindex")
 local userIndex = ____userindex.userIndex
 local ____version = require("src.version")
 local VERSION = ____version.VERSION
-local isComponent = module:get_host_type() == "component"
+local ____checkBeforeHooks_result_0 = checkBeforeHooks(
+    module,
+    MATRIX_PATH,
+    supportedBackends()
+)
+local config = ____checkBeforeHooks_result_0.config
+local claimed = ____checkBeforeHooks_result_0.claimed
+local isComponent = ____checkBeforeHooks_result_0.isComponent
+local stop = ____checkBeforeHooks_result_0.stop
 --- Where the distributors' sessions live: our host, or a component's parent domain.
 local sessionHost = sessionHostOf(module.host, isComponent)
---- Stops loading on this host, each problem on a line of its own and no traceback.
-local function stop(problems)
-    return refuseToLoad(
-        function(line) return module:log("error", "%s", line) end,
-        module.host,
-        problems
-    )
-end
-local config, optionProblems = readConfig(
-    function(name) return module:get_option(name) end,
-    {
-        host = module.host,
-        isComponent = isComponent,
-        backends = supportedBackends()
-    }
-)
-if config == nil then
-    stop(optionProblems)
-end
-local claimed = claimHttp(module, config.matrixGateway and MATRIX_PATH or nil, stop)
 module:depends("http")
 module:depends("disco")
 module:add_feature(NS)
@@ -4726,14 +4749,12 @@ local function archiveStore(name)
     local store, problem = module:open_store(name, "archive")
     return store or stop({(("cannot open the " .. name) .. " store: ") .. problem})
 end
-local backend, backendProblem = createBackend(
+local created, backendProblem = createBackend(
     config.backend,
     keyvalStore("unified_push"),
     config.secret
 )
-if backend == nil then
-    stop({(("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem})
-end
+local backend = created or stop({(("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem})
 --- Runs a callback on the next turn of the event loop.
 local function later(callback)
     return module:add_timer(0, callback)
@@ -4750,14 +4771,7 @@ local endpoints = newEndpoints({
     cacheSize = config.endpointCache,
     revocations = metrics.revocations
 })
-local pending = pendingPushes({
-    send = function(stanza) return module:send(stanza) end,
-    addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
-    clock = monotonic,
-    timeout = config.iqTimeout,
-    window = config.answerWindow,
-    hasSession = function(fullJid) return prosody.full_sessions[fullJid] ~= nil end
-})
+local pending = pendingPushesOf(module, config.iqTimeout, config.answerWindow)
 local mailbox = newMailbox({
     messages = archiveStore("unified_push_messages"),
     kept = keyvalStore("unified_push_kept"),

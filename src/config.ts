@@ -1,7 +1,9 @@
-// The module's configuration (docs/design.md, "Options"), read and validated once at load.
+// The module's configuration (docs/design.md, "Options"), read and validated once at
+// load, and the checks before the module's first hook (options, HTTP routes).
 import { prep } from "util.jid";
 import { OptionSource, optionReader } from "./options";
 import { MAX_BODY_BYTES } from "./protocol";
+import { Claimed, claimHttp, Problems, refuseToLoad } from "./startup";
 
 export type BackendName = "paseto" | "storage" | "jwt";
 const ALL_BACKENDS: readonly BackendName[] = ["paseto", "storage", "jwt"];
@@ -141,4 +143,37 @@ export function readConfig(
   };
   if (options.problems.length > 0) return $multi(undefined, options.problems);
   return $multi(config, undefined);
+}
+
+/** What the checks before the first hook leave for the rest of the load. */
+export interface Checked {
+  readonly config: Config;
+  readonly claimed: Claimed;
+  readonly isComponent: boolean;
+  /** Stops loading on this host, each problem on a line of its own and no traceback. */
+  readonly stop: (this: void, problems: Problems) => never;
+}
+
+/**
+ * Reads the options (`backends`: those this Prosody supports) and claims the
+ * HTTP routes (the gateway's at `gatewayPath`), or stops the load. Every check
+ * that can stop it comes before the first hook: Prosody 0.12 leaves a failed
+ * module's hooks in place.
+ */
+export function checkBeforeHooks(
+  module: Prosody.Module,
+  gatewayPath: string,
+  backends: readonly BackendName[],
+): Checked {
+  const isComponent = module.get_host_type() === "component";
+  const stop = (problems: Problems): never =>
+    refuseToLoad((line) => module.log("error", "%s", line), module.host, problems);
+  const [config, problems] = readConfig((name) => module.get_option(name), {
+    host: module.host,
+    isComponent,
+    backends,
+  });
+  if (config === undefined) return stop(problems);
+  const claimed = claimHttp(module, config.matrixGateway ? gatewayPath : undefined, stop);
+  return { config, claimed, isComponent, stop };
 }

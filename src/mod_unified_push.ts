@@ -4,42 +4,30 @@
 import { get_metric_registry } from "core.statsmanager";
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
-import { monotonic } from "util.time";
 import { createBackend, supportedBackends } from "./backends";
+import { checkBeforeHooks } from "./config";
 import { endpoints as newEndpoints } from "./endpoints";
-import { readConfig } from "./config";
 import { MATRIX_PATH, pushUrls, serveHttp } from "./http";
 import { Logger } from "./log";
 import { KeptRecord, mailbox as newMailbox } from "./mailbox";
 import { declareMetrics, Levels } from "./metrics";
-import { hookAnswers, pendingPushes } from "./pending";
+import { hookAnswers, pendingPushesOf } from "./pending";
 import { NS } from "./protocol";
 import { hookRegistration } from "./registeriq";
 import { scheduleUpkeep } from "./upkeep";
 import { sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
-import { announceWhenReady, claimHttp, refuseToLoad } from "./startup";
+import { announceWhenReady } from "./startup";
 import { userIndex, UserRecord } from "./userindex";
 import { VERSION } from "./version";
 
-const isComponent = module.get_host_type() === "component";
+const { config, claimed, isComponent, stop } = checkBeforeHooks(
+  module,
+  MATRIX_PATH,
+  supportedBackends(),
+);
 /** Where the distributors' sessions live: our host, or a component's parent domain. */
 const sessionHost = sessionHostOf(module.host, isComponent);
-
-/** Stops loading on this host, each problem on a line of its own and no traceback. */
-function stop(this: void, problems: readonly string[]): never {
-  return refuseToLoad((line) => module.log("error", "%s", line), module.host, problems);
-}
-
-// Every check that can stop the load comes before the first hook: Prosody 0.12
-// leaves a failed module's hooks in place.
-const [config, optionProblems] = readConfig((name) => module.get_option(name), {
-  host: module.host,
-  isComponent,
-  backends: supportedBackends(),
-});
-if (config === undefined) stop(optionProblems);
-const claimed = claimHttp(module, config.matrixGateway ? MATRIX_PATH : undefined, stop);
 
 module.depends("http");
 module.depends("disco");
@@ -61,14 +49,13 @@ function archiveStore(name: string): ArchiveStore {
   return store ?? stop([`cannot open the ${name} store: ${problem}`]);
 }
 
-const [backend, backendProblem] = createBackend(
+const [created, backendProblem] = createBackend(
   config.backend,
   keyvalStore("unified_push"),
   config.secret,
 );
-if (backend === undefined) {
-  stop([`unified_push_backend "${config.backend}" cannot start: ${backendProblem}`]);
-}
+const backend =
+  created ?? stop([`unified_push_backend "${config.backend}" cannot start: ${backendProblem}`]);
 /** Runs a callback on the next turn of the event loop. */
 const later = (callback: (this: void) => void) => module.add_timer(0, callback);
 
@@ -86,14 +73,7 @@ const endpoints = newEndpoints({
   revocations: metrics.revocations,
 });
 
-const pending = pendingPushes({
-  send: (stanza) => module.send(stanza),
-  addTimer: (delay, callback) => module.add_timer(delay, callback),
-  clock: monotonic,
-  timeout: config.iqTimeout,
-  window: config.answerWindow,
-  hasSession: (fullJid) => prosody.full_sessions[fullJid] !== undefined,
-});
+const pending = pendingPushesOf(module, config.iqTimeout, config.answerWindow);
 
 const mailbox = newMailbox({
   messages: archiveStore("unified_push_messages"),

@@ -9,6 +9,7 @@
 // or goes away.
 import { bare } from "util.jid";
 import { Stanza } from "util.stanza";
+import { monotonic } from "util.time";
 
 /** What became of a push. */
 export type Answer =
@@ -294,4 +295,20 @@ export function hookAnswers(module: Prosody.Module, pending: PendingPushes): voi
     },
     10,
   );
+}
+
+/** Pushes sent by `module`: on its timers, Prosody's sessions and the monotonic clock. */
+export function pendingPushesOf(
+  module: Prosody.Module,
+  timeout: number,
+  window: number,
+): PendingPushes {
+  return pendingPushes({
+    send: (stanza) => module.send(stanza),
+    addTimer: (delay, callback) => module.add_timer(delay, callback),
+    clock: monotonic,
+    timeout,
+    window,
+    hasSession: (fullJid) => prosody.full_sessions[fullJid] !== undefined,
+  });
 }
