@@ -1093,16 +1093,14 @@ function ____exports.userIndex(context)
     local scheduled = false
     --- Stores one user's record; on failure the store is the truth again.
     local function put(user, record)
-        local ____store_4 = store
-        local ____store_set_5 = store.set
-        local ____user_3 = user
         local ____temp_2
         if record == nil then
             ____temp_2 = nil
         else
             ____temp_2 = copyOf(record)
         end
-        local ok, err = ____store_set_5(____store_4, ____user_3, ____temp_2)
+        local copy = ____temp_2
+        local ok, err = store:set(user, copy)
         if ok == true then
             return true, nil
         end
@@ -1113,63 +1111,63 @@ function ____exports.userIndex(context)
         scheduled = false
         local batch = waiting
         waiting = {}
-        for user, ____temp_6 in pairs(batch) do
+        for user, ____temp_3 in pairs(batch) do
             local stored
             local record
-            record = ____temp_6.record
-            stored = ____temp_6.stored
+            record = ____temp_3.record
+            stored = ____temp_3.stored
             local ok, err = put(user, record)
             for ____, callback in ipairs(stored) do
                 callback(ok, err)
             end
         end
     end
-    local function ____temp_14(user, remember)
+    local function ____temp_11(user, remember)
         local soon = waiting[user]
         if soon ~= nil then
             return soon.record, nil
         end
         local held = records:get(user)
         if held ~= nil then
-            local ____temp_7
+            local ____temp_4
             if held == NONE then
-                ____temp_7 = nil
+                ____temp_4 = nil
             else
-                ____temp_7 = held
+                ____temp_4 = held
             end
-            return ____temp_7, nil
+            return ____temp_4, nil
         end
         local saved, err = store:get(user)
         if err ~= nil then
             return nil, tostring(err)
         end
-        local ____temp_8
+        local ____temp_5
         if saved == nil or saved == false then
-            ____temp_8 = nil
+            ____temp_5 = nil
         else
-            ____temp_8 = saved
+            ____temp_5 = saved
         end
-        local found = ____temp_8
-        local ____temp_9
+        local found = ____temp_5
+        local ____temp_6
         if found == nil then
-            ____temp_9 = nil
+            ____temp_6 = nil
         else
-            ____temp_9 = copyOf(found)
+            ____temp_6 = copyOf(found)
         end
-        local record = ____temp_9
+        local record = ____temp_6
         if remember ~= false then
             records:set(user, record or NONE)
         end
         return record, nil
     end
-    local function ____temp_15(user, given)
-        local ____temp_10
+    local function ____temp_12(user, given)
+        local ____temp_7
         if given == nil or isEmpty(given) then
-            ____temp_10 = nil
+            ____temp_7 = nil
         else
-            ____temp_10 = given
+            ____temp_7 = given
         end
-        local record = ____temp_10
+        local record = ____temp_7
         records:set(user, record or NONE)
         local ok, err = put(user, record)
         local soon = waiting[user]
@@ -1181,20 +1179,20 @@ function ____exports.userIndex(context)
         end
         return ok, err
     end
-    local function ____temp_16(user, given, stored)
-        local ____temp_11
+    local function ____temp_13(user, given, stored)
+        local ____temp_8
         if given == nil or isEmpty(given) then
-            ____temp_11 = nil
+            ____temp_8 = nil
         else
-            ____temp_11 = given
+            ____temp_8 = given
         end
-        local record = ____temp_11
+        local record = ____temp_8
         records:set(user, record or NONE)
         local soon = waiting[user]
         if soon ~= nil then
             soon.record = record
-            local ____soon_stored_12 = soon.stored
-            ____soon_stored_12[#____soon_stored_12 + 1] = stored
+            local ____soon_stored_9 = soon.stored
+            ____soon_stored_9[#____soon_stored_9 + 1] = stored
         else
             waiting[user] = {record = record, stored = {stored}}
         end
@@ -1203,19 +1201,19 @@ function ____exports.userIndex(context)
             later(flush)
         end
     end
-    local ____flush_17 = flush
-    local ____temp_13
+    local ____flush_14 = flush
+    local ____temp_10
     if store.users == nil then
-        ____temp_13 = nil
+        ____temp_10 = nil
     else
-        ____temp_13 = function() return store.users(store) end
+        ____temp_10 = function() return store.users(store) end
     end
     return {
-        read = ____temp_14,
-        write = ____temp_15,
-        writeSoon = ____temp_16,
-        flush = ____flush_17,
-        users = ____temp_13
+        read = ____temp_11,
+        write = ____temp_12,
+        writeSoon = ____temp_13,
+        flush = ____flush_14,
+        users = ____temp_10
     }
 end
 return ____exports

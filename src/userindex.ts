@@ -104,7 +104,8 @@ export function userIndex(context: UserIndexContext): UserIndex {
     record: UserRecord | undefined,
   ): LuaMultiReturn<[ok: true, err: undefined] | [ok: false, err: string]> {
     // A copy: some drivers keep what they are given, and the index changes its own.
-    const [ok, err] = store.set(user, record === undefined ? undefined : copyOf(record));
+    const copy = record === undefined ? undefined : copyOf(record);
+    const [ok, err] = store.set(user, copy);
     if (ok === true) return $multi(true as const, undefined);
     records.set(user, undefined);
     return $multi(false as const, tostring(err));
