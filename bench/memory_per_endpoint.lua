@@ -1,7 +1,9 @@
 -- Bench only: Lua heap per endpoint the module remembers in memory
--- (unified_push_endpoint_cache): a resolved token as the registry caches it
--- (src/registry.ts Target, keyed by the token) and a rate bucket (the module's
--- own src/ratelimit.ts). Run in an environment after a build:
+-- (unified_push_endpoint_cache): a resolved token as src/endpoints.ts caches it
+-- (a Target, keyed by the token), a rate bucket (src/ratelimit.ts), and the user
+-- index's record of a user with two endpoints as src/userindex.ts keeps it in
+-- memory (its own copy; the token strings are the store's). Run in an
+-- environment after a build:
 --   env/chroot.sh sync prosody-13 && env/chroot.sh run prosody-13 lua5.4 - [N] < bench/memory_per_endpoint.lua
 package.path = "build/lua/?.lua;/usr/lib/prosody/?.lua;" .. package.path;
 package.cpath = "/usr/lib/prosody/?.so;" .. package.cpath;
@@ -13,6 +15,7 @@ local hex = require "util.hex";
 local base64 = require "util.encodings".base64;
 local random = require "util.random".bytes;
 local ratelimit = require "ratelimit";
+local userindex = require "userindex";
 
 local N = tonumber(arg[1]) or 100000;
 
@@ -52,6 +55,26 @@ local limiter = ratelimit.rateLimiter(10, 100, N);
 for i = 1, N do limiter.take(keys[i], 0); end
 local per_bucket = (heap_kb() - before) * 1024 / N;
 
+-- What the store returns for N / 2 users with two endpoints each: the index copies
+-- the records it reads and keeps the copies.
+local stored = {};
+for i = 1, N, 2 do
+	local user = ("user%06d@example.com"):format(i);
+	local record = {};
+	for k = i, math.min(i + 1, N) do
+		record[keys[k]] = { a = base64.encode(random(32)), i = base64.encode(random(32)), e = os.time() + 86400,
+			t = tokens[k], j = user .. "/Conversations.abcd" };
+	end
+	stored[user] = record;
+end
+local index = userindex.userIndex({ store = { get = function(_, user) return stored[user]; end },
+	cacheSize = N, later = function() end });
+before = heap_kb();
+for user in pairs(stored) do index.read(user); end
+local per_user = (heap_kb() - before) * 1024 * 2 / N;
+
 print(("%d endpoints: resolved token %.0f bytes (entry %.0f + token string %.0f), rate bucket %.0f bytes, "
 	.. "together %.2f KB"):format(N, per_entry + per_token, per_entry, per_token, per_bucket,
 	(per_entry + per_token + per_bucket) / 1024));
+print(("index record in memory: %.0f bytes a user with two endpoints (and their token strings, %.0f bytes each, "
+	.. "if no other cache holds them)"):format(per_user, per_token));
