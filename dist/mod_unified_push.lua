@@ -1107,69 +1107,76 @@ function ____exports.userIndex(context)
         records:set(user, nil)
         return false, tostring(err)
     end
+    --- The record as the user's current one (an empty one is none), read before it is stored.
+    local function hold(user, given)
+        local ____temp_3
+        if given == nil or isEmpty(given) then
+            ____temp_3 = nil
+        else
+            ____temp_3 = given
+        end
+        local record = ____temp_3
+        records:set(user, record or NONE)
+        return record
+    end
     local function flush()
         scheduled = false
         local batch = waiting
         waiting = {}
-        for user, ____temp_3 in pairs(batch) do
+        for user, ____temp_4 in pairs(batch) do
             local stored
             local record
-            record = ____temp_3.record
-            stored = ____temp_3.stored
+            record = ____temp_4.record
+            stored = ____temp_4.stored
             local ok, err = put(user, record)
             for ____, callback in ipairs(stored) do
                 callback(ok, err)
             end
         end
     end
-    local function ____temp_11(user, remember)
+    local function ____temp_10(user, remember)
         local soon = waiting[user]
         if soon ~= nil then
             return soon.record, nil
         end
         local held = records:get(user)
         if held ~= nil then
-            local ____temp_4
+            local ____temp_5
             if held == NONE then
-                ____temp_4 = nil
+                ____temp_5 = nil
             else
-                ____temp_4 = held
+                ____temp_5 = held
             end
-            return ____temp_4, nil
+            return ____temp_5, nil
         end
         local saved, err = store:get(user)
         if err ~= nil then
             return nil, tostring(err)
         end
-        local ____temp_5
-        if saved == nil or saved == false then
-            ____temp_5 = nil
-        else
-            ____temp_5 = saved
-        end
-        local found = ____temp_5
         local ____temp_6
-        if found == nil then
+        if saved == nil or saved == false then
             ____temp_6 = nil
         else
-            ____temp_6 = copyOf(found)
+            ____temp_6 = saved
         end
-        local record = ____temp_6
+        local found = ____temp_6
+        local ____temp_7
+        if found == nil then
+            ____temp_7 = nil
+        else
+            ____temp_7 = copyOf(found)
+        end
+        local record = ____temp_7
         if remember ~= false then
             records:set(user, record or NONE)
         end
         return record, nil
     end
-    local function ____temp_12(user, given)
-        local ____temp_7
-        if given == nil or isEmpty(given) then
-            ____temp_7 = nil
-        else
-            ____temp_7 = given
-        end
-        local record = ____temp_7
-        records:set(user, record or NONE)
-        local ok, err = put(user, record)
+    local function ____temp_11(user, given)
+        local ok, err = put(
+            user,
+            hold(user, given)
+        )
         local soon = waiting[user]
         if soon ~= nil then
             waiting[user] = nil
@@ -1179,20 +1186,13 @@ function ____exports.userIndex(context)
         end
         return ok, err
     end
-    local function ____temp_13(user, given, stored)
-        local ____temp_8
-        if given == nil or isEmpty(given) then
-            ____temp_8 = nil
-        else
-            ____temp_8 = given
-        end
-        local record = ____temp_8
-        records:set(user, record or NONE)
+    local function ____temp_12(user, given, stored)
+        local record = hold(user, given)
         local soon = waiting[user]
         if soon ~= nil then
             soon.record = record
-            local ____soon_stored_9 = soon.stored
-            ____soon_stored_9[#____soon_stored_9 + 1] = stored
+            local ____soon_stored_8 = soon.stored
+            ____soon_stored_8[#____soon_stored_8 + 1] = stored
         else
             waiting[user] = {record = record, stored = {stored}}
         end
@@ -1201,19 +1201,19 @@ function ____exports.userIndex(context)
             later(flush)
         end
     end
-    local ____flush_14 = flush
-    local ____temp_10
+    local ____flush_13 = flush
+    local ____temp_9
     if store.users == nil then
-        ____temp_10 = nil
+        ____temp_9 = nil
     else
-        ____temp_10 = function() return store.users(store) end
+        ____temp_9 = function() return store.users(store) end
     end
     return {
-        read = ____temp_11,
-        write = ____temp_12,
-        writeSoon = ____temp_13,
-        flush = ____flush_14,
-        users = ____temp_10
+        read = ____temp_10,
+        write = ____temp_11,
+        writeSoon = ____temp_12,
+        flush = ____flush_13,
+        users = ____temp_9
     }
 end
 return ____exports

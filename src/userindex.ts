@@ -111,6 +111,13 @@ export function userIndex(context: UserIndexContext): UserIndex {
     return $multi(false as const, tostring(err));
   }
 
+  /** The record as the user's current one (an empty one is none), read before it is stored. */
+  function hold(user: string, given: UserRecord | undefined): UserRecord | undefined {
+    const record = given === undefined || isEmpty(given) ? undefined : given;
+    records.set(user, record ?? NONE);
+    return record;
+  }
+
   function flush(this: void): void {
     scheduled = false;
     const batch = waiting;
@@ -137,9 +144,7 @@ export function userIndex(context: UserIndexContext): UserIndex {
     },
 
     write(user, given) {
-      const record = given === undefined || isEmpty(given) ? undefined : given;
-      records.set(user, record ?? NONE);
-      const [ok, err] = put(user, record);
+      const [ok, err] = put(user, hold(user, given));
       // Whoever waited for the end of the turn is stored by this write.
       const soon = waiting.get(user);
       if (soon !== undefined) {
@@ -152,8 +157,7 @@ export function userIndex(context: UserIndexContext): UserIndex {
     },
 
     writeSoon(user, given, stored) {
-      const record = given === undefined || isEmpty(given) ? undefined : given;
-      records.set(user, record ?? NONE);
+      const record = hold(user, given);
       const soon = waiting.get(user);
       if (soon !== undefined) {
         soon.record = record;

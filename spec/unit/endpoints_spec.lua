@@ -339,6 +339,24 @@ describe("revoking", function()
 end);
 
 describe("the sweep", function()
+	-- Users u1@h … u<count>@h, each with an app expired at 10 and one live until 50;
+	-- the live apps' tokens, by user.
+	local function expired_and_live(kit, count)
+		local live = {};
+		for n = 1, count do
+			kit.register("u" .. n .. "@h/r", "A", "I", 10, 0);
+			live[n] = kit.register("u" .. n .. "@h/r", "B", "I", 50, 0);
+		end
+		return live;
+	end
+
+	-- Each of those users keeps just its live app.
+	local function assert_only_live(kit, live)
+		for n, token in ipairs(live) do
+			assert.same({ tokenKey(token) }, keys(kit.store.data["u" .. n .. "@h"]));
+		end
+	end
+
 	local function sweep(endpoints, now, users)
 		local ended = {};
 		local walk = endpoints.sweep(now, up.slice_budget(users or 1000), function(err) ended[#ended + 1] = err or "done"; end);
@@ -360,11 +378,7 @@ describe("the sweep", function()
 
 	it("goes in slices: every expired entry goes across several ticks, registrations served between them", function()
 		local kit, endpoints = new_endpoints();
-		local live = {};
-		for n = 1, 6 do
-			kit.register("u" .. n .. "@h/r", "A", "I", 10, 0);
-			live[n] = kit.register("u" .. n .. "@h/r", "B", "I", 50, 0);
-		end
+		local live = expired_and_live(kit, 6);
 		local walk = sweep(endpoints, 20, 2);
 		assert.is_false(walk.step());
 		assert.equal(2, #kit.forgotten, "one slice visits two users");
@@ -374,28 +388,20 @@ describe("the sweep", function()
 		assert.equal(3, up.finish_walk(walk));
 		assert.equal(5, walk.total(), "u5's expired entry went with its renewal");
 		assert.equal(6, #kit.forgotten);
-		for n = 1, 6 do
-			assert.same({ tokenKey(live[n]) }, keys(kit.store.data["u" .. n .. "@h"]));
-		end
+		assert_only_live(kit, live);
 		assert.equal(90, kit.store.data["u5@h"][tokenKey(live[5])].e);
 		assert.truthy(kit.store.data["w@h"][tokenKey(new)]);
 	end);
 
 	it("loses nothing to a restart in the middle: the next sweep finishes the work", function()
 		local kit, endpoints = new_endpoints();
-		local live = {};
-		for n = 1, 5 do
-			kit.register("u" .. n .. "@h/r", "A", "I", 10, 0);
-			live[n] = kit.register("u" .. n .. "@h/r", "B", "I", 50, 0);
-		end
+		local live = expired_and_live(kit, 5);
 		assert.is_false(sweep(endpoints, 20, 2).step());
 		-- Restarted: the walk is gone, the store stays.
 		local next_walk = sweep(select(2, restarted(kit)), 20, 2);
 		up.finish_walk(next_walk);
 		assert.equal(3, next_walk.total(), "the users the first walk did not reach");
-		for n = 1, 5 do
-			assert.same({ tokenKey(live[n]) }, keys(kit.store.data["u" .. n .. "@h"]));
-		end
+		assert_only_live(kit, live);
 	end);
 
 	it("is not there where the store cannot list users, and reports a store that fails", function()
