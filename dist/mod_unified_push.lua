@@ -515,7 +515,8 @@ function ____exports.readConfig(read, context)
         maxStoredPerEndpoint = options.integer("unified_push_max_stored_per_endpoint", 250, 1, 1000000),
         matrixGateway = options.boolean("unified_push_matrix_gateway", true),
         endpointCache = options.integer("unified_push_endpoint_cache", 32768, 1, 10000000),
-        purgeSlice = options.integer("unified_push_purge_slice", 500, 1, 100000)
+        purgeSlice = options.integer("unified_push_purge_slice", 500, 1, 100000),
+        journalDelay = options.integer("unified_push_journal_delay", 10, 0, 3600)
     }
     if #options.problems > 0 then
         return nil, options.problems
@@ -998,6 +999,16 @@ return ____exports
  end,
 ["src.slices"] = function(...)
 local ____exports = {}
+local ____util_2Etime = require("util.time")
+local monotonic = ____util_2Etime.monotonic
+--- Seconds a slice may run before it yields.
+local SLICE_SECONDS = 0.01
+--- Seconds between two slices: the server serves what waits meanwhile.
+____exports.SLICE_PAUSE = 0.02
+--- A slice of at most `users` users (or records) and 10 ms, on the monotonic clock.
+function ____exports.sliceOf(users)
+    return {users = users, seconds = SLICE_SECONDS, clock = monotonic}
+end
 --- Visits every user `list` gives, in slices of `budget`. `finished` runs once at
 -- the end, with why the walk stopped early (a store that failed), if it did.
 function ____exports.walkUsers(list, visit, budget, finished)
@@ -1049,6 +1060,369 @@ function ____exports.runWalk(walk, addTimer, pause)
 end
 return ____exports
  end,
+["src.journal"] = function(...)
+local ____exports = {}
+--- Seconds before a fold that failed (a store down) is tried again, at the least.
+local FOLD_RETRY = 30
+function ____exports.journal(context)
+    local fold, dropFolded, committed, scheduleFold, records, addTimer, log, opened, nextSeq, stored, turn, unfoldedCount, folding, foldDue
+    function fold()
+        foldDue = false
+        if folding or #stored == 0 then
+            return
+        end
+        folding = true
+        local upTo = stored[#stored]
+        local keys = {}
+        local stores = {}
+        for ____, one in pairs(opened) do
+            for key, ____temp_1 in pairs(one.unfolded) do
+                local seq
+                seq = ____temp_1.seq
+                if seq <= upTo then
+                    keys[#keys + 1] = key
+                    stores[#stores + 1] = one
+                end
+            end
+        end
+        local at = 0
+        local failed
+        addTimer(
+            0,
+            function()
+                local ____context_2 = context
+                local budget = ____context_2.budget
+                local started = budget.clock()
+                local written = 0
+                while at < #keys and written < budget.users and budget.clock() - started < budget.seconds do
+                    local one = stores[at + 1]
+                    local key = keys[at + 1]
+                    at = at + 1
+                    local current = committed(one, key)
+                    if current ~= nil then
+                        local ____self_4 = one.store
+                        local ____self_4_set_5 = ____self_4.set
+                        local ____temp_3
+                        if current.value == false then
+                            ____temp_3 = nil
+                        else
+                            ____temp_3 = current.value
+                        end
+                        local ok, err = ____self_4_set_5(____self_4, key, ____temp_3)
+                        if ok ~= true then
+                            failed = tostring(err)
+                        end
+                    end
+                    written = written + 1
+                end
+                if at < #keys then
+                    return context.pause
+                end
+                folding = false
+                if failed ~= nil then
+                    log("warn", "Could not store registrations from the journal: %s", failed)
+                    scheduleFold(math.max(context.foldDelay, FOLD_RETRY))
+                    return nil
+                end
+                dropFolded(upTo)
+                if #stored > 0 then
+                    scheduleFold(context.foldDelay)
+                end
+                return nil
+            end
+        )
+    end
+    function dropFolded(upTo)
+        local dropped = 0
+        while #stored > 0 and stored[1] <= upTo do
+            local ok, err = records:set(
+                tostring(stored[1]),
+                nil
+            )
+            if ok ~= true then
+                log(
+                    "warn",
+                    "Could not drop a stored record of the journal: %s",
+                    tostring(err)
+                )
+                scheduleFold(math.max(context.foldDelay, FOLD_RETRY))
+                break
+            end
+            dropped = table.remove(stored, 1)
+        end
+        for ____, one in pairs(opened) do
+            for key, ____temp_6 in pairs(one.unfolded) do
+                local seq
+                seq = ____temp_6.seq
+                if seq <= dropped then
+                    one.unfolded[key] = nil
+                    unfoldedCount = unfoldedCount - 1
+                end
+            end
+        end
+    end
+    function committed(one, key)
+        local current = one.unfolded[key]
+        if current == nil or current.seq < nextSeq then
+            return current
+        end
+        local writes = turn[one]
+        local ____temp_7
+        if writes == nil then
+            ____temp_7 = nil
+        else
+            ____temp_7 = writes[key]
+        end
+        local prior = ____temp_7
+        local ____temp_8
+        if prior == false then
+            ____temp_8 = nil
+        else
+            ____temp_8 = prior
+        end
+        return ____temp_8
+    end
+    function scheduleFold(delay)
+        if foldDue or folding then
+            return
+        end
+        foldDue = true
+        addTimer(
+            delay,
+            function()
+                fold()
+                return nil
+            end
+        )
+    end
+    local ____context_0 = context
+    records = ____context_0.store
+    addTimer = ____context_0.addTimer
+    log = ____context_0.log
+    opened = {}
+    nextSeq = 1
+    stored = {}
+    turn = {}
+    local waiting = {}
+    local scheduled = false
+    unfoldedCount = 0
+    folding = false
+    foldDue = false
+    --- Stores this turn's writes as one record; on failure each key holds what it held before.
+    local function flush()
+        scheduled = false
+        local writes = turn
+        local told = waiting
+        turn = {}
+        waiting = {}
+        local seq = nextSeq
+        local batch = {}
+        local any = false
+        for one, keys in pairs(writes) do
+            local values = {}
+            for key in pairs(keys) do
+                values[key] = one.unfolded[key].value
+            end
+            batch[one.name] = values
+            any = true
+        end
+        if not any then
+            for ____, callback in ipairs(told) do
+                callback(true)
+            end
+            return true
+        end
+        local ok, err = records:set(
+            tostring(seq),
+            batch
+        )
+        if ok == true then
+            nextSeq = nextSeq + 1
+            stored[#stored + 1] = seq
+            if unfoldedCount > context.maxUnfolded then
+                fold()
+            else
+                scheduleFold(context.foldDelay)
+            end
+            for ____, callback in ipairs(told) do
+                callback(true)
+            end
+            return true
+        end
+        for one, keys in pairs(writes) do
+            for key, prior in pairs(keys) do
+                if prior ~= false then
+                    one.unfolded[key] = prior
+                else
+                    one.unfolded[key] = nil
+                    unfoldedCount = unfoldedCount - 1
+                end
+            end
+        end
+        for ____, callback in ipairs(told) do
+            callback(
+                false,
+                tostring(err)
+            )
+        end
+        return false, tostring(err)
+    end
+    local function write(one, key, value)
+        local keys = turn[one]
+        if keys == nil then
+            keys = {}
+            turn[one] = keys
+        end
+        local prior = one.unfolded[key]
+        if keys[key] == nil then
+            keys[key] = prior or false
+        end
+        if prior == nil then
+            unfoldedCount = unfoldedCount + 1
+        end
+        local ____one_unfolded_10 = one.unfolded
+        local ____key_11 = key
+        local ____value_9 = value
+        if ____value_9 == nil then
+            ____value_9 = false
+        end
+        ____one_unfolded_10[____key_11] = {value = ____value_9, seq = nextSeq}
+    end
+    local function later()
+        if scheduled then
+            return
+        end
+        scheduled = true
+        addTimer(
+            0,
+            function()
+                flush()
+                return nil
+            end
+        )
+    end
+    return {
+        open = function(name, store)
+            local one = {name = name, store = store, unfolded = {}}
+            opened[name] = one
+            local listUsers = store.users
+            local journaled = {
+                get = function(self, key)
+                    local held = one.unfolded[key]
+                    if held == nil then
+                        return store:get(key)
+                    end
+                    local ____temp_12
+                    if held.value == false then
+                        ____temp_12 = nil
+                    else
+                        ____temp_12 = held.value
+                    end
+                    return ____temp_12
+                end,
+                set = function(self, key, value)
+                    write(one, key, value)
+                    local ok, err = flush()
+                    if ok then
+                        return true
+                    end
+                    return false, err or ""
+                end,
+                setSoon = function(self, key, value, told)
+                    write(one, key, value)
+                    if told ~= nil then
+                        waiting[#waiting + 1] = told
+                    end
+                    later()
+                end
+            }
+            if listUsers ~= nil then
+                journaled.users = function() return coroutine.wrap(function()
+                    local waitingKeys = {}
+                    for key, ____temp_13 in pairs(one.unfolded) do
+                        local value
+                        value = ____temp_13.value
+                        waitingKeys[key] = value ~= false
+                    end
+                    for key, live in pairs(waitingKeys) do
+                        if live then
+                            coroutine.yield(key)
+                        end
+                    end
+                    for key in listUsers(store) do
+                        if waitingKeys[key] == nil then
+                            coroutine.yield(key)
+                        end
+                    end
+                end) end
+            end
+            return journaled
+        end,
+        replay = function()
+            local list = records.users
+            if list == nil then
+                return nil
+            end
+            local found = {}
+            for key in list(records) do
+                local seq = tonumber(key)
+                if seq ~= nil then
+                    found[#found + 1] = seq
+                end
+            end
+            table.sort(found)
+            for ____, seq in ipairs(found) do
+                local batch, err = records:get(tostring(seq))
+                if err ~= nil then
+                    return tostring(err)
+                end
+                if batch ~= nil then
+                    for name, values in pairs(batch) do
+                        local one = opened[name]
+                        if one ~= nil then
+                            for key, value in pairs(values) do
+                                if one.unfolded[key] == nil then
+                                    unfoldedCount = unfoldedCount + 1
+                                end
+                                one.unfolded[key] = {value = value, seq = seq}
+                            end
+                        end
+                    end
+                end
+                stored[#stored + 1] = seq
+                nextSeq = seq + 1
+            end
+            if #stored > 0 then
+                scheduleFold(context.foldDelay)
+            end
+            return nil
+        end,
+        close = function()
+            flush()
+            if records.users ~= nil then
+                return
+            end
+            for ____, one in pairs(opened) do
+                for key, ____temp_18 in pairs(one.unfolded) do
+                    local value
+                    value = ____temp_18.value
+                    local ____self_16 = one.store
+                    local ____self_16_set_17 = ____self_16.set
+                    local ____key_15 = key
+                    local ____temp_14
+                    if value == false then
+                        ____temp_14 = nil
+                    else
+                        ____temp_14 = value
+                    end
+                    ____self_16_set_17(____self_16, ____key_15, ____temp_14)
+                end
+            end
+        end
+    }
+end
+return ____exports
+ end,
 ["src.userindex"] = function(...)
 local ____exports = {}
 local ____util_2Ecache = require("util.cache")
@@ -1086,135 +1460,90 @@ end
 function ____exports.userIndex(context)
     local ____context_1 = context
     local store = ____context_1.store
-    local later = ____context_1.later
     local records = newCache(context.cacheSize)
-    --- Records written soon: pinned here (the LRU may let go of them) until stored.
-    local waiting = {}
-    local scheduled = false
-    --- Stores one user's record; on failure the store is the truth again.
-    local function put(user, record)
+    --- The record as the user's current one (an empty one is none), and the copy
+    -- to store: some drivers keep what they are given, and the index changes its own.
+    local function hold(user, given)
         local ____temp_2
-        if record == nil then
+        if given == nil or isEmpty(given) then
             ____temp_2 = nil
         else
-            ____temp_2 = copyOf(record)
+            ____temp_2 = given
         end
-        local copy = ____temp_2
-        local ok, err = store:set(user, copy)
+        local record = ____temp_2
+        records:set(user, record or NONE)
+        local ____temp_3
+        if record == nil then
+            ____temp_3 = nil
+        else
+            ____temp_3 = copyOf(record)
+        end
+        return ____temp_3
+    end
+    local function ____temp_8(user, remember)
+        local held = records:get(user)
+        if held ~= nil then
+            local ____temp_4
+            if held == NONE then
+                ____temp_4 = nil
+            else
+                ____temp_4 = held
+            end
+            return ____temp_4, nil
+        end
+        local saved, err = store:get(user)
+        if err ~= nil then
+            return nil, tostring(err)
+        end
+        local ____temp_5
+        if saved == nil or saved == false then
+            ____temp_5 = nil
+        else
+            ____temp_5 = saved
+        end
+        local found = ____temp_5
+        local ____temp_6
+        if found == nil then
+            ____temp_6 = nil
+        else
+            ____temp_6 = copyOf(found)
+        end
+        local record = ____temp_6
+        if remember ~= false then
+            records:set(user, record or NONE)
+        end
+        return record, nil
+    end
+    local function ____temp_9(user, given)
+        local ok, err = store:set(
+            user,
+            hold(user, given)
+        )
         if ok == true then
             return true, nil
         end
         records:set(user, nil)
         return false, tostring(err)
     end
-    --- The record as the user's current one (an empty one is none), read before it is stored.
-    local function hold(user, given)
-        local ____temp_3
-        if given == nil or isEmpty(given) then
-            ____temp_3 = nil
-        else
-            ____temp_3 = given
-        end
-        local record = ____temp_3
-        records:set(user, record or NONE)
-        return record
-    end
-    local function flush()
-        scheduled = false
-        local batch = waiting
-        waiting = {}
-        for user, ____temp_4 in pairs(batch) do
-            local stored
-            local record
-            record = ____temp_4.record
-            stored = ____temp_4.stored
-            local ok, err = put(user, record)
-            for ____, callback in ipairs(stored) do
-                callback(ok, err)
-            end
-        end
-    end
-    local function ____temp_10(user, remember)
-        local soon = waiting[user]
-        if soon ~= nil then
-            return soon.record, nil
-        end
-        local held = records:get(user)
-        if held ~= nil then
-            local ____temp_5
-            if held == NONE then
-                ____temp_5 = nil
-            else
-                ____temp_5 = held
-            end
-            return ____temp_5, nil
-        end
-        local saved, err = store:get(user)
-        if err ~= nil then
-            return nil, tostring(err)
-        end
-        local ____temp_6
-        if saved == nil or saved == false then
-            ____temp_6 = nil
-        else
-            ____temp_6 = saved
-        end
-        local found = ____temp_6
-        local ____temp_7
-        if found == nil then
-            ____temp_7 = nil
-        else
-            ____temp_7 = copyOf(found)
-        end
-        local record = ____temp_7
-        if remember ~= false then
-            records:set(user, record or NONE)
-        end
-        return record, nil
-    end
-    local function ____temp_11(user, given)
-        local ok, err = put(
+    local function ____temp_10(user, given, stored)
+        store:setSoon(
             user,
-            hold(user, given)
-        )
-        local soon = waiting[user]
-        if soon ~= nil then
-            waiting[user] = nil
-            for ____, callback in ipairs(soon.stored) do
-                callback(ok, err)
+            hold(user, given),
+            function(ok, err)
+                if not ok then
+                    records:set(user, nil)
+                end
+                stored(ok, err)
             end
-        end
-        return ok, err
+        )
     end
-    local function ____temp_12(user, given, stored)
-        local record = hold(user, given)
-        local soon = waiting[user]
-        if soon ~= nil then
-            soon.record = record
-            local ____soon_stored_8 = soon.stored
-            ____soon_stored_8[#____soon_stored_8 + 1] = stored
-        else
-            waiting[user] = {record = record, stored = {stored}}
-        end
-        if not scheduled then
-            scheduled = true
-            later(flush)
-        end
-    end
-    local ____flush_13 = flush
-    local ____temp_9
+    local ____temp_7
     if store.users == nil then
-        ____temp_9 = nil
+        ____temp_7 = nil
     else
-        ____temp_9 = function() return store.users(store) end
+        ____temp_7 = function() return store.users(store) end
     end
-    return {
-        read = ____temp_10,
-        write = ____temp_11,
-        writeSoon = ____temp_12,
-        flush = ____flush_13,
-        users = ____temp_9
-    }
+    return {read = ____temp_8, write = ____temp_9, writeSoon = ____temp_10, users = ____temp_7}
 end
 return ____exports
  end,
@@ -4090,13 +4419,10 @@ function ____exports.storageBackend(store)
         wellFormed = wellFormed,
         issue = function(registration)
             local token = medium()
-            local ok, err = store:set(
+            store:setSoon(
                 tokenKey(token),
                 registration
             )
-            if ok ~= true then
-                return nil, tostring(err)
-            end
             return token, nil
         end,
         open = function(token)
@@ -4326,16 +4652,12 @@ return ____exports
  end,
 ["src.upkeep"] = function(...)
 local ____exports = {}
-local ____util_2Etime = require("util.time")
-local monotonic = ____util_2Etime.monotonic
 local ____slices = require("src.slices")
 local runWalk = ____slices.runWalk
---- Seconds between two slices: the server serves what waits meanwhile.
-local SLICE_PAUSE = 0.02
---- Seconds a slice may run before it yields.
-local SLICE_SECONDS = 0.01
+local SLICE_PAUSE = ____slices.SLICE_PAUSE
+local sliceOf = ____slices.sliceOf
 function ____exports.scheduleUpkeep(module, endpoints, mailbox, sliceUsers)
-    local budget = {users = sliceUsers, seconds = SLICE_SECONDS, clock = monotonic}
+    local budget = sliceOf(sliceUsers)
     local function run(walk)
         runWalk(
             walk,
@@ -4700,6 +5022,8 @@ local ____mailbox = require("src.mailbox")
 local newMailbox = ____mailbox.mailbox
 local ____metrics = require("src.metrics")
 local declareMetrics = ____metrics.declareMetrics
+local ____journal = require("src.journal")
+local newJournal = ____journal.journal
 local ____pending = require("src.pending")
 local hookAnswers = ____pending.hookAnswers
 local pendingPushesOf = ____pending.pendingPushesOf
@@ -4707,6 +5031,9 @@ local ____protocol = require("src.protocol")
 local NS = ____protocol.NS
 local ____registeriq = require("src.registeriq")
 local hookRegistration = ____registeriq.hookRegistration
+local ____slices = require("src.slices")
+local SLICE_PAUSE = ____slices.SLICE_PAUSE
+local sliceOf = ____slices.sliceOf
 local ____upkeep = require("src.upkeep")
 local scheduleUpkeep = ____upkeep.scheduleUpkeep
 local ____sessions = require("src.sessions")
@@ -4747,21 +5074,34 @@ local function archiveStore(name)
     local store, problem = module:open_store(name, "archive")
     return store or stop({(("cannot open the " .. name) .. " store: ") .. problem})
 end
-local created, backendProblem = createBackend(
-    config.backend,
-    keyvalStore("unified_push"),
-    config.secret
+local writes = newJournal({
+    store = keyvalStore("unified_push_journal"),
+    addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
+    foldDelay = config.journalDelay,
+    maxUnfolded = config.endpointCache,
+    budget = sliceOf(config.purgeSlice),
+    pause = SLICE_PAUSE,
+    log = log
+})
+local backendStore = writes.open(
+    "tokens",
+    keyvalStore("unified_push")
 )
+local indexStore = writes.open(
+    "users",
+    keyvalStore("unified_push_users")
+)
+local replayProblem = writes.replay()
+if replayProblem ~= nil then
+    stop({"cannot read the unified_push_journal store: " .. replayProblem})
+end
+local created, backendProblem = createBackend(config.backend, backendStore, config.secret)
 local backend = created or stop({(("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem})
 --- Runs a callback on the next turn of the event loop.
 local function later(callback)
     return module:add_timer(0, callback)
 end
-local index = userIndex({
-    store = keyvalStore("unified_push_users"),
-    cacheSize = config.endpointCache,
-    later = later
-})
+local index = userIndex({store = indexStore, cacheSize = config.endpointCache})
 local endpoints = newEndpoints({
     backend = backend,
     index = index,
@@ -4826,7 +5166,7 @@ local withdrawShellCommands = offerShellCommands(
 )
 module.unload = function()
     pending.dropAll()
-    index.flush()
+    writes.close()
     withdrawShellCommands()
     claimed.release()
 end

@@ -46,6 +46,8 @@ export interface Config {
   readonly endpointCache: number;
   /** Users the hourly purge and the count at load visit per timer tick at most. */
   readonly purgeSlice: number;
+  /** Seconds registrations wait in the journal before they reach their stores (journal.ts). */
+  readonly journalDelay: number;
 }
 
 /** What the running Prosody and host offer, detected by the caller. */
@@ -140,6 +142,7 @@ export function readConfig(
     matrixGateway: options.boolean("unified_push_matrix_gateway", true),
     endpointCache: options.integer("unified_push_endpoint_cache", 32768, 1, 10000000),
     purgeSlice: options.integer("unified_push_purge_slice", 500, 1, 100000),
+    journalDelay: options.integer("unified_push_journal_delay", 10, 0, 3600),
   };
   if (options.problems.length > 0) return $multi(undefined, options.problems);
   return $multi(config, undefined);

@@ -11,9 +11,11 @@ import { MATRIX_PATH, pushUrls, serveHttp } from "./http";
 import { Logger } from "./log";
 import { KeptRecord, mailbox as newMailbox } from "./mailbox";
 import { declareMetrics, Levels } from "./metrics";
+import { Batch, journal as newJournal } from "./journal";
 import { hookAnswers, pendingPushesOf } from "./pending";
 import { NS } from "./protocol";
 import { hookRegistration } from "./registeriq";
+import { SLICE_PAUSE, sliceOf } from "./slices";
 import { scheduleUpkeep } from "./upkeep";
 import { sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
@@ -49,22 +51,28 @@ function archiveStore(name: string): ArchiveStore {
   return store ?? stop([`cannot open the ${name} store: ${problem}`]);
 }
 
-const [created, backendProblem] = createBackend(
-  config.backend,
-  keyvalStore("unified_push"),
-  config.secret,
-);
+// What registrations write goes through the journal (docs/design.md, "The journal").
+const writes = newJournal({
+  store: keyvalStore<Batch>("unified_push_journal"),
+  addTimer: (delay, callback) => module.add_timer(delay, callback),
+  foldDelay: config.journalDelay,
+  maxUnfolded: config.endpointCache,
+  budget: sliceOf(config.purgeSlice),
+  pause: SLICE_PAUSE,
+  log,
+});
+const backendStore = writes.open("tokens", keyvalStore("unified_push"));
+const indexStore = writes.open("users", keyvalStore<UserRecord>("unified_push_users"));
+const replayProblem = writes.replay();
+if (replayProblem !== undefined)
+  stop([`cannot read the unified_push_journal store: ${replayProblem}`]);
+const [created, backendProblem] = createBackend(config.backend, backendStore, config.secret);
 const backend =
   created ?? stop([`unified_push_backend "${config.backend}" cannot start: ${backendProblem}`]);
 /** Runs a callback on the next turn of the event loop. */
 const later = (callback: (this: void) => void) => module.add_timer(0, callback);
-
 // Resolved tokens and index records for as many endpoints (bench/README.md, "Scale").
-const index = userIndex({
-  store: keyvalStore<UserRecord>("unified_push_users"),
-  cacheSize: config.endpointCache,
-  later,
-});
+const index = userIndex({ store: indexStore, cacheSize: config.endpointCache });
 const endpoints = newEndpoints({
   backend,
   index,
@@ -128,7 +136,7 @@ const withdrawShellCommands = offerShellCommands(module, sessionHost, {
 });
 module.unload = () => {
   pending.dropAll();
-  index.flush();
+  writes.close();
   withdrawShellCommands();
   claimed.release();
 };

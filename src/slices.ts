@@ -4,6 +4,13 @@
 // consumed as the walk goes (the internal driver reads its directory lazily), so
 // a tick never pays for all users.
 
+import { monotonic } from "util.time";
+
+/** Seconds a slice may run before it yields. */
+const SLICE_SECONDS = 0.01;
+/** Seconds between two slices: the server serves what waits meanwhile. */
+export const SLICE_PAUSE = 0.02;
+
 /** How much one slice may do. */
 export interface SliceBudget {
   /** Users visited per slice at most. */
@@ -11,6 +18,11 @@ export interface SliceBudget {
   /** Seconds of work per slice at most, on `clock`. */
   readonly seconds: number;
   readonly clock: (this: void) => number;
+}
+
+/** A slice of at most `users` users (or records) and 10 ms, on the monotonic clock. */
+export function sliceOf(users: number): SliceBudget {
+  return { users, seconds: SLICE_SECONDS, clock: monotonic };
 }
 
 export interface Walk {

@@ -3,15 +3,9 @@
 // the purge of expired registrations, then of expired kept messages. Each runs
 // as a walk, a slice per timer tick (slices.ts), so the server serves what
 // waits between two slices and a restart serves pushes at once.
-import { monotonic } from "util.time";
 import { Endpoints } from "./endpoints";
 import { Mailbox } from "./mailbox";
-import { runWalk, SliceBudget, Walk } from "./slices";
-
-/** Seconds between two slices: the server serves what waits meanwhile. */
-const SLICE_PAUSE = 0.02;
-/** Seconds a slice may run before it yields. */
-const SLICE_SECONDS = 0.01;
+import { runWalk, SLICE_PAUSE, sliceOf, Walk } from "./slices";
 
 export function scheduleUpkeep(
   module: Prosody.Module,
@@ -19,7 +13,7 @@ export function scheduleUpkeep(
   mailbox: Mailbox,
   sliceUsers: number,
 ): void {
-  const budget: SliceBudget = { users: sliceUsers, seconds: SLICE_SECONDS, clock: monotonic };
+  const budget = sliceOf(sliceUsers);
   const run = (walk: Walk): void => {
     runWalk(
       walk,

@@ -645,34 +645,65 @@ function up.memory_keyval()
 	};
 end
 
+-- The real journal (src/journal.ts) over a store in memory (`records`, default
+-- up.memory_keyval()), its timers in the spec's hands. `options`: foldDelay (0),
+-- maxUnfolded (1000), slice (records per fold slice, 1000), log. The kit's
+-- `run_later()` runs every timer due in under a second, over and over (the end of
+-- a turn, and a fold under way or due at once); `elapse()` runs every timer (time
+-- passes until none is left); `timers` lists those waiting, as { delay, callback }.
+function up.journal(options)
+	options = options or {};
+	local timers = {};
+	local records = options.records or up.memory_keyval();
+	local journal = require "journal".journal({ store = records,
+		addTimer = function(delay, callback) timers[#timers + 1] = { delay = delay, callback = callback }; end,
+		foldDelay = options.foldDelay or 0, maxUnfolded = options.maxUnfolded or 1000,
+		budget = up.slice_budget(options.slice or 1000), pause = 0.02,
+		log = options.log or function() end });
+	local kit = { journal = journal, records = records, timers = timers };
+	local function run(longest)
+		for ran = 1, 10000 do
+			local due;
+			for i, timer in ipairs(timers) do
+				if timer.delay <= longest then due = table.remove(timers, i); break; end
+			end
+			if not due then return ran - 1; end
+			local again = due.callback();
+			if again then timers[#timers + 1] = { delay = again, callback = due.callback }; end
+		end
+		error("timers keep asking for more", 3);
+	end
+	function kit.run_later() return run(0.5); end
+	function kit.elapse() return run(math.huge); end
+	return kit;
+end
+
 -- The real endpoints (src/endpoints.ts) over a real user index (src/userindex.ts)
--- on a store in memory. `options`: backend (required); store (default
--- up.memory_keyval()), maxPerUser (10), cacheSize (16, for both caches),
--- revocations (any counters; the kit has them as `revocations`). The index's writes wait for `run_later()`, as for
--- the end of a turn of the event loop; `register(...)` takes the arguments of
+-- through the real journal (up.journal) on a store in memory. `options`: backend
+-- (required); store (default up.memory_keyval()), records (the journal's, default
+-- a new one; it is replayed), maxPerUser (10), cacheSize (16, for both caches),
+-- revocations (any counters; the kit has them as `revocations`), foldDelay (0,
+-- so a turn's writes reach `store` with `run_later()`). `stored(user)` is what
+-- `store` holds once that ran; `fail_writes(true)` breaks every write. The index's writes wait for `run_later()`, as for the end of a
+-- turn of the event loop; `register(...)` takes the arguments of
 -- Endpoints.register up to `longest` (default: no limit), runs them, and returns
 -- what the registration was answered with. `forgotten` lists the keys of the
 -- endpoints forgotten, in order.
 function up.endpoints(options)
-	local later = {};
 	local store = options.store or up.memory_keyval();
 	local size = options.cacheSize or 16;
 	local revocations = options.revocations or up.any_counters();
-	local index = require "userindex".userIndex({ store = store, cacheSize = size,
-		later = function(callback) later[#later + 1] = callback; end });
+	local kit = up.journal({ foldDelay = options.foldDelay, records = options.records });
+	local index = require "userindex".userIndex({ store = kit.journal.open("users", store), cacheSize = size });
+	assert(kit.journal.replay() == nil);
 	local endpoints = require "endpoints".endpoints({ backend = options.backend, index = index,
 		maxPerUser = options.maxPerUser or 10, cacheSize = size, revocations = revocations });
-	local kit = { endpoints = endpoints, index = index, store = store, revocations = revocations, forgotten = {} };
+	kit.endpoints, kit.index, kit.store, kit.revocations, kit.forgotten = endpoints, index, store, revocations, {};
 	endpoints.onForgotten(function(_, key) kit.forgotten[#kit.forgotten + 1] = key; end);
-	function kit.run_later()
-		local ran = 0;
-		while #later > 0 do
-			ran = ran + 1;
-			assert(ran < 100, "callbacks keep asking for a later turn");
-			table.remove(later, 1)();
-		end
-		return ran;
-	end
+	-- What the store holds for `user` once what is due has run (the fold).
+	function kit.stored(user) kit.run_later(); return store.data[user]; end
+	-- Makes every write fail (the journal's and the store's), or work again.
+	function kit.fail_writes(on) kit.records.broken, store.broken = on, on; end
 	function kit.register(full_jid, application, instance, exp, now, longest)
 		local answer;
 		endpoints.register(full_jid, application, instance, exp, now, longest or math.huge,

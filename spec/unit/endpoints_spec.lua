@@ -35,15 +35,15 @@ end
 local function new_endpoints(options)
 	options = options or {};
 	local backend = options.backend or scripted_backend();
-	local kit = up.endpoints({ backend = backend, store = options.store, maxPerUser = options.maxPerUser,
-		cacheSize = options.cacheSize, revocations = up.any_counters() });
+	local kit = up.endpoints({ backend = backend, store = options.store, records = options.records,
+		maxPerUser = options.maxPerUser, cacheSize = options.cacheSize, revocations = up.any_counters() });
 	kit.backend = backend;
 	return kit, kit.endpoints;
 end
 
--- The same store and backend after a restart: nothing cached.
+-- The same stores and backend after a restart: nothing cached.
 local function restarted(kit)
-	return new_endpoints({ backend = kit.backend, store = kit.store });
+	return new_endpoints({ backend = kit.backend, store = kit.store, records = kit.records });
 end
 
 local function sorted(list)
@@ -149,7 +149,7 @@ describe("registering", function()
 	it("keeps the old expiry when a renewal cannot be stored, and drops a new token's record", function()
 		local kit, endpoints = new_endpoints();
 		local token = kit.register("u@h/phone", "A", "I", 100, 0);
-		kit.store.broken = true;
+		kit.fail_writes(true);
 		assert.same({ nil, "failed", "disk full" }, { kit.register("u@h/tablet", "A", "I", 200, 1) });
 		local entry = endpoints.entry("u@h", tokenKey(token));
 		assert.same({ 100, "u@h/phone" }, { entry.e, entry.j });
@@ -247,7 +247,7 @@ describe("revoking", function()
 		assert.same({ tokenKey(token) }, kit.forgotten);
 		assert.same({ tokenKey(token) }, kit.backend.dropped);
 		assert.is_nil(kit.backend.revoked[token], "a bound token needs no revocation list entry");
-		assert.is_nil(kit.store.data["u@h"], "the emptied record is still stored");
+		assert.is_nil(kit.stored("u@h"), "the emptied record is still stored");
 		assert.are_not.equal(token, (kit.register("u@h/phone", "A", "I", 100, 3)));
 		assert.same({ nil, "revoked" }, { endpoints.resolve(token, 4) });
 	end);
@@ -256,10 +256,10 @@ describe("revoking", function()
 		local kit, endpoints = new_endpoints();
 		local token = kit.register("u@h/phone", "A", "I", 100, 0);
 		local key = tokenKey(token);
-		kit.store.broken = true;
+		kit.fail_writes(true);
 		assert.same({ false, "disk full" }, { endpoints.revokeEntry("u@h", key, endpoints.entry("u@h", key)) });
 		assert.same({}, kit.forgotten);
-		kit.store.broken = false;
+		kit.fail_writes(false);
 		assert.same({ true }, { endpoints.revokeEntry("u@h", key, endpoints.entry("u@h", key)) });
 		assert.same({ key }, kit.forgotten);
 		assert.same({ nil, "revoked" }, { endpoints.resolve(token, 1) });
@@ -288,7 +288,7 @@ describe("revoking", function()
 		for _, token in ipairs({ a, b, "legacy" }) do assert.same({ nil, "revoked" }, { endpoints.resolve(token, 3) }); end
 		assert.is_true(kit.backend.revoked[tokenKey("legacy")], "the legacy token was not revoked by its key");
 		assert.same(sorted({ tokenKey(a), tokenKey(b), tokenKey("legacy") }), sorted(kit.forgotten));
-		assert.is_nil(store.data["u@h"]);
+		assert.is_nil(kit.stored("u@h"));
 		assert.truthy((endpoints.resolve(other, 3)), "another user's endpoint went too");
 		assert.same({ 3, 0, 0 }, { kit.revocations.account_deleted.n, kit.revocations.gone.n, kit.revocations.admin.n });
 		assert.same({ 0, nil }, { endpoints.removeUser("nobody@h", 3) });
@@ -323,7 +323,7 @@ describe("revoking", function()
 			assert.same({ 0, nil }, { endpoints.revokeApps("u@h", "ZZ", 2) });
 			assert.same({ 3, nil }, { endpoints.revokeApps("u@h", nil, 2) });
 			for _, token in ipairs(tokens) do assert.same({ nil, "revoked" }, { endpoints.resolve(token, 3) }); end
-			assert.is_nil(kit.store.data["u@h"], "the user's index record is still there");
+			assert.is_nil(kit.stored("u@h"), "the user's index record is still there");
 			assert.same({ 0, nil }, { endpoints.revokeApps("nobody@h", nil, 2) });
 			assert.equal(3, kit.revocations.admin.n);
 		end);
@@ -353,7 +353,7 @@ describe("the sweep", function()
 	-- Each of those users keeps just its live app.
 	local function assert_only_live(kit, live)
 		for n, token in ipairs(live) do
-			assert.same({ tokenKey(token) }, keys(kit.store.data["u" .. n .. "@h"]));
+			assert.same({ tokenKey(token) }, keys(kit.stored("u" .. n .. "@h")));
 		end
 	end
 
@@ -372,8 +372,8 @@ describe("the sweep", function()
 		assert.equal(1, walk.total());
 		assert.same({ "done" }, ended);
 		assert.same({ tokenKey(a) }, kit.forgotten);
-		assert.is_nil(kit.store.data["u@h"]);
-		assert.truthy(kit.store.data["v@h"]);
+		assert.is_nil(kit.stored("u@h"));
+		assert.truthy(kit.stored("v@h"));
 	end);
 
 	it("goes in slices: every expired entry goes across several ticks, registrations served between them", function()
@@ -389,19 +389,20 @@ describe("the sweep", function()
 		assert.equal(5, walk.total(), "u5's expired entry went with its renewal");
 		assert.equal(6, #kit.forgotten);
 		assert_only_live(kit, live);
-		assert.equal(90, kit.store.data["u5@h"][tokenKey(live[5])].e);
-		assert.truthy(kit.store.data["w@h"][tokenKey(new)]);
+		assert.equal(90, kit.stored("u5@h")[tokenKey(live[5])].e);
+		assert.truthy(kit.stored("w@h")[tokenKey(new)]);
 	end);
 
 	it("loses nothing to a restart in the middle: the next sweep finishes the work", function()
 		local kit, endpoints = new_endpoints();
 		local live = expired_and_live(kit, 5);
 		assert.is_false(sweep(endpoints, 20, 2).step());
-		-- Restarted: the walk is gone, the store stays.
-		local next_walk = sweep(select(2, restarted(kit)), 20, 2);
+		-- Restarted: the walk is gone, the stores and the journal stay.
+		local after, endpoints_after = restarted(kit);
+		local next_walk = sweep(endpoints_after, 20, 2);
 		up.finish_walk(next_walk);
 		assert.equal(3, next_walk.total(), "the users the first walk did not reach");
-		assert_only_live(kit, live);
+		assert_only_live(after, live);
 	end);
 
 	it("is not there where the store cannot list users, and reports a store that fails", function()

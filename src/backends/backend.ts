@@ -51,7 +51,11 @@ export interface Backend {
    * which are all keyed by the exact string (docs/design.md, "Backends and tokens").
    */
   wellFormed(this: void, token: string): boolean;
-  /** A token for the registration, or undefined and why not. */
+  /**
+   * A token for the registration, or undefined and why not. What the backend
+   * stores for it is stored with this turn's writes (journal.ts), as the index
+   * entry it is issued with.
+   */
   issue(
     this: void,
     registration: Registration,

@@ -7,6 +7,7 @@ import { loadOrCreateKey, pasetoCodec } from "./paseto";
 import { loadRevocations } from "./revocation";
 import { statelessBackend, TokenCodec } from "./stateless";
 import { storageBackend } from "./storage";
+import { JournaledStore } from "../journal";
 
 type PasetoLibrary = typeof import("util.paseto");
 
@@ -40,7 +41,7 @@ function stateless(codec: TokenCodec, store: KeyValStore<unknown>): Result {
  */
 export function createBackend(
   name: BackendName,
-  store: KeyValStore<unknown>,
+  store: JournaledStore<unknown>,
   secret: string | undefined,
 ): Result {
   if (name === "jwt") {
@@ -58,5 +59,5 @@ export function createBackend(
       return $multi(undefined, `cannot load or store the paseto key: ${reason}`);
     return stateless(pasetoCodec(v3, key), store);
   }
-  return $multi(storageBackend(store as KeyValStore<Registration>), undefined);
+  return $multi(storageBackend(store as JournaledStore<Registration>), undefined);
 }

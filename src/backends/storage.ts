@@ -3,7 +3,7 @@
 // are kept under tokenKey(token), so neither the store nor its debug log ever
 // holds a usable token.
 import { medium } from "util.id";
-import { KeyValStore } from "core.storagemanager";
+import { JournaledStore } from "../journal";
 import { asRegistration, Backend, isCanonicalBase64url, Registration, tokenKey } from "./backend";
 
 // What util.id produces: base64url. Ours are 24 characters (util.id.medium); the
@@ -30,7 +30,7 @@ function wellFormed(this: void, token: string): boolean {
   );
 }
 
-export function storageBackend(store: KeyValStore<Registration>): Backend {
+export function storageBackend(store: JournaledStore<Registration>): Backend {
   /** The record of a token: ours by key, else one the reference module stored; or the store's error. */
   function lookup(token: string): LuaMultiReturn<[record: unknown, err: unknown]> {
     const [record, err] = store.get(tokenKey(token));
@@ -51,8 +51,9 @@ export function storageBackend(store: KeyValStore<Registration>): Backend {
     wellFormed,
     issue(registration) {
       const token = medium();
-      const [ok, err] = store.set(tokenKey(token), registration);
-      if (ok !== true) return $multi(undefined, tostring(err));
+      // Stored with this turn's writes: the index entry it is issued with is
+      // among them, and the registration is answered once they are stored.
+      store.setSoon(tokenKey(token), registration);
       return $multi(token, undefined);
     },
     open(token) {

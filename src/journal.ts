@@ -1,0 +1,341 @@
+// The journal (docs/design.md, "The journal"): what a registration writes (the
+// user's index record, a storage token's record) is stored for all writers of
+// one turn of the event loop at once, as one record of the journal store, and
+// the writers are told then. The records reach their own stores later (the
+// fold): FOLD_DELAY seconds after the first write not yet folded, or at once
+// when more than `maxUnfolded` wait, a slice at a time. Until then reads find
+// them in memory, and a restart finds them in the journal. So a burst of
+// registrations by different users costs one write per turn, not one per
+// user, and a user who renews several times before the fold is stored once.
+import { KeyValStore } from "core.storagemanager";
+import { SliceBudget } from "./slices";
+
+/** Seconds before a fold that failed (a store down) is tried again, at the least. */
+const FOLD_RETRY = 30;
+
+/** Told once a write is stored, or why it could not be. */
+export type Stored = (this: void, ok: boolean, err?: string) => void;
+
+/**
+ * A store seen through the journal: `get`, `set` and `users` as Prosody's
+ * keyval stores have them (a `set` is stored when it returns), and `setSoon`.
+ */
+export interface JournaledStore<T> extends KeyValStore<T> {
+  /** Stores the value with the writes of this turn, after it, then calls `stored` if given. */
+  setSoon(this: JournaledStore<T>, key: string, value: T | undefined, stored?: Stored): void;
+}
+
+export interface Journal {
+  /** `store` seen through the journal, under `name` (the journal's name for it). */
+  open<T>(this: void, name: string, store: KeyValStore<T>): JournaledStore<T>;
+  /** Reads what the journal holds (a restart), after every store is open; the store's error if any. */
+  replay(this: void): string | undefined;
+  /**
+   * The module is unloading: stores what waits for the end of the turn, and
+   * where the journal cannot be listed (so not replayed), folds everything now.
+   */
+  close(this: void): void;
+}
+
+export interface JournalContext {
+  /** The journal itself: one record per turn with writes, keyed by its sequence number. */
+  readonly store: KeyValStore<Batch>;
+  /** Runs `callback` after `delay` seconds, again after the seconds it returns. */
+  readonly addTimer: (
+    this: void,
+    delay: number,
+    callback: (this: void) => number | undefined,
+  ) => void;
+  /** Seconds from a write to its fold. */
+  readonly foldDelay: number;
+  /** Writes waiting for the fold beyond which it starts at once. */
+  readonly maxUnfolded: number;
+  /** How much one slice of the fold may do (`users`: records written). */
+  readonly budget: SliceBudget;
+  /** Seconds between two slices of the fold. */
+  readonly pause: number;
+  readonly log: (this: void, level: "debug" | "warn", message: string, ...args: unknown[]) => void;
+}
+
+/** One journal record: store name -> key -> value (false: deleted). */
+export type Batch = LuaMap<string, LuaMap<string, unknown>>;
+
+/** A value not yet folded, and the journal record that holds it (its sequence number). */
+interface Unfolded {
+  readonly value: unknown;
+  readonly seq: number;
+}
+
+interface Opened {
+  readonly name: string;
+  readonly store: KeyValStore<unknown>;
+  readonly unfolded: LuaMap<string, Unfolded>;
+}
+
+/** What a key held before this turn's write: restored if the turn's record cannot be stored. */
+type Prior = Unfolded | false;
+
+type ListUsers = (this: KeyValStore<unknown>) => LuaIterable<string>;
+
+export function journal(context: JournalContext): Journal {
+  const { store: records, addTimer, log } = context;
+  const opened = new LuaMap<string, Opened>();
+  /** The sequence number of the next record. */
+  let nextSeq = 1;
+  /** Records stored and not yet folded, oldest first. */
+  const stored: number[] = [];
+  /** This turn's writes: what each key held before, and who waits. */
+  let turn = new LuaMap<Opened, LuaMap<string, Prior>>();
+  let waiting: Stored[] = [];
+  let scheduled = false;
+  let unfoldedCount = 0;
+  let folding = false;
+  let foldDue = false;
+
+  /** Writes every value of records up to `upTo` to its store, a slice per tick, then drops those records. */
+  function fold(this: void): void {
+    foldDue = false;
+    if (folding || stored.length === 0) return;
+    folding = true;
+    const upTo = stored[stored.length - 1];
+    // What to write: the key and the store it belongs to, side by side.
+    const keys: string[] = [];
+    const stores: Opened[] = [];
+    for (const [, one] of opened) {
+      for (const [key, { seq }] of one.unfolded) {
+        if (seq <= upTo) {
+          keys.push(key);
+          stores.push(one);
+        }
+      }
+    }
+    let at = 0;
+    let failed: string | undefined;
+    addTimer(0, () => {
+      const { budget } = context;
+      const started = budget.clock();
+      let written = 0;
+      while (
+        at < keys.length &&
+        written < budget.users &&
+        budget.clock() - started < budget.seconds
+      ) {
+        const one = stores[at];
+        const key = keys[at];
+        at++;
+        const current = committed(one, key);
+        if (current !== undefined) {
+          const [ok, err] = one.store.set(key, current.value === false ? undefined : current.value);
+          if (ok !== true) failed = tostring(err);
+        }
+        written++;
+      }
+      if (at < keys.length) return context.pause;
+      folding = false;
+      if (failed !== undefined) {
+        // Nothing is dropped: the journal still holds it, and a later fold tries again.
+        log("warn", "Could not store registrations from the journal: %s", failed);
+        scheduleFold(math.max(context.foldDelay, FOLD_RETRY));
+        return undefined;
+      }
+      dropFolded(upTo);
+      if (stored.length > 0) scheduleFold(context.foldDelay);
+      return undefined;
+    });
+  }
+
+  /**
+   * Drops the records up to `upTo` (their values are in their stores), oldest
+   * first and none after one that stays: a record replayed after a restart must
+   * never be older than what the stores hold.
+   */
+  function dropFolded(upTo: number): void {
+    let dropped = 0;
+    while (stored.length > 0 && stored[0] <= upTo) {
+      const [ok, err] = records.set(tostring(stored[0]), undefined);
+      if (ok !== true) {
+        log("warn", "Could not drop a stored record of the journal: %s", tostring(err));
+        scheduleFold(math.max(context.foldDelay, FOLD_RETRY));
+        break;
+      }
+      dropped = stored.shift() as number;
+    }
+    for (const [, one] of opened) {
+      for (const [key, { seq }] of one.unfolded) {
+        if (seq <= dropped) {
+          one.unfolded.delete(key);
+          unfoldedCount--;
+        }
+      }
+    }
+  }
+
+  /** What the journal holds for a key: not a write of this turn, which may yet fail. */
+  function committed(one: Opened, key: string): Unfolded | undefined {
+    const current = one.unfolded.get(key);
+    if (current === undefined || current.seq < nextSeq) return current;
+    const writes = turn.get(one);
+    const prior = writes === undefined ? undefined : writes.get(key);
+    return prior === false ? undefined : prior;
+  }
+
+  /** A fold in `delay` seconds, unless one is due or under way. */
+  function scheduleFold(delay: number): void {
+    if (foldDue || folding) return;
+    foldDue = true;
+    addTimer(delay, () => {
+      fold();
+      return undefined;
+    });
+  }
+
+  /** Stores this turn's writes as one record; on failure each key holds what it held before. */
+  function flush(this: void): LuaMultiReturn<[ok: boolean, err?: string]> {
+    scheduled = false;
+    const writes = turn;
+    const told = waiting;
+    turn = new LuaMap();
+    waiting = [];
+    const seq = nextSeq;
+    const batch: Batch = new LuaMap();
+    let any = false;
+    for (const [one, keys] of writes) {
+      const values = new LuaMap<string, unknown>();
+      for (const [key] of keys) values.set(key, (one.unfolded.get(key) as Unfolded).value);
+      batch.set(one.name, values);
+      any = true;
+    }
+    if (!any) {
+      for (const callback of told) callback(true);
+      return $multi(true);
+    }
+    const [ok, err] = records.set(tostring(seq), batch);
+    if (ok === true) {
+      nextSeq++;
+      stored.push(seq);
+      // Too much waits in memory: fold now (fold() does nothing while one runs).
+      if (unfoldedCount > context.maxUnfolded) fold();
+      else scheduleFold(context.foldDelay);
+      for (const callback of told) callback(true);
+      return $multi(true);
+    }
+    for (const [one, keys] of writes) {
+      for (const [key, prior] of keys) {
+        if (prior !== false) {
+          one.unfolded.set(key, prior);
+        } else {
+          one.unfolded.delete(key);
+          unfoldedCount--;
+        }
+      }
+    }
+    for (const callback of told) callback(false, tostring(err));
+    return $multi(false, tostring(err));
+  }
+
+  function write(one: Opened, key: string, value: unknown): void {
+    let keys = turn.get(one);
+    if (keys === undefined) {
+      keys = new LuaMap();
+      turn.set(one, keys);
+    }
+    const prior = one.unfolded.get(key);
+    if (keys.get(key) === undefined) keys.set(key, prior ?? false);
+    if (prior === undefined) unfoldedCount++;
+    // false in a record: deleted (a record cannot hold nil).
+    one.unfolded.set(key, { value: value ?? false, seq: nextSeq });
+  }
+
+  function later(): void {
+    if (scheduled) return;
+    scheduled = true;
+    addTimer(0, () => {
+      flush();
+      return undefined;
+    });
+  }
+
+  return {
+    open<T>(name: string, store: KeyValStore<T>): JournaledStore<T> {
+      const one: Opened = {
+        name,
+        store: store as KeyValStore<unknown>,
+        unfolded: new LuaMap(),
+      };
+      opened.set(name, one);
+      const listUsers = store.users as ListUsers | undefined;
+      const journaled: JournaledStore<T> = {
+        get(key) {
+          const held = one.unfolded.get(key as string);
+          if (held === undefined) return store.get(key);
+          return $multi(held.value === false ? undefined : (held.value as T));
+        },
+        set(key, value) {
+          write(one, key as string, value);
+          const [ok, err] = flush();
+          if (ok) return $multi(true as const);
+          return $multi(false as const, err ?? "");
+        },
+        setSoon(key, value, told) {
+          write(one, key, value);
+          if (told !== undefined) waiting.push(told);
+          later();
+        },
+      };
+      if (listUsers !== undefined) {
+        journaled.users = () =>
+          coroutine.wrap(() => {
+            // The keys waiting for the fold first (a snapshot: a walk spans
+            // ticks), then the store's others.
+            const waitingKeys = new LuaMap<string, boolean>();
+            for (const [key, { value }] of one.unfolded) waitingKeys.set(key, value !== false);
+            for (const [key, live] of waitingKeys) if (live) coroutine.yield(key);
+            for (const key of listUsers.call(store as KeyValStore<unknown>)) {
+              if (waitingKeys.get(key) === undefined) coroutine.yield(key);
+            }
+          }) as unknown as LuaIterable<string>;
+      }
+      return journaled;
+    },
+
+    replay() {
+      const list = records.users as ((this: KeyValStore<Batch>) => LuaIterable<string>) | undefined;
+      if (list === undefined) return undefined;
+      const found: number[] = [];
+      for (const key of list.call(records)) {
+        const seq = tonumber(key);
+        if (seq !== undefined) found.push(seq);
+      }
+      table.sort(found);
+      for (const seq of found) {
+        const [batch, err] = records.get(tostring(seq));
+        if (err !== undefined) return tostring(err);
+        if (batch !== undefined) {
+          for (const [name, values] of batch) {
+            const one = opened.get(name);
+            if (one !== undefined) {
+              for (const [key, value] of values) {
+                if (one.unfolded.get(key) === undefined) unfoldedCount++;
+                one.unfolded.set(key, { value, seq });
+              }
+            }
+          }
+        }
+        stored.push(seq);
+        nextSeq = seq + 1;
+      }
+      if (stored.length > 0) scheduleFold(context.foldDelay);
+      return undefined;
+    },
+
+    close() {
+      flush();
+      if (records.users !== undefined) return;
+      for (const [, one] of opened) {
+        for (const [key, { value }] of one.unfolded) {
+          one.store.set(key, value === false ? undefined : value);
+        }
+      }
+    },
+  };
+}
