@@ -1004,10 +1004,10 @@ local monotonic = ____util_2Etime.monotonic
 --- Seconds a slice may run before it yields.
 local SLICE_SECONDS = 0.01
 --- Seconds between two slices: the server serves what waits meanwhile.
-____exports.SLICE_PAUSE = 0.02
---- A slice of at most `users` users (or records) and 10 ms, on the monotonic clock.
+local SLICE_PAUSE = 0.02
+--- Slices of at most `users` users (or records) and 10 ms, on the monotonic clock, 20 ms apart.
 function ____exports.sliceOf(users)
-    return {users = users, seconds = SLICE_SECONDS, clock = monotonic}
+    return {users = users, seconds = SLICE_SECONDS, clock = monotonic, pause = SLICE_PAUSE}
 end
 --- Visits every user `list` gives, in slices of `budget`. `finished` runs once at
 -- the end, with why the walk stopped early (a store that failed), if it did.
@@ -1116,7 +1116,7 @@ function ____exports.journal(context)
                     written = written + 1
                 end
                 if at < #keys then
-                    return context.pause
+                    return context.budget.pause
                 end
                 folding = false
                 if failed ~= nil then
@@ -4497,7 +4497,9 @@ local function stateless(codec, store)
 end
 --- The backend named in the configuration, ready to use; undefined and why when
 -- it cannot start (its key or revocation list cannot be read or stored).
-function ____exports.createBackend(name, store, secret)
+-- `store` is the backend's store; `journaled`, the same seen through the
+-- journal, where the storage backend writes what a registration issues.
+function ____exports.createBackend(name, store, journaled, secret)
     if name == "jwt" then
         if secret == nil then
             return nil, "unified_push_secret is not set"
@@ -4522,7 +4524,7 @@ function ____exports.createBackend(name, store, secret)
             store
         )
     end
-    return storageBackend(store), nil
+    return storageBackend(journaled), nil
 end
 return ____exports
  end,
@@ -4654,7 +4656,6 @@ return ____exports
 local ____exports = {}
 local ____slices = require("src.slices")
 local runWalk = ____slices.runWalk
-local SLICE_PAUSE = ____slices.SLICE_PAUSE
 local sliceOf = ____slices.sliceOf
 function ____exports.scheduleUpkeep(module, endpoints, mailbox, sliceUsers)
     local budget = sliceOf(sliceUsers)
@@ -4664,7 +4665,7 @@ function ____exports.scheduleUpkeep(module, endpoints, mailbox, sliceUsers)
             function(delay, callback)
                 module:add_timer(delay, callback)
             end,
-            SLICE_PAUSE
+            budget.pause
         )
     end
     local counting = mailbox.count(budget)
@@ -5032,7 +5033,6 @@ local NS = ____protocol.NS
 local ____registeriq = require("src.registeriq")
 local hookRegistration = ____registeriq.hookRegistration
 local ____slices = require("src.slices")
-local SLICE_PAUSE = ____slices.SLICE_PAUSE
 local sliceOf = ____slices.sliceOf
 local ____upkeep = require("src.upkeep")
 local scheduleUpkeep = ____upkeep.scheduleUpkeep
@@ -5080,23 +5080,20 @@ local writes = newJournal({
     foldDelay = config.journalDelay,
     maxUnfolded = config.endpointCache,
     budget = sliceOf(config.purgeSlice),
-    pause = SLICE_PAUSE,
     log = log
 })
-local backendStore = writes.open(
-    "tokens",
-    keyvalStore("unified_push")
-)
+local backendStore = keyvalStore("unified_push")
+local tokenStore = writes.open("tokens", backendStore)
 local indexStore = writes.open(
     "users",
     keyvalStore("unified_push_users")
 )
-local replayProblem = writes.replay()
-if replayProblem ~= nil then
-    stop({"cannot read the unified_push_journal store: " .. replayProblem})
+local unread = writes.replay()
+if unread ~= nil then
+    stop({"cannot read the unified_push_journal store: " .. unread})
 end
-local created, backendProblem = createBackend(config.backend, backendStore, config.secret)
-local backend = created or stop({(("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. backendProblem})
+local made, why = createBackend(config.backend, backendStore, tokenStore, config.secret)
+local backend = made or stop({(("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. why})
 --- Runs a callback on the next turn of the event loop.
 local function later(callback)
     return module:add_timer(0, callback)
@@ -5170,14 +5167,15 @@ module.unload = function()
     withdrawShellCommands()
     claimed.release()
 end
-serveHttp(module, urls, {
+local relayed = {
     config = config,
     endpoints = endpoints,
     pending = pending,
     mailbox = mailbox,
     metrics = metrics,
     log = log
-}, claimed.servesGateway)
+}
+serveHttp(module, urls, relayed, claimed.servesGateway)
 claimed.publish()
 announceWhenReady(
     module,

@@ -50,10 +50,8 @@ export interface JournalContext {
   readonly foldDelay: number;
   /** Writes waiting for the fold beyond which it starts at once. */
   readonly maxUnfolded: number;
-  /** How much one slice of the fold may do (`users`: records written). */
+  /** How much one slice of the fold may do (`users`: values written), and how often. */
   readonly budget: SliceBudget;
-  /** Seconds between two slices of the fold. */
-  readonly pause: number;
   readonly log: (this: void, level: "debug" | "warn", message: string, ...args: unknown[]) => void;
 }
 
@@ -130,7 +128,7 @@ export function journal(context: JournalContext): Journal {
         }
         written++;
       }
-      if (at < keys.length) return context.pause;
+      if (at < keys.length) return context.budget.pause;
       folding = false;
       if (failed !== undefined) {
         // Nothing is dropped: the journal still holds it, and a later fold tries again.

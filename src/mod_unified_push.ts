@@ -5,6 +5,7 @@ import { get_metric_registry } from "core.statsmanager";
 import { ArchiveStore, KeyValStore } from "core.storagemanager";
 import { medium } from "util.id";
 import { createBackend, supportedBackends } from "./backends";
+import { Registration } from "./backends/backend";
 import { checkBeforeHooks } from "./config";
 import { endpoints as newEndpoints } from "./endpoints";
 import { MATRIX_PATH, pushUrls, serveHttp } from "./http";
@@ -15,7 +16,7 @@ import { Batch, journal as newJournal } from "./journal";
 import { hookAnswers, pendingPushesOf } from "./pending";
 import { NS } from "./protocol";
 import { hookRegistration } from "./registeriq";
-import { SLICE_PAUSE, sliceOf } from "./slices";
+import { sliceOf } from "./slices";
 import { scheduleUpkeep } from "./upkeep";
 import { sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
@@ -58,17 +59,16 @@ const writes = newJournal({
   foldDelay: config.journalDelay,
   maxUnfolded: config.endpointCache,
   budget: sliceOf(config.purgeSlice),
-  pause: SLICE_PAUSE,
   log,
 });
-const backendStore = writes.open("tokens", keyvalStore("unified_push"));
+const backendStore = keyvalStore<Registration>("unified_push");
+const tokenStore = writes.open("tokens", backendStore);
 const indexStore = writes.open("users", keyvalStore<UserRecord>("unified_push_users"));
-const replayProblem = writes.replay();
-if (replayProblem !== undefined)
-  stop([`cannot read the unified_push_journal store: ${replayProblem}`]);
-const [created, backendProblem] = createBackend(config.backend, backendStore, config.secret);
-const backend =
-  created ?? stop([`unified_push_backend "${config.backend}" cannot start: ${backendProblem}`]);
+// Before anything reads those stores: what a restart left in the journal.
+const unread = writes.replay();
+if (unread !== undefined) stop([`cannot read the unified_push_journal store: ${unread}`]);
+const [made, why] = createBackend(config.backend, backendStore, tokenStore, config.secret);
+const backend = made ?? stop([`unified_push_backend "${config.backend}" cannot start: ${why}`]);
 /** Runs a callback on the next turn of the event loop. */
 const later = (callback: (this: void) => void) => module.add_timer(0, callback);
 // Resolved tokens and index records for as many endpoints (bench/README.md, "Scale").
@@ -141,12 +141,8 @@ module.unload = () => {
   claimed.release();
 };
 
-serveHttp(
-  module,
-  urls,
-  { config, endpoints, pending, mailbox, metrics, log },
-  claimed.servesGateway,
-);
+const relayed = { config, endpoints, pending, mailbox, metrics, log };
+serveHttp(module, urls, relayed, claimed.servesGateway);
 // Routes are in place: later instances see where this one serves.
 claimed.publish();
 announceWhenReady(module, VERSION, backend.name, claimed, urls.base, MATRIX_PATH);

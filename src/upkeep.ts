@@ -5,7 +5,7 @@
 // waits between two slices and a restart serves pushes at once.
 import { Endpoints } from "./endpoints";
 import { Mailbox } from "./mailbox";
-import { runWalk, SLICE_PAUSE, sliceOf, Walk } from "./slices";
+import { runWalk, sliceOf, Walk } from "./slices";
 
 export function scheduleUpkeep(
   module: Prosody.Module,
@@ -20,7 +20,7 @@ export function scheduleUpkeep(
       (delay, callback) => {
         module.add_timer(delay, callback);
       },
-      SLICE_PAUSE,
+      budget.pause,
     );
   };
 

@@ -650,7 +650,8 @@ end
 -- maxUnfolded (1000), slice (records per fold slice, 1000), log. The kit's
 -- `run_later()` runs every timer due in under a second, over and over (the end of
 -- a turn, and a fold under way or due at once); `elapse()` runs every timer (time
--- passes until none is left); `timers` lists those waiting, as { delay, callback }.
+-- passes until none is left); `step()` runs the first timer waiting, whatever its
+-- delay, and returns that; `timers` lists those waiting, as { delay, callback }.
 function up.journal(options)
 	options = options or {};
 	local timers = {};
@@ -658,23 +659,29 @@ function up.journal(options)
 	local journal = require "journal".journal({ store = records,
 		addTimer = function(delay, callback) timers[#timers + 1] = { delay = delay, callback = callback }; end,
 		foldDelay = options.foldDelay or 0, maxUnfolded = options.maxUnfolded or 1000,
-		budget = up.slice_budget(options.slice or 1000), pause = 0.02,
+		budget = up.slice_budget(options.slice or 1000),
 		log = options.log or function() end });
 	local kit = { journal = journal, records = records, timers = timers };
+	-- Runs the first timer due within `longest` seconds; its delay, or nil if none was.
+	local function step(longest)
+		for i, timer in ipairs(timers) do
+			if timer.delay <= longest then
+				table.remove(timers, i);
+				local again = timer.callback();
+				if again then timers[#timers + 1] = { delay = again, callback = timer.callback }; end
+				return timer.delay;
+			end
+		end
+	end
 	local function run(longest)
 		for ran = 1, 10000 do
-			local due;
-			for i, timer in ipairs(timers) do
-				if timer.delay <= longest then due = table.remove(timers, i); break; end
-			end
-			if not due then return ran - 1; end
-			local again = due.callback();
-			if again then timers[#timers + 1] = { delay = again, callback = due.callback }; end
+			if not step(longest) then return ran - 1; end
 		end
 		error("timers keep asking for more", 3);
 	end
 	function kit.run_later() return run(0.5); end
 	function kit.elapse() return run(math.huge); end
+	function kit.step() return step(math.huge); end
 	return kit;
 end
 
@@ -715,9 +722,9 @@ function up.endpoints(options)
 	return kit;
 end
 
--- A SliceBudget (src/slices.ts): `users` per slice (default 1), no time limit.
+-- A SliceBudget (src/slices.ts): `users` per slice (default 1), no time limit, 0.02 s apart.
 function up.slice_budget(users)
-	return { users = users or 1, seconds = math.huge, clock = function() return 0; end };
+	return { users = users or 1, seconds = math.huge, clock = function() return 0; end, pause = 0.02 };
 end
 
 -- Runs a Walk (src/slices.ts) slice by slice to its end, at most `limit` slices

@@ -38,10 +38,13 @@ function stateless(codec: TokenCodec, store: KeyValStore<unknown>): Result {
 /**
  * The backend named in the configuration, ready to use; undefined and why when
  * it cannot start (its key or revocation list cannot be read or stored).
+ * `store` is the backend's store; `journaled`, the same seen through the
+ * journal, where the storage backend writes what a registration issues.
  */
 export function createBackend(
   name: BackendName,
-  store: JournaledStore<unknown>,
+  store: KeyValStore<unknown>,
+  journaled: JournaledStore<Registration>,
   secret: string | undefined,
 ): Result {
   if (name === "jwt") {
@@ -59,5 +62,5 @@ export function createBackend(
       return $multi(undefined, `cannot load or store the paseto key: ${reason}`);
     return stateless(pasetoCodec(v3, key), store);
   }
-  return $multi(storageBackend(store as JournaledStore<Registration>), undefined);
+  return $multi(storageBackend(journaled), undefined);
 }

@@ -1,0 +1,198 @@
+-- Unit: the journal (src/journal.ts) on stores in memory, its timers in the
+-- spec's hands (up.journal): one record per turn, the fold into the stores in
+-- slices, a restart that replays what was not folded, and stores that fail.
+local up = require "unified_push";
+
+-- A journal with a "users" store (`kit.users`, what it holds: `kit.users.data`),
+-- opened and replayed; `options` go to up.journal (foldDelay default 10 here).
+local function new_journal(options)
+	options = options or {};
+	if options.foldDelay == nil then options.foldDelay = 10; end
+	local kit = up.journal(options);
+	kit.users = options.users or up.memory_keyval();
+	kit.store = kit.journal.open("users", kit.users);
+	kit.replayed = kit.journal.replay();
+	return kit;
+end
+
+-- The journal's records, by sequence number.
+local function record_keys(records)
+	local keys = {};
+	for key in pairs(records.data) do keys[#keys + 1] = tonumber(key); end
+	table.sort(keys);
+	return keys;
+end
+
+local function listed(store)
+	local users = {};
+	for user in store:users() do users[#users + 1] = user; end
+	table.sort(users);
+	return users;
+end
+
+describe("the journal", function()
+	it("stores the writes of a turn as one record after it, tells each writer, and reads them back at once", function()
+		local kit = new_journal();
+		local told = {};
+		for n = 1, 3 do
+			kit.store:setSoon("u" .. n, { n = n }, function(ok) told[#told + 1] = ok; end);
+		end
+		kit.store:setSoon("u1", { n = 10 });
+		assert.same({ n = 10 }, (kit.store:get("u1")), "a write is not read back before the turn ends");
+		assert.same({}, record_keys(kit.records));
+		kit.run_later();
+		assert.same({ 1 }, record_keys(kit.records));
+		assert.same({ true, true, true }, told);
+		assert.same({ users = { u1 = { n = 10 }, u2 = { n = 2 }, u3 = { n = 3 } } }, kit.records.data["1"]);
+		assert.same({}, kit.users.data, "the store was written before the fold");
+	end);
+
+	it("folds the records into their stores after the delay, then drops them", function()
+		local kit = new_journal();
+		kit.store:setSoon("u", { n = 1 });
+		kit.run_later();
+		kit.store:set("v", { n = 2 });
+		kit.store:set("u", nil);
+		assert.same({ 1, 2, 3 }, record_keys(kit.records));
+		assert.equal(10, kit.timers[1].delay, "the fold is not due after the delay");
+		kit.elapse();
+		assert.same({ v = { n = 2 } }, kit.users.data);
+		assert.same({}, record_keys(kit.records));
+		assert.is_nil((kit.store:get("u")));
+		assert.same({ n = 2 }, (kit.store:get("v")));
+	end);
+
+	it("folds a slice per tick, and a write meanwhile waits for the next fold", function()
+		local kit = new_journal({ slice = 2 });
+		for n = 1, 5 do kit.store:setSoon("u" .. n, { n = n }); end
+		kit.run_later();
+		-- The fold is due (10 s), then its first slice runs.
+		assert.same({ 10, 0 }, { kit.step(), kit.step() });
+		assert.equal(0.02, kit.timers[1].delay, "a slice that is not the last did not ask for the next");
+		local count = 0;
+		for _ in pairs(kit.users.data) do count = count + 1; end
+		assert.equal(2, count, "one slice wrote more or fewer than two records");
+		kit.store:setSoon("u1", { n = 100 });
+		kit.run_later();
+		assert.same({ n = 100 }, (kit.store:get("u1")));
+		kit.elapse();
+		assert.same({ n = 100 }, kit.users.data.u1);
+		assert.same({}, record_keys(kit.records));
+	end);
+
+	it("never folds a write of a turn not yet stored, which may still fail", function()
+		local kit = new_journal({ slice = 1 });
+		kit.store:setSoon("u", { n = 1 });
+		kit.store:setSoon("v", { n = 1 });
+		kit.run_later();
+		assert.same({ 10, 0 }, { kit.step(), kit.step() });
+		kit.store:setSoon("u", { n = 2 });
+		kit.store:setSoon("v", { n = 2 });
+		-- The fold runs on (slices of 0.02 s) while this turn's writes wait for its end (0 s).
+		while kit.timers[1].delay == 0.02 do kit.step(); end
+		assert.same({ u = { n = 1 }, v = { n = 1 } }, kit.users.data);
+		kit.records.broken = true;
+		kit.run_later();
+		assert.same({ n = 1 }, (kit.store:get("u")), "a failed turn's write is read");
+	end);
+
+	it("loses nothing to a restart before the fold: the next start replays the records in order", function()
+		local kit = new_journal();
+		kit.store:setSoon("u", { n = 1 });
+		kit.store:setSoon("v", { n = 1 });
+		kit.run_later();
+		kit.store:set("u", { n = 2 });
+		kit.store:set("v", nil);
+		kit.store:setSoon("w", { n = 1 });
+		kit.journal.close();
+		local after = new_journal({ records = kit.records, users = kit.users });
+		assert.is_nil(after.replayed);
+		assert.same({ n = 2 }, (after.store:get("u")));
+		assert.is_nil((after.store:get("v")));
+		assert.same({ n = 1 }, (after.store:get("w")), "a write of the last turn was not stored on unload");
+		assert.same({ "u", "w" }, listed(after.store));
+		after.store:set("x", { n = 1 });
+		after.elapse();
+		assert.same({ u = { n = 2 }, w = { n = 1 }, x = { n = 1 } }, kit.users.data);
+		assert.same({}, record_keys(kit.records));
+	end);
+
+	it("lists the store's keys and those waiting for the fold, never one deleted meanwhile", function()
+		local users = up.memory_keyval();
+		users.data.a, users.data.b = { n = 1 }, { n = 1 };
+		local kit = new_journal({ users = users });
+		kit.store:set("b", nil);
+		kit.store:set("c", { n = 1 });
+		assert.same({ "a", "c" }, listed(kit.store));
+		local unlisted = up.memory_keyval();
+		unlisted.users = nil;
+		assert.is_nil(new_journal({ users = unlisted }).store.users);
+	end);
+
+	it("answers a failed record with the store's message, and each key holds what it held before", function()
+		local kit = new_journal();
+		kit.store:set("u", { n = 1 });
+		kit.records.broken = true;
+		local told = {};
+		kit.store:setSoon("u", { n = 2 }, function(ok, err) told[#told + 1] = { ok, err }; end);
+		kit.store:setSoon("v", { n = 2 });
+		kit.run_later();
+		assert.same({ { false, "disk full" } }, told);
+		assert.same({ false, "disk full" }, { kit.store:set("w", { n = 1 }) });
+		assert.same({ n = 1 }, (kit.store:get("u")));
+		assert.is_nil((kit.store:get("v")));
+		assert.is_nil((kit.store:get("w")));
+		kit.records.broken = false;
+		kit.elapse();
+		assert.same({ u = { n = 1 } }, kit.users.data);
+	end);
+
+	it("keeps the records when a store fails in the fold, warns, and tries again later, not at once", function()
+		local warnings = {};
+		local kit = new_journal({ foldDelay = 0, log = function(level, message) warnings[#warnings + 1] = level .. " " .. message; end });
+		kit.users.broken = true;
+		kit.store:set("u", { n = 1 });
+		kit.run_later();
+		assert.same({ 1 }, record_keys(kit.records));
+		assert.same({ "warn Could not store registrations from the journal: %s" }, warnings);
+		assert.equal(30, kit.timers[1].delay, "a failed fold is tried again at once");
+		kit.users.broken = false;
+		kit.elapse();
+		assert.same({ u = { n = 1 } }, kit.users.data);
+		assert.same({}, record_keys(kit.records));
+	end);
+
+	it("drops folded records oldest first, and none after one it cannot drop", function()
+		local kit = new_journal();
+		for n = 1, 3 do kit.store:set("u", { n = n }); end
+		local set = kit.records.set;
+		kit.records.set = function(self, key, value)
+			if key == "2" and value == nil then return nil, "disk full"; end
+			return set(self, key, value);
+		end
+		assert.equal(10, kit.step());
+		kit.run_later();
+		assert.same({ 2, 3 }, record_keys(kit.records));
+		-- Replayed after a restart, the records left still end with the latest value.
+		local after = new_journal({ records = kit.records, users = kit.users });
+		assert.same({ n = 3 }, (after.store:get("u")));
+	end);
+
+	it("folds at once when more writes wait than it may keep", function()
+		local kit = new_journal({ maxUnfolded = 3 });
+		for n = 1, 4 do kit.store:setSoon("u" .. n, { n = n }); end
+		kit.run_later();
+		assert.equal(4, #(function() local l = {}; for k in pairs(kit.users.data) do l[#l + 1] = k; end; return l; end)());
+		assert.same({}, record_keys(kit.records));
+	end);
+
+	it("folds everything on unload where the journal cannot be listed, so cannot be replayed", function()
+		local records = up.memory_keyval();
+		records.users = nil;
+		local kit = new_journal({ records = records });
+		kit.store:set("u", { n = 1 });
+		kit.store:setSoon("v", { n = 1 });
+		kit.journal.close();
+		assert.same({ u = { n = 1 }, v = { n = 1 } }, kit.users.data);
+	end);
+end);
