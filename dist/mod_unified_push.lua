@@ -1062,8 +1062,67 @@ return ____exports
  end,
 ["src.journal"] = function(...)
 local ____exports = {}
+--- Values a slice of the fold writes at most (it also stops after 10 ms: slices.ts).
+____exports.FOLD_SLICE = 500
 --- Seconds before a fold that failed (a store down) is tried again, at the least.
 local FOLD_RETRY = 30
+--- Equal scalars, or tables with the same scalar fields (an index entry, one level down).
+local function sameValue(a, b)
+    if a == b then
+        return true
+    end
+    if type(a) ~= "table" or type(b) ~= "table" then
+        return false
+    end
+    for field, value in pairs(a) do
+        if b[field] ~= value then
+            return false
+        end
+    end
+    for field in pairs(b) do
+        if a[field] == nil then
+            return false
+        end
+    end
+    return true
+end
+--- The fields of map `after` that differ from map `before` (false: gone); undefined unless both are maps.
+local function changesOf(before, after)
+    if type(before) ~= "table" or type(after) ~= "table" then
+        return nil
+    end
+    local was = before
+    local now = after
+    local changes = {}
+    for field, value in pairs(now) do
+        if not sameValue(was[field], value) then
+            changes[field] = value
+        end
+    end
+    for field in pairs(was) do
+        if now[field] == nil then
+            changes[field] = false
+        end
+    end
+    return changes
+end
+--- `base` (a map, or nothing) with `changes` applied: a new table.
+local function applied(base, changes)
+    local merged = {}
+    if type(base) == "table" then
+        for field, value in pairs(base) do
+            merged[field] = value
+        end
+    end
+    for field, value in pairs(changes) do
+        if value == false then
+            merged[field] = nil
+        else
+            merged[field] = value
+        end
+    end
+    return merged
+end
 function ____exports.journal(context)
     local fold, dropFolded, committed, scheduleFold, records, addTimer, log, opened, nextSeq, stored, turn, unfoldedCount, folding, foldDue
     function fold()
@@ -1087,50 +1146,52 @@ function ____exports.journal(context)
         end
         local at = 0
         local failed
-        addTimer(
-            0,
-            function()
-                local ____context_2 = context
-                local budget = ____context_2.budget
-                local started = budget.clock()
-                local written = 0
-                while at < #keys and written < budget.users and budget.clock() - started < budget.seconds do
-                    local one = stores[at + 1]
-                    local key = keys[at + 1]
-                    at = at + 1
-                    local current = committed(one, key)
-                    if current ~= nil then
-                        local ____self_4 = one.store
-                        local ____self_4_set_5 = ____self_4.set
-                        local ____temp_3
-                        if current.value == false then
-                            ____temp_3 = nil
-                        else
-                            ____temp_3 = current.value
-                        end
-                        local ok, err = ____self_4_set_5(____self_4, key, ____temp_3)
-                        if ok ~= true then
-                            failed = tostring(err)
-                        end
+        --- One slice; the seconds until the next, if there is one.
+        local function slice()
+            local ____context_2 = context
+            local budget = ____context_2.budget
+            local started = budget.clock()
+            local written = 0
+            while at < #keys and written < budget.users and budget.clock() - started < budget.seconds do
+                local one = stores[at + 1]
+                local key = keys[at + 1]
+                at = at + 1
+                local current = committed(one, key)
+                if current ~= nil then
+                    local ____self_4 = one.store
+                    local ____self_4_set_5 = ____self_4.set
+                    local ____temp_3
+                    if current.value == false then
+                        ____temp_3 = nil
+                    else
+                        ____temp_3 = current.value
                     end
-                    written = written + 1
+                    local ok, err = ____self_4_set_5(____self_4, key, ____temp_3)
+                    if ok ~= true then
+                        failed = tostring(err)
+                    end
                 end
-                if at < #keys then
-                    return context.budget.pause
-                end
-                folding = false
-                if failed ~= nil then
-                    log("warn", "Could not store registrations from the journal: %s", failed)
-                    scheduleFold(math.max(context.foldDelay, FOLD_RETRY))
-                    return nil
-                end
-                dropFolded(upTo)
-                if #stored > 0 then
-                    scheduleFold(context.foldDelay)
-                end
+                written = written + 1
+            end
+            if at < #keys then
+                return context.budget.pause
+            end
+            folding = false
+            if failed ~= nil then
+                log("warn", "Could not store registrations from the journal: %s", failed)
+                scheduleFold(math.max(context.foldDelay, FOLD_RETRY))
                 return nil
             end
-        )
+            dropFolded(upTo)
+            if #stored > 0 then
+                scheduleFold(context.foldDelay)
+            end
+            return nil
+        end
+        local pause = slice()
+        if pause ~= nil then
+            addTimer(pause, slice)
+        end
     end
     function dropFolded(upTo)
         local dropped = 0
@@ -1183,6 +1244,9 @@ function ____exports.journal(context)
         return ____temp_8
     end
     function scheduleFold(delay)
+        if delay <= 0 then
+            return fold()
+        end
         if foldDue or folding then
             return
         end
@@ -1219,12 +1283,34 @@ function ____exports.journal(context)
         local batch = {}
         local any = false
         for one, keys in pairs(writes) do
-            local values = {}
-            for key in pairs(keys) do
-                values[key] = one.unfolded[key].value
+            local entry = {}
+            for key, prior in pairs(keys) do
+                local value = one.unfolded[key].value
+                local ____temp_9
+                if prior == false then
+                    ____temp_9 = nil
+                else
+                    ____temp_9 = changesOf(prior.value, value)
+                end
+                local changes = ____temp_9
+                if changes == nil then
+                    if entry.set == nil then
+                        entry.set = {}
+                    end
+                    entry.set[key] = value
+                elseif (next(changes)) ~= nil then
+                    if entry.changed == nil then
+                        entry.changed = {}
+                    end
+                    entry.changed[key] = changes
+                else
+                    one.unfolded[key] = prior
+                end
             end
-            batch[one.name] = values
-            any = true
+            if entry.set ~= nil or entry.changed ~= nil then
+                batch[one.name] = entry
+                any = true
+            end
         end
         if not any then
             for ____, callback in ipairs(told) do
@@ -1280,13 +1366,52 @@ function ____exports.journal(context)
         if prior == nil then
             unfoldedCount = unfoldedCount + 1
         end
-        local ____one_unfolded_10 = one.unfolded
-        local ____key_11 = key
-        local ____value_9 = value
-        if ____value_9 == nil then
-            ____value_9 = false
+        local ____one_unfolded_11 = one.unfolded
+        local ____key_12 = key
+        local ____value_10 = value
+        if ____value_10 == nil then
+            ____value_10 = false
         end
-        ____one_unfolded_10[____key_11] = {value = ____value_9, seq = nextSeq}
+        ____one_unfolded_11[____key_12] = {value = ____value_10, seq = nextSeq}
+    end
+    --- Takes one store's writes of record `seq` as not yet folded; the store's error if any.
+    local function replayed(one, writes, seq)
+        local function take(key, value)
+            if one.unfolded[key] == nil then
+                unfoldedCount = unfoldedCount + 1
+            end
+            one.unfolded[key] = {value = value, seq = seq}
+        end
+        if writes.set ~= nil then
+            for key, value in pairs(writes.set) do
+                take(key, value)
+            end
+        end
+        if writes.changed == nil then
+            return nil
+        end
+        for key, changes in pairs(writes.changed) do
+            local held = one.unfolded[key]
+            local ____temp_13
+            if held == nil then
+                ____temp_13 = nil
+            else
+                ____temp_13 = held.value
+            end
+            local base = ____temp_13
+            if held == nil then
+                local saved, err = one.store:get(key)
+                if err ~= nil then
+                    return tostring(err)
+                end
+                base = saved
+            end
+            take(
+                key,
+                applied(base, changes)
+            )
+        end
+        return nil
     end
     local function later()
         if scheduled then
@@ -1312,13 +1437,13 @@ function ____exports.journal(context)
                     if held == nil then
                         return store:get(key)
                     end
-                    local ____temp_12
+                    local ____temp_14
                     if held.value == false then
-                        ____temp_12 = nil
+                        ____temp_14 = nil
                     else
-                        ____temp_12 = held.value
+                        ____temp_14 = held.value
                     end
-                    return ____temp_12
+                    return ____temp_14
                 end,
                 set = function(self, key, value)
                     write(one, key, value)
@@ -1339,9 +1464,9 @@ function ____exports.journal(context)
             if listUsers ~= nil then
                 journaled.users = function() return coroutine.wrap(function()
                     local waitingKeys = {}
-                    for key, ____temp_13 in pairs(one.unfolded) do
+                    for key, ____temp_15 in pairs(one.unfolded) do
                         local value
-                        value = ____temp_13.value
+                        value = ____temp_15.value
                         waitingKeys[key] = value ~= false
                     end
                     for key, live in pairs(waitingKeys) do
@@ -1377,15 +1502,17 @@ function ____exports.journal(context)
                     return tostring(err)
                 end
                 if batch ~= nil then
-                    for name, values in pairs(batch) do
+                    for name, writes in pairs(batch) do
                         local one = opened[name]
-                        if one ~= nil then
-                            for key, value in pairs(values) do
-                                if one.unfolded[key] == nil then
-                                    unfoldedCount = unfoldedCount + 1
-                                end
-                                one.unfolded[key] = {value = value, seq = seq}
-                            end
+                        local ____temp_16
+                        if one == nil then
+                            ____temp_16 = nil
+                        else
+                            ____temp_16 = replayed(one, writes, seq)
+                        end
+                        local problem = ____temp_16
+                        if problem ~= nil then
+                            return problem
                         end
                     end
                 end
@@ -1403,19 +1530,19 @@ function ____exports.journal(context)
                 return
             end
             for ____, one in pairs(opened) do
-                for key, ____temp_18 in pairs(one.unfolded) do
+                for key, ____temp_21 in pairs(one.unfolded) do
                     local value
-                    value = ____temp_18.value
-                    local ____self_16 = one.store
-                    local ____self_16_set_17 = ____self_16.set
-                    local ____key_15 = key
-                    local ____temp_14
+                    value = ____temp_21.value
+                    local ____self_19 = one.store
+                    local ____self_19_set_20 = ____self_19.set
+                    local ____key_18 = key
+                    local ____temp_17
                     if value == false then
-                        ____temp_14 = nil
+                        ____temp_17 = nil
                     else
-                        ____temp_14 = value
+                        ____temp_17 = value
                     end
-                    ____self_16_set_17(____self_16, ____key_15, ____temp_14)
+                    ____self_19_set_20(____self_19, ____key_18, ____temp_17)
                 end
             end
         end
@@ -5024,6 +5151,7 @@ local newMailbox = ____mailbox.mailbox
 local ____metrics = require("src.metrics")
 local declareMetrics = ____metrics.declareMetrics
 local ____journal = require("src.journal")
+local FOLD_SLICE = ____journal.FOLD_SLICE
 local newJournal = ____journal.journal
 local ____pending = require("src.pending")
 local hookAnswers = ____pending.hookAnswers
@@ -5079,7 +5207,7 @@ local writes = newJournal({
     addTimer = function(delay, callback) return module:add_timer(delay, callback) end,
     foldDelay = config.journalDelay,
     maxUnfolded = config.endpointCache,
-    budget = sliceOf(config.purgeSlice),
+    budget = sliceOf(FOLD_SLICE),
     log = log
 })
 local backendStore = keyvalStore("unified_push")

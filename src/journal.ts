@@ -10,6 +10,9 @@
 import { KeyValStore } from "core.storagemanager";
 import { SliceBudget } from "./slices";
 
+/** Values a slice of the fold writes at most (it also stops after 10 ms: slices.ts). */
+export const FOLD_SLICE = 500;
+
 /** Seconds before a fold that failed (a store down) is tried again, at the least. */
 const FOLD_RETRY = 30;
 
@@ -55,8 +58,18 @@ export interface JournalContext {
   readonly log: (this: void, level: "debug" | "warn", message: string, ...args: unknown[]) => void;
 }
 
-/** One journal record: store name -> key -> value (false: deleted). */
-export type Batch = LuaMap<string, LuaMap<string, unknown>>;
+/** One journal record: store name -> what the turn wrote to that store. */
+export type Batch = LuaMap<string, Writes>;
+
+/**
+ * One store's writes in a record: whole values (false: deleted), and maps
+ * written again while not yet folded, as the fields that changed (false: gone).
+ * A user renewing one of five apps journals that app's entry, not all five.
+ */
+interface Writes {
+  set?: LuaMap<string, unknown>;
+  changed?: LuaMap<string, LuaMap<string, unknown>>;
+}
 
 /** A value not yet folded, and the journal record that holds it (its sequence number). */
 interface Unfolded {
@@ -74,6 +87,40 @@ interface Opened {
 type Prior = Unfolded | false;
 
 type ListUsers = (this: KeyValStore<unknown>) => LuaIterable<string>;
+
+type Fields = LuaMap<string, unknown>;
+
+/** Equal scalars, or tables with the same scalar fields (an index entry, one level down). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (type(a) !== "table" || type(b) !== "table") return false;
+  for (const [field, value] of a as Fields) if ((b as Fields).get(field) !== value) return false;
+  for (const [field] of b as Fields) if ((a as Fields).get(field) === undefined) return false;
+  return true;
+}
+
+/** The fields of map `after` that differ from map `before` (false: gone); undefined unless both are maps. */
+function changesOf(before: unknown, after: unknown): Fields | undefined {
+  if (type(before) !== "table" || type(after) !== "table") return undefined;
+  const was = before as Fields;
+  const now = after as Fields;
+  const changes: Fields = new LuaMap();
+  for (const [field, value] of now)
+    if (!sameValue(was.get(field), value)) changes.set(field, value);
+  for (const [field] of was) if (now.get(field) === undefined) changes.set(field, false);
+  return changes;
+}
+
+/** `base` (a map, or nothing) with `changes` applied: a new table. */
+function applied(base: unknown, changes: Fields): Fields {
+  const merged: Fields = new LuaMap();
+  if (type(base) === "table") for (const [field, value] of base as Fields) merged.set(field, value);
+  for (const [field, value] of changes) {
+    if (value === false) merged.delete(field);
+    else merged.set(field, value);
+  }
+  return merged;
+}
 
 export function journal(context: JournalContext): Journal {
   const { store: records, addTimer, log } = context;
@@ -109,7 +156,8 @@ export function journal(context: JournalContext): Journal {
     }
     let at = 0;
     let failed: string | undefined;
-    addTimer(0, () => {
+    /** One slice; the seconds until the next, if there is one. */
+    const slice = (): number | undefined => {
       const { budget } = context;
       const started = budget.clock();
       let written = 0;
@@ -139,7 +187,10 @@ export function journal(context: JournalContext): Journal {
       dropFolded(upTo);
       if (stored.length > 0) scheduleFold(context.foldDelay);
       return undefined;
-    });
+    };
+    // The first slice now: with no delay, a turn's writes are in their stores when it is answered.
+    const pause = slice();
+    if (pause !== undefined) addTimer(pause, slice);
   }
 
   /**
@@ -177,8 +228,9 @@ export function journal(context: JournalContext): Journal {
     return prior === false ? undefined : prior;
   }
 
-  /** A fold in `delay` seconds, unless one is due or under way. */
+  /** A fold in `delay` seconds (0: now), unless one is due or under way. */
   function scheduleFold(delay: number): void {
+    if (delay <= 0) return fold();
     if (foldDue || folding) return;
     foldDue = true;
     addTimer(delay, () => {
@@ -198,10 +250,26 @@ export function journal(context: JournalContext): Journal {
     const batch: Batch = new LuaMap();
     let any = false;
     for (const [one, keys] of writes) {
-      const values = new LuaMap<string, unknown>();
-      for (const [key] of keys) values.set(key, (one.unfolded.get(key) as Unfolded).value);
-      batch.set(one.name, values);
-      any = true;
+      const entry: Writes = {};
+      for (const [key, prior] of keys) {
+        const value = (one.unfolded.get(key) as Unfolded).value;
+        // Not yet folded: its last record holds what it was, so the changes will do.
+        const changes = prior === false ? undefined : changesOf(prior.value, value);
+        if (changes === undefined) {
+          if (entry.set === undefined) entry.set = new LuaMap();
+          entry.set.set(key, value);
+        } else if (next(changes)[0] !== undefined) {
+          if (entry.changed === undefined) entry.changed = new LuaMap();
+          entry.changed.set(key, changes);
+        } else {
+          // Nothing changed: the record that held it still does, and is folded first.
+          one.unfolded.set(key, prior as Unfolded);
+        }
+      }
+      if (entry.set !== undefined || entry.changed !== undefined) {
+        batch.set(one.name, entry);
+        any = true;
+      }
     }
     if (!any) {
       for (const callback of told) callback(true);
@@ -242,6 +310,27 @@ export function journal(context: JournalContext): Journal {
     if (prior === undefined) unfoldedCount++;
     // false in a record: deleted (a record cannot hold nil).
     one.unfolded.set(key, { value: value ?? false, seq: nextSeq });
+  }
+
+  /** Takes one store's writes of record `seq` as not yet folded; the store's error if any. */
+  function replayed(one: Opened, writes: Writes, seq: number): string | undefined {
+    const take = (key: string, value: unknown): void => {
+      if (one.unfolded.get(key) === undefined) unfoldedCount++;
+      one.unfolded.set(key, { value, seq });
+    };
+    if (writes.set !== undefined) for (const [key, value] of writes.set) take(key, value);
+    if (writes.changed === undefined) return undefined;
+    for (const [key, changes] of writes.changed) {
+      const held = one.unfolded.get(key);
+      let base = held === undefined ? undefined : held.value;
+      if (held === undefined) {
+        const [saved, err] = one.store.get(key);
+        if (err !== undefined) return tostring(err);
+        base = saved;
+      }
+      take(key, applied(base, changes));
+    }
+    return undefined;
   }
 
   function later(): void {
@@ -309,14 +398,10 @@ export function journal(context: JournalContext): Journal {
         const [batch, err] = records.get(tostring(seq));
         if (err !== undefined) return tostring(err);
         if (batch !== undefined) {
-          for (const [name, values] of batch) {
+          for (const [name, writes] of batch) {
             const one = opened.get(name);
-            if (one !== undefined) {
-              for (const [key, value] of values) {
-                if (one.unfolded.get(key) === undefined) unfoldedCount++;
-                one.unfolded.set(key, { value, seq });
-              }
-            }
+            const problem = one === undefined ? undefined : replayed(one, writes, seq);
+            if (problem !== undefined) return problem;
           }
         }
         stored.push(seq);

@@ -12,7 +12,7 @@ import { MATRIX_PATH, pushUrls, serveHttp } from "./http";
 import { Logger } from "./log";
 import { KeptRecord, mailbox as newMailbox } from "./mailbox";
 import { declareMetrics, Levels } from "./metrics";
-import { Batch, journal as newJournal } from "./journal";
+import { Batch, FOLD_SLICE, journal as newJournal } from "./journal";
 import { hookAnswers, pendingPushesOf } from "./pending";
 import { NS } from "./protocol";
 import { hookRegistration } from "./registeriq";
@@ -58,7 +58,7 @@ const writes = newJournal({
   addTimer: (delay, callback) => module.add_timer(delay, callback),
   foldDelay: config.journalDelay,
   maxUnfolded: config.endpointCache,
-  budget: sliceOf(config.purgeSlice),
+  budget: sliceOf(FOLD_SLICE),
   log,
 });
 const backendStore = keyvalStore<Registration>("unified_push");

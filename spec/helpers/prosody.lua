@@ -313,6 +313,18 @@ function server_mt:cleanup()
 	end
 end
 
+-- Kills the server (SIGKILL: no unload, nothing flushed), as a crash or a power
+-- cut would; then start it again with restart().
+function server_mt:crash()
+	if not self.pid or self:_exited() then return; end
+	signal(self.pid, "KILL");
+	local deadline = socket.gettime() + 5;
+	while not self:_exited() and socket.gettime() < deadline do socket.sleep(0.05); end
+	assert(self:_exited(), "the server outlived SIGKILL");
+	self.pid = nil;
+	running[self] = nil;
+end
+
 -- Same directory, config, data and ports.
 function server_mt:restart()
 	self:stop();

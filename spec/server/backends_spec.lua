@@ -85,7 +85,8 @@ end
 
 -- Global options for a backend, plus extra ones.
 local function options_for(backend, extra)
-	local options = { unified_push_backend = backend.name };
+	-- The stores are read: what the journal holds goes to them at once.
+	local options = { unified_push_backend = backend.name, unified_push_journal_delay = 0 };
 	for k, v in pairs(backend.options) do options[k] = v; end
 	for k, v in pairs(extra or {}) do options[k] = v; end
 	return options;

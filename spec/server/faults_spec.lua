@@ -155,8 +155,9 @@ describe("storage that fails (spec/fixtures/mod_storage_broken.lua)", function()
 	local SOURCE = HOST .. ":unified_push";
 	local f = up.fixture({ users = USERS,
 		plugin_paths = { lfs.currentdir() .. "/spec/fixtures" },
-		storage = { unified_push = "broken", unified_push_users = "broken" },
-		config = { unified_push_backend = "storage" } });
+		storage = { unified_push = "broken", unified_push_users = "broken", unified_push_journal = "broken" },
+		-- A registration's records are in their stores when it is answered, so a push reads them there.
+		config = { unified_push_backend = "storage", unified_push_journal_delay = 0 } });
 	local flag;
 
 	setup(function()

@@ -27,7 +27,8 @@ end
 
 describe("the storage backend on internal storage, with a one-second TTL", function()
 	local f = up.fixture({ users = USERS, modules = { "unified_push", "admin_shell" }, distributor = false,
-		config = { unified_push_backend = "storage", unified_push_registration_ttl = TTL } });
+		-- The stores are read: what the journal holds goes to them at once.
+		config = { unified_push_backend = "storage", unified_push_registration_ttl = TTL, unified_push_journal_delay = 0 } });
 	local store, alice, bob;
 	local own; -- the module's own records (present before any registration)
 
@@ -111,7 +112,7 @@ describe("the hourly purge, one user per slice (unified_push_purge_slice = 1)", 
 	-- Users with an expired registration, written straight into the store: the
 	-- purge takes one timer tick (20 ms apart) for each.
 	local QUIET = 200;
-	local f = up.fixture({ modules = { "unified_push", "admin_shell" }, config = { unified_push_purge_slice = 1 } });
+	local f = up.fixture({ modules = { "unified_push", "admin_shell" }, config = { unified_push_purge_slice = 1, unified_push_journal_delay = 0 } });
 
 	it("serves a push and a registration between two slices, and still removes every expired registration", function()
 		local store = f.server:storage();

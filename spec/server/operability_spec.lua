@@ -70,6 +70,8 @@ describe("operability on Prosody " .. prosody.version, function()
 			statistics_interval = "manual",
 			-- The storage backend, so that records of its own are in the stores too.
 			unified_push_backend = "storage",
+			-- The stores are read: what the journal holds goes to them at once.
+			unified_push_journal_delay = 0,
 			unified_push_iq_timeout = 2,
 			unified_push_max_in_flight = 1,
 			unified_push_max_registrations = 3,
@@ -396,7 +398,8 @@ describe("account deletion with storage = \"sql\" (SQLite3) on Prosody " .. pros
 		users = { { "alice", HOST, "password" }, { "bob", HOST, "password" } },
 		modules = { "unified_push", "admin_shell" },
 		storage = "sql",
-		config = { sql = { driver = "SQLite3", database = DATABASE }, unified_push_backend = "storage" },
+		config = { sql = { driver = "SQLite3", database = DATABASE }, unified_push_backend = "storage",
+			unified_push_journal_delay = 0 },
 	});
 
 	it("leaves none of the account's rows in the module's stores, and its endpoints answer 404", function()

@@ -202,6 +202,41 @@ describe("stable endpoints", function()
 		end
 	end);
 
+	it("keeps every answered registration through a crash before the journal reached the stores", function()
+		local before = {};
+		local storage = server:storage();
+		for _, case in ipairs(cases) do
+			local reg = assert(up.register(clients[case.host].phone, case.host));
+			before[case.host] = reg;
+			-- Answered, and so far in the journal only (unified_push_journal_delay: 10 s).
+			local alice, key = "alice@" .. case.host, up.token_key(reg.token);
+			local journaled = false;
+			for _, seq in ipairs(storage:records(case.host, "unified_push_journal")) do
+				local journaled_users = storage:load(case.host, "unified_push_journal", seq).users;
+				if journaled_users and journaled_users[alice] and journaled_users[alice][key] then journaled = true; end
+			end
+			assert.is_true(journaled, case.backend .. ": the registration is not in the journal");
+			local index = storage:load(case.host, "unified_push_users", alice);
+			assert.is_nil(index and index[key], case.backend .. ": the journal was folded before the crash");
+		end
+		close_all();
+		server:crash();
+		server:restart();
+		for _, case in ipairs(cases) do
+			local pattern = up.load_line(case.host, case.backend);
+			assert.truthy(server:wait_log(pattern .. ".-" .. pattern, 10), case.host .. " did not load the module again");
+		end
+		connect_all();
+		for _, case in ipairs(cases) do
+			local reg = before[case.host];
+			assert.equal(201, push(reg.endpoint, "after the crash"), case.backend);
+			assert.same({ "after the crash" }, bodies(clients[case.host].phone), case.backend);
+			local renewed = assert(up.register(clients[case.host].phone, case.host,
+				{ application = reg.application, instance = reg.instance }));
+			assert.equal(reg.endpoint, renewed.endpoint, case.backend);
+		end
+	end);
+
 	it("answers a renewal after a restart with the same endpoint, which still delivers", function()
 		local before = {};
 		for _, case in ipairs(cases) do
