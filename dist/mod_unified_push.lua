@@ -2069,7 +2069,11 @@ function ____exports.endpoints(context)
                 end
                 local gone = prune(user, record, now)
                 if gone > 0 then
-                    index.write(user, record)
+                    index.writeSoon(
+                        user,
+                        record,
+                        function() return nil end
+                    )
                 end
                 return gone
             end
@@ -4577,7 +4581,7 @@ function ____exports.storageBackend(store)
         end,
         revokeKey = deleteRecord,
         dropRecord = function(key)
-            store:set(key, nil)
+            store:setSoon(key, nil)
         end
     }
 end
@@ -4700,7 +4704,7 @@ end
 ____exports.MAX_ENDPOINT_BYTES = 1000
 --- Answers one `<register/>` IQ: `reply` gets the stanza to send back, at once
 -- for a refusal, after this turn of the event loop for an endpoint (once the
--- user index has stored it).
+-- user index has stored it), and whether that was a renewal.
 function ____exports.answerRegistration(context, request, reply)
     local registrations = context.registrations
     local from = request.attr.from
@@ -4737,17 +4741,20 @@ function ____exports.answerRegistration(context, request, reply)
             else
                 registrations.new:add(1)
             end
-            reply(registeredReply(
-                request,
-                context.endpointFor(token),
-                exp
-            ))
+            reply(
+                registeredReply(
+                    request,
+                    context.endpointFor(token),
+                    exp
+                ),
+                outcome
+            )
         end
     )
 end
---- Answers `<register/>` IQs sent to the module's host: a set with the endpoint (then
--- `registered` with the sender, whom a renewal may have moved the endpoint to), a get
--- with bad-request.
+--- Answers `<register/>` IQs sent to the module's host: a set with the endpoint (then,
+-- for a renewal, `registered` with the sender, whom it may have moved the endpoint
+-- to), a get with bad-request.
 function ____exports.hookRegistration(module, context, registered)
     module:hook(
         ("iq-set/host/" .. NS) .. ":register",
@@ -4758,10 +4765,10 @@ function ____exports.hookRegistration(module, context, registered)
             ____exports.answerRegistration(
                 context,
                 request,
-                function(answer)
+                function(answer, renewed)
                     origin.send(answer)
                     local from = request.attr.from
-                    if answer.attr.type == "result" and from ~= nil then
+                    if renewed == true and from ~= nil then
                         registered(from)
                     end
                 end

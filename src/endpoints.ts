@@ -451,7 +451,8 @@ export function endpoints(context: EndpointsContext): Endpoints {
         const [record] = index.read(user, false);
         if (record === undefined) return 0;
         const gone = prune(user, record, now);
-        if (gone > 0) index.write(user, record);
+        // With the rest of the slice (one journal record); a crash before it leaves them for the next sweep.
+        if (gone > 0) index.writeSoon(user, record, () => undefined);
         return gone;
       };
       return walkUsers(users, purge, budget, finished);

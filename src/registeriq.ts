@@ -31,12 +31,12 @@ export interface RegistrationContext {
 /**
  * Answers one `<register/>` IQ: `reply` gets the stanza to send back, at once
  * for a refusal, after this turn of the event loop for an endpoint (once the
- * user index has stored it).
+ * user index has stored it), and whether that was a renewal.
  */
 export function answerRegistration(
   context: RegistrationContext,
   request: Stanza,
-  reply: (this: void, answer: Stanza) => void,
+  reply: (this: void, answer: Stanza, renewed?: boolean) => void,
 ): void {
   const registrations = context.registrations;
   const from = request.attr.from;
@@ -80,7 +80,7 @@ export function answerRegistration(
       );
       if (outcome) registrations.renewed.add(1);
       else registrations.new.add(1);
-      reply(registeredReply(request, context.endpointFor(token), exp));
+      reply(registeredReply(request, context.endpointFor(token), exp), outcome);
     },
   );
 }
@@ -125,9 +125,9 @@ function refusal(
 }
 
 /**
- * Answers `<register/>` IQs sent to the module's host: a set with the endpoint (then
- * `registered` with the sender, whom a renewal may have moved the endpoint to), a get
- * with bad-request.
+ * Answers `<register/>` IQs sent to the module's host: a set with the endpoint (then,
+ * for a renewal, `registered` with the sender, whom it may have moved the endpoint
+ * to), a get with bad-request.
  */
 export function hookRegistration(
   module: Prosody.Module,
@@ -136,10 +136,11 @@ export function hookRegistration(
 ): void {
   module.hook(`iq-set/host/${NS}:register`, (event) => {
     const { origin, stanza: request } = event;
-    answerRegistration(context, request, (answer) => {
+    answerRegistration(context, request, (answer, renewed) => {
       origin.send(answer);
       const from = request.attr.from;
-      if (answer.attr.type === "result" && from !== undefined) registered(from);
+      // A new endpoint has kept nothing; a renewed one may now go to this JID.
+      if (renewed === true && from !== undefined) registered(from);
     });
     return true;
   });

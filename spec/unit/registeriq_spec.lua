@@ -47,12 +47,13 @@ local function request(from, application, instance, no_register)
 	return iq;
 end
 
--- The reply to a request: answerRegistration calls back with it exactly once.
+-- The reply to a request, and whether it says a renewal: answerRegistration
+-- calls back with them exactly once.
 local function answer(context, iq)
 	local replies = {};
-	registeriq.answerRegistration(context, iq, function(reply) replies[#replies + 1] = reply; end);
+	registeriq.answerRegistration(context, iq, function(reply, renewed) replies[#replies + 1] = { reply, renewed }; end);
 	assert.equal(1, #replies, "replies");
-	return replies[1];
+	return replies[1][1], replies[1][2];
 end
 
 local function counted(h) return up.counted(h.registrations, OUTCOMES); end
@@ -176,8 +177,9 @@ describe("a registration that succeeds", function()
 	for _, case in ipairs(cases) do
 		it(("answers <registered> with the endpoint and the expiry for %s, counted as %s"):format(case[1], case[3]), function()
 			local h = harness({ TOKEN, case[2] });
-			local reply = answer(h.context, request(FROM, APPLICATION, INSTANCE));
+			local reply, renewed = answer(h.context, request(FROM, APPLICATION, INSTANCE));
 			assert.equal("result", reply.attr.type);
+			assert.equal(case[2], renewed, "the caller was not told whether it renewed");
 			assert.equal("r1", reply.attr.id);
 			assert.equal(FROM, reply.attr.to);
 			local registered = reply:get_child("registered", NS);

@@ -75,7 +75,8 @@ export function storageBackend(store: JournaledStore<Registration>): Backend {
     },
     revokeKey: deleteRecord,
     dropRecord(key) {
-      store.set(key, undefined);
+      // With this turn's writes, as the index change that made it an orphan.
+      store.setSoon(key, undefined);
     },
   };
 }
