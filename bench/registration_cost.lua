@@ -86,6 +86,23 @@ assert(answered == 2 * N, "registrations not answered: " .. (2 * N - answered));
 local started = monotonic();
 run_timers(math.huge);
 print(("%-44s %6.0f µs a registration"):format("journal: the fold (later, off the request path)", (monotonic() - started) / (2 * N) * 1e6));
+-- The whole IQ handler (src/registeriq.ts) on new users: ACL, attribute checks, the reply.
+local st = require "util.stanza";
+local config = { acl = { "h" }, registrationTtl = 86400, maxRegistrations = 1000 };
+local context = { config = config, endpoints = endpoints, backendName = backend_name,
+	endpointFor = function(token) return "http://localhost:5280/push/" .. token; end,
+	now = os.time, log = function() end, registrations = counters };
+local hash = ("A"):rep(43) .. "=";
+local replies = 0;
+run(("registeriq: a new user's IQ, a turn per %d"):format(B), function(i)
+	local iq = st.iq({ type = "set", from = ("n%d@h/r"):format(i), to = "h", id = "r" .. i })
+		:tag("register", { xmlns = "http://gultsch.de/xmpp/drafts/unified-push", application = hash, instance = hash });
+	require "registeriq".answerRegistration(context, iq, function(reply)
+		assert(reply.attr.type == "result"); replies = replies + 1;
+	end);
+	if i % B == 0 or i == N then run_timers(0); end
+end);
+assert(replies == N);
 run("store: read a 5-entry index record", function(i) dm.load(("u%d@h"):format(i % users), "h", "unified_push_users"); end);
 run("store: read and write it back", function(i)
 	local user = ("u%d@h"):format(i % users);
