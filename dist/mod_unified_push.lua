@@ -1545,6 +1545,12 @@ function ____exports.journal(context)
                     ____self_19_set_20(____self_19, ____key_18, ____temp_17)
                 end
             end
+            for ____, seq in ipairs(stored) do
+                records:set(
+                    tostring(seq),
+                    nil
+                )
+            end
         end
     }
 end

@@ -2,7 +2,7 @@
 // user's index record, a storage token's record) is stored for all writers of
 // one turn of the event loop at once, as one record of the journal store, and
 // the writers are told then. The records reach their own stores later (the
-// fold): FOLD_DELAY seconds after the first write not yet folded, or at once
+// fold): `foldDelay` seconds after the first write not yet folded, or at once
 // when more than `maxUnfolded` wait, a slice at a time. Until then reads find
 // them in memory, and a restart finds them in the journal. So a burst of
 // registrations by different users costs one write per turn, not one per
@@ -419,6 +419,7 @@ export function journal(context: JournalContext): Journal {
           one.store.set(key, value === false ? undefined : value);
         }
       }
+      for (const seq of stored) records.set(tostring(seq), undefined);
     },
   };
 }

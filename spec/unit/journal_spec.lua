@@ -234,5 +234,6 @@ describe("the journal", function()
 		kit.store:setSoon("v", { n = 1 });
 		kit.journal.close();
 		assert.same({ u = { n = 1 }, v = { n = 1 } }, kit.users.data);
+		assert.same({}, records.data, "the journal keeps records nobody will read");
 	end);
 end);
