@@ -202,6 +202,21 @@ describe("stable endpoints", function()
 		end
 	end);
 
+	-- Stops the server (SIGKILL if `crash`, else a clean stop) and starts it again,
+	-- once every host has loaded the module, with the clients connected again.
+	local function start_again(crash)
+		close_all();
+		local mark = server:log_mark();
+		if crash then server:crash(); end
+		server:restart();
+		for _, case in ipairs(cases) do
+			-- The module says its backend once the server has started, after the ports open.
+			assert.truthy(server:wait_log_since(mark, up.load_line(case.host, case.backend), 10),
+				case.host .. " did not load the module again");
+		end
+		connect_all();
+	end
+
 	it("keeps every answered registration through a crash before the journal reached the stores", function()
 		local before = {};
 		local storage = server:storage();
@@ -222,14 +237,7 @@ describe("stable endpoints", function()
 			local index = storage:load(case.host, "unified_push_users", alice);
 			assert.is_nil(index and index[key], case.backend .. ": the journal was folded before the crash");
 		end
-		close_all();
-		server:crash();
-		server:restart();
-		for _, case in ipairs(cases) do
-			local pattern = up.load_line(case.host, case.backend);
-			assert.truthy(server:wait_log(pattern .. ".-" .. pattern, 10), case.host .. " did not load the module again");
-		end
-		connect_all();
+		start_again(true);
 		for _, case in ipairs(cases) do
 			local reg = before[case.host];
 			assert.equal(201, push(reg.endpoint, "after the crash"), case.backend);
@@ -245,14 +253,7 @@ describe("stable endpoints", function()
 		for _, case in ipairs(cases) do
 			before[case.host] = assert(up.register(clients[case.host].phone, case.host));
 		end
-		close_all();
-		server:restart();
-		for _, case in ipairs(cases) do
-			-- The module says its backend once the server has started, after the ports open.
-			local pattern = up.load_line(case.host, case.backend);
-			assert.truthy(server:wait_log(pattern .. ".-" .. pattern, 10), case.host .. " did not load the module again");
-		end
-		connect_all();
+		start_again(false);
 		for _, case in ipairs(cases) do
 			local reg = before[case.host];
 			local renewed = assert(up.register(clients[case.host].tablet, case.host,
