@@ -1124,7 +1124,7 @@ local function applied(base, changes)
     return merged
 end
 function ____exports.journal(context)
-    local fold, dropFolded, committed, scheduleFold, records, addTimer, log, opened, nextSeq, stored, turn, unfoldedCount, folding, foldDue
+    local fold, forgetFolded, committed, scheduleFold, records, addTimer, log, opened, nextSeq, stored, turn, unfoldedCount, folding, foldDue
     function fold()
         foldDue = false
         if folding or #stored == 0 then
@@ -1146,13 +1146,18 @@ function ____exports.journal(context)
         end
         local at = 0
         local failed
-        --- One slice; the seconds until the next, if there is one.
+        --- Records dropped so far, oldest first: each one's values are in their stores.
+        local dropped = 0
+        --- One slice, writing values, then dropping records; the seconds until the next, if any.
         local function slice()
             local ____context_2 = context
             local budget = ____context_2.budget
             local started = budget.clock()
-            local written = 0
-            while at < #keys and written < budget.users and budget.clock() - started < budget.seconds do
+            local done = 0
+            local function more()
+                return done < budget.users and budget.clock() - started < budget.seconds
+            end
+            while at < #keys and more() do
                 local one = stores[at + 1]
                 local key = keys[at + 1]
                 at = at + 1
@@ -1171,19 +1176,31 @@ function ____exports.journal(context)
                         failed = tostring(err)
                     end
                 end
-                written = written + 1
+                done = done + 1
             end
-            if at < #keys then
+            if failed == nil then
+                while at >= #keys and #stored > 0 and stored[1] <= upTo and more() do
+                    local ok, err = records:set(
+                        tostring(stored[1]),
+                        nil
+                    )
+                    if ok ~= true then
+                        failed = tostring(err)
+                        break
+                    end
+                    dropped = table.remove(stored, 1)
+                    done = done + 1
+                end
+            end
+            if failed == nil and (at < #keys or #stored > 0 and stored[1] <= upTo) then
                 return context.budget.pause
             end
             folding = false
+            forgetFolded(dropped)
             if failed ~= nil then
-                log("warn", "Could not store registrations from the journal: %s", failed)
+                log("warn", "Could not fold the journal into its stores: %s", failed)
                 scheduleFold(math.max(context.foldDelay, FOLD_RETRY))
-                return nil
-            end
-            dropFolded(upTo)
-            if #stored > 0 then
+            elseif #stored > 0 then
                 scheduleFold(context.foldDelay)
             end
             return nil
@@ -1193,24 +1210,7 @@ function ____exports.journal(context)
             addTimer(pause, slice)
         end
     end
-    function dropFolded(upTo)
-        local dropped = 0
-        while #stored > 0 and stored[1] <= upTo do
-            local ok, err = records:set(
-                tostring(stored[1]),
-                nil
-            )
-            if ok ~= true then
-                log(
-                    "warn",
-                    "Could not drop a stored record of the journal: %s",
-                    tostring(err)
-                )
-                scheduleFold(math.max(context.foldDelay, FOLD_RETRY))
-                break
-            end
-            dropped = table.remove(stored, 1)
-        end
+    function forgetFolded(dropped)
         for ____, one in pairs(opened) do
             for key, ____temp_6 in pairs(one.unfolded) do
                 local seq

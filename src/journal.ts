@@ -156,16 +156,15 @@ export function journal(context: JournalContext): Journal {
     }
     let at = 0;
     let failed: string | undefined;
-    /** One slice; the seconds until the next, if there is one. */
+    /** Records dropped so far, oldest first: each one's values are in their stores. */
+    let dropped = 0;
+    /** One slice, writing values, then dropping records; the seconds until the next, if any. */
     const slice = (): number | undefined => {
       const { budget } = context;
       const started = budget.clock();
-      let written = 0;
-      while (
-        at < keys.length &&
-        written < budget.users &&
-        budget.clock() - started < budget.seconds
-      ) {
+      let done = 0;
+      const more = (): boolean => done < budget.users && budget.clock() - started < budget.seconds;
+      while (at < keys.length && more()) {
         const one = stores[at];
         const key = keys[at];
         at++;
@@ -174,18 +173,32 @@ export function journal(context: JournalContext): Journal {
           const [ok, err] = one.store.set(key, current.value === false ? undefined : current.value);
           if (ok !== true) failed = tostring(err);
         }
-        written++;
+        done++;
       }
-      if (at < keys.length) return context.budget.pause;
+      if (failed === undefined) {
+        // Oldest first, and none after one that stays: a record replayed after a
+        // restart must never be older than what the stores hold.
+        while (at >= keys.length && stored.length > 0 && stored[0] <= upTo && more()) {
+          const [ok, err] = records.set(tostring(stored[0]), undefined);
+          if (ok !== true) {
+            failed = tostring(err);
+            break;
+          }
+          dropped = stored.shift() as number;
+          done++;
+        }
+      }
+      if (failed === undefined && (at < keys.length || (stored.length > 0 && stored[0] <= upTo)))
+        return context.budget.pause;
       folding = false;
+      forgetFolded(dropped);
       if (failed !== undefined) {
-        // Nothing is dropped: the journal still holds it, and a later fold tries again.
-        log("warn", "Could not store registrations from the journal: %s", failed);
+        // Nothing else is dropped: the journal still holds it, and a later fold tries again.
+        log("warn", "Could not fold the journal into its stores: %s", failed);
         scheduleFold(math.max(context.foldDelay, FOLD_RETRY));
-        return undefined;
+      } else if (stored.length > 0) {
+        scheduleFold(context.foldDelay);
       }
-      dropFolded(upTo);
-      if (stored.length > 0) scheduleFold(context.foldDelay);
       return undefined;
     };
     // The first slice now: with no delay, a turn's writes are in their stores when it is answered.
@@ -193,22 +206,8 @@ export function journal(context: JournalContext): Journal {
     if (pause !== undefined) addTimer(pause, slice);
   }
 
-  /**
-   * Drops the records up to `upTo` (their values are in their stores), oldest
-   * first and none after one that stays: a record replayed after a restart must
-   * never be older than what the stores hold.
-   */
-  function dropFolded(upTo: number): void {
-    let dropped = 0;
-    while (stored.length > 0 && stored[0] <= upTo) {
-      const [ok, err] = records.set(tostring(stored[0]), undefined);
-      if (ok !== true) {
-        log("warn", "Could not drop a stored record of the journal: %s", tostring(err));
-        scheduleFold(math.max(context.foldDelay, FOLD_RETRY));
-        break;
-      }
-      dropped = stored.shift() as number;
-    }
+  /** Lets go of the values of records up to `dropped`: their stores hold them. */
+  function forgetFolded(dropped: number): void {
     for (const [, one] of opened) {
       for (const [key, { seq }] of one.unfolded) {
         if (seq <= dropped) {

@@ -194,7 +194,7 @@ describe("the journal", function()
 		kit.store:set("u", { n = 1 });
 		kit.run_later();
 		assert.same({ 1 }, record_keys(kit.records));
-		assert.same({ "warn Could not store registrations from the journal: %s" }, warnings);
+		assert.same({ "warn Could not fold the journal into its stores: %s" }, warnings);
 		assert.equal(30, kit.timers[1].delay, "a failed fold is tried again at once");
 		kit.users.broken = false;
 		kit.elapse();
