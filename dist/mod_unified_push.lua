@@ -1446,6 +1446,9 @@ function ____exports.journal(context)
                     return ____temp_14
                 end,
                 set = function(self, key, value)
+                    if one.unfolded[key] == nil then
+                        return store:set(key, value)
+                    end
                     write(one, key, value)
                     local ok, err = flush()
                     if ok then
@@ -2075,11 +2078,7 @@ function ____exports.endpoints(context)
                 end
                 local gone = prune(user, record, now)
                 if gone > 0 then
-                    index.writeSoon(
-                        user,
-                        record,
-                        function() return nil end
-                    )
+                    index.write(user, record)
                 end
                 return gone
             end
@@ -4587,7 +4586,7 @@ function ____exports.storageBackend(store)
         end,
         revokeKey = deleteRecord,
         dropRecord = function(key)
-            store:setSoon(key, nil)
+            store:set(key, nil)
         end
     }
 end

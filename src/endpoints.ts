@@ -451,8 +451,7 @@ export function endpoints(context: EndpointsContext): Endpoints {
         const [record] = index.read(user, false);
         if (record === undefined) return 0;
         const gone = prune(user, record, now);
-        // With the rest of the slice (one journal record); a crash before it leaves them for the next sweep.
-        if (gone > 0) index.writeSoon(user, record, () => undefined);
+        if (gone > 0) index.write(user, record);
         return gone;
       };
       return walkUsers(users, purge, budget, finished);

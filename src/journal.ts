@@ -21,7 +21,9 @@ export type Stored = (this: void, ok: boolean, err?: string) => void;
 
 /**
  * A store seen through the journal: `get`, `set` and `users` as Prosody's
- * keyval stores have them (a `set` is stored when it returns), and `setSoon`.
+ * keyval stores have them (a `set` is stored when it returns: in the store
+ * itself when the journal holds nothing of that key, else as a record of its
+ * own), and `setSoon`.
  */
 export interface JournaledStore<T> extends KeyValStore<T> {
   /** Stores the value with the writes of this turn, after it, then calls `stored` if given. */
@@ -357,6 +359,9 @@ export function journal(context: JournalContext): Journal {
           return $multi(held.value === false ? undefined : (held.value as T));
         },
         set(key, value) {
+          // Nothing of it in the journal: no record a restart replays can
+          // override the store, so the store takes it at once (one write, not three).
+          if (one.unfolded.get(key as string) === undefined) return store.set(key, value);
           write(one, key as string, value);
           const [ok, err] = flush();
           if (ok) return $multi(true as const);

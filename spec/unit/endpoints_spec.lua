@@ -397,9 +397,7 @@ describe("the sweep", function()
 		local kit, endpoints = new_endpoints();
 		local live = expired_and_live(kit, 5);
 		assert.is_false(sweep(endpoints, 20, 2).step());
-		-- The slice's turn ends (its writes are journaled), then a restart: the walk
-		-- is gone, the stores and the journal stay.
-		kit.run_later();
+		-- Restarted: the walk is gone, the stores and the journal stay.
 		local after, endpoints_after = restarted(kit);
 		local next_walk = sweep(endpoints_after, 20, 2);
 		up.finish_walk(next_walk);

@@ -96,6 +96,8 @@ describe("the user index", function()
 		assert.equal(100, index.read("u").k.e, "the failed write's record is still read");
 		local again = index.read("u");
 		again.k.e = 300;
+		-- Held nowhere in the journal now, the write goes to the store: the disk is full there too.
+		store.broken = true;
 		assert.same({ false, "disk full" }, { index.write("u", again) });
 		assert.equal(100, index.read("u").k.e);
 	end);

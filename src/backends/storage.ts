@@ -75,8 +75,7 @@ export function storageBackend(store: JournaledStore<Registration>): Backend {
     },
     revokeKey: deleteRecord,
     dropRecord(key) {
-      // With this turn's writes, as the index change that made it an orphan.
-      store.setSoon(key, undefined);
+      store.set(key, undefined);
     },
   };
 }
