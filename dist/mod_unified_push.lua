@@ -1325,11 +1325,7 @@ function ____exports.journal(context)
         if ok == true then
             nextSeq = nextSeq + 1
             stored[#stored + 1] = seq
-            if unfoldedCount > context.maxUnfolded then
-                fold()
-            else
-                scheduleFold(context.foldDelay)
-            end
+            scheduleFold(unfoldedCount > context.maxUnfolded and 0 or context.foldDelay)
             for ____, callback in ipairs(told) do
                 callback(true)
             end

@@ -281,8 +281,7 @@ export function journal(context: JournalContext): Journal {
       nextSeq++;
       stored.push(seq);
       // Too much waits in memory: fold now (fold() does nothing while one runs).
-      if (unfoldedCount > context.maxUnfolded) fold();
-      else scheduleFold(context.foldDelay);
+      scheduleFold(unfoldedCount > context.maxUnfolded ? 0 : context.foldDelay);
       for (const callback of told) callback(true);
       return $multi(true);
     }
