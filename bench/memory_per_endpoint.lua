@@ -73,8 +73,26 @@ before = heap_kb();
 for user in pairs(stored) do index.read(user); end
 local per_user = (heap_kb() - before) * 1024 * 2 / N;
 
+-- The users of a store listed in shards (src/userlist.ts): N users written through
+-- a listed store, the shards held in memory (the user strings are the index's).
+local journal = require "journal".journal({
+	store = { get = function() end, set = function() return true; end },
+	addTimer = function() end, foldDelay = 10, maxUnfolded = math.huge,
+	budget = { users = 500, seconds = math.huge, clock = os.clock, pause = 0.02 }, log = function() end,
+});
+local users = {};
+for i = 1, N do users[i] = ("user%06d@example.com"):format(i); end
+local plain = { get = function() end, set = function() return true; end };
+local lists = require "userlist".userLists(journal.open("lists", plain));
+local listed = lists.listed("users", plain);
+before = heap_kb();
+for i = 1, N do listed:set(users[i], {}); end
+journal.close();
+local per_listed = (heap_kb() - before) * 1024 / N;
+
 print(("%d endpoints: resolved token %.0f bytes (entry %.0f + token string %.0f), rate bucket %.0f bytes, "
 	.. "together %.2f KB"):format(N, per_entry + per_token, per_entry, per_token, per_bucket,
 	(per_entry + per_token + per_bucket) / 1024));
 print(("index record in memory: %.0f bytes a user with two endpoints (and their token strings, %.0f bytes each, "
 	.. "if no other cache holds them)"):format(per_user, per_token));
+print(("listed user (src/userlist.ts): %.0f bytes a user"):format(per_listed));

@@ -712,6 +712,11 @@ async function scalePhase(env, backend, pluginDir) {
       await call("POST", "timing");
       const started = await call("POST", "purge");
       const purge = await untilIdle(1_800_000);
+      // The next hour's purge: the first went over the stores' own listings (the
+      // fixture wrote no lists) and filled the lists of users; this one goes by them.
+      await call("POST", "timing");
+      const againStarted = await call("POST", "purge");
+      const again = await untilIdle(1_800_000);
       const heapAfter = (await call("GET", "heap")).kb;
       const result = {
         env,
@@ -741,6 +746,17 @@ async function scalePhase(env, backend, pluginDir) {
           seconds: purge.seconds,
           finished: purge.active === 0,
         },
+        purgeAgain: {
+          firstMs: againStarted.ms,
+          ticks: again.ticks,
+          longestMs: Math.max(againStarted.ms, again.longest_ms),
+          longestAt: again.longest_at,
+          p99Ms: again.p99_ms,
+          over50: again.over_50_ms,
+          workSeconds: (again.total_ms + againStarted.ms) / 1000,
+          seconds: again.seconds,
+          finished: again.active === 0,
+        },
       };
       results.push(result);
       log(
@@ -748,7 +764,10 @@ async function scalePhase(env, backend, pluginDir) {
         `count of kept messages ${count.ticks} ticks, longest ${fmt(count.longest_ms)} ms;`,
         `purge ${result.purge.seconds.toFixed(1)} s in ${purge.ticks} ticks`,
         `(${result.purge.workSeconds.toFixed(1)} s of work), longest ${fmt(result.purge.longestMs)} ms`,
-        `(tick ${purge.longest_at}), p99 ${fmt(purge.p99_ms)} ms, ${purge.over_50_ms} over 50 ms`,
+        `(tick ${purge.longest_at}), p99 ${fmt(purge.p99_ms)} ms, ${purge.over_50_ms} over 50 ms;`,
+        `the next purge ${result.purgeAgain.seconds.toFixed(1)} s in ${again.ticks} ticks,`,
+        `longest ${fmt(result.purgeAgain.longestMs)} ms (tick ${again.longest_at}),`,
+        `p99 ${fmt(again.p99_ms)} ms, ${again.over_50_ms} over 50 ms`,
       );
     } finally {
       await server.stop();

@@ -5132,6 +5132,188 @@ function ____exports.offerShellCommands(module, usersHost, context)
 end
 return ____exports
  end,
+["src.userlist"] = function(...)
+local ____exports = {}
+local ____util_2Ehashes = require("util.hashes")
+local sha1 = ____util_2Ehashes.sha1
+--- Shards per list: about 400 users each at 100,000 users.
+local SHARDS = 256
+--- Lists kept in `lists` (seen through the journal, so that a change costs no write of its own).
+function ____exports.userLists(lists)
+    --- Shards read so far, by key: what the list holds, never a table the store has.
+    local shards = {}
+    local function shardOf(name, user)
+        return (name .. ".") .. tostring(string.byte(
+            sha1(user),
+            1
+        ) % SHARDS)
+    end
+    --- A shard, read once; undefined when the store fails.
+    local function shard(key)
+        local held = shards[key]
+        if held ~= nil then
+            return held
+        end
+        local saved, err = lists:get(key)
+        if err ~= nil then
+            return nil
+        end
+        local read = {}
+        if saved ~= nil then
+            for user in pairs(saved) do
+                read[user] = true
+            end
+        end
+        shards[key] = read
+        return read
+    end
+    --- Shards changed with this turn's writes, not yet stored: changed again in
+    -- place (a walk filling a list adds hundreds of users to a shard in a turn).
+    local unstored = {}
+    --- Puts `user` in list `name` or out of it, now or with this turn's writes; false when the list failed.
+    local function mark(name, user, present, now)
+        local key = shardOf(name, user)
+        local held = shard(key)
+        if held == nil then
+            return false
+        end
+        if held[user] ~= nil == present then
+            return true
+        end
+        local changed = held
+        if now or unstored[key] == nil then
+            changed = {}
+            for member in pairs(held) do
+                changed[member] = true
+            end
+            shards[key] = changed
+        end
+        if present then
+            changed[user] = true
+        else
+            changed[user] = nil
+        end
+        local ____temp_0
+        if (next(changed)) == nil then
+            ____temp_0 = nil
+        else
+            ____temp_0 = changed
+        end
+        local value = ____temp_0
+        if now then
+            local ok = lists:set(key, value)
+            if ok ~= true then
+                shards[key] = nil
+            end
+            return ok == true
+        end
+        local waiting = unstored[key] ~= nil
+        unstored[key] = true
+        local ____lists_2 = lists
+        local ____lists_setSoon_3 = lists.setSoon
+        local ____waiting_1
+        if waiting then
+            ____waiting_1 = nil
+        else
+            ____waiting_1 = function(ok)
+                unstored[key] = nil
+                if not ok then
+                    shards[key] = nil
+                end
+            end
+        end
+        ____lists_setSoon_3(____lists_2, key, value, ____waiting_1)
+        return true
+    end
+    return {listed = function(name, store)
+        local marker = name .. ".complete"
+        local complete
+        --- Times the list was found wanting: a walk that began before cannot complete it.
+        local spoiled = 0
+        local function isComplete()
+            if complete == nil then
+                local found, err = lists:get(marker)
+                if err ~= nil then
+                    return false
+                end
+                complete = found ~= nil
+            end
+            return complete
+        end
+        local function keep(user, value, now)
+            if user == nil or mark(name, user, value ~= nil, now) then
+                return
+            end
+            spoiled = spoiled + 1
+            complete = false
+            lists:setSoon(marker, nil)
+        end
+        local seen = store
+        local wrapped = {
+            get = function(self, user)
+                local value, err = seen:get(user)
+                if err == nil and (value == nil or value == false) then
+                    keep(user, nil, false)
+                end
+                return value, err
+            end,
+            set = function(self, user, value)
+                local ok, err = seen:set(user, value)
+                if ok ~= true then
+                    return ok, err
+                end
+                keep(user, value, value ~= nil)
+                return true
+            end
+        }
+        local setSoon = seen.setSoon
+        if setSoon ~= nil then
+            wrapped.setSoon = function(____, user, value, stored)
+                setSoon(store, user, value, stored)
+                keep(user, value, false)
+            end
+        end
+        local listUsers = seen.users
+        if listUsers ~= nil then
+            wrapped.users = function() return coroutine.wrap(function()
+                if isComplete() then
+                    for n = 0, SHARDS - 1 do
+                        local key = (name .. ".") .. tostring(n)
+                        local held = shard(key)
+                        if held == nil then
+                            error(((("cannot read the list of " .. name) .. " users (") .. key) .. ")")
+                        end
+                        local users = {}
+                        for user in pairs(held) do
+                            users[#users + 1] = user
+                        end
+                        for ____, user in ipairs(users) do
+                            coroutine.yield(user)
+                        end
+                    end
+                    return
+                end
+                local since = spoiled
+                local whole = true
+                for user in listUsers(store) do
+                    if not mark(name, user, true, false) then
+                        whole = false
+                    end
+                    coroutine.yield(user)
+                end
+                if whole and since == spoiled then
+                    complete = true
+                    local done = {}
+                    done.complete = true
+                    lists:setSoon(marker, done)
+                end
+            end) end
+        end
+        return wrapped
+    end}
+end
+return ____exports
+ end,
 ["src.version"] = function(...)
 local ____exports = {}
 ____exports.VERSION = "0.1.0"
@@ -5181,6 +5363,8 @@ local ____startup = require("src.startup")
 local announceWhenReady = ____startup.announceWhenReady
 local ____userindex = require("src.userindex")
 local userIndex = ____userindex.userIndex
+local ____userlist = require("src.userlist")
+local userLists = ____userlist.userLists
 local ____version = require("src.version")
 local VERSION = ____version.VERSION
 local ____checkBeforeHooks_result_0 = checkBeforeHooks(
@@ -5220,6 +5404,10 @@ local writes = newJournal({
 })
 local backendStore = keyvalStore("unified_push")
 local tokenStore = writes.open("tokens", backendStore)
+local lists = userLists(writes.open(
+    "lists",
+    keyvalStore("unified_push_lists")
+))
 local indexStore = writes.open(
     "users",
     keyvalStore("unified_push_users")
@@ -5230,11 +5418,10 @@ if unread ~= nil then
 end
 local made, why = createBackend(config.backend, backendStore, tokenStore, config.secret)
 local backend = made or stop({(("unified_push_backend \"" .. config.backend) .. "\" cannot start: ") .. why})
---- Runs a callback on the next turn of the event loop.
-local function later(callback)
-    return module:add_timer(0, callback)
-end
-local index = userIndex({store = indexStore, cacheSize = config.endpointCache})
+local index = userIndex({
+    store = lists.listed("users", indexStore),
+    cacheSize = config.endpointCache
+})
 local endpoints = newEndpoints({
     backend = backend,
     index = index,
@@ -5245,7 +5432,10 @@ local endpoints = newEndpoints({
 local pending = pendingPushesOf(module, config.iqTimeout, config.answerWindow)
 local mailbox = newMailbox({
     messages = archiveStore("unified_push_messages"),
-    kept = keyvalStore("unified_push_kept"),
+    kept = lists.listed(
+        "kept",
+        keyvalStore("unified_push_kept")
+    ),
     maxMessages = config.maxStoredMessages,
     maxBytes = config.maxStoredBytes,
     maxPerEndpoint = math.min(config.maxStoredPerEndpoint, config.maxStoredMessages),
@@ -5254,7 +5444,7 @@ local mailbox = newMailbox({
     endpoints = endpoints,
     newId = medium,
     now = os.time,
-    later = later,
+    later = function(callback) return module:add_timer(0, callback) end,
     log = log,
     removed = metrics.removed
 })

@@ -22,6 +22,7 @@ import { sessionHostOf, watchSessions } from "./sessions";
 import { offerShellCommands } from "./shell";
 import { announceWhenReady } from "./startup";
 import { userIndex, UserRecord } from "./userindex";
+import { ListRecord, userLists } from "./userlist";
 import { VERSION } from "./version";
 
 const { config, claimed, isComponent, stop } = checkBeforeHooks(
@@ -52,7 +53,8 @@ function archiveStore(name: string): ArchiveStore {
   return store ?? stop([`cannot open the ${name} store: ${problem}`]);
 }
 
-// What registrations write goes through the journal (docs/design.md, "The journal").
+// What registrations write goes through the journal (docs/design.md, "The journal"), and
+// walks go by lists of users the stores' writes keep ("Work over every user").
 const writes = newJournal({
   store: keyvalStore<Batch>("unified_push_journal"),
   addTimer: (delay, callback) => module.add_timer(delay, callback),
@@ -63,16 +65,18 @@ const writes = newJournal({
 });
 const backendStore = keyvalStore<Registration>("unified_push");
 const tokenStore = writes.open("tokens", backendStore);
+const lists = userLists(writes.open("lists", keyvalStore<ListRecord>("unified_push_lists")));
 const indexStore = writes.open("users", keyvalStore<UserRecord>("unified_push_users"));
 // Before anything reads those stores: what a restart left in the journal.
 const unread = writes.replay();
 if (unread !== undefined) stop([`cannot read the unified_push_journal store: ${unread}`]);
 const [made, why] = createBackend(config.backend, backendStore, tokenStore, config.secret);
 const backend = made ?? stop([`unified_push_backend "${config.backend}" cannot start: ${why}`]);
-/** Runs a callback on the next turn of the event loop. */
-const later = (callback: (this: void) => void) => module.add_timer(0, callback);
 // Resolved tokens and index records for as many endpoints (bench/README.md, "Scale").
-const index = userIndex({ store: indexStore, cacheSize: config.endpointCache });
+const index = userIndex({
+  store: lists.listed("users", indexStore),
+  cacheSize: config.endpointCache,
+});
 const endpoints = newEndpoints({
   backend,
   index,
@@ -82,10 +86,9 @@ const endpoints = newEndpoints({
 });
 
 const pending = pendingPushesOf(module, config.iqTimeout, config.answerWindow);
-
 const mailbox = newMailbox({
   messages: archiveStore("unified_push_messages"),
-  kept: keyvalStore<KeptRecord>("unified_push_kept"),
+  kept: lists.listed("kept", keyvalStore<KeptRecord>("unified_push_kept")),
   maxMessages: config.maxStoredMessages,
   maxBytes: config.maxStoredBytes,
   maxPerEndpoint: math.min(config.maxStoredPerEndpoint, config.maxStoredMessages),
@@ -94,7 +97,7 @@ const mailbox = newMailbox({
   endpoints,
   newId: medium,
   now: os.time,
-  later,
+  later: (callback) => module.add_timer(0, callback),
   log,
   removed: metrics.removed,
 });
@@ -122,7 +125,6 @@ hookRegistration(
 );
 
 hookAnswers(module, pending);
-
 watchSessions(module, sessionHost, {
   offline: pending.dropTarget,
   online: mailbox.flush,
