@@ -718,6 +718,11 @@ async function scalePhase(env, backend, pluginDir) {
       const againStarted = await call("POST", "purge");
       const again = await untilIdle(1_800_000);
       const heapAfter = (await call("GET", "heap")).kb;
+      // A walk that failed ends early and says so in the log: its ticks would mislead.
+      const warnings = server
+        .log()
+        .split("\n")
+        .filter((line) => /\t(warn|error)\t/.test(line));
       const result = {
         env,
         backend,
@@ -746,6 +751,7 @@ async function scalePhase(env, backend, pluginDir) {
           seconds: purge.seconds,
           finished: purge.active === 0,
         },
+        warnings: { lines: warnings.length, first: warnings[0] ?? null },
         purgeAgain: {
           firstMs: againStarted.ms,
           ticks: again.ticks,
@@ -768,6 +774,7 @@ async function scalePhase(env, backend, pluginDir) {
         `the next purge ${result.purgeAgain.seconds.toFixed(1)} s in ${again.ticks} ticks,`,
         `longest ${fmt(result.purgeAgain.longestMs)} ms (tick ${again.longest_at}),`,
         `p99 ${fmt(again.p99_ms)} ms, ${again.over_50_ms} over 50 ms`,
+        warnings.length ? `(${warnings.length} warnings, first: ${warnings[0]})` : "",
       );
     } finally {
       await server.stop();

@@ -1066,6 +1066,9 @@ local ____exports = {}
 ____exports.FOLD_SLICE = 500
 --- Seconds before a fold that failed (a store down) is tried again, at the least.
 local FOLD_RETRY = 30
+local function isUnfolded(prior)
+    return prior ~= false and prior.seq ~= nil
+end
 --- Equal scalars, or tables with the same scalar fields (an index entry, one level down).
 local function sameValue(a, b)
     if a == b then
@@ -1235,13 +1238,7 @@ function ____exports.journal(context)
             ____temp_7 = writes[key]
         end
         local prior = ____temp_7
-        local ____temp_8
-        if prior == false then
-            ____temp_8 = nil
-        else
-            ____temp_8 = prior
-        end
-        return ____temp_8
+        return prior ~= nil and isUnfolded(prior) and prior or nil
     end
     function scheduleFold(delay)
         if delay <= 0 then
@@ -1290,9 +1287,22 @@ function ____exports.journal(context)
                 if prior == false then
                     ____temp_9 = nil
                 else
-                    ____temp_9 = changesOf(prior.value, value)
+                    local ____isUnfolded_result_8
+                    if isUnfolded(prior) then
+                        ____isUnfolded_result_8 = prior.value
+                    else
+                        ____isUnfolded_result_8 = prior.inStore
+                    end
+                    ____temp_9 = ____isUnfolded_result_8
                 end
-                local changes = ____temp_9
+                local before = ____temp_9
+                local ____temp_10
+                if prior == false then
+                    ____temp_10 = nil
+                else
+                    ____temp_10 = changesOf(before, value)
+                end
+                local changes = ____temp_10
                 if changes == nil then
                     if entry.set == nil then
                         entry.set = {}
@@ -1303,8 +1313,11 @@ function ____exports.journal(context)
                         entry.changed = {}
                     end
                     entry.changed[key] = changes
-                else
+                elseif isUnfolded(prior) then
                     one.unfolded[key] = prior
+                else
+                    one.unfolded[key] = nil
+                    unfoldedCount = unfoldedCount - 1
                 end
             end
             if entry.set ~= nil or entry.changed ~= nil then
@@ -1333,7 +1346,7 @@ function ____exports.journal(context)
         end
         for one, keys in pairs(writes) do
             for key, prior in pairs(keys) do
-                if prior ~= false then
+                if isUnfolded(prior) then
                     one.unfolded[key] = prior
                 else
                     one.unfolded[key] = nil
@@ -1349,7 +1362,7 @@ function ____exports.journal(context)
         end
         return false, tostring(err)
     end
-    local function write(one, key, value)
+    local function write(one, key, value, inStore)
         local keys = turn[one]
         if keys == nil then
             keys = {}
@@ -1357,18 +1370,30 @@ function ____exports.journal(context)
         end
         local prior = one.unfolded[key]
         if keys[key] == nil then
-            keys[key] = prior or false
+            local ____keys_13 = keys
+            local ____key_14 = key
+            local ____prior_12 = prior
+            if ____prior_12 == nil then
+                local ____temp_11
+                if inStore == nil then
+                    ____temp_11 = false
+                else
+                    ____temp_11 = {inStore = inStore}
+                end
+                ____prior_12 = ____temp_11
+            end
+            ____keys_13[____key_14] = ____prior_12
         end
         if prior == nil then
             unfoldedCount = unfoldedCount + 1
         end
-        local ____one_unfolded_11 = one.unfolded
-        local ____key_12 = key
-        local ____value_10 = value
-        if ____value_10 == nil then
-            ____value_10 = false
+        local ____one_unfolded_16 = one.unfolded
+        local ____key_17 = key
+        local ____value_15 = value
+        if ____value_15 == nil then
+            ____value_15 = false
         end
-        ____one_unfolded_11[____key_12] = {value = ____value_10, seq = nextSeq}
+        ____one_unfolded_16[____key_17] = {value = ____value_15, seq = nextSeq}
     end
     --- Takes one store's writes of record `seq` as not yet folded; the store's error if any.
     local function replayed(one, writes, seq)
@@ -1388,13 +1413,13 @@ function ____exports.journal(context)
         end
         for key, changes in pairs(writes.changed) do
             local held = one.unfolded[key]
-            local ____temp_13
+            local ____temp_18
             if held == nil then
-                ____temp_13 = nil
+                ____temp_18 = nil
             else
-                ____temp_13 = held.value
+                ____temp_18 = held.value
             end
-            local base = ____temp_13
+            local base = ____temp_18
             if held == nil then
                 local saved, err = one.store:get(key)
                 if err ~= nil then
@@ -1433,13 +1458,13 @@ function ____exports.journal(context)
                     if held == nil then
                         return store:get(key)
                     end
-                    local ____temp_14
+                    local ____temp_19
                     if held.value == false then
-                        ____temp_14 = nil
+                        ____temp_19 = nil
                     else
-                        ____temp_14 = held.value
+                        ____temp_19 = held.value
                     end
-                    return ____temp_14
+                    return ____temp_19
                 end,
                 set = function(self, key, value)
                     if one.unfolded[key] == nil then
@@ -1452,8 +1477,8 @@ function ____exports.journal(context)
                     end
                     return false, err or ""
                 end,
-                setSoon = function(self, key, value, told)
-                    write(one, key, value)
+                setSoon = function(self, key, value, told, inStore)
+                    write(one, key, value, inStore)
                     if told ~= nil then
                         waiting[#waiting + 1] = told
                     end
@@ -1463,9 +1488,9 @@ function ____exports.journal(context)
             if listUsers ~= nil then
                 journaled.users = function() return coroutine.wrap(function()
                     local waitingKeys = {}
-                    for key, ____temp_15 in pairs(one.unfolded) do
+                    for key, ____temp_20 in pairs(one.unfolded) do
                         local value
-                        value = ____temp_15.value
+                        value = ____temp_20.value
                         waitingKeys[key] = value ~= false
                     end
                     for key, live in pairs(waitingKeys) do
@@ -1503,13 +1528,13 @@ function ____exports.journal(context)
                 if batch ~= nil then
                     for name, writes in pairs(batch) do
                         local one = opened[name]
-                        local ____temp_16
+                        local ____temp_21
                         if one == nil then
-                            ____temp_16 = nil
+                            ____temp_21 = nil
                         else
-                            ____temp_16 = replayed(one, writes, seq)
+                            ____temp_21 = replayed(one, writes, seq)
                         end
-                        local problem = ____temp_16
+                        local problem = ____temp_21
                         if problem ~= nil then
                             return problem
                         end
@@ -1529,19 +1554,19 @@ function ____exports.journal(context)
                 return
             end
             for ____, one in pairs(opened) do
-                for key, ____temp_21 in pairs(one.unfolded) do
+                for key, ____temp_26 in pairs(one.unfolded) do
                     local value
-                    value = ____temp_21.value
-                    local ____self_19 = one.store
-                    local ____self_19_set_20 = ____self_19.set
-                    local ____key_18 = key
-                    local ____temp_17
+                    value = ____temp_26.value
+                    local ____self_24 = one.store
+                    local ____self_24_set_25 = ____self_24.set
+                    local ____key_23 = key
+                    local ____temp_22
                     if value == false then
-                        ____temp_17 = nil
+                        ____temp_22 = nil
                     else
-                        ____temp_17 = value
+                        ____temp_22 = value
                     end
-                    ____self_19_set_20(____self_19, ____key_18, ____temp_17)
+                    ____self_24_set_25(____self_24, ____key_23, ____temp_22)
                 end
             end
             for ____, seq in ipairs(stored) do
@@ -5207,22 +5232,18 @@ function ____exports.userLists(lists)
             end
             return ok == true
         end
-        local waiting = unstored[key] ~= nil
+        if unstored[key] ~= nil then
+            lists:setSoon(key, value)
+            return true
+        end
         unstored[key] = true
-        local ____lists_2 = lists
-        local ____lists_setSoon_3 = lists.setSoon
-        local ____waiting_1
-        if waiting then
-            ____waiting_1 = nil
-        else
-            ____waiting_1 = function(ok)
-                unstored[key] = nil
-                if not ok then
-                    shards[key] = nil
-                end
+        local function stored(ok)
+            unstored[key] = nil
+            if not ok then
+                shards[key] = nil
             end
         end
-        ____lists_setSoon_3(____lists_2, key, value, ____waiting_1)
+        lists:setSoon(key, value, stored, held)
         return true
     end
     return {listed = function(name, store)
@@ -5268,8 +5289,14 @@ function ____exports.userLists(lists)
         }
         local setSoon = seen.setSoon
         if setSoon ~= nil then
-            wrapped.setSoon = function(____, user, value, stored)
-                setSoon(store, user, value, stored)
+            wrapped.setSoon = function(____, user, value, stored, inStore)
+                setSoon(
+                    store,
+                    user,
+                    value,
+                    stored,
+                    inStore
+                )
                 keep(user, value, false)
             end
         end

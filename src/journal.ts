@@ -26,8 +26,19 @@ export type Stored = (this: void, ok: boolean, err?: string) => void;
  * own), and `setSoon`.
  */
 export interface JournaledStore<T> extends KeyValStore<T> {
-  /** Stores the value with the writes of this turn, after it, then calls `stored` if given. */
-  setSoon(this: JournaledStore<T>, key: string, value: T | undefined, stored?: Stored): void;
+  /**
+   * Stores the value with the writes of this turn, after it, then calls `stored` if
+   * given. A writer that knows what the store holds for the key (a map) says so in
+   * `inStore`: a write the journal holds nothing of is then journaled as the fields
+   * that changed, not whole.
+   */
+  setSoon(
+    this: JournaledStore<T>,
+    key: string,
+    value: T | undefined,
+    stored?: Stored,
+    inStore?: T,
+  ): void;
 }
 
 export interface Journal {
@@ -85,8 +96,20 @@ interface Opened {
   readonly unfolded: LuaMap<string, Unfolded>;
 }
 
-/** What a key held before this turn's write: restored if the turn's record cannot be stored. */
-type Prior = Unfolded | false;
+/** Nothing of the key in the journal, and what its store holds, as its writer said. */
+interface InStore {
+  readonly inStore: unknown;
+}
+
+/**
+ * What a key held before this turn's write, restored if the turn's record cannot be
+ * stored: a value not yet folded, or nothing in the journal (false, or InStore).
+ */
+type Prior = Unfolded | false | InStore;
+
+function isUnfolded(prior: Prior): prior is Unfolded {
+  return prior !== false && (prior as Unfolded).seq !== undefined;
+}
 
 type ListUsers = (this: KeyValStore<unknown>) => LuaIterable<string>;
 
@@ -226,7 +249,7 @@ export function journal(context: JournalContext): Journal {
     if (current === undefined || current.seq < nextSeq) return current;
     const writes = turn.get(one);
     const prior = writes === undefined ? undefined : writes.get(key);
-    return prior === false ? undefined : prior;
+    return prior !== undefined && isUnfolded(prior) ? prior : undefined;
   }
 
   /** A fold in `delay` seconds (0: now), unless one is due or under way. */
@@ -254,17 +277,24 @@ export function journal(context: JournalContext): Journal {
       const entry: Writes = {};
       for (const [key, prior] of keys) {
         const value = (one.unfolded.get(key) as Unfolded).value;
-        // Not yet folded: its last record holds what it was, so the changes will do.
-        const changes = prior === false ? undefined : changesOf(prior.value, value);
+        // Not yet folded, its last record holds what it was; or the store does: the
+        // changes will do.
+        const before =
+          prior === false ? undefined : isUnfolded(prior) ? prior.value : prior.inStore;
+        const changes = prior === false ? undefined : changesOf(before, value);
         if (changes === undefined) {
           if (entry.set === undefined) entry.set = new LuaMap();
           entry.set.set(key, value);
         } else if (next(changes)[0] !== undefined) {
           if (entry.changed === undefined) entry.changed = new LuaMap();
           entry.changed.set(key, changes);
-        } else {
+        } else if (isUnfolded(prior)) {
           // Nothing changed: the record that held it still does, and is folded first.
-          one.unfolded.set(key, prior as Unfolded);
+          one.unfolded.set(key, prior);
+        } else {
+          // Nothing changed: the store holds it.
+          one.unfolded.delete(key);
+          unfoldedCount--;
         }
       }
       if (entry.set !== undefined || entry.changed !== undefined) {
@@ -287,7 +317,7 @@ export function journal(context: JournalContext): Journal {
     }
     for (const [one, keys] of writes) {
       for (const [key, prior] of keys) {
-        if (prior !== false) {
+        if (isUnfolded(prior)) {
           one.unfolded.set(key, prior);
         } else {
           one.unfolded.delete(key);
@@ -299,14 +329,15 @@ export function journal(context: JournalContext): Journal {
     return $multi(false, tostring(err));
   }
 
-  function write(one: Opened, key: string, value: unknown): void {
+  function write(one: Opened, key: string, value: unknown, inStore?: unknown): void {
     let keys = turn.get(one);
     if (keys === undefined) {
       keys = new LuaMap();
       turn.set(one, keys);
     }
     const prior = one.unfolded.get(key);
-    if (keys.get(key) === undefined) keys.set(key, prior ?? false);
+    if (keys.get(key) === undefined)
+      keys.set(key, prior ?? (inStore === undefined ? false : { inStore }));
     if (prior === undefined) unfoldedCount++;
     // false in a record: deleted (a record cannot hold nil).
     one.unfolded.set(key, { value: value ?? false, seq: nextSeq });
@@ -366,8 +397,8 @@ export function journal(context: JournalContext): Journal {
           if (ok) return $multi(true as const);
           return $multi(false as const, err ?? "");
         },
-        setSoon(key, value, told) {
-          write(one, key, value);
+        setSoon(key, value, told, inStore) {
+          write(one, key, value, inStore);
           if (told !== undefined) waiting.push(told);
           later();
         },

@@ -76,18 +76,18 @@ export function userLists(lists: JournaledStore<ListRecord>): UserLists {
       if (ok !== true) shards.delete(key);
       return ok === true;
     }
-    const waiting = unstored.get(key) !== undefined;
+    if (unstored.get(key) !== undefined) {
+      lists.setSoon(key, value);
+      return true;
+    }
     unstored.set(key, true);
-    lists.setSoon(
-      key,
-      value,
-      waiting
-        ? undefined
-        : (ok) => {
-            unstored.delete(key);
-            if (!ok) shards.delete(key);
-          },
-    );
+    // `held` is what the store holds where the journal holds nothing of the shard:
+    // the record then holds the users that came or went, not the whole shard.
+    const stored = (ok: boolean): void => {
+      unstored.delete(key);
+      if (!ok) shards.delete(key);
+    };
+    lists.setSoon(key, value, stored, held);
     return true;
   }
 
@@ -132,8 +132,8 @@ export function userLists(lists: JournaledStore<ListRecord>): UserLists {
       };
       const setSoon = seen.setSoon;
       if (setSoon !== undefined) {
-        wrapped.setSoon = (user, value, stored) => {
-          setSoon.call(store as unknown as JournaledStore<T>, user, value, stored);
+        wrapped.setSoon = (user, value, stored, inStore) => {
+          setSoon.call(store as unknown as JournaledStore<T>, user, value, stored, inStore);
           keep(user, value, false);
         };
       }

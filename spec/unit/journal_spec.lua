@@ -74,6 +74,30 @@ describe("the journal", function()
 		assert.same({ kept = { e = 1 }, new = { e = 3 }, other = { e = 4 } }, users.data.u);
 	end);
 
+	it("journals the fields that changed where the writer says what the store holds, and replays them onto it", function()
+		local users = up.memory_keyval();
+		users.data.u = { a = true, b = true };
+		users.data.w = { y = true };
+		local kit = new_journal({ users = users });
+		kit.store:setSoon("u", { a = true, b = true, c = true }, nil, users.data.u);
+		kit.store:setSoon("v", { x = true }, nil, {});
+		kit.run_later();
+		assert.same({ users = { changed = { u = { c = true }, v = { x = true } } } }, kit.records.data["1"]);
+		-- What the store holds already: no record, nothing to fold, read from the store.
+		kit.store:setSoon("w", { y = true }, nil, users.data.w);
+		kit.run_later();
+		assert.same({ 1 }, record_keys(kit.records));
+		users.reads = 0;
+		assert.same({ y = true }, (kit.store:get("w")));
+		assert.equal(1, users.reads);
+		kit.journal.close();
+		local after = new_journal({ records = kit.records, users = users });
+		assert.same({ a = true, b = true, c = true }, (after.store:get("u")));
+		assert.same({ x = true }, (after.store:get("v")));
+		after.elapse();
+		assert.same({ u = { a = true, b = true, c = true }, v = { x = true }, w = { y = true } }, users.data);
+	end);
+
 	it("folds a map written again unchanged with the record that holds it", function()
 		local kit = new_journal();
 		soon(kit, "u", { a = { e = 1 } });
