@@ -2,7 +2,8 @@
 -- straight into the module's stores, runs its hourly purge and reloads it, and
 -- times every tick of the module's own timers meanwhile.
 --   POST /bench_scale/fill?from=A&to=B&now=T  users A..B-1: two index entries each (for
---        every 10th user one expired at T), and for every 10th user a kept message (expired)
+--        every 10th user one expired at T), and for every 10th user a kept message (expired);
+--        then empties the module's lists of users and its journal (as after an upgrade)
 --   POST /bench_scale/timing                  starts timing the module's timer ticks afresh
 --   GET  /bench_scale/timing                  JSON { ticks, longest_ms, longest_at, p99_ms, over_50_ms,
 --        total_ms, active }
@@ -77,6 +78,14 @@ local function fill(from, to, now)
 			expires = tostring(now - 10) }):tag("push", { xmlns = NS, application = "A", instance = "I" }):text(("x"):rep(136));
 		assert(messages:append(key, nil, message, now - 20));
 		assert(kept:set(user, { [key] = { n = 1, b = 100 } }));
+	end
+	-- As after an upgrade from a module that kept no lists of users: the module
+	-- filled its lists of nobody at load, and its journal may still hold them.
+	for _, name in ipairs({ "unified_push_lists", "unified_push_journal" }) do
+		local store = module:open_store(name);
+		local keys = {};
+		for key in store:users() do keys[#keys + 1] = key; end
+		for _, key in ipairs(keys) do assert(store:set(key, nil)); end
 	end
 end
 

@@ -5163,8 +5163,14 @@ local ____util_2Ehashes = require("util.hashes")
 local sha1 = ____util_2Ehashes.sha1
 --- Shards per list: about 400 users each at 100,000 users.
 local SHARDS = 256
---- Lists kept in `lists` (seen through the journal, so that a change costs no write of its own).
-function ____exports.userLists(lists)
+--- Seconds a complete list is walked before a walk goes over the store's own listing again.
+local RELIST_AFTER = 7 * 24 * 3600
+--- Lists kept in `lists` (seen through the journal, so that a change costs no write
+-- of its own); `clock` (seconds) dates a list seen whole.
+function ____exports.userLists(lists, clock)
+    if clock == nil then
+        clock = os.time
+    end
     --- Shards read so far, by key: what the list holds, never a table the store has.
     local shards = {}
     local function shardOf(name, user)
@@ -5248,6 +5254,7 @@ function ____exports.userLists(lists)
     end
     return {listed = function(name, store)
         local marker = name .. ".complete"
+        --- When a walk last saw every user of the store (false: none has, or the list failed since).
         local complete
         --- Times the list was found wanting: a walk that began before cannot complete it.
         local spoiled = 0
@@ -5257,9 +5264,16 @@ function ____exports.userLists(lists)
                 if err ~= nil then
                     return false
                 end
-                complete = found ~= nil
+                local ____temp_1
+                if found == nil then
+                    ____temp_1 = nil
+                else
+                    ____temp_1 = found.complete
+                end
+                local at = ____temp_1
+                complete = type(at) == "number" and at or false
             end
-            return complete
+            return complete ~= false and clock() - complete < RELIST_AFTER
         end
         local function keep(user, value, now)
             if user == nil or mark(name, user, value ~= nil, now) then
@@ -5329,9 +5343,9 @@ function ____exports.userLists(lists)
                     coroutine.yield(user)
                 end
                 if whole and since == spoiled then
-                    complete = true
+                    complete = clock()
                     local done = {}
-                    done.complete = true
+                    done.complete = complete
                     lists:setSoon(marker, done)
                 end
             end) end

@@ -6,7 +6,9 @@
 // one that removes it (or from a read that finds nothing, which heals a list
 // that missed a removal). A store's first walk goes over its own listing and
 // fills the list as it goes; once it has seen every user, a marker says the list
-// is complete, and later walks go by the list.
+// is complete, and later walks go by the list for a week. Then a walk goes over
+// the store's own listing again, which lists whatever reached the store some
+// other way (an older version of the module run meanwhile, a script).
 import { KeyValStore } from "core.storagemanager";
 import { sha1 } from "util.hashes";
 import { JournaledStore } from "./journal";
@@ -14,8 +16,11 @@ import { JournaledStore } from "./journal";
 /** Shards per list: about 400 users each at 100,000 users. */
 const SHARDS = 256;
 
-/** A shard (the users in it), or a list's marker ({ complete = true }). */
-export type ListRecord = LuaMap<string, true>;
+/** Seconds a complete list is walked before a walk goes over the store's own listing again. */
+const RELIST_AFTER = 7 * 24 * 3600;
+
+/** A shard (user -> true), or a list's marker ({ complete = when a walk last saw every user }). */
+export type ListRecord = LuaMap<string, true | number>;
 
 type ListUsers<T> = (this: KeyValStore<T>) => LuaIterable<string>;
 
@@ -28,8 +33,14 @@ export interface UserLists {
   listed<T, S extends KeyValStore<T>>(this: void, name: string, store: S): S;
 }
 
-/** Lists kept in `lists` (seen through the journal, so that a change costs no write of its own). */
-export function userLists(lists: JournaledStore<ListRecord>): UserLists {
+/**
+ * Lists kept in `lists` (seen through the journal, so that a change costs no write
+ * of its own); `clock` (seconds) dates a list seen whole.
+ */
+export function userLists(
+  lists: JournaledStore<ListRecord>,
+  clock: (this: void) => number = os.time,
+): UserLists {
   /** Shards read so far, by key: what the list holds, never a table the store has. */
   const shards = new LuaMap<string, ListRecord>();
 
@@ -43,7 +54,7 @@ export function userLists(lists: JournaledStore<ListRecord>): UserLists {
     if (held !== undefined) return held;
     const [saved, err] = lists.get(key);
     if (err !== undefined) return undefined;
-    const read = new LuaMap<string, true>();
+    const read: ListRecord = new LuaMap();
     if (saved !== undefined) for (const [user] of saved) read.set(user, true);
     shards.set(key, read);
     return read;
@@ -94,16 +105,18 @@ export function userLists(lists: JournaledStore<ListRecord>): UserLists {
   return {
     listed<T, S extends KeyValStore<T>>(name: string, store: S): S {
       const marker = `${name}.complete`;
-      let complete: boolean | undefined;
+      /** When a walk last saw every user of the store (false: none has, or the list failed since). */
+      let complete: number | false | undefined;
       /** Times the list was found wanting: a walk that began before cannot complete it. */
       let spoiled = 0;
       const isComplete = (): boolean => {
         if (complete === undefined) {
           const [found, err] = lists.get(marker);
           if (err !== undefined) return false;
-          complete = found !== undefined;
+          const at = found === undefined ? undefined : found.get("complete");
+          complete = type(at) === "number" ? (at as number) : false;
         }
-        return complete;
+        return complete !== false && clock() - complete < RELIST_AFTER;
       };
       const keep = (user: string | undefined, value: T | undefined, now: boolean): void => {
         if (user === undefined || mark(name, user, value !== undefined, now)) return;
@@ -160,9 +173,9 @@ export function userLists(lists: JournaledStore<ListRecord>): UserLists {
               coroutine.yield(user);
             }
             if (whole && since === spoiled) {
-              complete = true;
-              const done = new LuaMap<string, true>();
-              done.set("complete", true);
+              complete = clock();
+              const done: ListRecord = new LuaMap();
+              done.set("complete", complete);
               lists.setSoon(marker, done);
             }
           }) as unknown as LuaIterable<string>;
