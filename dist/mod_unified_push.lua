@@ -5163,14 +5163,8 @@ local ____util_2Ehashes = require("util.hashes")
 local sha1 = ____util_2Ehashes.sha1
 --- Shards per list: about 400 users each at 100,000 users.
 local SHARDS = 256
---- Seconds a complete list is walked before a walk goes over the store's own listing again.
-local RELIST_AFTER = 7 * 24 * 3600
---- Lists kept in `lists` (seen through the journal, so that a change costs no write
--- of its own); `clock` (seconds) dates a list seen whole.
-function ____exports.userLists(lists, clock)
-    if clock == nil then
-        clock = os.time
-    end
+--- Lists kept in `lists` (seen through the journal, so that a change costs no write of its own).
+function ____exports.userLists(lists)
     --- Shards read so far, by key: what the list holds, never a table the store has.
     local shards = {}
     local function shardOf(name, user)
@@ -5254,7 +5248,6 @@ function ____exports.userLists(lists, clock)
     end
     return {listed = function(name, store)
         local marker = name .. ".complete"
-        --- When a walk last saw every user of the store (false: none has, or the list failed since).
         local complete
         --- Times the list was found wanting: a walk that began before cannot complete it.
         local spoiled = 0
@@ -5264,16 +5257,9 @@ function ____exports.userLists(lists, clock)
                 if err ~= nil then
                     return false
                 end
-                local ____temp_1
-                if found == nil then
-                    ____temp_1 = nil
-                else
-                    ____temp_1 = found.complete
-                end
-                local at = ____temp_1
-                complete = type(at) == "number" and at or false
+                complete = found ~= nil
             end
-            return complete ~= false and clock() - complete < RELIST_AFTER
+            return complete
         end
         local function keep(user, value, now)
             if user == nil or mark(name, user, value ~= nil, now) then
@@ -5287,8 +5273,15 @@ function ____exports.userLists(lists, clock)
         local wrapped = {
             get = function(self, user)
                 local value, err = seen:get(user)
-                if err == nil and (value == nil or value == false) then
-                    keep(user, nil, false)
+                if err == nil then
+                    local ____user_2 = user
+                    local ____temp_1
+                    if value == false then
+                        ____temp_1 = nil
+                    else
+                        ____temp_1 = value
+                    end
+                    keep(____user_2, ____temp_1, false)
                 end
                 return value, err
             end,
@@ -5343,9 +5336,9 @@ function ____exports.userLists(lists, clock)
                     coroutine.yield(user)
                 end
                 if whole and since == spoiled then
-                    complete = clock()
+                    complete = true
                     local done = {}
-                    done.complete = complete
+                    done.complete = true
                     lists:setSoon(marker, done)
                 end
             end) end

@@ -3,12 +3,11 @@
 // listing is read whole by the SQL drivers, in one query before the first user
 // (about 200 ms at 100,000 users on SQLite). The store's writes keep the list:
 // a user is in it from the write that gives them a value, out of it from the
-// one that removes it (or from a read that finds nothing, which heals a list
-// that missed a removal). A store's first walk goes over its own listing and
-// fills the list as it goes; once it has seen every user, a marker says the list
-// is complete, and later walks go by the list for a week. Then a walk goes over
-// the store's own listing again, which lists whatever reached the store some
-// other way (an older version of the module run meanwhile, a script).
+// one that removes it. A read heals the list: it lists a user it finds a value
+// for (one that reached the store some other way: an older version of the
+// module run meanwhile, a script) and unlists one it finds none for. A store's
+// first walk goes over its own listing and fills the list as it goes; once it has
+// seen every user, a marker says the list is complete, and later walks go by the list.
 import { KeyValStore } from "core.storagemanager";
 import { sha1 } from "util.hashes";
 import { JournaledStore } from "./journal";
@@ -16,11 +15,8 @@ import { JournaledStore } from "./journal";
 /** Shards per list: about 400 users each at 100,000 users. */
 const SHARDS = 256;
 
-/** Seconds a complete list is walked before a walk goes over the store's own listing again. */
-const RELIST_AFTER = 7 * 24 * 3600;
-
-/** A shard (user -> true), or a list's marker ({ complete = when a walk last saw every user }). */
-export type ListRecord = LuaMap<string, true | number>;
+/** A shard (the users in it), or a list's marker ({ complete = true }). */
+export type ListRecord = LuaMap<string, true>;
 
 type ListUsers<T> = (this: KeyValStore<T>) => LuaIterable<string>;
 
@@ -33,14 +29,8 @@ export interface UserLists {
   listed<T, S extends KeyValStore<T>>(this: void, name: string, store: S): S;
 }
 
-/**
- * Lists kept in `lists` (seen through the journal, so that a change costs no write
- * of its own); `clock` (seconds) dates a list seen whole.
- */
-export function userLists(
-  lists: JournaledStore<ListRecord>,
-  clock: (this: void) => number = os.time,
-): UserLists {
+/** Lists kept in `lists` (seen through the journal, so that a change costs no write of its own). */
+export function userLists(lists: JournaledStore<ListRecord>): UserLists {
   /** Shards read so far, by key: what the list holds, never a table the store has. */
   const shards = new LuaMap<string, ListRecord>();
 
@@ -54,7 +44,7 @@ export function userLists(
     if (held !== undefined) return held;
     const [saved, err] = lists.get(key);
     if (err !== undefined) return undefined;
-    const read: ListRecord = new LuaMap();
+    const read = new LuaMap<string, true>();
     if (saved !== undefined) for (const [user] of saved) read.set(user, true);
     shards.set(key, read);
     return read;
@@ -105,18 +95,16 @@ export function userLists(
   return {
     listed<T, S extends KeyValStore<T>>(name: string, store: S): S {
       const marker = `${name}.complete`;
-      /** When a walk last saw every user of the store (false: none has, or the list failed since). */
-      let complete: number | false | undefined;
+      let complete: boolean | undefined;
       /** Times the list was found wanting: a walk that began before cannot complete it. */
       let spoiled = 0;
       const isComplete = (): boolean => {
         if (complete === undefined) {
           const [found, err] = lists.get(marker);
           if (err !== undefined) return false;
-          const at = found === undefined ? undefined : found.get("complete");
-          complete = type(at) === "number" ? (at as number) : false;
+          complete = found !== undefined;
         }
-        return complete !== false && clock() - complete < RELIST_AFTER;
+        return complete;
       };
       const keep = (user: string | undefined, value: T | undefined, now: boolean): void => {
         if (user === undefined || mark(name, user, value !== undefined, now)) return;
@@ -129,10 +117,9 @@ export function userLists(
       const wrapped: KeyValStore<T> & Partial<JournaledStore<T>> = {
         get(user) {
           const [value, err] = seen.get(user);
-          // Listed with nothing stored: a removal the list missed.
-          // (Some drivers answer false for nothing.)
-          if (err === undefined && (value === undefined || (value as unknown) === false))
-            keep(user, undefined, false);
+          // What the store holds heals the list (some drivers answer false for nothing).
+          if (err === undefined)
+            keep(user, (value as unknown) === false ? undefined : value, false);
           return $multi(value as T | undefined, err as undefined);
         },
         set(user, value) {
@@ -173,9 +160,9 @@ export function userLists(
               coroutine.yield(user);
             }
             if (whole && since === spoiled) {
-              complete = clock();
-              const done: ListRecord = new LuaMap();
-              done.set("complete", complete);
+              complete = true;
+              const done = new LuaMap<string, true>();
+              done.set("complete", true);
               lists.setSoon(marker, done);
             }
           }) as unknown as LuaIterable<string>;
