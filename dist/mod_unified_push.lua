@@ -5161,17 +5161,18 @@ return ____exports
 local ____exports = {}
 local ____util_2Ehashes = require("util.hashes")
 local sha1 = ____util_2Ehashes.sha1
---- Shards per list: about 400 users each at 100,000 users.
-local SHARDS = 256
+--- Shards per list: about 25 users each at 100,000 users. A turn that changes a
+-- shard copies it and the journal compares the copy with what it held, so a walk
+-- filling a list (500 users a slice, in as many shards) costs about 500 shards'
+-- size a slice: with 256 shards of 400 users that was ticks of up to 240 ms.
+local SHARDS = 4096
 --- Lists kept in `lists` (seen through the journal, so that a change costs no write of its own).
 function ____exports.userLists(lists)
     --- Shards read so far, by key: what the list holds, never a table the store has.
     local shards = {}
     local function shardOf(name, user)
-        return (name .. ".") .. tostring(string.byte(
-            sha1(user),
-            1
-        ) % SHARDS)
+        local digest = sha1(user)
+        return (name .. ".") .. tostring((string.byte(digest, 1) * 256 + string.byte(digest, 2)) % SHARDS)
     end
     --- A shard, read once; undefined when the store fails.
     local function shard(key)
