@@ -652,6 +652,21 @@ async function profile(workers, servers, server) {
   return result;
 }
 
+/** A purge's figures: `started` the tick that began it, `timing` its ticks after. */
+function purgeResult(started, timing) {
+  return {
+    firstMs: started.ms,
+    ticks: timing.ticks,
+    longestMs: Math.max(started.ms, timing.longest_ms),
+    longestAt: timing.longest_at,
+    p99Ms: timing.p99_ms,
+    over50: timing.over_50_ms,
+    workSeconds: (timing.total_ms + started.ms) / 1000,
+    seconds: timing.seconds,
+    finished: timing.active === 0,
+  };
+}
+
 /** Users written per request of the scale phase's fixture. */
 const FILL_CHUNK = 10000;
 
@@ -740,29 +755,9 @@ async function scalePhase(env, backend, pluginDir) {
           over50: count.over_50_ms,
           seconds: count.seconds,
         },
-        purge: {
-          firstMs: started.ms,
-          ticks: purge.ticks,
-          longestMs: Math.max(started.ms, purge.longest_ms),
-          longestAt: purge.longest_at,
-          p99Ms: purge.p99_ms,
-          over50: purge.over_50_ms,
-          workSeconds: (purge.total_ms + started.ms) / 1000,
-          seconds: purge.seconds,
-          finished: purge.active === 0,
-        },
+        purge: purgeResult(started, purge),
         warnings: { lines: warnings.length, first: warnings[0] ?? null },
-        purgeAgain: {
-          firstMs: againStarted.ms,
-          ticks: again.ticks,
-          longestMs: Math.max(againStarted.ms, again.longest_ms),
-          longestAt: again.longest_at,
-          p99Ms: again.p99_ms,
-          over50: again.over_50_ms,
-          workSeconds: (again.total_ms + againStarted.ms) / 1000,
-          seconds: again.seconds,
-          finished: again.active === 0,
-        },
+        purgeAgain: purgeResult(againStarted, again),
       };
       results.push(result);
       log(
