@@ -131,7 +131,7 @@ export function userLists(lists: JournaledStore<ListRecord>): UserLists {
         set(user, value) {
           const [ok, err] = seen.set(user, value);
           if (ok !== true) return $multi(ok, err as string);
-          // An addition now, as the store's value; a removal missed heals.
+          // An addition is stored now, as the value was; a removal may wait (a read heals it).
           keep(user, value, value !== undefined);
           return $multi(true as const);
         },
