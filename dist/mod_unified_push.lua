@@ -1296,13 +1296,7 @@ function ____exports.journal(context)
                     ____temp_9 = ____isUnfolded_result_8
                 end
                 local before = ____temp_9
-                local ____temp_10
-                if prior == false then
-                    ____temp_10 = nil
-                else
-                    ____temp_10 = changesOf(before, value)
-                end
-                local changes = ____temp_10
+                local changes = changesOf(before, value)
                 if changes == nil then
                     if entry.set == nil then
                         entry.set = {}
@@ -1370,30 +1364,30 @@ function ____exports.journal(context)
         end
         local prior = one.unfolded[key]
         if keys[key] == nil then
-            local ____keys_13 = keys
-            local ____key_14 = key
-            local ____prior_12 = prior
-            if ____prior_12 == nil then
-                local ____temp_11
+            local ____keys_12 = keys
+            local ____key_13 = key
+            local ____prior_11 = prior
+            if ____prior_11 == nil then
+                local ____temp_10
                 if inStore == nil then
-                    ____temp_11 = false
+                    ____temp_10 = false
                 else
-                    ____temp_11 = {inStore = inStore}
+                    ____temp_10 = {inStore = inStore}
                 end
-                ____prior_12 = ____temp_11
+                ____prior_11 = ____temp_10
             end
-            ____keys_13[____key_14] = ____prior_12
+            ____keys_12[____key_13] = ____prior_11
         end
         if prior == nil then
             unfoldedCount = unfoldedCount + 1
         end
-        local ____one_unfolded_16 = one.unfolded
-        local ____key_17 = key
-        local ____value_15 = value
-        if ____value_15 == nil then
-            ____value_15 = false
+        local ____one_unfolded_15 = one.unfolded
+        local ____key_16 = key
+        local ____value_14 = value
+        if ____value_14 == nil then
+            ____value_14 = false
         end
-        ____one_unfolded_16[____key_17] = {value = ____value_15, seq = nextSeq}
+        ____one_unfolded_15[____key_16] = {value = ____value_14, seq = nextSeq}
     end
     --- Takes one store's writes of record `seq` as not yet folded; the store's error if any.
     local function replayed(one, writes, seq)
@@ -1413,13 +1407,13 @@ function ____exports.journal(context)
         end
         for key, changes in pairs(writes.changed) do
             local held = one.unfolded[key]
-            local ____temp_18
+            local ____temp_17
             if held == nil then
-                ____temp_18 = nil
+                ____temp_17 = nil
             else
-                ____temp_18 = held.value
+                ____temp_17 = held.value
             end
-            local base = ____temp_18
+            local base = ____temp_17
             if held == nil then
                 local saved, err = one.store:get(key)
                 if err ~= nil then
@@ -1458,13 +1452,13 @@ function ____exports.journal(context)
                     if held == nil then
                         return store:get(key)
                     end
-                    local ____temp_19
+                    local ____temp_18
                     if held.value == false then
-                        ____temp_19 = nil
+                        ____temp_18 = nil
                     else
-                        ____temp_19 = held.value
+                        ____temp_18 = held.value
                     end
-                    return ____temp_19
+                    return ____temp_18
                 end,
                 set = function(self, key, value)
                     if one.unfolded[key] == nil then
@@ -1488,9 +1482,9 @@ function ____exports.journal(context)
             if listUsers ~= nil then
                 journaled.users = function() return coroutine.wrap(function()
                     local waitingKeys = {}
-                    for key, ____temp_20 in pairs(one.unfolded) do
+                    for key, ____temp_19 in pairs(one.unfolded) do
                         local value
-                        value = ____temp_20.value
+                        value = ____temp_19.value
                         waitingKeys[key] = value ~= false
                     end
                     for key, live in pairs(waitingKeys) do
@@ -1528,13 +1522,13 @@ function ____exports.journal(context)
                 if batch ~= nil then
                     for name, writes in pairs(batch) do
                         local one = opened[name]
-                        local ____temp_21
+                        local ____temp_20
                         if one == nil then
-                            ____temp_21 = nil
+                            ____temp_20 = nil
                         else
-                            ____temp_21 = replayed(one, writes, seq)
+                            ____temp_20 = replayed(one, writes, seq)
                         end
-                        local problem = ____temp_21
+                        local problem = ____temp_20
                         if problem ~= nil then
                             return problem
                         end
@@ -1554,19 +1548,19 @@ function ____exports.journal(context)
                 return
             end
             for ____, one in pairs(opened) do
-                for key, ____temp_26 in pairs(one.unfolded) do
+                for key, ____temp_25 in pairs(one.unfolded) do
                     local value
-                    value = ____temp_26.value
-                    local ____self_24 = one.store
-                    local ____self_24_set_25 = ____self_24.set
-                    local ____key_23 = key
-                    local ____temp_22
+                    value = ____temp_25.value
+                    local ____self_23 = one.store
+                    local ____self_23_set_24 = ____self_23.set
+                    local ____key_22 = key
+                    local ____temp_21
                     if value == false then
-                        ____temp_22 = nil
+                        ____temp_21 = nil
                     else
-                        ____temp_22 = value
+                        ____temp_21 = value
                     end
-                    ____self_24_set_25(____self_24, ____key_23, ____temp_22)
+                    ____self_23_set_24(____self_23, ____key_22, ____temp_21)
                 end
             end
             for ____, seq in ipairs(stored) do
@@ -5206,8 +5200,9 @@ function ____exports.userLists(lists)
         if held[user] ~= nil == present then
             return true
         end
+        local inTurn = not now and unstored[key] ~= nil
         local changed = held
-        if now or unstored[key] == nil then
+        if not inTurn then
             changed = {}
             for member in pairs(held) do
                 changed[member] = true
@@ -5233,7 +5228,7 @@ function ____exports.userLists(lists)
             end
             return ok == true
         end
-        if unstored[key] ~= nil then
+        if inTurn then
             lists:setSoon(key, value)
             return true
         end

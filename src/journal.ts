@@ -281,7 +281,7 @@ export function journal(context: JournalContext): Journal {
         // changes will do.
         const before =
           prior === false ? undefined : isUnfolded(prior) ? prior.value : prior.inStore;
-        const changes = prior === false ? undefined : changesOf(before, value);
+        const changes = changesOf(before, value);
         if (changes === undefined) {
           if (entry.set === undefined) entry.set = new LuaMap();
           entry.set.set(key, value);

@@ -68,8 +68,10 @@ export function userLists(lists: JournaledStore<ListRecord>): UserLists {
     const held = shard(key);
     if (held === undefined) return false;
     if ((held.get(user) !== undefined) === present) return true;
+    // This turn's own table, not yet stored: changed in place.
+    const inTurn = !now && unstored.get(key) !== undefined;
     let changed = held;
-    if (now || unstored.get(key) === undefined) {
+    if (!inTurn) {
       // A new table: the journal compares it with the one it holds.
       changed = new LuaMap();
       for (const [member] of held) changed.set(member, true);
@@ -83,7 +85,7 @@ export function userLists(lists: JournaledStore<ListRecord>): UserLists {
       if (ok !== true) shards.delete(key);
       return ok === true;
     }
-    if (unstored.get(key) !== undefined) {
+    if (inTurn) {
       lists.setSoon(key, value);
       return true;
     }
